@@ -1,0 +1,91 @@
+"""python -m emulator: run the local AWS stand-in until interrupted."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+from boto3.session import Session
+from werkzeug.serving import make_server
+
+from emulator import lambda_runner, patches
+from emulator.gateway import create_gateway
+from emulator.provision import provision
+from emulator.stack import PROJECT_ROOT
+
+DEFAULT_OUTPUTS = PROJECT_ROOT / ".emulator" / "outputs.json"
+REGION = "eu-west-1"
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=5000, help="AWS endpoint port (default: 5000)")
+    parser.add_argument("--api-port", type=int, default=4000, help="POST /start/workflow port (default: 4000)")
+    parser.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS, help="where to write the stack outputs")
+    parser.add_argument("--approval-timeout-seconds", type=int, help="override stack.json's approval timeout")
+    return parser.parse_args()
+
+
+def write_outputs(path: Path, values: dict[str, str]) -> None:
+    """Write outputs in the shape of `terraform output -json`, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {key: {"sensitive": False, "type": "string", "value": value} for key, value in values.items()}
+    staging = path.with_suffix(".tmp")
+    staging.write_text(json.dumps(document, indent=2) + "\n")
+    staging.replace(path)
+
+
+def main() -> None:
+    """Start moto and the API stand-in, create the stack, write the outputs, then wait."""
+    args = _parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)  # failed executions are results, not emulator faults
+    os.environ["MOTO_PORT"] = str(args.port)  # the state machine interpreter calls back on this port
+    patches.apply()
+    lambda_runner.install()
+
+    from moto.server import ThreadedMotoServer  # imported after the patches it must see
+
+    aws = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    aws.start()
+    endpoint_url = f"http://{args.host}:{args.port}"
+    session = Session(region_name=REGION, **FAKE_CREDENTIALS)
+    stack = provision(session, endpoint_url, args.approval_timeout_seconds)
+    gateway = make_server(
+        args.host,
+        args.api_port,
+        create_gateway(session.client("stepfunctions", endpoint_url=endpoint_url), stack.state_machine_arn),
+        threaded=True,
+    )
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    write_outputs(
+        args.outputs,
+        {
+            "api_url": f"http://{args.host}:{args.api_port}/start/workflow",
+            "approval_queue_url": stack.approval_queue_url,
+            "dead_letter_queue_url": stack.dead_letter_queue_url,
+            "order_function_arn": stack.order_function_arn,
+            "state_machine_arn": stack.state_machine_arn,
+            "aws_endpoint_url": endpoint_url,
+            "aws_region": REGION,
+        },
+    )
+    print(f"emulator ready: AWS endpoint {endpoint_url}, outputs in {args.outputs}", flush=True)
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    stopped.wait()
+    gateway.shutdown()
+    lambda_runner.POOL.stop_all()
+    aws.stop()
+    args.outputs.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

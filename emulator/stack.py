@@ -1,0 +1,51 @@
+"""The stack's shared definition: names, settings and the state machine template, read from the repo root."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STACK_FILE = PROJECT_ROOT / "stack.json"
+TEMPLATE_FILE = PROJECT_ROOT / "state_machine_definition.json.tpl"
+ORDER_SCHEMA_FILE = PROJECT_ROOT / "lambda" / "order.schema.json"
+LAMBDA_PAYLOAD = PROJECT_ROOT / "lambda" / "payload.zip"
+
+_PLACEHOLDER = re.compile(r"(\$\$\{)|\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}|(%\{)")
+
+
+class TemplateError(ValueError):
+    """The template uses a placeholder or directive that was not supplied."""
+
+
+def load_stack() -> dict[str, Any]:
+    """Return stack.json, the settings Terraform and the emulator both deploy."""
+    return json.loads(STACK_FILE.read_text())
+
+
+def resource_name(stack: dict[str, Any], key: str, prefix: str | None = None) -> str:
+    """Return the deployed name of a resource, as Terraform builds it."""
+    return f"{prefix or stack['name_prefix']}-{stack['names'][key]}"
+
+
+def template_placeholders(text: str) -> set[str]:
+    """Return the names of the `${...}` placeholders in a Terraform template."""
+    return {m.group(2) for m in _PLACEHOLDER.finditer(text) if m.group(2)}
+
+
+def render_template(text: str, variables: dict[str, Any]) -> str:
+    """Fill a template the way Terraform's templatefile() does for plain interpolations."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(1):
+            return "${"
+        if match.group(3):
+            raise TemplateError("template directives (%{...}) are not supported here")
+        name = match.group(2)
+        if name not in variables:
+            raise TemplateError(f"the template needs a value for '{name}'")
+        value = variables[name]
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return _PLACEHOLDER.sub(substitute, text)

@@ -1,0 +1,92 @@
+"""Order processing: validate an order against order.schema.json, then price it.
+
+Standard library only, so the deployment package is this file and the schema.
+"""
+from __future__ import annotations
+
+import json
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+SCHEMA = json.loads((Path(__file__).parent / "order.schema.json").read_text())
+MAX_ORDER_TOTAL = Decimal("1000000")
+DEFAULT_CURRENCY = "EUR"
+_JSON_TYPES = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+}
+
+
+class InvalidOrder(Exception):
+    """The order does not match the documented shape or breaks a business rule."""
+
+
+def schema_errors(value: Any, schema: dict[str, Any], path: str = "order") -> list[str]:
+    """Return what is wrong with value under the draft-4 subset order.schema.json uses."""
+    expected = schema.get("type")
+    if expected:
+        is_bool = isinstance(value, bool)
+        if not isinstance(value, _JSON_TYPES[expected]) or (is_bool and expected != "boolean"):
+            return [f"{path} must be of type {expected}"]
+    errors: list[str] = []
+    if isinstance(value, dict):
+        errors += [f"{path}.{key} is required" for key in schema.get("required", []) if key not in value]
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            if key in properties:
+                errors += schema_errors(item, properties[key], f"{path}.{key}")
+            elif schema.get("additionalProperties") is False:
+                errors.append(f"{path}.{key} is not an allowed field")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            errors.append(f"{path} needs at least {schema['minItems']} entries")
+        if len(value) > schema.get("maxItems", len(value)):
+            errors.append(f"{path} allows at most {schema['maxItems']} entries")
+        for index, item in enumerate(value):
+            errors += schema_errors(item, schema.get("items", {}), f"{path}[{index}]")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
+            errors.append(f"{path} has a length outside the allowed range")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            errors.append(f"{path} does not match the pattern {schema['pattern']}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < schema.get("minimum", value) or value > schema.get("maximum", value):
+            errors.append(f"{path} is outside the allowed range")
+    return errors
+
+
+def price(order: dict[str, Any]) -> dict[str, Any]:
+    """Return the order with line totals, a grand total and a status; raise InvalidOrder on a broken rule."""
+    skus = [item["sku"] for item in order["items"]]
+    repeated = sorted({sku for sku in skus if skus.count(sku) > 1})
+    if repeated:
+        raise InvalidOrder(f"Order {order['order_id']} lists SKU {', '.join(repeated)} more than once.")
+    cents = Decimal("0.01")
+    lines = [
+        {**item, "line_total": float((Decimal(str(item["unit_price"])) * item["quantity"]).quantize(cents, ROUND_HALF_UP))}
+        for item in order["items"]
+    ]
+    total = sum((Decimal(str(line["line_total"])) for line in lines), Decimal("0"))
+    if total > MAX_ORDER_TOTAL:
+        raise InvalidOrder(f"Order {order['order_id']} totals {total}, above the limit of {MAX_ORDER_TOTAL}.")
+    return {
+        **order,
+        "items": lines,
+        "currency": order.get("currency", DEFAULT_CURRENCY),
+        "total": float(total),
+        "status": "PROCESSED",
+    }
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """Validate and price one order; the state machine catches InvalidOrder."""
+    errors = schema_errors(event, SCHEMA)
+    if errors:
+        raise InvalidOrder("The order is invalid: " + "; ".join(errors) + ".")
+    return price(event)
