@@ -46,6 +46,7 @@
           "MessageTitle": "Processing Order, approve / reject to proceed.",
           "TaskToken.$": "$$.Task.Token",
           "ExecutionName.$": "$$.Execution.Name",
+          "ExecutionArn.$": "$$.Execution.Id",
           "Order.$": "$",
           "RequestedAt.$": "$$.State.EnteredTime",
           "TimeoutSeconds": ${approval_timeout_seconds}

@@ -1,0 +1,24 @@
+"""The approval controller: a Flask app that answers Step Functions for a person."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from controller import approvals, db
+from controller.aws import make_clients
+from controller.config import DEFAULTS, load_config
+from controller.errors import register_error_handlers
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (or test_config), with its database and AWS clients."""
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.update(load_config() if test_config is None else test_config)
+    app.json.sort_keys = False
+    db.init_app(app)
+    app.extensions["aws"] = make_clients(app.config)
+    register_error_handlers(app)
+    app.register_blueprint(approvals.bp)
+    return app

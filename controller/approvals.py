@@ -1,0 +1,102 @@
+"""The approver's API: list pending requests, approve or reject them, look one up."""
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Blueprint, current_app, jsonify, request
+
+from controller import decisions, executions, inbox, store
+from controller.db import get_db
+from controller.errors import AmbiguousRequest, AwsUnavailable, InvalidInput, NoPendingRequest, RequestNotFound
+
+bp = Blueprint("approvals", __name__)
+FIELD_LIMITS = {"approver": 100, "comment": 1000, "reason": 1000}
+LIVENESS_CHECKS_PER_CALL = 10
+
+
+def _aws(service: str) -> Any:
+    return current_app.extensions["aws"][service]
+
+
+def _decision_from_body(kind: str) -> dict[str, Any]:
+    """Read the optional JSON body {approver, comment, reason}; reject anything else with 400."""
+    allowed = ("approver", "comment", "reason") if kind == "reject" else ("approver", "comment")
+    body: Any = {}
+    if request.get_data():
+        body = request.get_json(force=True, silent=True)  # curl -d sends JSON as a form unless told otherwise
+        if not isinstance(body, dict):
+            raise InvalidInput("The body must be a JSON object sent as application/json, or empty.")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}.")
+    for field, value in body.items():
+        if not isinstance(value, str) or len(value) > FIELD_LIMITS[field]:
+            raise InvalidInput(f"'{field}' must be text of at most {FIELD_LIMITS[field]} characters.")
+    return {"decision": kind, **{field: body.get(field) for field in ("approver", "comment", "reason")}}
+
+
+def _check_liveness() -> None:
+    """Close requests whose execution stopped waiting (aborted, gone), a few per call to stay cheap."""
+    db = get_db()
+    for row in store.stale(db, current_app.config["LIVENESS_CHECK_SECONDS"], LIVENESS_CHECKS_PER_CALL):
+        executions.settle(db, _aws("stepfunctions"), row)
+
+
+@bp.get("/pending")
+def pending() -> Any:
+    """Pull new requests from SQS, then list every request still waiting for a decision."""
+    db, warnings = get_db(), []
+    config = current_app.config
+    try:
+        inbox.pull(db, _aws("sqs"), config["APPROVAL_QUEUE_URL"], config["PULL_WAIT_SECONDS"], config["PULL_MAX_BATCHES"])
+        _check_liveness()
+    except (AwsUnavailable, ClientError, BotoCoreError) as error:
+        warnings.append(f"Showing stored requests only; AWS could not be reached: {error}")
+    store.expire_overdue(db)
+    requests = [store.public(row) for row in store.pending(db)]
+    return jsonify(pending=requests, count=len(requests), warnings=warnings)
+
+
+def _only_pending_id() -> str:
+    db = get_db()
+    store.expire_overdue(db)
+    ids = [row["id"] for row in store.pending(db)]
+    if not ids:
+        raise NoPendingRequest("No request is waiting for a decision. GET /pending pulls new ones.")
+    if len(ids) > 1:
+        raise AmbiguousRequest(f"{len(ids)} requests are pending; name one in the URL.", pending=ids)
+    return ids[0]
+
+
+@bp.post("/approve", defaults={"request_id": None})
+@bp.post("/approve/<request_id>")
+def approve(request_id: str | None) -> Any:
+    """Approve a request: SendTaskSuccess, exactly once."""
+    decision = _decision_from_body("approve")
+    request_id = request_id or _only_pending_id()
+    return jsonify(decisions.decide(get_db(), _aws("stepfunctions"), request_id, decision))
+
+
+@bp.post("/reject", defaults={"request_id": None})
+@bp.post("/reject/<request_id>")
+def reject(request_id: str | None) -> Any:
+    """Reject a request with an optional reason: SendTaskFailure, exactly once."""
+    decision = _decision_from_body("reject")
+    request_id = request_id or _only_pending_id()
+    return jsonify(decisions.decide(get_db(), _aws("stepfunctions"), request_id, decision))
+
+
+@bp.get("/approvals/<request_id>")
+def approval(request_id: str) -> Any:
+    """Return a stored request, its decision and its execution's live status."""
+    db = get_db()
+    row = store.get(db, request_id)
+    if row is None:
+        raise RequestNotFound(f"No approval request with id {request_id}.")
+    try:
+        execution = executions.describe(_aws("stepfunctions"), row["execution_arn"])
+        live = {"status": execution["status"], "error": execution.get("error"), "cause": execution.get("cause")} if execution else {"status": "DOES_NOT_EXIST"}
+    except (ClientError, BotoCoreError) as error:
+        live = {"status": None, "warning": f"AWS could not be reached: {error}"}
+    return jsonify(request=store.public(store.get(db, request_id)), execution=live)

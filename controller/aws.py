@@ -1,0 +1,25 @@
+"""The one place boto3 clients are made, so the endpoint, region and retry policy apply everywhere."""
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+
+def make_clients(config: dict[str, Any]) -> dict[str, Any]:
+    """Return {"sqs": client, "stepfunctions": client} for the configured stack."""
+    session_args: dict[str, Any] = {"region_name": config.get("AWS_REGION")}
+    if config.get("CONFIG_SOURCE") == "emulator":
+        # the emulator accepts any credentials; real ones must never be sent to it
+        session_args.update(aws_access_key_id="emulator", aws_secret_access_key="emulator")
+    session = boto3.session.Session(**session_args)
+    client_config = Config(
+        retries={"mode": "standard", "max_attempts": config["AWS_MAX_ATTEMPTS"]},
+        connect_timeout=5,
+        read_timeout=30,
+    )
+    return {
+        service: session.client(service, endpoint_url=config.get("AWS_ENDPOINT_URL"), config=client_config)
+        for service in ("sqs", "stepfunctions")
+    }

@@ -1,0 +1,59 @@
+"""The controller's errors, and the one handler that turns them into JSON responses."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+
+class ApprovalError(Exception):
+    """Base class: a message a person can act on, an HTTP status and optional details."""
+
+    status = 500
+    code = "InternalError"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(ApprovalError):
+    status, code = 400, "InvalidInput"
+
+
+class RequestNotFound(ApprovalError):
+    status, code = 404, "RequestNotFound"
+
+
+class NoPendingRequest(ApprovalError):
+    status, code = 404, "NoPendingRequest"
+
+
+class AlreadyDecided(ApprovalError):
+    status, code = 409, "AlreadyDecided"
+
+
+class AmbiguousRequest(ApprovalError):
+    status, code = 409, "SeveralPending"
+
+
+class RequestExpired(ApprovalError):
+    status, code = 410, "RequestExpired"
+
+
+class AwsUnavailable(ApprovalError):
+    status, code = 503, "AwsUnavailable"
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error as JSON: {"error": code, "message": text, ...details}."""
+
+    @app.errorhandler(ApprovalError)
+    def approval_error(error: ApprovalError) -> Any:
+        return jsonify(error=error.code, message=error.message, **error.details), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        return jsonify(error=error.name.replace(" ", ""), message=error.description), error.code

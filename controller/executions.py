@@ -1,0 +1,51 @@
+"""Reads an execution's live status and brings a stored request in line with it."""
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from controller import store
+
+REJECTION_ERROR = "Rejected"  # the state machine's Catch routes this error to its Rejected state
+TIMEOUT_ERROR = "ApprovalTimedOut"
+
+
+def describe(sfn: Any, execution_arn: str) -> dict[str, Any] | None:
+    """Return DescribeExecution's answer, or None when the execution does not exist."""
+    try:
+        return sfn.describe_execution(executionArn=execution_arn)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return None
+        raise
+
+
+def _outcome(execution: dict[str, Any] | None) -> tuple[str, str | None]:
+    """Map an execution that is no longer waiting to (decision it reflects or state, reason)."""
+    if execution is None:
+        return "closed", "The execution no longer exists."
+    status, error = execution["status"], execution.get("error")
+    if status == "SUCCEEDED":
+        return "approve", None
+    if status == "FAILED" and error == REJECTION_ERROR:
+        return "reject", None
+    if status == "FAILED" and error == TIMEOUT_ERROR:
+        return "expired", "The approval timeout passed."
+    return "closed", f"The execution is {status} ({error or 'no error'}) without a decision from this controller."
+
+
+def settle(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
+    """Record how a request ended when its execution is no longer running; else note the check."""
+    execution = describe(sfn, row["execution_arn"])
+    if execution is not None and execution["status"] == "RUNNING":
+        store.touch(db, row["id"])
+        return
+    outcome, reason = _outcome(execution)
+    if outcome in ("approve", "reject"):
+        if row["decision"] == outcome:
+            store.finish(db, row["id"], "approved" if outcome == "approve" else "rejected")
+            return
+        outcome, reason = "closed", f"The execution was {outcome}d outside this controller."
+    store.finish(db, row["id"], outcome, reason)

@@ -1,0 +1,118 @@
+"""Approval requests in SQLite: parse queue messages, save them once, move them through their states."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from controller.db import now
+
+OPEN_STATES = ("pending", "deciding")
+
+
+class InvalidMessage(ValueError):
+    """A queue message that is not an approval request from the state machine."""
+
+
+def _utc(timestamp: str) -> str:
+    return datetime.fromisoformat(timestamp).astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def parse_message(body: str) -> dict[str, Any]:
+    """Return the row for a Request Approval message; raise InvalidMessage if it is not one."""
+    try:
+        message = json.loads(body)
+        requested_at = datetime.fromisoformat(message["RequestedAt"])
+        row = {
+            "id": message["ExecutionName"],
+            "execution_arn": message["ExecutionArn"],
+            "task_token": message["TaskToken"],
+            "order_json": json.dumps(message["Order"]),
+            "requested_at": _utc(message["RequestedAt"]),
+            "expires_at": _utc((requested_at + timedelta(seconds=int(message["TimeoutSeconds"]))).isoformat()),
+        }
+    except (ValueError, KeyError, TypeError) as error:
+        raise InvalidMessage(f"not an approval request: {type(error).__name__}") from None
+    if not all(isinstance(row[key], str) and row[key] for key in ("id", "execution_arn", "task_token")):
+        raise InvalidMessage("not an approval request: empty or non-text identifiers")
+    return row
+
+
+def save(db: sqlite3.Connection, row: dict[str, Any]) -> bool:
+    """Store a request unless it is already stored (SQS may deliver a message twice)."""
+    stamp = now()
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO approval_requests"
+        " (id, execution_arn, task_token, order_json, requested_at, expires_at, received_at, checked_at)"
+        " VALUES (:id, :execution_arn, :task_token, :order_json, :requested_at, :expires_at, :received_at, :checked_at)",
+        {**row, "received_at": stamp, "checked_at": stamp},
+    )
+    return cursor.rowcount == 1
+
+
+def get(db: sqlite3.Connection, request_id: str) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM approval_requests WHERE id = ?", (request_id,)).fetchone()
+
+
+def expire_overdue(db: sqlite3.Connection) -> None:
+    """Mark pending requests whose approval timeout has passed as expired."""
+    db.execute(
+        "UPDATE approval_requests SET state = 'expired', closed_reason = 'The approval timeout passed.'"
+        " WHERE state = 'pending' AND expires_at <= ?",
+        (now(),),
+    )
+
+
+def pending(db: sqlite3.Connection) -> list[sqlite3.Row]:
+    return db.execute(
+        "SELECT * FROM approval_requests WHERE state = 'pending' ORDER BY received_at, id"
+    ).fetchall()
+
+
+def stale(db: sqlite3.Connection, older_than_seconds: int, limit: int) -> list[sqlite3.Row]:
+    """Return open requests whose execution has not been looked at for a while."""
+    cutoff = (datetime.now(timezone.utc) - timedelta(seconds=older_than_seconds)).isoformat(timespec="milliseconds")
+    return db.execute(
+        "SELECT * FROM approval_requests WHERE state = 'pending' AND checked_at <= ? ORDER BY checked_at LIMIT ?",
+        (cutoff, limit),
+    ).fetchall()
+
+
+def touch(db: sqlite3.Connection, request_id: str) -> None:
+    db.execute("UPDATE approval_requests SET checked_at = ? WHERE id = ?", (now(), request_id))
+
+
+def claim(db: sqlite3.Connection, request_id: str, decision: dict[str, Any]) -> bool:
+    """Reserve a pending request for one decision; only one caller can win."""
+    cursor = db.execute(
+        "UPDATE approval_requests SET state = 'deciding', decision = :decision, approver = :approver,"
+        " comment = :comment, reason = :reason WHERE id = :id AND state = 'pending'",
+        {**decision, "id": request_id},
+    )
+    return cursor.rowcount == 1
+
+
+def release(db: sqlite3.Connection, request_id: str) -> None:
+    """Return a claimed request to pending after a call that did not reach Step Functions."""
+    db.execute(
+        "UPDATE approval_requests SET state = 'pending', decision = NULL, approver = NULL, comment = NULL,"
+        " reason = NULL WHERE id = ? AND state = 'deciding'",
+        (request_id,),
+    )
+
+
+def finish(db: sqlite3.Connection, request_id: str, state: str, closed_reason: str | None = None) -> None:
+    """Record the end of a request: approved, rejected, expired or closed."""
+    decided_at = now() if state in ("approved", "rejected") else None
+    db.execute(
+        "UPDATE approval_requests SET state = ?, decided_at = ?, closed_reason = ? WHERE id = ?",
+        (state, decided_at, closed_reason, request_id),
+    )
+
+
+def public(row: sqlite3.Row) -> dict[str, Any]:
+    """Return what may be shown of a request: everything but the task token."""
+    shown = {key: row[key] for key in row.keys() if key not in ("task_token", "order_json", "checked_at")}
+    shown["order"] = json.loads(row["order_json"])
+    return shown

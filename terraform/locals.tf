@@ -1,0 +1,26 @@
+locals {
+  # stack.json is the one source of truth for names and settings shared with the
+  # controller, the emulator and the tests. Never repeat its values here.
+  stack = jsondecode(file("${path.module}/../stack.json"))
+
+  names = {
+    approval_queue    = "${var.name_prefix}-${local.stack.names.approval_queue}"
+    dead_letter_queue = "${var.name_prefix}-${local.stack.names.dead_letter_queue}"
+    order_function    = "${var.name_prefix}-${local.stack.names.order_function}"
+    state_machine     = "${var.name_prefix}-${local.stack.names.state_machine}"
+    api               = "${var.name_prefix}-${local.stack.names.api}"
+  }
+
+  # "/start/workflow" -> ["start", "workflow"]: one API Gateway resource per segment.
+  api_path_parts = split("/", trimprefix(local.stack.api.path, "/"))
+
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.region
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}

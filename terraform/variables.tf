@@ -1,0 +1,116 @@
+variable "lambda_function_payload" {
+  description = "Path to the zip file holding the order Lambda (lambda/function.py), built by build_and_run.sh."
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_function_payload, ".zip")
+    error_message = "The Lambda payload must be a .zip file."
+  }
+}
+
+variable "sfn_state_machine_definition" {
+  description = "Path to the state machine definition template (state_machine_definition.json.tpl)."
+  type        = string
+}
+
+variable "aws_profile" {
+  description = "Named profile in the shared credentials file; the empty string uses the default credential chain."
+  type        = string
+  default     = ""
+}
+
+variable "aws_region" {
+  description = "AWS region to deploy the stack to."
+  type        = string
+  default     = "eu-west-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
+    error_message = "The region must look like an AWS region name, for example eu-west-1."
+  }
+}
+
+variable "credentials_path" {
+  description = "Path to the shared AWS credentials file."
+  type        = string
+  default     = "~/.aws/credentials"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name; must match name_prefix in stack.json for the controller to find the stack by name."
+  type        = string
+  default     = "human-approval"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,29}$", var.name_prefix))
+    error_message = "The name prefix must start with a lowercase letter and hold at most 30 lowercase letters, digits and hyphens."
+  }
+}
+
+variable "approval_timeout_seconds" {
+  description = "How long an approval request waits for a decision before the execution fails with ApprovalTimedOut."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.approval_timeout_seconds == floor(var.approval_timeout_seconds) && var.approval_timeout_seconds >= 60 && var.approval_timeout_seconds <= 31536000
+    error_message = "The approval timeout must be a whole number of seconds from 60 (one minute) to 31536000 (one year, the longest a standard execution may run)."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days to keep the Lambda, state machine and API Gateway logs."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "The log retention must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "api_throttle_rate_limit" {
+  description = "Steady-state requests per second the API key may send to POST /start/workflow."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.api_throttle_rate_limit > 0 && var.api_throttle_rate_limit <= 10000
+    error_message = "The throttle rate limit must be greater than 0 and at most 10000 requests per second."
+  }
+}
+
+variable "api_throttle_burst_limit" {
+  description = "Largest burst of requests the API key may send to POST /start/workflow."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.api_throttle_burst_limit == floor(var.api_throttle_burst_limit) && var.api_throttle_burst_limit >= 1 && var.api_throttle_burst_limit <= 5000
+    error_message = "The throttle burst limit must be a whole number from 1 to 5000."
+  }
+}
+
+variable "manage_api_gateway_account" {
+  description = "Set the region-wide API Gateway CloudWatch Logs role, which REST API logging requires; set to false when the account already has one."
+  type        = bool
+  default     = true
+}
+
+variable "controller_role_name" {
+  description = "Name of an existing IAM role the approval controller runs as; when set, the controller policy is attached to it."
+  type        = string
+  default     = null
+}
+
+variable "controller_user_name" {
+  description = "Name of an existing IAM user the approval controller runs as; when set, the controller policy is attached to it."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

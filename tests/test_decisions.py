@@ -1,0 +1,238 @@
+"""End to end over real HTTP: executions in the emulator, decisions through the controller."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from conftest import ORDER, free_port, make_stack, wait_for
+
+from controller.db import connect
+
+
+def stored_token(controller) -> str:
+    return connect(controller.app.config["DATABASE"]).execute("SELECT task_token FROM approval_requests").fetchone()[0]
+
+
+def test_an_approved_order_succeeds_with_the_approvers_output(stack, controller):
+    name = stack.start()
+    pending = controller.wait_for_pending(name)
+    assert pending["order"]["total"] == 28.0
+    assert pending["order"]["status"] == "PROCESSED"
+
+    response = controller.post(f"/approve/{name}", {"approver": "Grace", "comment": "fine"})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "approved"
+    execution = stack.wait_until_finished(name)
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["approval"] == {"status": "APPROVED", "approver": "Grace", "comment": "fine"}
+
+
+def test_a_rejected_order_fails_with_the_reason_as_its_cause(stack, controller):
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    response = controller.post(f"/reject/{name}", {"reason": "Customer is over the credit limit."})
+
+    assert response.status_code == 200, response.text
+    execution = stack.wait_until_finished(name)
+    assert (execution["status"], execution["error"]) == ("FAILED", "Rejected")
+    assert execution["cause"] == "Customer is over the credit limit."
+
+
+def test_an_order_the_lambda_rejects_fails_with_the_processing_cause(stack):
+    name = stack.start({**ORDER, "items": ORDER["items"] + [ORDER["items"][0]]})
+
+    execution = stack.wait_until_finished(name)
+
+    assert (execution["status"], execution["error"]) == ("FAILED", "InvalidOrder")
+    assert json.loads(execution["cause"])["errorMessage"] == "Order ORD-1001 lists SKU BOOK-1 more than once."
+    assert stack.queue_depth() == 0
+
+
+def test_an_order_started_directly_is_still_checked_against_the_schema(stack):
+    name = stack.start({"order_id": "ORD-2", "items": []})
+
+    execution = stack.wait_until_finished(name)
+
+    assert execution["error"] == "InvalidOrder"
+    assert "order.customer is required" in json.loads(execution["cause"])["errorMessage"]
+
+
+def test_a_request_past_its_timeout_fails_and_a_late_approve_gets_410(emulator, controller_factory):
+    stack = make_stack(emulator, approval_timeout_seconds=2)
+    controller = controller_factory(stack)
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    execution = stack.wait_until_finished(name)
+    response = controller.post(f"/approve/{name}")
+
+    assert (execution["status"], execution["error"]) == ("FAILED", "ApprovalTimedOut")
+    assert response.status_code == 410, response.text
+    assert response.json()["error"] == "RequestExpired"
+    assert name not in [r["id"] for r in controller.get("/pending").json()["pending"]]
+
+
+def test_a_late_approve_is_refused_even_before_the_controller_notices_the_expiry(emulator, controller_factory):
+    stack = make_stack(emulator, approval_timeout_seconds=2)
+    controller = controller_factory(stack)
+    name = stack.start()
+    controller.wait_for_pending(name)
+    stack.wait_until_finished(name)
+    connect(controller.app.config["DATABASE"]).execute("UPDATE approval_requests SET expires_at = '9999-12-31T00:00:00.000+00:00'")
+
+    response = controller.post(f"/approve/{name}")
+
+    assert response.status_code == 410, response.text
+    assert response.json()["state"] == "expired"
+
+
+def test_a_second_approve_gets_409_saying_what_was_decided(stack, controller):
+    name = stack.start()
+    controller.wait_for_pending(name)
+    assert controller.post(f"/approve/{name}", {"approver": "Grace"}).status_code == 200
+
+    second = controller.post(f"/reject/{name}", {"reason": "changed my mind"})
+
+    assert second.status_code == 409
+    assert second.json()["state"] == "approved"
+    assert "was already approved" in second.json()["message"]
+    assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
+
+
+def test_concurrent_approves_of_one_request_make_exactly_one_decision(stack, controller):
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(lambda _: controller.post(f"/approve/{name}").status_code, range(8)))
+
+    assert statuses == [200] + [409] * 7
+    history = stack.emulator.client("stepfunctions").get_execution_history(executionArn=stack.execution_arn(name))
+    approvals = [e for e in history["events"] if e.get("taskSucceededEventDetails", {}).get("resourceType") == "sqs"]
+    assert len(approvals) == 1
+
+
+def test_an_unknown_id_gets_404(controller):
+    response = controller.post("/approve/no-such-request")
+
+    assert response.status_code == 404
+    assert response.json()["error"] == "RequestNotFound"
+    assert controller.get("/approvals/no-such-request").status_code == 404
+
+
+def test_approve_without_an_id_needs_exactly_one_pending_request(stack, controller):
+    assert controller.post("/approve").status_code == 404
+    first, second = stack.start(), stack.start()
+    controller.wait_for_pending(first)
+    controller.wait_for_pending(second)
+
+    ambiguous = controller.post("/approve")
+
+    assert ambiguous.status_code == 409
+    assert sorted(ambiguous.json()["pending"]) == sorted([first, second])
+    assert controller.post(f"/reject/{first}").status_code == 200
+    assert controller.post("/approve").json()["id"] == second
+
+
+def test_a_malformed_decision_body_gets_400_and_changes_nothing(stack, controller):
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    for body in ('{"reason": 5}', "[1, 2]", "not json", '{"reason": "x", "extra": 1}', json.dumps({"comment": "x" * 1001})):
+        response = controller.app.test_client().post(f"/reject/{name}", data=body, content_type="application/json")
+        assert response.status_code == 400, body
+    assert controller.post(f"/approve/{name}", {"reason": "approve takes no reason"}).status_code == 400
+
+    assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
+    assert stack.describe(name)["status"] == "RUNNING"
+
+
+def test_aws_unreachable_gets_503_and_the_request_stays_pending(stack, controller, controller_factory):
+    name = stack.start()
+    controller.wait_for_pending(name)
+    offline = controller_factory(stack, AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_MAX_ATTEMPTS=2)
+
+    response = offline.post(f"/approve/{name}")
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "AwsUnavailable"
+    assert offline.get("/pending").json()["warnings"]
+    assert controller.post(f"/approve/{name}").status_code == 200
+    assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
+
+
+CRASH_BEFORE_DELETE = """
+import os, sys
+from controller import create_app
+app = create_app()
+app.extensions["aws"]["sqs"].meta.events.register("before-call.sqs.DeleteMessageBatch", lambda **_: os._exit(137))
+app.run(port=int(sys.argv[1]))
+"""
+
+
+def test_a_crash_between_store_and_delete_leaves_no_duplicate(emulator, controller_factory, tmp_path):
+    stack = make_stack(emulator, visibility_timeout_seconds=1)
+    database = tmp_path / "approvals.sqlite3"
+    port = free_port()
+    environment = {
+        **os.environ,
+        "APPROVAL_QUEUE_URL": stack.queue_url,
+        "AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "CONTROLLER_DATABASE": str(database),
+        "CONTROLLER_PULL_WAIT_SECONDS": "0",
+    }
+    process = subprocess.Popen([sys.executable, "-c", CRASH_BEFORE_DELETE, str(port)], env=environment)
+    name = stack.start()
+    wait_for(lambda: stack.queue_depth() == 1, 15, "the approval request on the queue")
+
+    def pulled() -> bool:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/pending", timeout=5)
+        except requests.ConnectionError:
+            pass
+        return process.poll() is not None
+
+    wait_for(pulled, 15, "the controller to die between store and delete")
+    assert process.returncode == 137
+    restarted = controller_factory(stack, DATABASE=str(database))
+    wait_for(lambda: restarted.get("/pending") and stack.queue_depth() == 0, 15, "the redelivered message to be taken")
+
+    assert [r["id"] for r in restarted.get("/pending").json()["pending"]] == [name]
+    assert restarted.post("/approve").status_code == 200
+    assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
+
+
+def test_a_request_whose_execution_is_gone_is_no_longer_pending(stack, controller_factory):
+    # moto's StopExecution leaves a waiting execution RUNNING, so "gone" (as after an emulator
+    # restart) is the way an execution stops waiting here without a decision or a timeout
+    controller = controller_factory(stack, LIVENESS_CHECK_SECONDS=0)
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    stack.emulator.client("stepfunctions").delete_state_machine(stateMachineArn=stack.state_machine_arn)
+
+    assert name not in [r["id"] for r in controller.get("/pending").json()["pending"]]
+    looked_up = controller.get(f"/approvals/{name}").json()
+    assert (looked_up["request"]["state"], looked_up["request"]["closed_reason"]) == ("closed", "The execution no longer exists.")
+    assert looked_up["execution"]["status"] == "DOES_NOT_EXIST"
+    assert controller.post(f"/approve/{name}").status_code == 410
+
+
+def test_no_response_ever_contains_a_task_token(stack, controller):
+    name = stack.start()
+    controller.wait_for_pending(name)
+    token = stored_token(controller)
+
+    bodies = [controller.get("/pending").text, controller.get(f"/approvals/{name}").text, controller.post(f"/approve/{name}").text]
+    bodies.append(controller.post(f"/approve/{name}").text)
+
+    assert len(token) > 10
+    assert not [body for body in bodies if token in body]
