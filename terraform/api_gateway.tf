@@ -117,6 +117,18 @@ resource "aws_api_gateway_integration_response" "start_workflow" {
   status_code       = aws_api_gateway_method_response.start_workflow[each.key].status_code
   selection_pattern = each.value
 
+  # On success, answer like the emulator's stand-in: the execution ARN, its name (the
+  # request id) and its start date. Errors pass Step Functions' own body through.
+  response_templates = each.value == null ? {
+    "application/json" = <<-EOT
+      {
+        "executionArn": $input.json('$.executionArn'),
+        "name": "$context.requestId",
+        "startDate": $input.json('$.startDate')
+      }
+    EOT
+  } : {}
+
   depends_on = [aws_api_gateway_integration.start_workflow]
 }
 

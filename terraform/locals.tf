@@ -11,7 +11,7 @@ locals {
     api               = "${var.name_prefix}-${local.stack.names.api}"
   }
 
-  # "/start/workflow" -> ["start", "workflow"]: one API Gateway resource per segment.
+  # One API Gateway resource per segment of api.path: /start/workflow gives start and workflow.
   api_path_parts = split("/", trimprefix(local.stack.api.path, "/"))
 
   account_id = data.aws_caller_identity.current.account_id

@@ -9,6 +9,11 @@ output "api_key" {
   sensitive   = true
 }
 
+output "aws_region" {
+  description = "Region the stack is deployed to, for the controller's AWS clients."
+  value       = local.region
+}
+
 output "approval_queue_url" {
   description = "URL of the SQS queue holding approval requests, read by the controller."
   value       = aws_sqs_queue.approval.url

@@ -73,8 +73,9 @@ def body_items(body: dict[str, Any]) -> Iterator[tuple[str, Any]]:
             yield key, value
 
 
+@lru_cache(maxsize=None)
 def load_module(directory: Path) -> Module:
-    """Parse every .tf file of a directory into a Module."""
+    """Parse every .tf file of a directory into a Module (cached: treat it as read-only)."""
     module = Module()
     for path in sorted(directory.glob("*.tf")):
         with path.open(encoding="utf-8") as handle:

@@ -1,0 +1,100 @@
+"""Every IAM policy is a policy document scoped to the stack, with "*" only where AWS requires it."""
+
+import re
+
+import pytest
+
+from hcl_checks import TERRAFORM_DIR, Block, load_module, unquote
+
+# Actions without resource-level permissions, for which AWS requires Resource "*"
+# (Service Authorization Reference: no resource type listed for the action).
+ACTIONS_REQUIRING_ANY_RESOURCE = {
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
+    "states:SendTaskFailure",
+    "states:SendTaskSuccess",
+}
+POLICY_ARGUMENTS = {"policy", "assume_role_policy"}
+POLICY_DOCUMENT_JSON = re.compile(r"^\$\{data\.aws_iam_policy_document\.\w+\.json\}$")
+
+
+def policy_documents() -> list[Block]:
+    """Every data "aws_iam_policy_document" block of terraform/."""
+    data = load_module(TERRAFORM_DIR).data
+    return [block for (type_name, _), block in sorted(data.items()) if type_name == "aws_iam_policy_document"]
+
+
+def statements() -> list[tuple[str, dict]]:
+    """Every statement of every policy document, with the document's address."""
+    return [(document.address, statement) for document in policy_documents()
+            for statement in document.body.get("statement", [])]
+
+
+def statement_ids() -> list[str]:
+    """Readable test ids: the document address and the statement sid."""
+    return [f"{document}:{unquote(statement.get('sid', 'assume'))}" for document, statement in statements()]
+
+
+def literals(values: list[str]) -> list[str]:
+    """The values of a list argument with string-literal quotes removed."""
+    return [unquote(value) for value in values]
+
+
+def test_there_are_policy_documents_to_check() -> None:
+    assert len(statements()) >= 10
+
+
+@pytest.mark.parametrize(("document", "statement"), statements(), ids=statement_ids())
+def test_no_statement_allows_a_wildcard_action(document: str, statement: dict) -> None:
+    assert "not_actions" not in statement, f"{document}: not_actions allows everything else"
+    actions = literals(statement["actions"])
+    assert all(action != "*" and not action.endswith(":*") for action in actions), f"{document}: {actions}"
+
+
+@pytest.mark.parametrize(("document", "statement"), statements(), ids=statement_ids())
+def test_any_resource_is_only_granted_to_actions_aws_allows_no_narrower(document: str, statement: dict) -> None:
+    resources = literals(statement.get("resources", []))
+    assert "not_resources" not in statement
+    if "*" in resources:
+        assert resources == ["*"], f"{document}: mix of '*' and specific resources"
+        broad = set(literals(statement["actions"])) - ACTIONS_REQUIRING_ANY_RESOURCE
+        assert not broad, f"{document}: {sorted(broad)} support resource-level permissions; name the resources"
+
+
+def test_every_policy_argument_is_a_policy_document() -> None:
+    module = load_module(TERRAFORM_DIR)
+    inline = [f"{block.file} {block.address}.{key}" for block in module.resources.values()
+              for key, value in block.body.items()
+              if key in POLICY_ARGUMENTS and not POLICY_DOCUMENT_JSON.match(value)]
+    assert not inline, f"policies not built from data.aws_iam_policy_document: {inline}"
+
+
+def test_the_controller_policy_grants_exactly_what_the_controller_calls() -> None:
+    controller = load_module(TERRAFORM_DIR).data[("aws_iam_policy_document", "controller")]
+    actions = {action for statement in controller.body["statement"] for action in literals(statement["actions"])}
+    assert actions == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "states:DescribeExecution",
+    }
+
+
+def test_only_the_state_machine_role_may_send_to_the_approval_queue() -> None:
+    queue_policy = load_module(TERRAFORM_DIR).data[("aws_iam_policy_document", "approval_queue")]
+    (statement,) = queue_policy.body["statement"]
+    assert literals(statement["actions"]) == ["sqs:SendMessage"]
+    (principals,) = statement["principals"]
+    assert principals["identifiers"] == ["${aws_iam_role.state_machine.arn}"]

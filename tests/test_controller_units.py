@@ -1,0 +1,75 @@
+"""Controller pieces on moto's in-process mock: configuration, message parsing, the inbox."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from controller import inbox, store
+from controller.config import ConfigurationError, load_config
+from controller.db import connect, init_db
+
+MESSAGE = {
+    "MessageTitle": "Processing Order, approve / reject to proceed.",
+    "TaskToken": "token-" + "x" * 600,
+    "ExecutionName": "exec-1",
+    "ExecutionArn": "arn:aws:states:eu-west-1:123456789012:execution:sm:exec-1",
+    "Order": {"order_id": "ORD-1"},
+    "RequestedAt": "2026-01-01T10:00:00.000Z",
+    "TimeoutSeconds": 90,
+}
+
+
+def test_environment_variables_win_over_every_other_source(tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"approval_queue_url": {"value": "http://emulated/q"}}))
+
+    config = load_config({"APPROVAL_QUEUE_URL": "https://sqs.eu-west-2.amazonaws.com/1/q", "AWS_REGION": "eu-west-2",
+                          "EMULATOR_OUTPUTS": str(outputs), "CONTROLLER_PORT": "3100"})
+
+    assert (config["CONFIG_SOURCE"], config["APPROVAL_QUEUE_URL"], config["PORT"]) == ("environment", "https://sqs.eu-west-2.amazonaws.com/1/q", 3100)
+
+
+def test_the_emulator_outputs_file_is_used_when_present(tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({key: {"value": value} for key, value in
+                                   {"approval_queue_url": "http://127.0.0.1:5000/1/q", "aws_endpoint_url": "http://127.0.0.1:5000", "aws_region": "eu-west-1"}.items()}))
+
+    config = load_config({"EMULATOR_OUTPUTS": str(outputs)})
+
+    assert (config["CONFIG_SOURCE"], config["AWS_ENDPOINT_URL"]) == ("emulator", "http://127.0.0.1:5000")
+
+
+def test_no_stack_at_all_is_a_clear_configuration_error(tmp_path):
+    with pytest.raises(ConfigurationError, match="set APPROVAL_QUEUE_URL, start the emulator"):
+        load_config({"EMULATOR_OUTPUTS": str(tmp_path / "absent.json")})
+
+
+def test_a_message_becomes_a_request_with_its_expiry_in_utc():
+    row = store.parse_message(json.dumps(MESSAGE))
+
+    assert (row["id"], row["requested_at"], row["expires_at"]) == ("exec-1", "2026-01-01T10:00:00.000+00:00", "2026-01-01T10:01:30.000+00:00")
+
+
+@pytest.mark.parametrize("body", ["not json", "[]", json.dumps({**MESSAGE, "TaskToken": None}), json.dumps({k: v for k, v in MESSAGE.items() if k != "TaskToken"})])
+def test_anything_else_is_an_invalid_message(body):
+    with pytest.raises(store.InvalidMessage):
+        store.parse_message(body)
+
+
+@mock_aws
+def test_the_inbox_stores_valid_messages_once_and_leaves_invalid_ones_for_the_dead_letter_queue(tmp_path):
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    queue_url = sqs.create_queue(QueueName="approvals")["QueueUrl"]
+    for body in (json.dumps(MESSAGE), "not json", json.dumps(MESSAGE)):
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    init_db(str(tmp_path / "db.sqlite3"))
+    db = connect(str(tmp_path / "db.sqlite3"))
+
+    inbox.pull(db, sqs, queue_url, wait_seconds=0, max_batches=3)
+
+    assert [row["id"] for row in store.pending(db)] == ["exec-1"]
+    left = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert left["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"

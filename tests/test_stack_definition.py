@@ -1,0 +1,70 @@
+"""The single sources of truth: the state machine template, stack.json and the order schema."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ORDER
+from jsonschema import Draft4Validator
+
+from emulator.gateway import order_errors
+from emulator.stack import (
+    ORDER_SCHEMA_FILE, TEMPLATE_FILE, TemplateError, load_stack, render_template, template_placeholders,
+)
+
+VARIABLES = {"order_function_arn": "arn:aws:lambda:eu-west-1:1:function:f", "approval_queue_url": "https://q", "approval_timeout_seconds": 60}
+
+
+def test_the_template_has_exactly_the_placeholders_the_emulator_passes(emulator):
+    definition = json.loads(emulator.client("stepfunctions").describe_state_machine(
+        stateMachineArn=emulator.outputs["state_machine_arn"])["definition"])
+
+    assert template_placeholders(TEMPLATE_FILE.read_text()) == set(VARIABLES)
+    assert definition["States"]["Request Approval"]["TimeoutSeconds"] == load_stack()["approval_timeout_seconds"]
+    assert definition["States"]["Process Order"]["Parameters"]["FunctionName"] == emulator.outputs["order_function_arn"]
+
+
+def test_the_rendered_template_keeps_the_original_state_names_and_message_keys():
+    definition = json.loads(render_template(TEMPLATE_FILE.read_text(), VARIABLES))
+
+    assert {"Process Order", "Request Approval", "Success", "Failure"} <= set(definition["States"])
+    body = definition["States"]["Request Approval"]["Parameters"]["MessageBody"]
+    assert body["MessageTitle"] == "Processing Order, approve / reject to proceed."
+    assert body["TaskToken.$"] == "$$.Task.Token"
+    assert definition["States"]["Request Approval"]["TimeoutSeconds"] == 60
+
+
+def test_rendering_follows_terraform_escapes_and_refuses_missing_values():
+    assert render_template("$${literal} ${a}", {"a": 1}) == "${literal} 1"
+    with pytest.raises(TemplateError, match="needs a value for 'b'"):
+        render_template("${b}", {})
+
+
+def test_fail_state_errors_never_use_the_reserved_states_prefix():
+    definition = json.loads(render_template(TEMPLATE_FILE.read_text(), VARIABLES))
+
+    errors = [state.get("Error", "") for state in definition["States"].values() if state["Type"] == "Fail"]
+    assert errors and not [error for error in errors if error.startswith("States.")]
+
+
+def test_the_order_schema_is_valid_draft_4_and_documents_the_example_order():
+    schema = json.loads(ORDER_SCHEMA_FILE.read_text())
+    Draft4Validator.check_schema(schema)
+    assert order_errors(ORDER) == []
+
+
+def test_the_emulator_deploys_stack_json_settings(emulator):
+    stack = load_stack()
+    sqs, lambda_ = emulator.client("sqs"), emulator.client("lambda")
+    queue = sqs.get_queue_attributes(QueueUrl=emulator.outputs["approval_queue_url"], AttributeNames=["All"])["Attributes"]
+    function = lambda_.get_function_configuration(FunctionName=emulator.outputs["order_function_arn"])
+
+    assert emulator.outputs["approval_queue_url"].endswith(f"/{stack['name_prefix']}-{stack['names']['approval_queue']}")
+    assert int(queue["VisibilityTimeout"]) == stack["approval_queue"]["visibility_timeout_seconds"]
+    assert int(queue["MessageRetentionPeriod"]) == stack["approval_queue"]["message_retention_seconds"]
+    assert json.loads(queue["RedrivePolicy"])["maxReceiveCount"] == stack["approval_queue"]["max_receive_count"]
+    assert json.loads(queue["RedrivePolicy"])["deadLetterTargetArn"].endswith(stack["names"]["dead_letter_queue"])
+    expected = stack["order_function"]
+    assert (function["Handler"], function["Runtime"], function["Timeout"], function["MemorySize"]) == (
+        expected["handler"], expected["runtime"], expected["timeout_seconds"], expected["memory_mb"])
+    assert emulator.outputs["api_url"].endswith(stack["api"]["path"])
