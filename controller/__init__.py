@@ -1,11 +1,13 @@
 """The approval controller: a Flask app that answers Step Functions for a person."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask
 
-from controller import approvals, db
+from controller import approvals, db, executions
 from controller.aws import make_clients
 from controller.config import DEFAULTS, load_config
 from controller.errors import register_error_handlers
@@ -19,6 +21,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     db.init_app(app)
     app.extensions["aws"] = make_clients(app.config)
+    _recover(app)
     register_error_handlers(app)
     app.register_blueprint(approvals.bp)
     return app
+
+
+def _recover(app: Flask) -> None:
+    """Settle decisions that a crash left half made; AWS being down only delays that to the next start."""
+    connection = db.connect(app.config["DATABASE"])
+    try:
+        executions.recover_interrupted(connection, app.extensions["aws"]["stepfunctions"])
+    except (ClientError, BotoCoreError) as error:
+        logging.getLogger(__name__).warning("interrupted decisions not settled yet: %s", error)
+    finally:
+        connection.close()

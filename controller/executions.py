@@ -42,6 +42,20 @@ def settle(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
     if execution is not None and execution["status"] == "RUNNING":
         store.touch(db, row["id"])
         return
+    _record_outcome(db, row, execution)
+
+
+def recover_interrupted(db: sqlite3.Connection, sfn: Any) -> None:
+    """Finish decisions a crash interrupted: pending again if the execution still waits, else its outcome."""
+    for row in db.execute("SELECT * FROM approval_requests WHERE state = 'deciding'").fetchall():
+        execution = describe(sfn, row["execution_arn"])
+        if execution is not None and execution["status"] == "RUNNING":
+            store.release(db, row["id"])
+        else:
+            _record_outcome(db, row, execution)
+
+
+def _record_outcome(db: sqlite3.Connection, row: sqlite3.Row, execution: dict[str, Any] | None) -> None:
     outcome, reason = _outcome(execution)
     if outcome in ("approve", "reject"):
         if row["decision"] == outcome:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 from conftest import ORDER, free_port, make_stack, wait_for
 
@@ -167,46 +168,86 @@ def test_aws_unreachable_gets_503_and_the_request_stays_pending(stack, controlle
     assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
 
 
-CRASH_BEFORE_DELETE = """
+CRASH_AT = """
 import os, sys
 from controller import create_app
 app = create_app()
-app.extensions["aws"]["sqs"].meta.events.register("before-call.sqs.DeleteMessageBatch", lambda **_: os._exit(137))
+for service in ("sqs", "stepfunctions"):
+    app.extensions["aws"][service].meta.events.register(sys.argv[2], lambda **_: os._exit(137))
 app.run(port=int(sys.argv[1]))
 """
 
 
-def test_a_crash_between_store_and_delete_leaves_no_duplicate(emulator, controller_factory, tmp_path):
-    stack = make_stack(emulator, visibility_timeout_seconds=1)
-    database = tmp_path / "approvals.sqlite3"
+def start_crashing_controller(stack, database, event: str) -> tuple[subprocess.Popen, str]:
+    """Run the controller as its own process, set to die (SIGKILL-like, no cleanup) at a botocore event."""
     port = free_port()
     environment = {
         **os.environ,
         "APPROVAL_QUEUE_URL": stack.queue_url,
-        "AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"],
+        "AWS_ENDPOINT_URL": stack.emulator.outputs["aws_endpoint_url"],
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "CONTROLLER_DATABASE": str(database),
         "CONTROLLER_PULL_WAIT_SECONDS": "0",
     }
-    process = subprocess.Popen([sys.executable, "-c", CRASH_BEFORE_DELETE, str(port)], env=environment)
-    name = stack.start()
-    wait_for(lambda: stack.queue_depth() == 1, 15, "the approval request on the queue")
+    process = subprocess.Popen([sys.executable, "-c", CRASH_AT, str(port), event], env=environment)
+    return process, f"http://127.0.0.1:{port}"
 
-    def pulled() -> bool:
+
+def responds(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).ok
+    except requests.ConnectionError:
+        return False
+
+
+def call_until_dead(process: subprocess.Popen, method: str, url: str) -> None:
+    def died() -> bool:
         try:
-            requests.get(f"http://127.0.0.1:{port}/pending", timeout=5)
+            requests.request(method, url, timeout=5)
         except requests.ConnectionError:
             pass
         return process.poll() is not None
 
-    wait_for(pulled, 15, "the controller to die between store and delete")
+    wait_for(died, 15, f"the controller to die during {method} {url}")
     assert process.returncode == 137
+
+
+def test_a_crash_between_store_and_delete_leaves_no_duplicate(emulator, controller_factory, tmp_path):
+    stack = make_stack(emulator, visibility_timeout_seconds=1)
+    database = tmp_path / "approvals.sqlite3"
+    process, url = start_crashing_controller(stack, database, "before-call.sqs.DeleteMessageBatch")
+    name = stack.start()
+    wait_for(lambda: stack.queue_depth() == 1, 15, "the approval request on the queue")
+
+    call_until_dead(process, "GET", url + "/pending")
     restarted = controller_factory(stack, DATABASE=str(database))
     wait_for(lambda: restarted.get("/pending") and stack.queue_depth() == 0, 15, "the redelivered message to be taken")
 
     assert [r["id"] for r in restarted.get("/pending").json()["pending"]] == [name]
     assert restarted.post("/approve").status_code == 200
+    assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    ("event", "state_after_restart"),
+    [("before-call.states.SendTaskSuccess", "pending"), ("after-call.states.SendTaskSuccess", "approved")],
+)
+def test_a_crash_during_a_decision_is_settled_on_restart(stack, controller, controller_factory, tmp_path, event, state_after_restart):
+    name = stack.start()
+    controller.wait_for_pending(name)
+    process, url = start_crashing_controller(stack, controller.app.config["DATABASE"], event)
+    wait_for(lambda: responds(url + f"/approvals/{name}"), 15, "the crashing controller to serve")
+
+    call_until_dead(process, "POST", url + f"/approve/{name}")
+    restarted = controller_factory(stack, DATABASE=controller.app.config["DATABASE"])
+
+    assert restarted.get(f"/approvals/{name}").json()["request"]["state"] == state_after_restart
+    final = restarted.post(f"/approve/{name}")
+    assert final.status_code == (200 if state_after_restart == "pending" else 409)
+    history = stack.emulator.client("stepfunctions").get_execution_history(executionArn=stack.execution_arn(name))
+    approvals = [e for e in history["events"] if e.get("taskSucceededEventDetails", {}).get("resourceType") == "sqs"]
+    assert len(approvals) == 1
     assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
 
 
