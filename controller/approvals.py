@@ -69,20 +69,11 @@ def _only_pending_id() -> str:
     return ids[0]
 
 
-@bp.post("/approve", defaults={"request_id": None})
-@bp.post("/approve/<request_id>")
-def approve(request_id: str | None) -> Any:
-    """Approve a request: SendTaskSuccess, exactly once."""
-    decision = _decision_from_body("approve")
-    request_id = request_id or _only_pending_id()
-    return jsonify(decisions.decide(get_db(), _aws("stepfunctions"), request_id, decision))
-
-
-@bp.post("/reject", defaults={"request_id": None})
-@bp.post("/reject/<request_id>")
-def reject(request_id: str | None) -> Any:
-    """Reject a request with an optional reason: SendTaskFailure, exactly once."""
-    decision = _decision_from_body("reject")
+@bp.post("/<any(approve, reject):kind>", defaults={"request_id": None})
+@bp.post("/<any(approve, reject):kind>/<request_id>")
+def decide(kind: str, request_id: str | None) -> Any:
+    """Approve (SendTaskSuccess) or reject (SendTaskFailure, optional reason) a request, exactly once."""
+    decision = _decision_from_body(kind)
     request_id = request_id or _only_pending_id()
     return jsonify(decisions.decide(get_db(), _aws("stepfunctions"), request_id, decision))
 

@@ -76,8 +76,13 @@ class WorkerPool:
             worker = Worker(code_dir, function.handler, function.function_name)
         reply = worker.invoke(event, float(function.timeout))
         if reply is None:
+            exited = worker.process.poll() is not None
             worker.stop()
-            error = {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.timeout} seconds"}
+            error = (
+                {"errorType": "Runtime.ExitError", "errorMessage": "The runtime exited during the invocation."}
+                if exited
+                else {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.timeout} seconds"}
+            )
             return json.dumps(error), True, ""
         with self._lock:
             self._idle[code_hash].append(worker)
