@@ -50,7 +50,7 @@ class Worker:
 
 
 class WorkerPool:
-    """Idle warm workers per function version, keyed by the code's hash."""
+    """Idle warm workers per function, handler and code version."""
 
     def __init__(self) -> None:
         self._idle: dict[str, list[Worker]] = {}
@@ -67,8 +67,9 @@ class WorkerPool:
     def run(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         """Invoke the function once; return (payload, errored, logs) the way moto expects."""
         code_hash = hashlib.sha256(function.code_bytes).hexdigest()
+        key = f"{function.function_arn}|{function.handler}|{code_hash}"
         with self._lock:
-            idle = self._idle.setdefault(code_hash, [])
+            idle = self._idle.setdefault(key, [])
             worker = idle.pop() if idle else None
             if worker is None:
                 code_dir = self._code_dir(code_hash, function.code_bytes)
@@ -85,7 +86,7 @@ class WorkerPool:
             )
             return json.dumps(error), True, ""
         with self._lock:
-            self._idle[code_hash].append(worker)
+            self._idle[key].append(worker)
         if reply["ok"]:
             return json.dumps(reply["result"]), False, ""
         return json.dumps(reply["error"]), True, ""
