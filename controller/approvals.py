@@ -11,7 +11,6 @@ from controller.db import get_db
 from controller.errors import AmbiguousRequest, AwsUnavailable, InvalidInput, NoPendingRequest, RequestNotFound
 
 bp = Blueprint("approvals", __name__)
-FIELD_LIMITS = {"approver": 100, "comment": 1000, "reason": 1000}
 LIVENESS_CHECKS_PER_CALL = 10
 
 
@@ -21,40 +20,37 @@ def _aws(service: str) -> Any:
 
 def _decision_from_body(kind: str) -> dict[str, Any]:
     """Read the optional JSON body {approver, comment, reason}; reject anything else with 400."""
-    allowed = ("approver", "comment", "reason") if kind == "reject" else ("approver", "comment")
     body: Any = {}
     if request.get_data():
         body = request.get_json(force=True, silent=True)  # curl -d sends JSON as a form unless told otherwise
         if not isinstance(body, dict):
             raise InvalidInput("The body must be a JSON object sent as application/json, or empty.")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise InvalidInput(f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}.")
-    for field, value in body.items():
-        if not isinstance(value, str) or len(value) > FIELD_LIMITS[field]:
-            raise InvalidInput(f"'{field}' must be text of at most {FIELD_LIMITS[field]} characters.")
-    return {"decision": kind, **{field: body.get(field) for field in ("approver", "comment", "reason")}}
+    return decisions.validate(kind, body)
 
 
-def _check_liveness() -> None:
+def _check_liveness(db: Any) -> None:
     """Close requests whose execution stopped waiting (aborted, gone), a few per call to stay cheap."""
-    db = get_db()
     for row in store.stale(db, current_app.config["LIVENESS_CHECK_SECONDS"], LIVENESS_CHECKS_PER_CALL):
         executions.settle(db, _aws("stepfunctions"), row)
 
 
-@bp.get("/pending")
-def pending() -> Any:
-    """Pull new requests from SQS, then list every request still waiting for a decision."""
+def refresh_pending() -> tuple[list[dict[str, Any]], list[str]]:
+    """Pull new requests from SQS, then return (requests still waiting, warnings for the reader)."""
     db, warnings = get_db(), []
     config = current_app.config
     try:
         inbox.pull(db, _aws("sqs"), config["APPROVAL_QUEUE_URL"], config["PULL_WAIT_SECONDS"], config["PULL_MAX_BATCHES"])
-        _check_liveness()
+        _check_liveness(db)
     except (AwsUnavailable, ClientError, BotoCoreError) as error:
         warnings.append(f"Showing stored requests only; AWS could not be reached: {error}")
     store.expire_overdue(db)
-    requests = [store.public(row) for row in store.pending(db)]
+    return [store.public(row) for row in store.pending(db)], warnings
+
+
+@bp.get("/pending")
+def pending() -> Any:
+    """List every request still waiting for a decision, after pulling new ones from SQS."""
+    requests, warnings = refresh_pending()
     return jsonify(pending=requests, count=len(requests), warnings=warnings)
 
 

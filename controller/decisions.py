@@ -8,12 +8,25 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from controller import executions, store
-from controller.errors import AlreadyDecided, AwsUnavailable, RequestExpired, RequestNotFound
+from controller.errors import AlreadyDecided, AwsUnavailable, InvalidInput, RequestExpired, RequestNotFound
 
 # Step Functions' answers for a token that can no longer be used; moto says InvalidToken
 # where AWS says TaskTimedOut, so all of them mean the same here.
 TOKEN_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 OUTCOMES = {"approve": "approved", "reject": "rejected"}
+FIELD_LIMITS = {"approver": 100, "comment": 1000, "reason": 1000}
+
+
+def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Return the decision for kind ("approve"/"reject") from its optional fields; InvalidInput if they are wrong."""
+    allowed = ("approver", "comment", "reason") if kind == "reject" else ("approver", "comment")
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}.")
+    for field, value in fields.items():
+        if not isinstance(value, str) or len(value) > FIELD_LIMITS[field]:
+            raise InvalidInput(f"'{field}' must be text of at most {FIELD_LIMITS[field]} characters.")
+    return {"decision": kind, **{field: fields.get(field) or None for field in ("approver", "comment", "reason")}}
 
 
 def _refuse_closed(db: sqlite3.Connection, row: sqlite3.Row) -> None:

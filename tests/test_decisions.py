@@ -277,3 +277,17 @@ def test_no_response_ever_contains_a_task_token(stack, controller):
 
     assert len(token) > 10
     assert not [body for body in bodies if token in body]
+
+
+def test_a_decision_sent_by_another_sites_page_is_refused(stack, controller):
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://localhost:8080"}):
+        response = requests.post(f"{controller.url}/approve/{name}", headers=headers, timeout=10)
+        assert response.status_code == 403, headers
+        assert response.json()["error"] == "CrossSiteRequest"
+
+    assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
+    same_origin = requests.post(f"{controller.url}/approve/{name}", headers={"Origin": controller.url}, timeout=10)
+    assert same_origin.status_code == 200
