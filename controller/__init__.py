@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask
 
-from controller import approvals, db, executions, security
+from controller import approvals, db, executions, pages, security
 from controller.aws import make_clients
 from controller.config import DEFAULTS, load_config
 from controller.errors import register_error_handlers
@@ -25,6 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     security.init_app(app)
     app.register_blueprint(approvals.bp)
+    pages.init_app(app)
     return app
 
 

@@ -12,6 +12,7 @@ from controller.errors import AmbiguousRequest, AwsUnavailable, InvalidInput, No
 
 bp = Blueprint("approvals", __name__)
 LIVENESS_CHECKS_PER_CALL = 10
+DEFAULT_PAGE, MAX_PAGE = 100, 1000
 
 
 def _aws(service: str) -> Any:
@@ -34,30 +35,45 @@ def _check_liveness(db: Any) -> None:
         executions.settle(db, _aws("stepfunctions"), row)
 
 
-def refresh_pending() -> tuple[list[dict[str, Any]], list[str]]:
-    """Pull new requests from SQS, then return (requests still waiting, warnings for the reader)."""
+def refresh_pending() -> list[str]:
+    """Pull new requests from SQS and close those no longer waiting; return warnings for the reader."""
     db, warnings = get_db(), []
     config = current_app.config
     try:
-        inbox.pull(db, _aws("sqs"), config["APPROVAL_QUEUE_URL"], config["PULL_WAIT_SECONDS"], config["PULL_MAX_BATCHES"])
+        inbox.pull(
+            db, _aws("sqs"), config["APPROVAL_QUEUE_URL"],
+            config["PULL_WAIT_SECONDS"], config["PULL_MAX_BATCHES"], config["PULL_BATCH_SIZE"],
+        )
         _check_liveness(db)
     except (AwsUnavailable, ClientError, BotoCoreError) as error:
         warnings.append(f"Showing stored requests only; AWS could not be reached: {error}")
     store.expire_overdue(db)
-    return [store.public(row) for row in store.pending(db)], warnings
+    return warnings
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", str(DEFAULT_PAGE))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}.")
+    return int(raw)
 
 
 @bp.get("/pending")
 def pending() -> Any:
-    """List every request still waiting for a decision, after pulling new ones from SQS."""
-    requests, warnings = refresh_pending()
-    return jsonify(pending=requests, count=len(requests), warnings=warnings)
+    """List the requests waiting for a decision (oldest first, ?limit=, default 100), after pulling new ones."""
+    limit = _limit()
+    warnings = refresh_pending()
+    db = get_db()
+    shown = [store.public(row) for row in store.pending(db, limit)]
+    return jsonify(
+        pending=shown, count=store.count_pending(db), warnings=warnings, invalid_messages=store.invalid_messages(db, limit)
+    )
 
 
 def _only_pending_id() -> str:
     db = get_db()
     store.expire_overdue(db)
-    ids = [row["id"] for row in store.pending(db)]
+    ids = [row["id"] for row in store.pending(db, MAX_PAGE)]
     if not ids:
         raise NoPendingRequest("No request is waiting for a decision. GET /pending pulls new ones.")
     if len(ids) > 1:

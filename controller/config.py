@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "PORT": 3000,
     "PULL_WAIT_SECONDS": 1,
     "PULL_MAX_BATCHES": 10,
+    "PULL_BATCH_SIZE": 10,
     "AWS_MAX_ATTEMPTS": 4,
     "LIVENESS_CHECK_SECONDS": 30,
 }
@@ -53,6 +54,8 @@ def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     for key, default in DEFAULTS.items():
         if f"CONTROLLER_{key}" in environ:
             config[key] = type(default)(environ[f"CONTROLLER_{key}"])
+    if not 1 <= config["PULL_BATCH_SIZE"] <= 10:
+        raise ConfigurationError("CONTROLLER_PULL_BATCH_SIZE must be from 1 to 10, the range SQS allows.")
     if "APPROVAL_QUEUE_URL" in environ:
         config.update(
             CONFIG_SOURCE="environment",

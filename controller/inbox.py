@@ -10,14 +10,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from controller import store
 from controller.errors import AwsUnavailable
 
-BATCH_SIZE = 10  # the most SQS returns per ReceiveMessage
 log = logging.getLogger(__name__)
 
 
-def _take_batch(db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int) -> int:
+def _take_batch(db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int, batch_size: int) -> int:
     """Store one batch of messages, delete the stored ones from SQS, return how many were received."""
     messages = sqs.receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=BATCH_SIZE, WaitTimeSeconds=wait_seconds
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=batch_size,
+        WaitTimeSeconds=wait_seconds,
+        MessageSystemAttributeNames=["ApproximateReceiveCount"],
     ).get("Messages", [])
     handled = []
     for message in messages:
@@ -25,6 +27,8 @@ def _take_batch(db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: 
             store.save(db, store.parse_message(message["Body"]))
         except store.InvalidMessage as error:
             # left on the queue: after maxReceiveCount receives, the redrive policy moves it to the DLQ
+            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+            store.set_aside(db, message["MessageId"], str(error), receives)
             log.warning("message %s set aside: %s", message["MessageId"], error)
             continue
         handled.append({"Id": str(len(handled)), "ReceiptHandle": message["ReceiptHandle"]})
@@ -33,11 +37,13 @@ def _take_batch(db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: 
     return len(messages)
 
 
-def pull(db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int, max_batches: int) -> None:
+def pull(
+    db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int, max_batches: int, batch_size: int = 10
+) -> None:
     """Drain up to max_batches full batches; only the first receive waits, so an empty queue never hangs."""
     try:
         for batch in range(max_batches):
-            if _take_batch(db, sqs, queue_url, wait_seconds if batch == 0 else 0) < BATCH_SIZE:
+            if _take_batch(db, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size) < batch_size:
                 return
     except (ClientError, BotoCoreError) as error:
         raise AwsUnavailable(f"Could not read the approval queue: {error}") from error

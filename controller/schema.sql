@@ -20,3 +20,13 @@ CREATE TABLE IF NOT EXISTS approval_requests (
 );
 
 CREATE INDEX IF NOT EXISTS approval_requests_by_state ON approval_requests (state, received_at);
+
+-- Queue messages that are not approval requests. They stay on the queue, so the redrive
+-- policy moves them to the dead-letter queue; this table is what the API shows of them.
+CREATE TABLE IF NOT EXISTS invalid_messages (
+    message_id TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    receive_count INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);

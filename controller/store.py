@@ -51,6 +51,21 @@ def save(db: sqlite3.Connection, row: dict[str, Any]) -> bool:
     return cursor.rowcount == 1
 
 
+def set_aside(db: sqlite3.Connection, message_id: str, reason: str, receive_count: int) -> None:
+    """Record a queue message that is not an approval request (never its body: it may hold a token)."""
+    stamp = now()
+    db.execute(
+        "INSERT INTO invalid_messages (message_id, reason, receive_count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (message_id) DO UPDATE SET receive_count = excluded.receive_count, last_seen = excluded.last_seen",
+        (message_id, reason, receive_count, stamp, stamp),
+    )
+
+
+def invalid_messages(db: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
+    rows = db.execute("SELECT * FROM invalid_messages ORDER BY last_seen DESC LIMIT ?", (limit,)).fetchall()
+    return [dict(row) for row in rows]
+
+
 def get(db: sqlite3.Connection, request_id: str) -> sqlite3.Row | None:
     return db.execute("SELECT * FROM approval_requests WHERE id = ?", (request_id,)).fetchone()
 
@@ -64,10 +79,15 @@ def expire_overdue(db: sqlite3.Connection) -> None:
     )
 
 
-def pending(db: sqlite3.Connection) -> list[sqlite3.Row]:
+def pending(db: sqlite3.Connection, limit: int = -1) -> list[sqlite3.Row]:
+    """Return pending requests, oldest first; limit -1 means all."""
     return db.execute(
-        "SELECT * FROM approval_requests WHERE state = 'pending' ORDER BY received_at, id"
+        "SELECT * FROM approval_requests WHERE state = 'pending' ORDER BY received_at, id LIMIT ?", (limit,)
     ).fetchall()
+
+
+def count_pending(db: sqlite3.Connection) -> int:
+    return db.execute("SELECT COUNT(*) FROM approval_requests WHERE state = 'pending'").fetchone()[0]
 
 
 def stale(db: sqlite3.Connection, older_than_seconds: int, limit: int) -> list[sqlite3.Row]:

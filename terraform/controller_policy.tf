@@ -4,12 +4,8 @@
 
 data "aws_iam_policy_document" "controller" {
   statement {
-    sid = "ReadAndSettleApprovalRequests"
-    actions = [
-      "sqs:ReceiveMessage",
-      "sqs:DeleteMessage",
-      "sqs:ChangeMessageVisibility",
-    ]
+    sid       = "ReadAndSettleApprovalRequests"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage"]
     resources = [aws_sqs_queue.approval.arn]
   }
 

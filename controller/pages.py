@@ -1,0 +1,140 @@
+"""The approver's web page: pending requests with Approve/Reject forms, and recent outcomes."""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+
+from controller import decisions, history, store
+from controller.approvals import refresh_pending
+from controller.db import get_db
+from controller.errors import ApprovalError
+
+bp = Blueprint("pages", __name__)
+PAGE_SIZE = 100  # the oldest pending requests shown; the heading still counts them all
+FORM_FIELDS = {"approve": ("approver",), "reject": ("approver", "reason")}
+# what the approver reads first for each error the API can return
+ERROR_TITLES = {
+    "InvalidInput": "Not sent",
+    "RequestNotFound": "Not found",
+    "AlreadyDecided": "Already decided",
+    "RequestExpired": "Expired",
+    "AwsUnavailable": "AWS unreachable, nothing was decided; try again",
+}
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def csrf_token() -> str:
+    """Return this session's form token, making it on first use."""
+    if "csrf_token" not in session:
+        session["csrf_token"] = secrets.token_urlsafe(32)
+    return session["csrf_token"]
+
+
+def _csrf_ok() -> bool:
+    sent, expected = request.form.get("csrf_token", ""), session.get("csrf_token", "")
+    return bool(expected) and secrets.compare_digest(sent.encode(), expected.encode())
+
+
+def _page_data() -> dict[str, Any]:
+    """Return what the page shows: pending requests, warnings, recent outcomes."""
+    warnings, db = refresh_pending(), get_db()
+    pending = [store.public(row) for row in store.pending(db, PAGE_SIZE)]
+    recent = history.recent_with_status(db, current_app.extensions["aws"]["stepfunctions"])
+    return {"pending": pending, "pending_count": store.count_pending(db), "warnings": warnings, "recent": recent}
+
+
+@bp.get("/")
+def index() -> Any:
+    """Show the approver's page."""
+    return render_template("index.html", refresh_seconds=current_app.config["PAGE_REFRESH_SECONDS"], **_page_data())
+
+
+@bp.get("/ui/requests")
+def requests_fragment() -> Any:
+    """Return the page's live part as an HTML fragment, for the page's polling script."""
+    return render_template("_requests.html", **_page_data())
+
+
+@bp.post("/ui/approver")
+def set_approver() -> Any:
+    """Remember the approver's name for this browser session."""
+    if not _csrf_ok():
+        return _refused()
+    session["approver"] = request.form.get("approver", "").strip()[: decisions.FIELD_LIMITS["approver"]]
+    flash(f"Deciding as {session['approver']}." if session["approver"] else "Deciding without a name.", "success")
+    return redirect(url_for("pages.index"), code=303)
+
+
+@bp.post("/ui/<any(approve, reject):kind>/<request_id>")
+def decide(kind: str, request_id: str) -> Any:
+    """Approve or reject one request from the page's form, then show the page again (Post/Redirect/Get)."""
+    if not _csrf_ok():
+        return _refused()
+    fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
+    try:
+        decision = decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]})
+        decided = decisions.decide(get_db(), current_app.extensions["aws"]["stepfunctions"], request_id, decision)
+    except ApprovalError as error:
+        flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
+    else:
+        flash(f"Order {decided['order'].get('order_id', request_id)} {decided['state']}.", "success")
+    return redirect(url_for("pages.index"), code=303)
+
+
+def _refused() -> Any:
+    """Answer a form post whose token is missing or wrong: nothing is decided."""
+    return render_template("refused.html"), 403
+
+
+@bp.after_request
+def _secure_headers(response: Any) -> Any:
+    response.headers.update(HEADERS)
+    return response
+
+
+def _parse(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp).astimezone(timezone.utc)
+
+
+def duration(seconds: float) -> str:
+    """Return a short human duration: 45 s, 12 min, 3 h 05 min, 2 d 4 h."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, hours = seconds // 60, seconds // 3600
+    if hours < 1:
+        return f"{minutes} min"
+    if hours < 48:
+        return f"{hours} h {minutes % 60:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def since(timestamp: str) -> str:
+    """Return how long ago an ISO timestamp was."""
+    return duration((datetime.now(timezone.utc) - _parse(timestamp)).total_seconds())
+
+
+def until(timestamp: str) -> str:
+    """Return how long until an ISO timestamp."""
+    return duration((_parse(timestamp) - datetime.now(timezone.utc)).total_seconds())
+
+
+def init_app(app: Flask) -> None:
+    """Register the page, its template helpers, and the session key its forms' tokens need."""
+    if not app.config.get("SECRET_KEY"):
+        # a random key per process: a restart only asks the approver to reload the page
+        app.config["SECRET_KEY"] = os.environ.get("CONTROLLER_SECRET_KEY") or secrets.token_hex(32)
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    app.config.setdefault("PAGE_REFRESH_SECONDS", 5)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.filters.update(since=since, until=until)
+    app.register_blueprint(bp)

@@ -1,0 +1,69 @@
+// Keeps the approvals page current without reloading it. The page works without this script:
+// the forms post, the server redirects back, and a reload shows the latest state.
+"use strict";
+
+(function () {
+  const live = document.getElementById("live");
+  if (!live) return;
+  const seconds = Number(live.dataset.refreshSeconds) || 5;
+
+  // after a decision the server redirects here with a message: bring keyboard focus to it
+  const message = document.querySelector("#messages .message");
+  if (message) message.focus();
+
+  function announce(text) {
+    const note = document.createElement("p");
+    note.className = "message info";
+    note.textContent = text;
+    document.getElementById("messages").replaceChildren(note);
+  }
+
+  function updateLiveTexts(current, fresh) {
+    for (const element of fresh.querySelectorAll("[data-live]")) {
+      if (element.closest("[data-id]") !== fresh.closest("[data-id]")) continue; // a card's own times only
+      const target = current.querySelector('[data-live="' + element.dataset.live + '"]');
+      if (target && target.innerHTML !== element.innerHTML) target.innerHTML = element.innerHTML;
+    }
+  }
+
+  // Cards already shown are kept as they are, so a reason being typed and the focus survive;
+  // only their times change. Decided cards go, new ones are added at the end (oldest first).
+  function mergePending(fresh) {
+    const list = document.getElementById("pending-list");
+    const freshCards = new Map([...fresh.querySelectorAll("#pending-list > [data-id]")].map((c) => [c.dataset.id, c]));
+    for (const card of [...list.children]) {
+      if (!freshCards.has(card.dataset.id)) card.remove();
+    }
+    let added = 0;
+    for (const [id, card] of freshCards) {
+      const shown = [...list.children].find((c) => c.dataset.id === id);
+      if (shown) updateLiveTexts(shown, card);
+      else { list.append(document.importNode(card, true)); added += 1; }
+    }
+    return added;
+  }
+
+  function apply(html) {
+    const fresh = document.createElement("template");
+    fresh.innerHTML = html;
+    const added = mergePending(fresh.content);
+    updateLiveTexts(document.getElementById("pending-heading").parentElement, fresh.content.getElementById("pending"));
+    for (const id of ["warnings", "recent"]) {
+      document.getElementById(id).replaceWith(document.importNode(fresh.content.getElementById(id), true));
+    }
+    if (added) announce(added === 1 ? "1 new request is waiting for a decision." : added + " new requests are waiting for a decision.");
+  }
+
+  async function refresh() {
+    try {
+      const response = await fetch(live.dataset.url, { headers: { Accept: "text/html" }, cache: "no-store" });
+      if (response.ok) apply(await response.text());
+    } catch (error) {
+      // the controller is restarting or gone; the next round tries again
+    } finally {
+      setTimeout(refresh, seconds * 1000);
+    }
+  }
+
+  setTimeout(refresh, seconds * 1000);
+})();
