@@ -15,7 +15,7 @@ def make_clients(config: dict[str, Any]) -> dict[str, Any]:
         session_args.update(aws_access_key_id="emulator", aws_secret_access_key="emulator")
     session = boto3.session.Session(**session_args)
     client_config = Config(
-        retries={"mode": "standard", "max_attempts": config["AWS_MAX_ATTEMPTS"]},
+        retries={"mode": "standard", "total_max_attempts": config["AWS_MAX_ATTEMPTS"]},
         connect_timeout=5,
         read_timeout=30,
     )
