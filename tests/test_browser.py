@@ -1,0 +1,208 @@
+"""The approver's page in a real browser (Debian's Chromium driven by Playwright), plus its form guards."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import ORDER, PROJECT_ROOT, make_stack
+
+from controller.db import connect
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+expect = playwright_sync.expect
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOT = PROJECT_ROOT / "docs" / "approver-page.png"
+WAIT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed: apt-get install -y chromium")
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    yield context.new_page()
+    context.close()
+
+
+def card(page, name: str):
+    return page.locator(f'#pending-list > [data-id="{name}"]')
+
+
+def outcome_row(page, name: str):
+    return page.locator(f'#recent tr[data-id="{name}"]')
+
+
+def form_session(controller) -> tuple[requests.Session, str]:
+    """Open the page like a browser would; return the session (its cookie) and the form token it got."""
+    session = requests.Session()
+    html = session.get(controller.url + "/", timeout=30).text
+    return session, re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def stored_tokens(controller) -> list[str]:
+    rows = connect(controller.app.config["DATABASE"]).execute("SELECT task_token FROM approval_requests").fetchall()
+    return [row[0] for row in rows]
+
+
+def test_an_approver_sees_an_order_and_approves_it_with_a_click(stack, controller_factory, page):
+    controller = controller_factory(stack, PAGE_REFRESH_SECONDS=1)
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    page.goto(controller.url + "/")
+    expect(card(page, name)).to_contain_text("Order ORD-1001")
+    expect(card(page, name)).to_contain_text("Ada Lovelace")
+    expect(card(page, name)).to_contain_text("28.00 EUR")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.get_by_label("Your name").fill("Grace")
+    page.get_by_role("button", name="Save name").click()
+    card(page, name).get_by_role("button", name="Approve order ORD-1001").click()
+
+    expect(page.locator("#messages")).to_contain_text("Order ORD-1001 approved.")
+    assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
+    expect(card(page, name)).to_have_count(0)
+    expect(outcome_row(page, name)).to_contain_text("approved")
+    expect(outcome_row(page, name)).to_contain_text("by Grace")
+    expect(outcome_row(page, name)).to_contain_text("SUCCEEDED")
+
+
+def test_a_new_order_appears_without_a_reload_and_is_rejected_with_the_typed_reason(stack, controller_factory, page):
+    controller = controller_factory(stack, PAGE_REFRESH_SECONDS=1)
+    page.goto(controller.url + "/")
+    expect(page.locator("#pending")).to_contain_text("Nothing is waiting")
+    page.evaluate("window.notReloaded = true")
+    name = stack.start()
+
+    expect(card(page, name)).to_be_visible()
+    expect(page.locator("#messages")).to_contain_text("1 new request is waiting")
+    assert page.evaluate("window.notReloaded") is True
+    page.get_by_label("Reason for rejecting order ORD-1001").fill("Over the credit limit.")
+    page.keyboard.press("Tab")  # from the reason, the keyboard reaches the Reject button next
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#messages")).to_contain_text("Order ORD-1001 rejected.")
+    execution = stack.wait_until_finished(name)
+    assert (execution["status"], execution["error"], execution["cause"]) == ("FAILED", "Rejected", "Over the credit limit.")
+    expect(outcome_row(page, name)).to_contain_text("Over the credit limit.")
+    expect(outcome_row(page, name)).to_contain_text("FAILED")
+
+
+def test_a_reason_being_typed_survives_the_pages_refresh(stack, controller_factory, page):
+    controller = controller_factory(stack, PAGE_REFRESH_SECONDS=1)
+    first = stack.start()
+    controller.wait_for_pending(first)
+    page.goto(controller.url + "/")
+    reason = card(page, first).get_by_label("Reason for rejecting order ORD-1001")
+    reason.fill("Half typed")
+
+    second = stack.start({**ORDER, "order_id": "ORD-1002"})
+
+    expect(card(page, second)).to_be_visible()
+    expect(reason).to_have_value("Half typed")
+    expect(reason).to_be_focused()
+
+
+def test_the_page_fits_a_phone_screen_without_sideways_scrolling(stack, controller, browser):
+    name = stack.start()
+    controller.wait_for_pending(name)
+    phone = browser.new_page(viewport={"width": 360, "height": 740})
+
+    phone.goto(controller.url + "/")
+
+    expect(card(phone, name).get_by_role("button", name="Reject order ORD-1001")).to_be_in_viewport(timeout=WAIT_MS)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    phone.close()
+
+
+def test_a_request_decided_elsewhere_shows_already_decided_when_clicked(stack, controller_factory, page):
+    controller = controller_factory(stack, PAGE_REFRESH_SECONDS=600)  # the page must stay stale
+    name = stack.start()
+    controller.wait_for_pending(name)
+    page.goto(controller.url + "/")
+    assert controller.post(f"/approve/{name}").status_code == 200
+
+    card(page, name).get_by_role("button", name="Approve order ORD-1001").click()
+
+    expect(page.locator("#messages .error")).to_contain_text(f"Already decided: Request {name} was already approved")
+
+
+def decide_through_the_form(controller, path: str, **fields: str) -> str:
+    """Post a page form the way the browser does, follow the redirect, return the page shown."""
+    session, token = form_session(controller)
+    return session.post(controller.url + path, data={"csrf_token": token, **fields}, timeout=30).text
+
+
+def test_an_unknown_request_and_aws_unreachable_are_explained_on_the_page(stack, controller, controller_factory):
+    offline = controller_factory(stack, AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_MAX_ATTEMPTS=1)
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    unknown = decide_through_the_form(controller, "/ui/approve/no-such-id")
+    unreachable = decide_through_the_form(offline, f"/ui/approve/{name}")
+
+    assert "Not found: No approval request with id no-such-id" in unknown
+    assert "AWS unreachable, nothing was decided; try again" in unreachable
+    assert "AWS could not be reached" in unreachable  # the page's warning about the stored-only list
+    assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
+
+
+def test_an_expired_request_is_explained_on_the_page(emulator, controller_factory):
+    stack = make_stack(emulator, approval_timeout_seconds=2)
+    controller = controller_factory(stack)
+    name = stack.start()
+    controller.wait_for_pending(name)
+    stack.wait_until_finished(name)
+
+    shown = decide_through_the_form(controller, f"/ui/reject/{name}", reason="too late")
+
+    assert f"Expired: Request {name} can no longer be decided" in shown
+
+
+@pytest.mark.parametrize("sent", [{}, {"csrf_token": "forged"}, "another session's token"])
+def test_a_form_post_without_this_sessions_token_is_refused_and_decides_nothing(stack, controller, sent):
+    name = stack.start()
+    controller.wait_for_pending(name)
+    session, token = form_session(controller)
+    if sent == "another session's token":
+        sent = {"csrf_token": form_session(controller)[1]}
+
+    refused = session.post(controller.url + f"/ui/approve/{name}", data=sent, allow_redirects=False, timeout=30)
+
+    assert refused.status_code == 403
+    assert "Nothing was decided" in refused.text
+    assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
+    assert stack.describe(name)["status"] == "RUNNING"
+    accepted = session.post(controller.url + f"/ui/approve/{name}", data={"csrf_token": token}, allow_redirects=False, timeout=30)
+    assert accepted.status_code == 303
+
+
+def test_the_page_never_contains_a_task_token(stack, controller, page):
+    pending, decided = stack.start(), stack.start()
+    controller.wait_for_pending(pending)
+    controller.wait_for_pending(decided)
+    controller.post(f"/reject/{decided}", {"reason": "no"})
+
+    page.goto(controller.url + "/")
+    expect(outcome_row(page, decided)).to_be_visible()
+    shown = [page.content(), controller.get("/").text, controller.get("/ui/requests").text]
+
+    tokens = stored_tokens(controller)
+    assert len(tokens) == 2
+    for token in tokens:
+        assert all(token not in html for html in shown)

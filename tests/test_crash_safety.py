@@ -1,0 +1,121 @@
+"""Hundreds of decisions through a controller process that is killed with SIGKILL at random moments."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from conftest import ORDER, Stack, free_port, make_stack, wait_for
+
+from controller.db import connect
+
+ORDERS = 300
+
+
+class KilledController:
+    """`python -m controller` as its own process, restarted after every kill; logs kept in one file."""
+
+    def __init__(self, stack: Stack, database: Path, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log.open("ab")
+        self.environment = {
+            **os.environ,
+            "APPROVAL_QUEUE_URL": stack.queue_url,
+            "AWS_ENDPOINT_URL": stack.emulator.outputs["aws_endpoint_url"],
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "CONTROLLER_DATABASE": str(database),
+            "CONTROLLER_PORT": str(self.port),
+            "CONTROLLER_PULL_WAIT_SECONDS": "0",
+        }
+        self.kills = 0
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "controller"], env=self.environment,
+                                        stdout=self.log, stderr=self.log)
+
+    def kill_and_restart(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self.kills += 1
+        self.start()
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.log.close()
+
+
+def wanted(order_index: int) -> str:
+    return "approve" if order_index % 3 else "reject"
+
+
+def drive(controller: KilledController, decisions: dict[str, str], confirmed: dict[str, str], bodies: list[str]) -> None:
+    """Pull and decide until every request has the decision it asked for; tolerate the controller dying."""
+    try:
+        listing = requests.get(controller.url + "/pending?limit=1000", timeout=10)
+        bodies.append(listing.text)
+        pending = [request["id"] for request in listing.json()["pending"]]
+        # a decision cut short by a kill may have been settled at restart: look those up instead
+        for name in pending or [name for name in decisions if name not in confirmed]:
+            if name in pending:
+                body = {"reason": "soak"} if decisions[name] == "reject" else None
+                response = requests.post(f"{controller.url}/{decisions[name]}/{name}", json=body, timeout=10)
+                state = response.json().get("state")
+            else:
+                response = requests.get(f"{controller.url}/approvals/{name}", timeout=10)
+                state = response.json().get("request", {}).get("state") if response.ok else None
+            bodies.append(response.text)
+            if state in ("approved", "rejected"):
+                confirmed[name] = state
+    except (requests.RequestException, ValueError):
+        pass  # killed mid-call; the next round finds the request again
+
+
+def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_random(emulator, tmp_path):
+    stack = make_stack(emulator, visibility_timeout_seconds=2)
+    controller = KilledController(stack, tmp_path / "approvals.sqlite3", tmp_path / "controller.log")
+    decisions = {stack.start({**ORDER, "order_id": f"ORD-{i}"}): wanted(i) for i in range(ORDERS)}
+    confirmed: dict[str, str] = {}
+    bodies: list[str] = []
+    stop = threading.Event()
+
+    def killer() -> None:
+        chaos = random.Random(7)
+        while not stop.wait(chaos.uniform(0.8, 2.0)):
+            controller.kill_and_restart()
+
+    threading.Thread(target=killer, daemon=True).start()
+    try:
+        wait_for(lambda: drive(controller, decisions, confirmed, bodies) or len(confirmed) == ORDERS, 300, "every decision")
+    finally:
+        stop.set()
+        time.sleep(0.1)
+        controller.stop()
+
+    sfn = emulator.client("stepfunctions")
+    for name, decision in decisions.items():
+        execution = stack.wait_until_finished(name)
+        expected = ("SUCCEEDED", None) if decision == "approve" else ("FAILED", "Rejected")
+        assert (execution["status"], execution.get("error")) == expected, name
+        events = sfn.get_execution_history(executionArn=stack.execution_arn(name), maxResults=1000)["events"]
+        answers = [e for e in events if e["type"] in ("TaskSucceeded", "TaskFailed") and
+                   (e.get("taskSucceededEventDetails") or e.get("taskFailedEventDetails"))["resourceType"] == "sqs"]
+        assert len(answers) == 1, name
+    assert controller.kills >= 5
+    assert stack.queue_depth() == 0
+    rows = connect(str(tmp_path / "approvals.sqlite3")).execute("SELECT id, state, task_token FROM approval_requests").fetchall()
+    assert {row["id"]: row["state"] for row in rows} == {n: "approved" if d == "approve" else "rejected" for n, d in decisions.items()}
+    logs = (tmp_path / "controller.log").read_text(errors="replace")
+    leaked = [row["id"] for row in rows if row["task_token"] in logs or any(row["task_token"] in body for body in bodies)]
+    assert not leaked, "task tokens appeared in logs or responses"
