@@ -1,8 +1,11 @@
 """Corrections to moto where it differs from AWS in ways this workflow depends on."""
 from __future__ import annotations
 
+import time
+
 from moto.core.config import default_user_config
 from moto.core.responses import EmptyResult
+from moto.sqs.models import Message
 from moto.stepfunctions.responses import StepFunctionResponse
 
 
@@ -14,7 +17,20 @@ def _send_task_failure_with_cause(self: StepFunctionResponse) -> EmptyResult:
     return EmptyResult()
 
 
+def _visible(self: Message) -> bool:
+    return time.time() * 1000 > self.visible_at
+
+
+def _delayed(self: Message) -> bool:
+    return time.time() * 1000 < self.delayed_until
+
+
 def apply() -> None:
-    """Run state machines for real and keep SendTaskFailure's cause."""
+    """Run state machines for real, keep SendTaskFailure's cause, and receive from SQS at a flat cost."""
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     StepFunctionResponse.send_task_failure = _send_task_failure_with_cause
+    # moto reads "now" through datetime arithmetic for every queued message, several times per
+    # message returned, so ReceiveMessage slows as the queue grows; SQS has no such cost per
+    # queued message. The same clock read through time.time() keeps the emulator's cost flat.
+    Message.visible = property(_visible)
+    Message.delayed = property(_delayed)

@@ -1,0 +1,1 @@
+"""Benchmarks; run them as scripts from the repo root, e.g. `python bench/approvals.py --help`."""

@@ -1,0 +1,439 @@
+"""Measure what one approval costs: throughput, start-to-pending latency, AWS requests, Lambda overhead, /pending at scale.
+
+Everything runs on this machine: the bench starts its own emulator process and serves its own
+controllers over HTTP in threads, then stops them however the run ends.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import itertools
+import json
+import os
+import platform
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from queue import Queue
+from tempfile import TemporaryDirectory
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/approvals.py` from the repo root
+
+from tqdm import tqdm  # noqa: E402
+
+from bench.harness import (  # noqa: E402
+    PROJECT_ROOT, Controller, Emulator, call, controller, controller_config, emulator, in_background, percentile_ms,
+)
+from controller import db, store  # noqa: E402
+
+METHOD = """\
+methods:
+  approvals_per_second   drain phase: N orders are started and all N messages wait in the SQS queue
+                         (counted with the bench's own client) before the clock starts; then one client
+                         loops GET /pending?limit=1000 and POST /approve/<id> for each listed id, until
+                         the N-th approval answers. The clock covers only pulling and approving, so it
+                         compares the controller's pull strategies, not the emulator's start speed.
+  steady flow            --steady-orders orders start at --rate per second while one thread polls GET /pending?limit=1000
+                         back to back (no sleep unless --poll-interval-ms) and another approves what it
+                         lists. start_to_pending = from just before POST /start/workflow is sent until the
+                         /pending answer that first lists the id is received; the error of that is at most
+                         one poll round trip, reported as pending_poll_p50_ms.
+  requests per approval  the controller's own boto3 clients (sqs, stepfunctions), counted with botocore's
+                         before-send hook (every HTTP request, retries included) during the drain phase,
+                         divided by N.
+  baseline               the same drain with PULL_BATCH_SIZE=1, PULL_MAX_BATCHES=1: like the 2020 sample,
+                         one message per ReceiveMessage and per /pending, one delete per message.
+  warm Lambda            boto3 Invoke of order_function_arn against the emulator after a warm-up; overhead =
+                         round trip minus the handler's own time when called in-process.
+  10,000 stored          a fresh database with --stored requests (all but --stored-pending decided), an empty
+                         queue, PULL_WAIT_SECONDS 0; the time of GET /pending (default limit) over HTTP.
+"""
+ORDER_ITEMS = [{"sku": "BOOK-1", "quantity": 2, "unit_price": 12.5}, {"sku": "PEN-7", "quantity": 1, "unit_price": 3}]
+LAMBDA_WARM_UP = 20
+PHASE_TIMEOUT_SECONDS = 300
+DECIDED_STATES = ("approved", "rejected")
+_order_numbers = itertools.count(1)
+
+
+def parse_args() -> argparse.Namespace:
+    """Read the command line."""
+    parser = argparse.ArgumentParser(
+        prog="bench/approvals.py", description=__doc__, epilog=METHOD, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=500, help="orders in each drain (the controller's and the baseline's; default: 500)")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    parser.add_argument("--steady-orders", type=int, default=200, help="orders in the steady flow (default: 200)")
+    parser.add_argument(
+        "--rate", type=float, default=5,
+        help="orders started per second in the steady flow (default: 5; keep it below what the emulator sustains)",
+    )
+    parser.add_argument("--poll-interval-ms", type=float, default=0, help="pause between /pending polls in the steady flow (default: 0)")
+    parser.add_argument("--start-concurrency", type=int, default=8, help="clients starting orders at once (default: 8)")
+    parser.add_argument("--invokes", type=int, default=200, help="timed warm Lambda invocations (default: 200)")
+    parser.add_argument("--stored", type=int, default=10_000, help="requests stored for the /pending test (default: 10000)")
+    parser.add_argument("--stored-pending", type=int, default=1_000, help="of which still pending (default: 1000)")
+    parser.add_argument("--pending-calls", type=int, default=100, help="timed GET /pending calls on that store (default: 100)")
+    return parser.parse_args()
+
+
+def order() -> dict[str, Any]:
+    """Return a valid order with a fresh order_id."""
+    number = next(_order_numbers)
+    return {"order_id": f"BENCH-{number}", "customer": {"id": f"C-{number % 97}", "name": "Ada"}, "items": ORDER_ITEMS}
+
+
+def timed(durations: list[float], function: Callable[..., Any], *args: Any) -> Any:
+    """Call function(*args), append how long it took (seconds) to durations, return its result."""
+    began = time.perf_counter()
+    result = function(*args)
+    durations.append(time.perf_counter() - began)
+    return result
+
+
+@contextmanager
+def thread_pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A pool that, unlike `with ThreadPoolExecutor`, drops queued work at once on Ctrl-C or an error."""
+    pool = ThreadPoolExecutor(workers)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+# --- steady flow: start-to-pending latency --------------------------------------------------------
+
+
+@dataclass
+class Flow:
+    """When each order was sent, first listed and approved (time.perf_counter seconds)."""
+
+    started: dict[str, float] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)
+    polls: list[float] = field(default_factory=list)
+    approved: list[float] = field(default_factory=list)
+    approvals: Queue = field(default_factory=Queue)
+
+
+def _start_one(api_url: str, flow: Flow) -> None:
+    sent = time.perf_counter()
+    flow.started[call("POST", api_url, order())["name"]] = sent
+
+
+def _start_steadily(api_url: str, args: argparse.Namespace, flow: Flow) -> None:
+    """Send order i at first + i/rate; a pool sends them, so a slow answer does not delay the next start."""
+    with thread_pool(args.start_concurrency) as pool:
+        first = time.perf_counter()
+        sending = []
+        for index in range(args.steady_orders):
+            time.sleep(max(0.0, first + index / args.rate - time.perf_counter()))
+            sending.append(pool.submit(_start_one, api_url, flow))
+        for sent in sending:
+            sent.result(timeout=PHASE_TIMEOUT_SECONDS)
+
+
+def _poll(url: str, orders: int, flow: Flow, pause: float) -> None:
+    """List /pending back to back; note when each id is first listed and hand it to the approver."""
+    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
+    while len(flow.seen) < orders:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(flow.seen)} of {orders} orders reached /pending")
+        rows = timed(flow.polls, call, "GET", f"{url}/pending?limit=1000")["pending"]
+        answered = time.perf_counter()
+        for row in rows:
+            if row["id"] not in flow.seen:
+                flow.seen[row["id"]] = answered
+                flow.approvals.put(row["id"])
+        time.sleep(pause)
+
+
+def _approve_seen(url: str, orders: int, flow: Flow, bar: tqdm) -> None:
+    for _ in range(orders):
+        call("POST", f"{url}/approve/{flow.approvals.get(timeout=PHASE_TIMEOUT_SECONDS)}")
+        flow.approved.append(time.perf_counter())
+        bar.update()
+
+
+def steady_flow(env: Emulator, ctl: Controller, args: argparse.Namespace) -> dict[str, Any]:
+    """Start orders at a steady rate while polling and approving; return latency and end-to-end rate."""
+    flow = Flow()
+    with tqdm(total=args.steady_orders, desc="steady flow: start, list, approve", unit="order") as bar:
+        polling = in_background(_poll, ctl.url, args.steady_orders, flow, args.poll_interval_ms / 1000)
+        approving = in_background(_approve_seen, ctl.url, args.steady_orders, flow, bar)
+        _start_steadily(env.outputs["api_url"], args, flow)
+        polling.result(timeout=PHASE_TIMEOUT_SECONDS)
+        approving.result(timeout=PHASE_TIMEOUT_SECONDS)
+    latencies = [flow.seen[name] - sent for name, sent in flow.started.items()]
+    first_start = min(flow.started.values())
+    return {
+        "start_to_pending_p50_ms": percentile_ms(latencies, 50),
+        "start_to_pending_p95_ms": percentile_ms(latencies, 95),
+        "start_to_pending_max_ms": round(max(latencies) * 1000, 2),
+        "pending_poll_p50_ms": percentile_ms(flow.polls, 50),
+        "steady_orders": args.steady_orders,
+        "steady_offered_orders_per_second": args.rate,
+        "steady_approvals_per_second": round(args.steady_orders / (max(flow.approved) - first_start), 2),
+    }
+
+
+# --- drain: throughput and AWS requests per approval ----------------------------------------------
+
+
+def start_orders(api_url: str, count: int, concurrency: int, label: str) -> float:
+    """Start count orders through the API as fast as `concurrency` clients can; return orders per second."""
+    began = time.perf_counter()
+    with thread_pool(concurrency) as pool, tqdm(total=count, desc=f"{label}: start orders", unit="order") as bar:
+        for _ in pool.map(lambda _: call("POST", api_url, order()), range(count), timeout=PHASE_TIMEOUT_SECONDS):
+            bar.update()
+    return count / (time.perf_counter() - began)
+
+
+def wait_for_queue(env: Emulator, count: int, label: str) -> None:
+    """Wait until count approval requests are visible in the queue, i.e. every execution waits for a person."""
+    sqs, deadline = env.client("sqs"), time.monotonic() + PHASE_TIMEOUT_SECONDS
+    with tqdm(total=count, desc=f"{label}: messages in queue", unit="msg") as bar:
+        while bar.n < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {bar.n} of {count} approval requests reached the queue")
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=env.outputs["approval_queue_url"], AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            bar.update(int(attributes["ApproximateNumberOfMessages"]) - bar.n)
+            time.sleep(0.2)
+
+
+def pull_and_approve(ctl: Controller, count: int, label: str) -> dict[str, list[float]]:
+    """Loop /pending then approve every listed id until count are approved; return each call's duration."""
+    durations: dict[str, list[float]] = {"pending": [], "approve": []}
+    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
+    with tqdm(total=count, desc=f"{label}: pull and approve", unit="approval") as bar:
+        while bar.n < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {bar.n} of {count} requests were approved")
+            for row in timed(durations["pending"], call, "GET", f"{ctl.url}/pending?limit=1000")["pending"]:
+                timed(durations["approve"], call, "POST", f"{ctl.url}/approve/{row['id']}")
+                bar.update()
+    return durations
+
+
+def drain(env: Emulator, ctl: Controller, args: argparse.Namespace, label: str) -> dict[str, Any]:
+    """Fill the queue with N requests, then time pulling and approving them all; count the AWS requests."""
+    start_rate = start_orders(env.outputs["api_url"], args.orders, args.start_concurrency, label)
+    wait_for_queue(env, args.orders, label)
+    ctl.counter.reset()
+    began = time.perf_counter()
+    durations = pull_and_approve(ctl, args.orders, label)
+    elapsed = time.perf_counter() - began
+    return {
+        "approvals_per_second": round(args.orders / elapsed, 2),
+        "controller_requests_per_approval": round(sum(ctl.counter.sends.values()) / args.orders, 3),
+        "controller_requests_by_operation": dict(sorted(ctl.counter.sends.items())),
+        "controller_retries": ctl.counter.retries(),
+        "seconds_in_aws_by_operation": {op: round(seconds, 3) for op, seconds in sorted(ctl.counter.seconds.items())},
+        "pending_calls": len(durations["pending"]),
+        "seconds_in_pending": round(sum(durations["pending"]), 3),
+        "seconds_in_approve": round(sum(durations["approve"]), 3),
+        "approve_p50_ms": percentile_ms(durations["approve"], 50),
+        "orders_started_per_second": round(start_rate, 2),
+    }
+
+
+# --- warm Lambda invocation -----------------------------------------------------------------------
+
+
+def _invoke(client: Any, function_arn: str, payload: str) -> None:
+    response = client.invoke(FunctionName=function_arn, Payload=payload)
+    if "FunctionError" in response:
+        raise RuntimeError(f"the order function failed: {response['Payload'].read()[:500]!r}")
+    response["Payload"].read()
+
+
+def _order_handler() -> Callable[[Any, Any], Any]:
+    """Load lambda/function.py in this process (the directory name `lambda` cannot be imported as a package)."""
+    spec = importlib.util.spec_from_file_location("bench_order_function", PROJECT_ROOT / "lambda" / "function.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+def lambda_overhead(env: Emulator, invokes: int) -> dict[str, Any]:
+    """Time warm Invoke round trips against the emulator and the same handler called in-process."""
+    client, function_arn, payload = env.client("lambda"), env.outputs["order_function_arn"], json.dumps(order())
+    for _ in range(LAMBDA_WARM_UP):
+        _invoke(client, function_arn, payload)
+    round_trips: list[float] = []
+    for _ in tqdm(range(invokes), desc="lambda: warm Invoke", unit="call"):
+        timed(round_trips, _invoke, client, function_arn, payload)
+    handler, in_process = _order_handler(), []
+    for _ in range(invokes):
+        timed(in_process, handler, json.loads(payload), None)
+    handler_p50 = percentile_ms(in_process, 50)
+    return {
+        "warm_lambda_invoke_p50_ms": percentile_ms(round_trips, 50),
+        "warm_lambda_invoke_p95_ms": percentile_ms(round_trips, 95),
+        "lambda_handler_in_process_p50_ms": handler_p50,
+        "warm_lambda_overhead_p50_ms": round(percentile_ms(round_trips, 50) - handler_p50, 2),
+        "warm_lambda_overhead_p95_ms": round(percentile_ms(round_trips, 95) - handler_p50, 2),
+    }
+
+
+# --- /pending with many stored requests -----------------------------------------------------------
+
+
+def _approval_message(env: Emulator, number: int) -> str:
+    """Return a Request Approval message body shaped as the state machine sends it."""
+    name = str(uuid.uuid4())
+    return json.dumps({
+        "TaskToken": uuid.uuid4().hex,
+        "ExecutionName": name,
+        "ExecutionArn": env.outputs["state_machine_arn"].replace(":stateMachine:", ":execution:") + ":" + name,
+        "Order": order(),
+        "RequestedAt": datetime.now(timezone.utc).isoformat(),
+        "TimeoutSeconds": 86400 + number,  # expiry in the future, so /pending's expiry sweep has nothing to do
+    })
+
+
+def fill_store(env: Emulator, database: Path, total: int, still_pending: int) -> None:
+    """Store total requests through the controller's own store functions; all but still_pending decided."""
+    db.init_db(str(database))
+    connection = db.connect(str(database))
+    connection.execute("BEGIN")  # one commit: 10,000 fsyncs would only measure the disk
+    for number in tqdm(range(total), desc="store: insert requests", unit="row"):
+        row = store.parse_message(_approval_message(env, number))
+        store.save(connection, row)
+        if number >= still_pending:
+            store.finish(connection, row["id"], DECIDED_STATES[number % 2])
+    connection.execute("COMMIT")
+    connection.close()
+
+
+def stored_pending(env: Emulator, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Time GET /pending (default limit) against a database of --stored requests and an empty queue."""
+    database = workdir / "stored.sqlite3"
+    fill_store(env, database, args.stored, args.stored_pending)
+    empty_queue = env.client("sqs").create_queue(QueueName=f"bench-empty-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    with controller(controller_config(env, empty_queue, database)) as ctl:
+        listed = call("GET", f"{ctl.url}/pending")  # also the warm-up
+        if listed["count"] != args.stored_pending:
+            raise RuntimeError(f"/pending counts {listed['count']} pending requests, expected {args.stored_pending}")
+        ctl.counter.reset()
+        durations: list[float] = []
+        for _ in tqdm(range(args.pending_calls), desc=f"store: GET /pending with {args.stored} stored", unit="call"):
+            timed(durations, call, "GET", f"{ctl.url}/pending")
+        return {
+            f"pending_p50_ms_with_{args.stored}_stored": percentile_ms(durations, 50),
+            f"pending_p95_ms_with_{args.stored}_stored": percentile_ms(durations, 95),
+            "pending_aws_requests_by_operation": dict(sorted(ctl.counter.sends.items())),
+        }
+
+
+# --- the run and its report -----------------------------------------------------------------------
+
+
+def run(env: Emulator, workdir: Path, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Run every phase; the controller's strategy first, then the 2020 baseline on a fresh database."""
+    queue = env.outputs["approval_queue_url"]
+    with controller(controller_config(env, queue, workdir / "controller.sqlite3")) as ctl:
+        steady = steady_flow(env, ctl, args)
+        measured = drain(env, ctl, args, "controller")
+    baseline_config = controller_config(env, queue, workdir / "baseline.sqlite3", PULL_BATCH_SIZE=1, PULL_MAX_BATCHES=1)
+    with controller(baseline_config) as ctl:
+        baseline = drain(env, ctl, args, "baseline")
+    return {
+        "steady": steady,
+        "controller": measured,
+        "baseline": baseline,
+        "lambda": lambda_overhead(env, args.invokes),
+        "stored": stored_pending(env, workdir, args),
+    }
+
+
+def targets(summary: dict[str, Any], stored: int) -> list[dict[str, Any]]:
+    """Compare the measured values with the targets (marks for the reader, not assertions)."""
+    wanted = [
+        ("controller_requests_per_approval", "<=", 1.5),
+        ("speedup", ">=", 3.0),
+        ("warm_lambda_overhead_p95_ms", "<", 10.0),
+        (f"pending_p95_ms_with_{stored}_stored", "<", 100.0),
+    ]
+    compare = {"<=": float.__le__, ">=": float.__ge__, "<": float.__lt__}
+    return [
+        {"metric": key, "target": f"{op} {limit:g}", "measured": summary[key], "met": compare[op](float(summary[key]), limit)}
+        for key, op, limit in wanted
+    ]
+
+
+def summarize(args: argparse.Namespace, results: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Flatten the phases into one summary with the baseline's figures prefixed and the targets marked."""
+    measured, baseline = results["controller"], results["baseline"]
+    summary: dict[str, Any] = {"orders": args.orders, **measured, **results["steady"], **results["lambda"], **results["stored"]}
+    summary.update({f"baseline_{key}": value for key, value in baseline.items()})
+    summary["speedup"] = round(measured["approvals_per_second"] / baseline["approvals_per_second"], 2)
+    summary["requests_ratio"] = round(
+        baseline["controller_requests_per_approval"] / measured["controller_requests_per_approval"], 2
+    )
+    summary["targets"] = targets(summary, args.stored)
+    summary["machine"] = {"cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    summary["bench_seconds"] = round(seconds, 1)
+    return summary
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    """Print the summary for a person: figures side by side, then the targets."""
+    rows = [
+        ("approvals per second (drain)", "approvals_per_second"),
+        ("controller AWS requests per approval", "controller_requests_per_approval"),
+        ("  by operation", "controller_requests_by_operation"),
+        ("seconds in /pending, in /approve", ("seconds_in_pending", "seconds_in_approve")),
+        ("POST /approve p50 ms", "approve_p50_ms"),
+        ("orders started per second", "orders_started_per_second"),
+    ]
+    print(f"{'':40} {'controller':>30} {'2020 baseline':>30}")
+    for label, key in rows:
+        keys = key if isinstance(key, tuple) else (key,)
+        mine = ", ".join(str(summary[k]) for k in keys)
+        theirs = ", ".join(str(summary[f"baseline_{k}"]) for k in keys)
+        print(f"{label:40} {mine:>30} {theirs:>30}")
+    print()
+    for key in (
+        "speedup", "requests_ratio", "start_to_pending_p50_ms", "start_to_pending_p95_ms", "pending_poll_p50_ms",
+        "steady_approvals_per_second", "warm_lambda_invoke_p50_ms", "warm_lambda_invoke_p95_ms",
+        "lambda_handler_in_process_p50_ms", *(k for k in summary if k.startswith("pending_p") and k.endswith("_stored")),
+    ):
+        print(f"{key:40} {summary[key]:>30}")
+    print("\ntargets:")
+    for target in summary["targets"]:
+        print(f"  {'PASS' if target['met'] else 'MISS'}  {target['metric']:40} {target['measured']:>10} (target {target['target']})")
+    print(f"\nmachine: {summary['machine']}; the bench took {summary['bench_seconds']} s")
+
+
+def _exit_on_sigterm(*_: Any) -> None:
+    sys.exit(143)  # raises SystemExit in the main thread, so every `finally` stops what it started
+
+
+def main() -> None:
+    """Run the benchmark and print its summary."""
+    args = parse_args()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    began = time.perf_counter()
+    try:
+        with TemporaryDirectory(prefix="bench-approvals-") as workdir, emulator(Path(workdir)) as env:
+            results = run(env, Path(workdir), args)
+    except KeyboardInterrupt:
+        sys.exit("interrupted; the emulator and the controllers are stopped")
+    summary = summarize(args, results, time.perf_counter() - began)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print_table(summary)
+
+
+if __name__ == "__main__":
+    main()
