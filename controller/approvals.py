@@ -1,6 +1,7 @@
 """The approver's API: list pending requests, approve or reject them, look one up."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -13,6 +14,8 @@ from controller.errors import AmbiguousRequest, AwsUnavailable, InvalidInput, No
 bp = Blueprint("approvals", __name__)
 LIVENESS_CHECKS_PER_CALL = 10
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
+LIMIT_PATTERN = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() refuses "²" and 5000-digit strings
+SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape one alone ("\\ud800"); SQLite cannot store it
 
 
 def _aws(service: str) -> Any:
@@ -23,9 +26,14 @@ def _decision_from_body(kind: str) -> dict[str, Any]:
     """Read the optional JSON body {approver, comment, reason}; reject anything else with 400."""
     body: Any = {}
     if request.get_data():
-        body = request.get_json(force=True, silent=True)  # curl -d sends JSON as a form unless told otherwise
+        try:
+            body = request.get_json(force=True, silent=True)  # curl -d sends JSON as a form unless told otherwise
+        except RecursionError:  # nested deeper than the parser goes: not a decision either
+            body = None
         if not isinstance(body, dict):
             raise InvalidInput("The body must be a JSON object sent as application/json, or empty.")
+        if any(isinstance(value, str) and SURROGATE.search(value) for value in body.values()):
+            raise InvalidInput("Text fields must be Unicode text; an unpaired surrogate (\\ud800-\\udfff) is not.")
     return decisions.validate(kind, body)
 
 
@@ -53,7 +61,7 @@ def refresh_pending() -> list[str]:
 
 def _limit() -> int:
     raw = request.args.get("limit", str(DEFAULT_PAGE))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not LIMIT_PATTERN.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}.")
     return int(raw)
 
@@ -97,9 +105,5 @@ def approval(request_id: str) -> Any:
     row = store.get(db, request_id)
     if row is None:
         raise RequestNotFound(f"No approval request with id {request_id}.")
-    try:
-        execution = executions.describe(_aws("stepfunctions"), row["execution_arn"])
-        live = {"status": execution["status"], "error": execution.get("error"), "cause": execution.get("cause")} if execution else {"status": "DOES_NOT_EXIST"}
-    except (ClientError, BotoCoreError) as error:
-        live = {"status": None, "warning": f"AWS could not be reached: {error}"}
+    live = executions.live_status(_aws("stepfunctions"), row["execution_arn"])
     return jsonify(request=store.public(store.get(db, request_id)), execution=live)

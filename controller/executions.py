@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from controller import store
 
@@ -20,6 +20,17 @@ def describe(sfn: Any, execution_arn: str) -> dict[str, Any] | None:
         if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
             return None
         raise
+
+
+def live_status(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    """Return {status, error, cause}: DOES_NOT_EXIST when gone, status None (and a warning) when AWS is unreachable."""
+    try:
+        execution = describe(sfn, execution_arn)
+    except (ClientError, BotoCoreError) as error:
+        return {"status": None, "error": None, "cause": None, "warning": f"AWS could not be reached: {error}"}
+    if execution is None:
+        return {"status": "DOES_NOT_EXIST", "error": None, "cause": None}
+    return {"status": execution["status"], "error": execution.get("error"), "cause": execution.get("cause")}
 
 
 def _outcome(execution: dict[str, Any] | None) -> tuple[str, str | None]:

@@ -28,6 +28,22 @@ def order_errors(body: Any) -> list[str]:
     ]
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_body() -> Any:
+    """Return the body parsed as strict JSON (no NaN/Infinity, no unpaired surrogate), or None if it is not."""
+    if not request.is_json:
+        return None
+    try:
+        body = json.loads(request.get_data(), parse_constant=_refuse_constant)
+        json.dumps(body, ensure_ascii=False).encode()  # "\ud800" alone parses, but is not text
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
+        return None
+    return body
+
+
 def create_gateway(sfn: Any, state_machine_arn: str) -> Flask:
     """Return the WSGI app that stands for the REST API."""
     app = Flask(__name__)
@@ -35,9 +51,9 @@ def create_gateway(sfn: Any, state_machine_arn: str) -> Flask:
 
     @app.post(load_stack()["api"]["path"])
     def start_workflow() -> Any:
-        body = request.get_json(silent=True)
+        body = json_body()
         if body is None:
-            return jsonify(message="The body must be a JSON order sent as application/json."), 400
+            return jsonify(message="The body must be a JSON order sent as application/json (strict JSON: no NaN, no unpaired surrogates)."), 400
         errors = order_errors(body)
         if errors:
             return jsonify(message="Invalid request body", errors=errors), 400

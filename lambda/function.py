@@ -5,6 +5,7 @@ Standard library only, so the deployment package is this file and the schema.
 from __future__ import annotations
 
 import json
+import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -34,6 +35,8 @@ def schema_errors(value: Any, schema: dict[str, Any], path: str = "order") -> li
         is_bool = isinstance(value, bool)
         if not isinstance(value, _JSON_TYPES[expected]) or (is_bool and expected != "boolean"):
             return [f"{path} must be of type {expected}"]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{path} must be a finite number"]  # NaN and Infinity are not JSON, but a direct start may carry them
     errors: list[str] = []
     if isinstance(value, dict):
         errors += [f"{path}.{key} is required" for key in schema.get("required", []) if key not in value]

@@ -18,6 +18,7 @@ from conftest import ORDER, Stack, free_port, make_stack, wait_for
 from controller.db import connect
 
 ORDERS = 300
+KILLS = 8  # at most; each waits for the restarted controller to serve
 
 
 class KilledController:
@@ -43,6 +44,12 @@ class KilledController:
     def start(self) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "controller"], env=self.environment,
                                         stdout=self.log, stderr=self.log)
+
+    def serving(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/approvals/none", timeout=2).status_code == 404
+        except requests.RequestException:
+            return False
 
     def kill_and_restart(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -92,7 +99,10 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
 
     def killer() -> None:
         chaos = random.Random(7)
-        while not stop.wait(chaos.uniform(0.8, 2.0)):
+        while controller.kills < KILLS and not stop.is_set():
+            wait_for(lambda: stop.is_set() or controller.serving(), 30, "the controller to serve again")
+            if stop.wait(chaos.uniform(0.05, 0.4)):  # a random moment of real work: pulls, stores, decisions
+                return
             controller.kill_and_restart()
 
     threading.Thread(target=killer, daemon=True).start()
@@ -112,7 +122,7 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
         answers = [e for e in events if e["type"] in ("TaskSucceeded", "TaskFailed") and
                    (e.get("taskSucceededEventDetails") or e.get("taskFailedEventDetails"))["resourceType"] == "sqs"]
         assert len(answers) == 1, name
-    assert controller.kills >= 5
+    assert controller.kills >= 3, "the controller was hardly killed while it worked"
     assert stack.queue_depth() == 0
     rows = connect(str(tmp_path / "approvals.sqlite3")).execute("SELECT id, state, task_token FROM approval_requests").fetchall()
     assert {row["id"]: row["state"] for row in rows} == {n: "approved" if d == "approve" else "rejected" for n, d in decisions.items()}

@@ -38,6 +38,7 @@ def test_prices_are_rounded_to_cents_without_float_drift():
         ({**ORDER, "coupon": "FREE"}, "order.coupon is not an allowed field"),
         ({**ORDER, "items": ORDER["items"] * 2}, "lists SKU BOOK-1, PEN-7 more than once"),
         ({**ORDER, "items": [{"sku": "A", "quantity": 10000, "unit_price": 1000}]}, "above the limit of 1000000"),
+        ({**ORDER, "items": [{"sku": "A", "quantity": 1, "unit_price": float("nan")}]}, "unit_price must be a finite number"),
         ("not an order", "order must be of type object"),
     ],
 )

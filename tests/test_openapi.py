@@ -1,0 +1,162 @@
+"""openapi.yaml: it describes what the apps serve, and no request generated from it gets a 5xx.
+
+Schemathesis sends what the description allows (positive) and what it forbids (negative) to a
+controller over real HTTP and to the /start/workflow app. Valid orders start executions, so the
+gateway here starts them on a state machine of its own, not on the emulator's main one.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+import yaml
+from conftest import PROJECT_ROOT, Controller, Emulator, Stack, make_stack
+from flask import Flask
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from controller import create_app
+from controller.db import connect
+from emulator.gateway import create_gateway
+from emulator.stack import ORDER_SCHEMA_FILE
+
+SPEC_FILE = PROJECT_ROOT / "openapi.yaml"
+SCHEMA = schemathesis.openapi.from_path(SPEC_FILE)
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance, negative_data_rejection]
+FUZZ = settings(
+    max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def spec() -> dict[str, Any]:
+    return yaml.safe_load(SPEC_FILE.read_text())
+
+
+def serve(app: Flask) -> tuple[str, BaseWSGIServer]:
+    """Serve a WSGI app over real HTTP on a free port, in a thread; return (base URL, server)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
+@pytest.fixture(scope="module")
+def fuzzed_controller(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Controller, str]]:
+    """A controller with one pending request (the first valid /approve or /reject decides it), and its task token."""
+    stack = make_stack(emulator)
+    controller = Controller({
+        "CONFIG_SOURCE": "emulator",
+        "APPROVAL_QUEUE_URL": stack.queue_url,
+        "AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"],
+        "AWS_REGION": emulator.outputs["aws_region"],
+        "DATABASE": str(tmp_path_factory.mktemp("openapi") / "approvals.sqlite3"),
+        "PULL_WAIT_SECONDS": 0,
+    })
+    controller.wait_for_pending(stack.start())
+    database = connect(controller.app.config["DATABASE"])
+    token = database.execute("SELECT task_token FROM approval_requests").fetchone()[0]
+    database.close()
+    yield controller, token
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def fuzzed_gateway(emulator: Emulator) -> Iterator[str]:
+    """The /start/workflow app over HTTP, starting executions on a state machine of its own."""
+    stack = make_stack(emulator)
+    url, server = serve(create_gateway(emulator.client("stepfunctions"), stack.state_machine_arn))
+    yield url
+    server.shutdown()
+
+
+def test_openapi_yaml_is_a_valid_openapi_3_description() -> None:
+    SCHEMA.validate()  # raises with the path of the first problem
+
+
+def test_the_openapi_order_schema_is_lambda_order_schema_json() -> None:
+    order_schema = json.loads(ORDER_SCHEMA_FILE.read_text())
+    expected = {key: value for key, value in order_schema.items() if key not in ("$schema", "title")}
+
+    assert spec()["components"]["schemas"]["Order"] == expected
+
+
+def test_the_openapi_description_lists_every_route_of_the_controllers_api(tmp_path: Path) -> None:
+    app = create_app({
+        "CONFIG_SOURCE": "environment", "APPROVAL_QUEUE_URL": "http://127.0.0.1:9/q", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_REGION": "eu-west-1", "AWS_MAX_ATTEMPTS": 1, "DATABASE": str(tmp_path / "approvals.sqlite3"),
+    })
+    served = {
+        (method, rule.rule.replace("<any(approve, reject):kind>", kind).replace("<request_id>", "{id}"))
+        for rule in app.url_map.iter_rules() if rule.endpoint.startswith("approvals.")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+        for kind in ("approve", "reject")
+    }
+    described = {(method.upper(), path) for path, item in spec()["paths"].items() for method in item if method != "servers"}
+
+    assert described - {("POST", "/start/workflow")} == served
+
+
+@SCHEMA.exclude(path="/start/workflow").parametrize()
+@FUZZ
+def test_no_request_to_the_controller_gets_a_server_error_or_an_undescribed_answer(
+    case: schemathesis.Case, fuzzed_controller: tuple[Controller, str]
+) -> None:
+    controller, token = fuzzed_controller
+
+    response = case.call_and_validate(base_url=controller.url, checks=CHECKS)
+
+    assert token not in response.text
+
+
+@SCHEMA.include(path="/start/workflow").parametrize()
+@FUZZ
+def test_no_request_to_start_workflow_gets_a_server_error_or_an_undescribed_answer(case: schemathesis.Case, fuzzed_gateway: str) -> None:
+    case.call_and_validate(base_url=fuzzed_gateway, checks=CHECKS)
+
+
+def conforms(response: requests.Response, method: str, path: str, **path_parameters: str) -> requests.Response:
+    """Assert the response has a status, content type and body that openapi.yaml describes for the operation."""
+    case = SCHEMA[path][method].Case(path_parameters=path_parameters or None)
+    case.validate_response(response, checks=[status_code_conformance, content_type_conformance, response_schema_conformance])
+    return response
+
+
+def test_every_answer_in_a_requests_life_is_described(stack: Stack, controller_factory: Callable[..., Controller]) -> None:
+    controller = controller_factory(stack, LIVENESS_CHECK_SECONDS=0)
+    approved, rejected, gone = stack.start(), stack.start(), stack.start()
+    controller.wait_for_pending(gone)
+    aws_down = controller_factory(stack, AWS_ENDPOINT_URL="http://127.0.0.1:9", AWS_MAX_ATTEMPTS=1)
+
+    statuses = [
+        conforms(controller.get("/pending?limit=2"), "GET", "/pending").status_code,
+        conforms(controller.post("/approve"), "POST", "/approve").status_code,
+        conforms(requests.post(f"{controller.url}/approve/{approved}", headers={"Origin": "https://elsewhere.example"}, timeout=30),
+                 "POST", "/approve/{id}", id=approved).status_code,
+        conforms(aws_down.post(f"/approve/{approved}"), "POST", "/approve/{id}", id=approved).status_code,
+        conforms(controller.post(f"/approve/{approved}", {"approver": "Zoë"}), "POST", "/approve/{id}", id=approved).status_code,
+        conforms(controller.post(f"/approve/{approved}"), "POST", "/approve/{id}", id=approved).status_code,
+        conforms(controller.post(f"/reject/{rejected}", {"reason": "No."}), "POST", "/reject/{id}", id=rejected).status_code,
+        conforms(controller.get(f"/approvals/{approved}"), "GET", "/approvals/{id}", id=approved).status_code,
+        conforms(controller.post("/reject/nobody"), "POST", "/reject/{id}", id="nobody").status_code,
+    ]
+    stack.emulator.client("stepfunctions").delete_state_machine(stateMachineArn=stack.state_machine_arn)
+    controller.get("/pending")  # notices the execution is gone
+    statuses += [
+        conforms(controller.post(f"/reject/{gone}"), "POST", "/reject/{id}", id=gone).status_code,
+        conforms(controller.get(f"/approvals/{gone}"), "GET", "/approvals/{id}", id=gone).status_code,
+        conforms(controller.post("/reject"), "POST", "/reject").status_code,
+    ]
+
+    assert statuses == [200, 409, 403, 503, 200, 409, 200, 200, 404, 410, 200, 404]
