@@ -23,6 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "PULL_BATCH_SIZE": 10,
     "AWS_MAX_ATTEMPTS": 4,
     "LIVENESS_CHECK_SECONDS": 30,
+    "PAGE_REFRESH_SECONDS": 5,
+    "SECRET_KEY": "",  # signs the page's session cookie; empty: a random key per process
 }
 
 

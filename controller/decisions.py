@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from controller import executions, store
+from controller.db import now
 from controller.errors import AlreadyDecided, AwsUnavailable, InvalidInput, RequestExpired, RequestNotFound
 
 # Step Functions' answers for a token that can no longer be used; moto says InvalidToken
@@ -73,10 +74,11 @@ def _settle_spent_token(db: sqlite3.Connection, sfn: Any, request_id: str, decis
 
 def decide(db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str, Any]) -> dict[str, Any]:
     """Send the decision once and record it; return the request as stored afterwards."""
-    store.expire_overdue(db)
     row = store.get(db, request_id)
     if row is None:
         raise RequestNotFound(f"No approval request with id {request_id}. GET /pending lists the open ones.")
+    if row["state"] == "pending" and row["expires_at"] <= now():
+        store.finish(db, request_id, "expired", store.TIMED_OUT)
     if not store.claim(db, request_id, decision):
         _refuse_closed(db, store.get(db, request_id))
     try:

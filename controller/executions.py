@@ -43,7 +43,7 @@ def _outcome(execution: dict[str, Any] | None) -> tuple[str, str | None]:
     if status == "FAILED" and error == REJECTION_ERROR:
         return "reject", None
     if status == "FAILED" and error == TIMEOUT_ERROR:
-        return "expired", "The approval timeout passed."
+        return "expired", store.TIMED_OUT
     return "closed", f"The execution is {status} ({error or 'no error'}) without a decision from this controller."
 
 

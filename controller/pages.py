@@ -1,7 +1,6 @@
 """The approver's web page: pending requests with Approve/Reject forms, and recent outcomes."""
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import datetime, timezone
 from typing import Any
@@ -130,11 +129,10 @@ def until(timestamp: str) -> str:
 
 def init_app(app: Flask) -> None:
     """Register the page, its template helpers, and the session key its forms' tokens need."""
-    if not app.config.get("SECRET_KEY"):
+    if not app.config["SECRET_KEY"]:
         # a random key per process: a restart only asks the approver to reload the page
-        app.config["SECRET_KEY"] = os.environ.get("CONTROLLER_SECRET_KEY") or secrets.token_hex(32)
-    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
-    app.config.setdefault("PAGE_REFRESH_SECONDS", 5)
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters.update(since=since, until=until)
     app.register_blueprint(bp)

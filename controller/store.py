@@ -8,7 +8,7 @@ from typing import Any
 
 from controller.db import now
 
-OPEN_STATES = ("pending", "deciding")
+TIMED_OUT = "The approval timeout passed."
 
 
 class InvalidMessage(ValueError):
@@ -73,9 +73,8 @@ def get(db: sqlite3.Connection, request_id: str) -> sqlite3.Row | None:
 def expire_overdue(db: sqlite3.Connection) -> None:
     """Mark pending requests whose approval timeout has passed as expired."""
     db.execute(
-        "UPDATE approval_requests SET state = 'expired', closed_reason = 'The approval timeout passed.'"
-        " WHERE state = 'pending' AND expires_at <= ?",
-        (now(),),
+        "UPDATE approval_requests SET state = 'expired', closed_reason = ? WHERE state = 'pending' AND expires_at <= ?",
+        (TIMED_OUT, now()),
     )
 
 

@@ -32,6 +32,15 @@ def test_environment_variables_win_over_every_other_source(tmp_path):
     assert (config["CONFIG_SOURCE"], config["APPROVAL_QUEUE_URL"], config["PORT"]) == ("environment", "https://sqs.eu-west-2.amazonaws.com/1/q", 3100)
 
 
+def test_the_controller_listens_on_loopback_port_3000_unless_told_otherwise(tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"approval_queue_url": {"value": "http://127.0.0.1:5000/1/q"}}))
+
+    config = load_config({"EMULATOR_OUTPUTS": str(outputs)})
+
+    assert (config["HOST"], config["PORT"]) == ("127.0.0.1", 3000)
+
+
 def test_the_emulator_outputs_file_is_used_when_present(tmp_path):
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({key: {"value": value} for key, value in

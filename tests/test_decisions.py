@@ -291,3 +291,17 @@ def test_a_decision_sent_by_another_sites_page_is_refused(stack, controller):
     assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
     same_origin = requests.post(f"{controller.url}/approve/{name}", headers={"Origin": controller.url}, timeout=10)
     assert same_origin.status_code == 200
+
+
+def test_only_post_changes_state(stack, controller):
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    for method in ("GET", "PUT", "DELETE", "PATCH"):
+        for path in (f"/approve/{name}", f"/reject/{name}", "/approve"):
+            response = requests.request(method, controller.url + path, timeout=10)
+            assert response.status_code == 405, (method, path)
+            assert response.json()["error"] == "MethodNotAllowed"
+
+    assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
+    assert stack.describe(name)["status"] == "RUNNING"
