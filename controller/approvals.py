@@ -15,7 +15,6 @@ bp = Blueprint("approvals", __name__)
 LIVENESS_CHECKS_PER_CALL = 10
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 LIMIT_PATTERN = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() refuses "²" and 5000-digit strings
-SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape one alone ("\\ud800"); SQLite cannot store it
 
 
 def _aws(service: str) -> Any:
@@ -32,8 +31,6 @@ def _decision_from_body(kind: str) -> dict[str, Any]:
             body = None
         if not isinstance(body, dict):
             raise InvalidInput("The body must be a JSON object sent as application/json, or empty.")
-        if any(isinstance(value, str) and SURROGATE.search(value) for value in body.values()):
-            raise InvalidInput("Text fields must be Unicode text; an unpaired surrogate (\\ud800-\\udfff) is not.")
     return decisions.validate(kind, body)
 
 

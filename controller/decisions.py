@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from typing import Any
 
@@ -16,6 +17,7 @@ from controller.errors import AlreadyDecided, AwsUnavailable, InvalidInput, Requ
 TOKEN_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 OUTCOMES = {"approve": "approved", "reject": "rejected"}
 FIELD_LIMITS = {"approver": 100, "comment": 1000, "reason": 1000}
+SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape one alone ("\\ud800"); SQLite cannot store it
 
 
 def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -27,6 +29,8 @@ def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     for field, value in fields.items():
         if not isinstance(value, str) or len(value) > FIELD_LIMITS[field]:
             raise InvalidInput(f"'{field}' must be text of at most {FIELD_LIMITS[field]} characters.")
+        if SURROGATE.search(value):
+            raise InvalidInput(f"'{field}' must be Unicode text; an unpaired surrogate (\\ud800-\\udfff) is not.")
     return {"decision": kind, **{field: fields.get(field) or None for field in ("approver", "comment", "reason")}}
 
 
