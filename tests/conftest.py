@@ -156,21 +156,25 @@ class Controller:
         self.server.shutdown()
 
 
+def controller_config(stack: Stack, database: Path, **overrides: Any) -> dict[str, Any]:
+    """The config of a controller for this stack's queue, with its own SQLite file."""
+    return {
+        "CONFIG_SOURCE": "emulator",
+        "APPROVAL_QUEUE_URL": stack.queue_url,
+        "AWS_ENDPOINT_URL": stack.emulator.outputs["aws_endpoint_url"],
+        "AWS_REGION": stack.emulator.outputs["aws_region"],
+        "DATABASE": str(database),
+        "PULL_WAIT_SECONDS": 0,
+        **overrides,
+    }
+
+
 @pytest.fixture
 def controller_factory(tmp_path: Path) -> Iterator[Callable[..., Controller]]:
     started: list[Controller] = []
 
     def start(stack: Stack, **overrides: Any) -> Controller:
-        config = {
-            "CONFIG_SOURCE": "emulator",
-            "APPROVAL_QUEUE_URL": stack.queue_url,
-            "AWS_ENDPOINT_URL": stack.emulator.outputs["aws_endpoint_url"],
-            "AWS_REGION": stack.emulator.outputs["aws_region"],
-            "DATABASE": str(tmp_path / "approvals.sqlite3"),
-            "PULL_WAIT_SECONDS": 0,
-            **overrides,
-        }
-        started.append(Controller(config))
+        started.append(Controller(controller_config(stack, tmp_path / "approvals.sqlite3", **overrides)))
         return started[-1]
 
     yield start

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import ORDER, Controller, Emulator, Stack, make_stack
+from conftest import Controller, Emulator, ORDER, Stack, controller_config, make_stack
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.serving import make_server
@@ -192,14 +192,7 @@ def test_any_unicode_text_in_free_text_fields_is_accepted_and_reaches_the_execut
 def waiting(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Controller, Stack, str]]:
     """A controller with exactly one pending request: (controller, its stack, the request's id)."""
     stack = make_stack(emulator)
-    controller = Controller({
-        "CONFIG_SOURCE": "emulator",
-        "APPROVAL_QUEUE_URL": stack.queue_url,
-        "AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"],
-        "AWS_REGION": emulator.outputs["aws_region"],
-        "DATABASE": str(tmp_path_factory.mktemp("bad-input") / "approvals.sqlite3"),
-        "PULL_WAIT_SECONDS": 0,
-    })
+    controller = Controller(controller_config(stack, tmp_path_factory.mktemp("bad-input") / "approvals.sqlite3"))
     name = stack.start()
     controller.wait_for_pending(name)
     yield controller, stack, name

@@ -16,7 +16,7 @@ import pytest
 import requests
 import schemathesis
 import yaml
-from conftest import PROJECT_ROOT, Controller, Emulator, Stack, make_stack
+from conftest import Controller, Emulator, PROJECT_ROOT, Stack, controller_config, make_stack
 from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -56,14 +56,7 @@ def serve(app: Flask) -> tuple[str, BaseWSGIServer]:
 def fuzzed_controller(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Controller, str]]:
     """A controller with one pending request (the first valid /approve or /reject decides it), and its task token."""
     stack = make_stack(emulator)
-    controller = Controller({
-        "CONFIG_SOURCE": "emulator",
-        "APPROVAL_QUEUE_URL": stack.queue_url,
-        "AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"],
-        "AWS_REGION": emulator.outputs["aws_region"],
-        "DATABASE": str(tmp_path_factory.mktemp("openapi") / "approvals.sqlite3"),
-        "PULL_WAIT_SECONDS": 0,
-    })
+    controller = Controller(controller_config(stack, tmp_path_factory.mktemp("openapi") / "approvals.sqlite3"))
     controller.wait_for_pending(stack.start())
     database = connect(controller.app.config["DATABASE"])
     token = database.execute("SELECT task_token FROM approval_requests").fetchone()[0]
