@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -92,12 +93,13 @@ class WorkerPool:
         return json.dumps(reply["error"]), True, ""
 
     def stop_all(self) -> None:
-        """Stop every idle worker."""
+        """Stop every idle worker and remove the unpacked code."""
         with self._lock:
             for workers in self._idle.values():
                 for worker in workers:
                     worker.stop()
             self._idle.clear()
+        shutil.rmtree(_CODE_ROOT, ignore_errors=True)
 
 
 POOL = WorkerPool()
