@@ -49,7 +49,9 @@ if [[ "$mode" == aws ]]; then
     exit 1
   fi
   output() { run -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]]["value"])' "$1" <<<"$deployed_outputs"; }
-  export APPROVAL_QUEUE_URL; APPROVAL_QUEUE_URL=$(output approval_queue_url)
+  export APPROVAL_QUEUE_URL AWS_REGION
+  APPROVAL_QUEUE_URL=$(output approval_queue_url)
+  AWS_REGION=$(output aws_region)
   api_url=$(output api_url)
   api_key_header="-H \"x-api-key: \$(terraform -chdir=terraform output -raw api_key)\" "
   echo "==> using the stack deployed with Terraform"

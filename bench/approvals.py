@@ -59,7 +59,7 @@ methods:
 ORDER_ITEMS = [{"sku": "BOOK-1", "quantity": 2, "unit_price": 12.5}, {"sku": "PEN-7", "quantity": 1, "unit_price": 3}]
 LAMBDA_WARM_UP = 20
 PHASE_TIMEOUT_SECONDS = 300
-DECIDED_STATES = ("approved", "rejected")
+DECIDED_STATES = tuple(store.DECIDED_STATES.values())
 _order_numbers = itertools.count(1)
 
 
@@ -309,7 +309,7 @@ def fill_store(env: Emulator, database: Path, total: int, still_pending: int) ->
         row = store.parse_message(_approval_message(env, number))
         store.save(connection, row)
         if number >= still_pending:
-            store.finish(connection, row["id"], DECIDED_STATES[number % 2])
+            store.finish(connection, row["id"], DECIDED_STATES[number % 2], None, from_state="pending")
     connection.execute("COMMIT")
     connection.close()
 

@@ -1,13 +1,11 @@
 """The approval controller: a Flask app that answers Step Functions for a person."""
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask
 
-from controller import approvals, db, executions, pages, security
+from controller import approvals, db, decisions, pages, security
 from controller.aws import make_clients
 from controller.config import DEFAULTS, load_config
 from controller.errors import register_error_handlers
@@ -30,11 +28,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _recover(app: Flask) -> None:
-    """Settle decisions that a crash left half made; AWS being down only delays that to the next start."""
+    """Finish decisions a crash left claimed; if AWS is down, /pending finishes them later."""
     connection = db.connect(app.config["DATABASE"])
     try:
-        executions.recover_interrupted(connection, app.extensions["aws"]["stepfunctions"])
-    except (ClientError, BotoCoreError) as error:
-        logging.getLogger(__name__).warning("interrupted decisions not settled yet: %s", error)
+        decisions.resume_claims(connection, app.extensions["aws"]["stepfunctions"], older_than_seconds=0)
     finally:
         connection.close()

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, current_app, jsonify, request
 
-from controller import decisions, executions, inbox, store
+from controller import aws, decisions, executions, inbox, store
 from controller.db import get_db
 from controller.errors import AmbiguousRequest, AwsUnavailable, InvalidInput, NoPendingRequest, RequestNotFound
 
@@ -15,10 +15,6 @@ bp = Blueprint("approvals", __name__)
 LIVENESS_CHECKS_PER_CALL = 10
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 LIMIT_PATTERN = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() refuses "²" and 5000-digit strings
-
-
-def _aws(service: str) -> Any:
-    return current_app.extensions["aws"][service]
 
 
 def _decision_from_body(kind: str) -> dict[str, Any]:
@@ -35,9 +31,10 @@ def _decision_from_body(kind: str) -> dict[str, Any]:
 
 
 def _check_liveness(db: Any) -> None:
-    """Close requests whose execution stopped waiting (aborted, gone), a few per call to stay cheap."""
+    """Close requests whose execution stopped waiting, a few per call to stay cheap; finish stale claims."""
     for row in store.stale(db, current_app.config["LIVENESS_CHECK_SECONDS"], LIVENESS_CHECKS_PER_CALL):
-        executions.settle(db, _aws("stepfunctions"), row)
+        executions.settle_pending(db, aws.client("stepfunctions"), row)
+    decisions.resume_claims(db, aws.client("stepfunctions"), current_app.config["CLAIM_STALE_SECONDS"])
 
 
 def refresh_pending() -> list[str]:
@@ -46,7 +43,7 @@ def refresh_pending() -> list[str]:
     config = current_app.config
     try:
         inbox.pull(
-            db, _aws("sqs"), config["APPROVAL_QUEUE_URL"],
+            db, aws.client("sqs"), config["APPROVAL_QUEUE_URL"],
             config["PULL_WAIT_SECONDS"], config["PULL_MAX_BATCHES"], config["PULL_BATCH_SIZE"],
         )
         _check_liveness(db)
@@ -92,7 +89,7 @@ def decide(kind: str, request_id: str | None) -> Any:
     """Approve (SendTaskSuccess) or reject (SendTaskFailure, optional reason) a request, exactly once."""
     decision = _decision_from_body(kind)
     request_id = request_id or _only_pending_id()
-    return jsonify(decisions.decide(get_db(), _aws("stepfunctions"), request_id, decision))
+    return jsonify(decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision))
 
 
 @bp.get("/approvals/<request_id>")
@@ -102,5 +99,5 @@ def approval(request_id: str) -> Any:
     row = store.get(db, request_id)
     if row is None:
         raise RequestNotFound(f"No approval request with id {request_id}.")
-    live = executions.live_status(_aws("stepfunctions"), row["execution_arn"])
+    live = executions.live_status(aws.client("stepfunctions"), row["execution_arn"])
     return jsonify(request=store.public(store.get(db, request_id)), execution=live)

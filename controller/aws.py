@@ -5,6 +5,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from flask import current_app
 
 
 def make_clients(config: dict[str, Any]) -> dict[str, Any]:
@@ -23,3 +24,8 @@ def make_clients(config: dict[str, Any]) -> dict[str, Any]:
         service: session.client(service, endpoint_url=config.get("AWS_ENDPOINT_URL"), config=client_config)
         for service in ("sqs", "stepfunctions")
     }
+
+
+def client(service: str) -> Any:
+    """Return the app's client for "sqs" or "stepfunctions"."""
+    return current_app.extensions["aws"][service]

@@ -23,27 +23,27 @@ DEFAULTS: dict[str, Any] = {
     "PULL_BATCH_SIZE": 10,
     "AWS_MAX_ATTEMPTS": 4,
     "LIVENESS_CHECK_SECONDS": 30,
+    "CLAIM_STALE_SECONDS": 300,  # longer than an AWS call with all its retries can take
     "PAGE_REFRESH_SECONDS": 5,
     "SECRET_KEY": "",  # signs the page's session cookie; empty: a random key per process
 }
 
 
 class ConfigurationError(RuntimeError):
-    """No stack to talk to: neither configured, nor emulated, nor deployed."""
+    """The configuration is missing or wrong: the message says what to set."""
 
 
 def _stack_outputs(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     """Return (source, outputs) from the emulator's file, else from `terraform output -json`."""
     outputs_file = Path(environ.get("EMULATOR_OUTPUTS", DEFAULT_EMULATOR_OUTPUTS))
-    if outputs_file.is_file():
-        raw = json.loads(outputs_file.read_text())
-        return "emulator", {key: item["value"] for key, item in raw.items()}
-    try:
-        raw = Terraform(working_dir=str(TERRAFORM_DIR)).output()
-    except OSError:  # terraform is not installed
-        raw = None
-    if raw:
-        return "terraform", {key: item["value"] for key, item in raw.items()}
+    source, raw = "emulator", json.loads(outputs_file.read_text()) if outputs_file.is_file() else None
+    if raw is None:
+        try:
+            source, raw = "terraform", Terraform(working_dir=str(TERRAFORM_DIR)).output()
+        except OSError:  # terraform is not installed
+            raw = None
+    if raw:  # both sources have the shape of `terraform output -json`
+        return source, {key: item["value"] for key, item in raw.items()}
     raise ConfigurationError(
         "No approval queue configured: set APPROVAL_QUEUE_URL, start the emulator "
         "(python -m emulator), or deploy terraform/ so that `terraform output` has values."
@@ -55,15 +55,20 @@ def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     config = dict(DEFAULTS)
     for key, default in DEFAULTS.items():
         if f"CONTROLLER_{key}" in environ:
-            config[key] = type(default)(environ[f"CONTROLLER_{key}"])
+            try:
+                config[key] = type(default)(environ[f"CONTROLLER_{key}"])
+            except ValueError:
+                raise ConfigurationError(f"CONTROLLER_{key} must be a {type(default).__name__}.") from None
     if not 1 <= config["PULL_BATCH_SIZE"] <= 10:
         raise ConfigurationError("CONTROLLER_PULL_BATCH_SIZE must be from 1 to 10, the range SQS allows.")
+    if config["PULL_MAX_BATCHES"] < 1 or config["AWS_MAX_ATTEMPTS"] < 1:
+        raise ConfigurationError("CONTROLLER_PULL_MAX_BATCHES and CONTROLLER_AWS_MAX_ATTEMPTS must be at least 1.")
     if "APPROVAL_QUEUE_URL" in environ:
         config.update(
             CONFIG_SOURCE="environment",
             APPROVAL_QUEUE_URL=environ["APPROVAL_QUEUE_URL"],
             AWS_ENDPOINT_URL=environ.get("AWS_ENDPOINT_URL"),
-            AWS_REGION=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
+            AWS_REGION=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or _region_of(environ["APPROVAL_QUEUE_URL"]),
         )
         return config
     source, outputs = _stack_outputs(environ)

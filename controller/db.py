@@ -26,6 +26,7 @@ def get_db() -> sqlite3.Connection:
 
 
 def close_db(_error: BaseException | None = None) -> None:
+    """Close this request's connection, if it opened one."""
     connection = g.pop("db", None)
     if connection is not None:
         connection.close()

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from controller import executions, store
 from controller.db import now
@@ -15,7 +16,8 @@ from controller.errors import AlreadyDecided, AwsUnavailable, InvalidInput, Requ
 # Step Functions' answers for a token that can no longer be used; moto says InvalidToken
 # where AWS says TaskTimedOut, so all of them mean the same here.
 TOKEN_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
-OUTCOMES = {"approve": "approved", "reject": "rejected"}
+SETTLE_POLLS, SETTLE_POLL_SECONDS = 10, 0.2
+NOT_SENT = (EndpointConnectionError, ConnectTimeoutError)  # the request never reached AWS
 FIELD_LIMITS = {"approver": 100, "comment": 1000, "reason": 1000}
 SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape one alone ("\\ud800"); SQLite cannot store it
 
@@ -34,9 +36,9 @@ def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     return {"decision": kind, **{field: fields.get(field) or None for field in ("approver", "comment", "reason")}}
 
 
-def _refuse_closed(db: sqlite3.Connection, row: sqlite3.Row) -> None:
+def _refuse_closed(row: sqlite3.Row) -> None:
     """Raise the error that explains why a request that is not pending cannot be decided."""
-    if row["state"] in ("approved", "rejected"):
+    if row["state"] in store.DECIDED_STATES.values():
         raise AlreadyDecided(
             f"Request {row['id']} was already {row['state']} at {row['decided_at']}"
             + (f" by {row['approver']}." if row["approver"] else "."),
@@ -45,35 +47,52 @@ def _refuse_closed(db: sqlite3.Connection, row: sqlite3.Row) -> None:
         )
     if row["state"] == "deciding":
         raise AlreadyDecided(f"Request {row['id']} is being decided by another call.", state="deciding")
-    raise RequestExpired(
-        f"Request {row['id']} can no longer be decided: {row['closed_reason']}", state=row["state"]
-    )
+    raise RequestExpired(f"Request {row['id']} can no longer be decided: {row['closed_reason']}", state=row["state"])
 
 
-def _send(sfn: Any, row: sqlite3.Row, decision: dict[str, Any]) -> None:
-    if decision["decision"] == "approve":
-        output = {"status": "APPROVED", "approver": decision["approver"], "comment": decision["comment"]}
+def _send(sfn: Any, row: sqlite3.Row) -> None:
+    """Send the decision stored in a claimed row."""
+    if row["decision"] == "approve":
+        output = {"status": "APPROVED", "approver": row["approver"], "comment": row["comment"]}
         sfn.send_task_success(taskToken=row["task_token"], output=json.dumps(output))
     else:
-        sfn.send_task_failure(
-            taskToken=row["task_token"], error=executions.REJECTION_ERROR, cause=decision["reason"] or "Rejected by the approver."
-        )
+        cause = row["reason"] or "Rejected by the approver."
+        sfn.send_task_failure(taskToken=row["task_token"], error=executions.REJECTION_ERROR, cause=cause)
 
 
-def _settle_spent_token(db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str, Any]) -> dict[str, Any]:
-    """The token no longer works: perhaps an earlier attempt of this same decision used it, so ask the execution."""
+def _conclude(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> bool:
+    """Record a claimed request's end from its execution, once that has stopped running; False if it has not."""
+    for _ in range(SETTLE_POLLS):  # the execution leaves Request Approval moments after the token is used
+        try:
+            execution = executions.describe(sfn, row["execution_arn"])
+        except (ClientError, BotoCoreError):
+            return False
+        if execution is None or execution["status"] != "RUNNING":
+            store.finish(db, row["id"], *executions.outcome_of(row, execution), from_state="deciding")
+            return True
+        time.sleep(SETTLE_POLL_SECONDS)
+    return False
+
+
+def _deliver(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
+    """Send a claimed decision and record what happened; the row stays claimed while the outcome is unknown."""
+    unknown = f"The outcome of request {row['id']} is not known yet; GET /approvals/{row['id']} will show it."
     try:
-        executions.settle(db, sfn, store.get(db, request_id))
-    except (ClientError, BotoCoreError) as error:
-        store.release(db, request_id)
-        raise AwsUnavailable(f"Step Functions could not be asked about request {request_id}; try again.") from error
-    settled = store.get(db, request_id)
-    if settled["state"] == "deciding":
-        store.finish(db, request_id, "closed", "The execution no longer accepts a decision for this request.")
-        settled = store.get(db, request_id)
-    if settled["state"] != OUTCOMES[decision["decision"]]:
-        _refuse_closed(db, settled)
-    return store.public(settled)
+        _send(sfn, row)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in TOKEN_GONE:  # refused (throttled, denied): nothing was decided
+            store.release(db, row["id"])
+            raise AwsUnavailable(f"Step Functions did not take the decision; try again. ({error.response['Error']['Code']})") from error
+        # the token is spent, perhaps by an earlier attempt of this very decision: the execution tells
+        if not _conclude(db, sfn, row):
+            raise AwsUnavailable(unknown) from error
+        return
+    except NOT_SENT as error:
+        store.release(db, row["id"])
+        raise AwsUnavailable(f"Step Functions could not be reached; try again. ({type(error).__name__})") from error
+    except BotoCoreError as error:  # the answer was lost: the decision may have been taken
+        raise AwsUnavailable(unknown) from error
+    store.finish(db, row["id"], store.DECIDED_STATES[row["decision"]], None, from_state="deciding")
 
 
 def decide(db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str, Any]) -> dict[str, Any]:
@@ -82,18 +101,20 @@ def decide(db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str
     if row is None:
         raise RequestNotFound(f"No approval request with id {request_id}. GET /pending lists the open ones.")
     if row["state"] == "pending" and row["expires_at"] <= now():
-        store.finish(db, request_id, "expired", store.TIMED_OUT)
+        store.finish(db, request_id, "expired", store.TIMED_OUT, from_state="pending")
     if not store.claim(db, request_id, decision):
-        _refuse_closed(db, store.get(db, request_id))
-    try:
-        _send(sfn, row, decision)
-    except ClientError as error:
-        if error.response["Error"]["Code"] not in TOKEN_GONE:
-            store.release(db, request_id)
-            raise AwsUnavailable(f"Step Functions did not take the decision; try again. ({error})") from error
-        return _settle_spent_token(db, sfn, request_id, decision)
-    except BotoCoreError as error:
-        store.release(db, request_id)
-        raise AwsUnavailable(f"Step Functions could not be reached; try again. ({error})") from error
-    store.finish(db, request_id, OUTCOMES[decision["decision"]])
-    return store.public(store.get(db, request_id))
+        _refuse_closed(store.get(db, request_id))
+    _deliver(db, sfn, store.get(db, request_id))
+    settled = store.get(db, request_id)
+    if settled["state"] != store.DECIDED_STATES[decision["decision"]]:
+        _refuse_closed(settled)
+    return store.public(settled)
+
+
+def resume_claims(db: sqlite3.Connection, sfn: Any, older_than_seconds: float) -> None:
+    """Finish decisions a crash or a lost answer left claimed: send them again, or learn their outcome."""
+    for row in store.stale_claims(db, older_than_seconds):
+        try:
+            _deliver(db, sfn, row)
+        except AwsUnavailable:
+            continue  # released, or still unknown: a later pass or call settles it

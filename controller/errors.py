@@ -23,6 +23,10 @@ class InvalidInput(ApprovalError):
     status, code = 400, "InvalidInput"
 
 
+class CrossSiteRequest(ApprovalError):
+    status, code = 403, "CrossSiteRequest"
+
+
 class RequestNotFound(ApprovalError):
     status, code = 404, "RequestNotFound"
 

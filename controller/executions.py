@@ -33,44 +33,25 @@ def live_status(sfn: Any, execution_arn: str) -> dict[str, Any]:
     return {"status": execution["status"], "error": execution.get("error"), "cause": execution.get("cause")}
 
 
-def _outcome(execution: dict[str, Any] | None) -> tuple[str, str | None]:
-    """Map an execution that is no longer waiting to (decision it reflects or state, reason)."""
+def outcome_of(row: sqlite3.Row, execution: dict[str, Any] | None) -> tuple[str, str | None]:
+    """Return (state, reason) a request ends in, given its execution that is no longer running."""
     if execution is None:
         return "closed", "The execution no longer exists."
     status, error = execution["status"], execution.get("error")
-    if status == "SUCCEEDED":
-        return "approve", None
-    if status == "FAILED" and error == REJECTION_ERROR:
-        return "reject", None
     if status == "FAILED" and error == TIMEOUT_ERROR:
         return "expired", store.TIMED_OUT
+    if status == "SUCCEEDED" or (status == "FAILED" and error == REJECTION_ERROR):
+        taken = "approved" if status == "SUCCEEDED" else "rejected"
+        if taken == store.DECIDED_STATES.get(row["decision"]):
+            return taken, None
+        return "closed", f"The execution was {taken} outside this controller."
     return "closed", f"The execution is {status} ({error or 'no error'}) without a decision from this controller."
 
 
-def settle(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
-    """Record how a request ended when its execution is no longer running; else note the check."""
+def settle_pending(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
+    """Close a pending request whose execution stopped waiting (gone, aborted); else note the check."""
     execution = describe(sfn, row["execution_arn"])
     if execution is not None and execution["status"] == "RUNNING":
         store.touch(db, row["id"])
-        return
-    _record_outcome(db, row, execution)
-
-
-def recover_interrupted(db: sqlite3.Connection, sfn: Any) -> None:
-    """Finish decisions a crash interrupted: pending again if the execution still waits, else its outcome."""
-    for row in db.execute("SELECT * FROM approval_requests WHERE state = 'deciding'").fetchall():
-        execution = describe(sfn, row["execution_arn"])
-        if execution is not None and execution["status"] == "RUNNING":
-            store.release(db, row["id"])
-        else:
-            _record_outcome(db, row, execution)
-
-
-def _record_outcome(db: sqlite3.Connection, row: sqlite3.Row, execution: dict[str, Any] | None) -> None:
-    outcome, reason = _outcome(execution)
-    if outcome in ("approve", "reject"):
-        if row["decision"] == outcome:
-            store.finish(db, row["id"], "approved" if outcome == "approve" else "rejected")
-            return
-        outcome, reason = "closed", f"The execution was {outcome}d outside this controller."
-    store.finish(db, row["id"], outcome, reason)
+    else:
+        store.finish(db, row["id"], *outcome_of(row, execution), from_state="pending")

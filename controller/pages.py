@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
 
-from controller import decisions, history, store
+from controller import aws, decisions, history, store
 from controller.approvals import refresh_pending
 from controller.db import get_db
 from controller.errors import ApprovalError
@@ -47,7 +47,7 @@ def _page_data() -> dict[str, Any]:
     """Return what the page shows: pending requests, warnings, recent outcomes."""
     warnings, db = refresh_pending(), get_db()
     pending = [store.public(row) for row in store.pending(db, PAGE_SIZE)]
-    recent = history.recent_with_status(db, current_app.extensions["aws"]["stepfunctions"])
+    recent = history.recent_with_status(db, aws.client("stepfunctions"))
     return {"pending": pending, "pending_count": store.count_pending(db), "warnings": warnings, "recent": recent}
 
 
@@ -81,7 +81,7 @@ def decide(kind: str, request_id: str) -> Any:
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
     try:
         decision = decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]})
-        decided = decisions.decide(get_db(), current_app.extensions["aws"]["stepfunctions"], request_id, decision)
+        decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision)
     except ApprovalError as error:
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
     else:

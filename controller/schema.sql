@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS approval_requests (
     approver TEXT,
     comment TEXT,
     reason TEXT,
+    claimed_at TEXT,
     decided_at TEXT,
     closed_reason TEXT
 );

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from controller.errors import ApprovalError
+from controller.errors import CrossSiteRequest
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-class CrossSiteRequest(ApprovalError):
-    status, code = 403, "CrossSiteRequest"
 
 
 def refuse_cross_site() -> None:
@@ -28,4 +24,5 @@ def refuse_cross_site() -> None:
 
 
 def init_app(app: Flask) -> None:
+    """Check every request before its view runs."""
     app.before_request(refuse_cross_site)

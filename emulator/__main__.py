@@ -6,16 +6,19 @@ import json
 import logging
 import os
 import signal
+import socket
+import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from boto3.session import Session
 from werkzeug.serving import make_server
 
 from emulator import lambda_runner, patches
 from emulator.gateway import create_gateway
-from emulator.provision import provision
-from emulator.stack import PROJECT_ROOT
+from emulator.provision import Deployment, provision
+from emulator.stack import PROJECT_ROOT, load_stack
 
 DEFAULT_OUTPUTS = PROJECT_ROOT / ".emulator" / "outputs.json"
 REGION = "eu-west-1"
@@ -41,41 +44,51 @@ def write_outputs(path: Path, values: dict[str, str]) -> None:
     staging.replace(path)
 
 
+def _refuse_busy_ports(host: str, ports: list[int]) -> None:
+    """Exit with a message when a port is taken; moto's server would wait for it forever."""
+    for port in ports:
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                sys.exit(f"emulator: {host}:{port} is in use; stop what uses it or pick another with --port / --api-port")
+
+
+def _start_aws(args: argparse.Namespace) -> tuple[Any, str]:
+    """Start moto's server with this project's patches and Lambda runner; return it and its endpoint."""
+    os.environ["MOTO_PORT"] = str(args.port)  # the state machine interpreter calls back on this port
+    patches.apply()
+    lambda_runner.install()
+    from moto.server import ThreadedMotoServer  # imported after the patches it must see
+
+    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server.start()
+    return server, f"http://{args.host}:{args.port}"
+
+
+def _outputs(args: argparse.Namespace, stack: Deployment, endpoint_url: str) -> dict[str, str]:
+    return {
+        "api_url": f"http://{args.host}:{args.api_port}{load_stack()['api']['path']}",
+        "approval_queue_url": stack.approval_queue_url,
+        "dead_letter_queue_url": stack.dead_letter_queue_url,
+        "order_function_arn": stack.order_function_arn,
+        "state_machine_arn": stack.state_machine_arn,
+        "aws_endpoint_url": endpoint_url,
+        "aws_region": REGION,
+    }
+
+
 def main() -> None:
     """Start moto and the API stand-in, create the stack, write the outputs, then wait."""
     args = _parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)  # failed executions are results, not emulator faults
-    os.environ["MOTO_PORT"] = str(args.port)  # the state machine interpreter calls back on this port
-    patches.apply()
-    lambda_runner.install()
-
-    from moto.server import ThreadedMotoServer  # imported after the patches it must see
-
-    aws = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
-    aws.start()
-    endpoint_url = f"http://{args.host}:{args.port}"
+    _refuse_busy_ports(args.host, [args.port, args.api_port])
+    aws, endpoint_url = _start_aws(args)
     session = Session(region_name=REGION, **FAKE_CREDENTIALS)
     stack = provision(session, endpoint_url, args.approval_timeout_seconds)
-    gateway = make_server(
-        args.host,
-        args.api_port,
-        create_gateway(session.client("stepfunctions", endpoint_url=endpoint_url), stack.state_machine_arn),
-        threaded=True,
-    )
+    sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
+    gateway = make_server(args.host, args.api_port, create_gateway(sfn, stack.state_machine_arn), threaded=True)
     threading.Thread(target=gateway.serve_forever, daemon=True).start()
-    write_outputs(
-        args.outputs,
-        {
-            "api_url": f"http://{args.host}:{args.api_port}/start/workflow",
-            "approval_queue_url": stack.approval_queue_url,
-            "dead_letter_queue_url": stack.dead_letter_queue_url,
-            "order_function_arn": stack.order_function_arn,
-            "state_machine_arn": stack.state_machine_arn,
-            "aws_endpoint_url": endpoint_url,
-            "aws_region": REGION,
-        },
-    )
+    write_outputs(args.outputs, _outputs(args, stack, endpoint_url))
     print(f"emulator ready: AWS endpoint {endpoint_url}, outputs in {args.outputs}", flush=True)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

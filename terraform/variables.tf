@@ -53,8 +53,8 @@ variable "approval_timeout_seconds" {
   default     = 86400
 
   validation {
-    condition     = var.approval_timeout_seconds == floor(var.approval_timeout_seconds) && var.approval_timeout_seconds >= 60 && var.approval_timeout_seconds <= 31536000
-    error_message = "The approval timeout must be a whole number of seconds from 60 (one minute) to 31536000 (one year, the longest a standard execution may run)."
+    condition     = var.approval_timeout_seconds == floor(var.approval_timeout_seconds) && var.approval_timeout_seconds >= 60 && var.approval_timeout_seconds <= 1209600
+    error_message = "The approval timeout must be a whole number of seconds from 60 (one minute) to 1209600 (14 days, the longest SQS keeps the approval request; a longer wait could outlive its message)."
   }
 }
 

@@ -62,7 +62,16 @@ def test_a_message_becomes_a_request_with_its_expiry_in_utc():
     assert (row["id"], row["requested_at"], row["expires_at"]) == ("exec-1", "2026-01-01T10:00:00.000+00:00", "2026-01-01T10:01:30.000+00:00")
 
 
-@pytest.mark.parametrize("body", ["not json", "[]", json.dumps({**MESSAGE, "TaskToken": None}), json.dumps({k: v for k, v in MESSAGE.items() if k != "TaskToken"})])
+@pytest.mark.parametrize("body", [
+    "not json",
+    "[]",
+    "[" * 100_000 + "]" * 100_000,
+    json.dumps({**MESSAGE, "TaskToken": None}),
+    json.dumps({k: v for k, v in MESSAGE.items() if k != "TaskToken"}),
+    json.dumps({**MESSAGE, "TimeoutSeconds": 1e20}),
+    json.dumps({**MESSAGE, "RequestedAt": "9999-12-31T23:59:59Z"}),
+    json.dumps({**MESSAGE, "Order": [1]}),
+])
 def test_anything_else_is_an_invalid_message(body):
     with pytest.raises(store.InvalidMessage):
         store.parse_message(body)

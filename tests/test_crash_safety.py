@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -105,12 +104,13 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
                 return
             controller.kill_and_restart()
 
-    threading.Thread(target=killer, daemon=True).start()
+    killing = threading.Thread(target=killer, daemon=True)
+    killing.start()
     try:
         wait_for(lambda: drive(controller, decisions, confirmed, bodies) or len(confirmed) == ORDERS, 300, "every decision")
     finally:
         stop.set()
-        time.sleep(0.1)
+        killing.join(timeout=60)
         controller.stop()
 
     sfn = emulator.client("stepfunctions")

@@ -9,8 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from botocore.exceptions import ReadTimeoutError
 from conftest import ORDER, free_port, make_stack, wait_for
 
+from controller import executions
 from controller.db import connect
 
 
@@ -229,11 +231,8 @@ def test_a_crash_between_store_and_delete_leaves_no_duplicate(emulator, controll
     assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
 
 
-@pytest.mark.parametrize(
-    ("event", "state_after_restart"),
-    [("before-call.states.SendTaskSuccess", "pending"), ("after-call.states.SendTaskSuccess", "approved")],
-)
-def test_a_crash_during_a_decision_is_settled_on_restart(stack, controller, controller_factory, tmp_path, event, state_after_restart):
+@pytest.mark.parametrize("event", ["before-call.states.SendTaskSuccess", "after-call.states.SendTaskSuccess"])
+def test_a_decision_cut_short_by_a_crash_is_finished_on_restart_exactly_once(stack, controller, controller_factory, event):
     name = stack.start()
     controller.wait_for_pending(name)
     process, url = start_crashing_controller(stack, controller.app.config["DATABASE"], event)
@@ -242,13 +241,12 @@ def test_a_crash_during_a_decision_is_settled_on_restart(stack, controller, cont
     call_until_dead(process, "POST", url + f"/approve/{name}")
     restarted = controller_factory(stack, DATABASE=controller.app.config["DATABASE"])
 
-    assert restarted.get(f"/approvals/{name}").json()["request"]["state"] == state_after_restart
-    final = restarted.post(f"/approve/{name}")
-    assert final.status_code == (200 if state_after_restart == "pending" else 409)
+    assert restarted.get(f"/approvals/{name}").json()["request"]["state"] == "approved"
+    assert restarted.post(f"/reject/{name}").status_code == 409
+    assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
     history = stack.emulator.client("stepfunctions").get_execution_history(executionArn=stack.execution_arn(name))
     approvals = [e for e in history["events"] if e.get("taskSucceededEventDetails", {}).get("resourceType") == "sqs"]
     assert len(approvals) == 1
-    assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
 
 
 def test_a_request_whose_execution_is_gone_is_no_longer_pending(stack, controller_factory):
@@ -305,3 +303,37 @@ def test_only_post_changes_state(stack, controller):
 
     assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
     assert stack.describe(name)["status"] == "RUNNING"
+
+
+def test_a_decision_whose_answer_was_lost_is_finished_by_a_later_pending(stack, controller, controller_factory):
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    def lose_the_answer(**_: object) -> None:
+        raise ReadTimeoutError(endpoint_url=stack.emulator.outputs["aws_endpoint_url"])
+
+    controller.app.extensions["aws"]["stepfunctions"].meta.events.register("after-call.sfn.SendTaskSuccess", lose_the_answer)
+
+    unknown = controller.post(f"/approve/{name}")
+    assert (unknown.status_code, unknown.json()["error"]) == (503, "AwsUnavailable")
+    assert "not known yet" in unknown.json()["message"]
+    assert controller.post(f"/reject/{name}").json()["state"] == "deciding"
+    later = controller_factory(stack, CLAIM_STALE_SECONDS=0)
+    later.get("/pending")
+
+    assert later.get(f"/approvals/{name}").json()["request"]["state"] == "approved"
+    assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
+
+
+def test_a_liveness_check_never_overwrites_a_decision_made_meanwhile(stack, controller):
+    name = stack.start()
+    controller.wait_for_pending(name)
+    database = connect(controller.app.config["DATABASE"])
+    seen_while_pending = database.execute("SELECT * FROM approval_requests WHERE id = ?", (name,)).fetchone()
+    assert controller.post(f"/approve/{name}", {"approver": "Grace"}).status_code == 200
+    stack.wait_until_finished(name)
+
+    executions.settle_pending(database, stack.emulator.client("stepfunctions"), seen_while_pending)
+
+    stored = controller.get(f"/approvals/{name}").json()["request"]
+    assert (stored["state"], stored["approver"]) == ("approved", "Grace")

@@ -68,3 +68,10 @@ def test_the_emulator_deploys_stack_json_settings(emulator):
     assert (function["Handler"], function["Runtime"], function["Timeout"], function["MemorySize"]) == (
         expected["handler"], expected["runtime"], expected["timeout_seconds"], expected["memory_mb"])
     assert emulator.outputs["api_url"].endswith(stack["api"]["path"])
+
+
+def test_an_approval_request_outlives_its_timeout_on_the_queue():
+    stack = load_stack()
+
+    assert stack["approval_timeout_seconds"] <= stack["approval_queue"]["message_retention_seconds"]
+    assert stack["approval_queue"]["message_retention_seconds"] <= stack["dead_letter_queue"]["message_retention_seconds"]
