@@ -99,5 +99,5 @@ def approval(request_id: str) -> Any:
     row = store.get(db, request_id)
     if row is None:
         raise RequestNotFound(f"No approval request with id {request_id}.")
-    live = executions.live_status(aws.client("stepfunctions"), row["execution_arn"])
-    return jsonify(request=store.public(store.get(db, request_id)), execution=live)
+    execution = executions.execution_of(db, aws.client("stepfunctions"), row)
+    return jsonify(request=store.public(store.get(db, request_id)), execution=execution)

@@ -1,6 +1,7 @@
 """Reads an execution's live status and brings a stored request in line with it."""
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -31,6 +32,16 @@ def live_status(sfn: Any, execution_arn: str) -> dict[str, Any]:
     if execution is None:
         return {"status": "DOES_NOT_EXIST", "error": None, "cause": None}
     return {"status": execution["status"], "error": execution.get("error"), "cause": execution.get("cause")}
+
+
+def execution_of(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> dict[str, Any]:
+    """Return a request's execution status: kept from before once it has ended, else asked for (live_status)."""
+    if row["final_execution"]:
+        return json.loads(row["final_execution"])
+    live = live_status(sfn, row["execution_arn"])
+    if live["status"] not in (None, "RUNNING"):
+        store.keep_final_execution(db, row["id"], live)
+    return live
 
 
 def outcome_of(row: sqlite3.Row, execution: dict[str, Any] | None) -> tuple[str, str | None]:

@@ -20,4 +20,4 @@ def recent(db: sqlite3.Connection, limit: int = 10) -> list[sqlite3.Row]:
 
 def recent_with_status(db: sqlite3.Connection, sfn: Any, limit: int = 10) -> list[dict[str, Any]]:
     """Return the latest closed requests as shown publicly (no task token), each with its execution."""
-    return [{**store.public(row), "execution": executions.live_status(sfn, row["execution_arn"])} for row in recent(db, limit)]
+    return [{**store.public(row), "execution": executions.execution_of(db, sfn, row)} for row in recent(db, limit)]

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS approval_requests (
     reason TEXT,
     claimed_at TEXT,
     decided_at TEXT,
-    closed_reason TEXT
+    closed_reason TEXT,
+    final_execution TEXT -- the execution's last status (JSON), kept once it can no longer change
 );
 
 CREATE INDEX IF NOT EXISTS approval_requests_by_state ON approval_requests (state, received_at);

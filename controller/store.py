@@ -151,8 +151,14 @@ def finish(db: sqlite3.Connection, request_id: str, state: str, closed_reason: s
     return cursor.rowcount == 1
 
 
+def keep_final_execution(db: sqlite3.Connection, request_id: str, execution: dict[str, Any]) -> None:
+    """Keep an execution's status once it has ended, so it need not be asked for again."""
+    db.execute("UPDATE approval_requests SET final_execution = ? WHERE id = ?", (json.dumps(execution), request_id))
+
+
 def public(row: sqlite3.Row) -> dict[str, Any]:
     """Return what may be shown of a request: everything but the task token."""
-    shown = {key: row[key] for key in row.keys() if key not in ("task_token", "order_json", "checked_at")}
+    hidden = ("task_token", "order_json", "checked_at", "final_execution")
+    shown = {key: row[key] for key in row.keys() if key not in hidden}
     shown["order"] = json.loads(row["order_json"])
     return shown

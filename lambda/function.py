@@ -31,35 +31,48 @@ class InvalidOrder(Exception):
 def schema_errors(value: Any, schema: dict[str, Any], path: str = "order") -> list[str]:
     """Return what is wrong with value under the draft-4 subset order.schema.json uses."""
     expected = schema.get("type")
-    if expected:
-        is_bool = isinstance(value, bool)
-        if not isinstance(value, _JSON_TYPES[expected]) or (is_bool and expected != "boolean"):
-            return [f"{path} must be of type {expected}"]
+    if expected and (not isinstance(value, _JSON_TYPES[expected]) or (isinstance(value, bool) and expected != "boolean")):
+        return [f"{path} must be of type {expected}"]
     if isinstance(value, float) and not math.isfinite(value):
         return [f"{path} must be a finite number"]  # NaN and Infinity are not JSON, but a direct start may carry them
-    errors: list[str] = []
     if isinstance(value, dict):
-        errors += [f"{path}.{key} is required" for key in schema.get("required", []) if key not in value]
-        properties = schema.get("properties", {})
-        for key, item in value.items():
-            if key in properties:
-                errors += schema_errors(item, properties[key], f"{path}.{key}")
-            elif schema.get("additionalProperties") is False:
-                errors.append(f"{path}.{key} is not an allowed field")
+        return _object_errors(value, schema, path)
     if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            errors.append(f"{path} needs at least {schema['minItems']} entries")
-        if len(value) > schema.get("maxItems", len(value)):
-            errors.append(f"{path} allows at most {schema['maxItems']} entries")
-        for index, item in enumerate(value):
-            errors += schema_errors(item, schema.get("items", {}), f"{path}[{index}]")
+        return _array_errors(value, schema, path)
+    return _scalar_errors(value, schema, path)
+
+
+def _object_errors(value: dict[str, Any], schema: dict[str, Any], path: str) -> list[str]:
+    errors = [f"{path}.{key} is required" for key in schema.get("required", []) if key not in value]
+    properties = schema.get("properties", {})
+    for key, item in value.items():
+        if key in properties:
+            errors += schema_errors(item, properties[key], f"{path}.{key}")
+        elif schema.get("additionalProperties") is False:
+            errors.append(f"{path}.{key} is not an allowed field")
+    return errors
+
+
+def _array_errors(value: list[Any], schema: dict[str, Any], path: str) -> list[str]:
+    errors = []
+    if len(value) < schema.get("minItems", 0):
+        errors.append(f"{path} needs at least {schema['minItems']} entries")
+    if len(value) > schema.get("maxItems", len(value)):
+        errors.append(f"{path} allows at most {schema['maxItems']} entries")
+    for index, item in enumerate(value):
+        errors += schema_errors(item, schema.get("items", {}), f"{path}[{index}]")
+    return errors
+
+
+def _scalar_errors(value: Any, schema: dict[str, Any], path: str) -> list[str]:
+    errors = []
     if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
+        if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value)):
             errors.append(f"{path} has a length outside the allowed range")
         if "pattern" in schema and not re.search(schema["pattern"], value):
             errors.append(f"{path} does not match the pattern {schema['pattern']}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value < schema.get("minimum", value) or value > schema.get("maximum", value):
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not schema.get("minimum", value) <= value <= schema.get("maximum", value):
             errors.append(f"{path} is outside the allowed range")
     return errors
 

@@ -17,7 +17,7 @@ from conftest import ORDER, Stack, free_port, make_stack, wait_for
 from controller.db import connect
 
 ORDERS = 300
-KILLS = 8  # at most; each waits for the restarted controller to serve
+KILLS = 8
 
 
 class KilledController:
@@ -50,10 +50,10 @@ class KilledController:
         except requests.RequestException:
             return False
 
-    def kill_and_restart(self) -> None:
+    def kill_and_restart(self, mid_work: bool) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
-        self.kills += 1
+        self.kills += mid_work
         self.start()
 
     def stop(self) -> None:
@@ -98,11 +98,12 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
 
     def killer() -> None:
         chaos = random.Random(7)
-        while controller.kills < KILLS and not stop.is_set():
-            wait_for(lambda: stop.is_set() or controller.serving(), 30, "the controller to serve again")
-            if stop.wait(chaos.uniform(0.05, 0.4)):  # a random moment of real work: pulls, stores, decisions
+        for kill in range(1, KILLS + 1):  # spread over the run, so every kill lands while work remains
+            wait_for(lambda: stop.is_set() or (len(confirmed) >= kill * ORDERS // (KILLS + 1) and controller.serving()),
+                     300, "the next moment to kill")
+            if stop.wait(chaos.uniform(0, 0.2)):  # at a random point of a pull, a store, a delete or a decision
                 return
-            controller.kill_and_restart()
+            controller.kill_and_restart(mid_work=len(confirmed) < ORDERS)
 
     killing = threading.Thread(target=killer, daemon=True)
     killing.start()
@@ -122,7 +123,7 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
         answers = [e for e in events if e["type"] in ("TaskSucceeded", "TaskFailed") and
                    (e.get("taskSucceededEventDetails") or e.get("taskFailedEventDetails"))["resourceType"] == "sqs"]
         assert len(answers) == 1, name
-    assert controller.kills >= 3, "the controller was hardly killed while it worked"
+    assert controller.kills == KILLS, "some kills came after the work was done"
     assert stack.queue_depth() == 0
     rows = connect(str(tmp_path / "approvals.sqlite3")).execute("SELECT id, state, task_token FROM approval_requests").fetchall()
     assert {row["id"]: row["state"] for row in rows} == {n: "approved" if d == "approve" else "rejected" for n, d in decisions.items()}

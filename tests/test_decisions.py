@@ -337,3 +337,18 @@ def test_a_liveness_check_never_overwrites_a_decision_made_meanwhile(stack, cont
 
     stored = controller.get(f"/approvals/{name}").json()["request"]
     assert (stored["state"], stored["approver"]) == ("approved", "Grace")
+
+
+def test_an_ended_executions_status_is_kept_and_not_asked_for_again(stack, controller):
+    name = stack.start()
+    controller.wait_for_pending(name)
+    controller.post(f"/approve/{name}")
+    stack.wait_until_finished(name)
+    asked = []
+    controller.app.extensions["aws"]["stepfunctions"].meta.events.register(
+        "before-call.sfn.DescribeExecution", lambda **_: asked.append(1))
+
+    looks = [controller.get(f"/approvals/{name}").json()["execution"]["status"] for _ in range(3)]
+
+    assert looks == ["SUCCEEDED"] * 3
+    assert len(asked) == 1
