@@ -180,8 +180,23 @@ app.run(port=int(sys.argv[1]))
 """
 
 
-def start_crashing_controller(stack, database, event: str) -> tuple[subprocess.Popen, str]:
-    """Run the controller as its own process, set to die (SIGKILL-like, no cleanup) at a botocore event."""
+@pytest.fixture
+def start_crashing_controller():
+    """Start controllers as their own processes, set to die (no cleanup) at a botocore event; reap them after."""
+    started: list[subprocess.Popen] = []
+
+    def start(stack, database, event: str) -> tuple[subprocess.Popen, str]:
+        process, url = _crashing_controller(stack, database, event)
+        started.append(process)
+        return process, url
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+def _crashing_controller(stack, database, event: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     environment = {
         **os.environ,
@@ -215,7 +230,7 @@ def call_until_dead(process: subprocess.Popen, method: str, url: str) -> None:
     assert process.returncode == 137
 
 
-def test_a_crash_between_store_and_delete_leaves_no_duplicate(emulator, controller_factory, tmp_path):
+def test_a_crash_between_store_and_delete_leaves_no_duplicate(emulator, controller_factory, start_crashing_controller, tmp_path):
     stack = make_stack(emulator, visibility_timeout_seconds=1)
     database = tmp_path / "approvals.sqlite3"
     process, url = start_crashing_controller(stack, database, "before-call.sqs.DeleteMessageBatch")
@@ -232,7 +247,9 @@ def test_a_crash_between_store_and_delete_leaves_no_duplicate(emulator, controll
 
 
 @pytest.mark.parametrize("event", ["before-call.states.SendTaskSuccess", "after-call.states.SendTaskSuccess"])
-def test_a_decision_cut_short_by_a_crash_is_finished_on_restart_exactly_once(stack, controller, controller_factory, event):
+def test_a_decision_cut_short_by_a_crash_is_finished_on_restart_exactly_once(
+    stack, controller, controller_factory, start_crashing_controller, event
+):
     name = stack.start()
     controller.wait_for_pending(name)
     process, url = start_crashing_controller(stack, controller.app.config["DATABASE"], event)
