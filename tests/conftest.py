@@ -187,6 +187,24 @@ def controller(stack: Stack, controller_factory: Callable[..., Controller]) -> C
     return controller_factory(stack)
 
 
+@dataclass
+class ExpiredRequest:
+    stack: Stack
+    controller: Controller
+    name: str
+    execution: dict[str, Any]
+
+
+@pytest.fixture
+def expired_request(emulator: Emulator, controller_factory: Callable[..., Controller]) -> ExpiredRequest:
+    """A request the controller stored, whose 2-second approval timeout then ran out."""
+    stack = make_stack(emulator, approval_timeout_seconds=2)
+    controller = controller_factory(stack)
+    name = stack.start()
+    controller.wait_for_pending(name)
+    return ExpiredRequest(stack, controller, name, stack.wait_until_finished(name))
+
+
 @pytest.fixture(autouse=True)
 def _no_real_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ORDER, PROJECT_ROOT, make_stack
+from conftest import ORDER, PROJECT_ROOT
 
 from controller.db import connect
 
@@ -162,12 +162,8 @@ def test_an_unknown_request_and_aws_unreachable_are_explained_on_the_page(stack,
     assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
 
 
-def test_an_expired_request_is_explained_on_the_page(emulator, controller_factory):
-    stack = make_stack(emulator, approval_timeout_seconds=2)
-    controller = controller_factory(stack)
-    name = stack.start()
-    controller.wait_for_pending(name)
-    stack.wait_until_finished(name)
+def test_an_expired_request_is_explained_on_the_page(expired_request):
+    controller, name = expired_request.controller, expired_request.name
 
     shown = decide_through_the_form(controller, f"/ui/reject/{name}", reason="too late")
 

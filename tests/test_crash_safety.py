@@ -1,7 +1,6 @@
 """Hundreds of decisions through a controller process that is killed with SIGKILL at random moments."""
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -9,7 +8,6 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import requests
 from conftest import ORDER, Stack, free_port, make_stack, wait_for

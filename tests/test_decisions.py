@@ -66,13 +66,9 @@ def test_an_order_started_directly_is_still_checked_against_the_schema(stack):
     assert "order.customer is required" in json.loads(execution["cause"])["errorMessage"]
 
 
-def test_a_request_past_its_timeout_fails_and_a_late_approve_gets_410(emulator, controller_factory):
-    stack = make_stack(emulator, approval_timeout_seconds=2)
-    controller = controller_factory(stack)
-    name = stack.start()
-    controller.wait_for_pending(name)
+def test_a_request_past_its_timeout_fails_and_a_late_approve_gets_410(expired_request):
+    controller, name, execution = expired_request.controller, expired_request.name, expired_request.execution
 
-    execution = stack.wait_until_finished(name)
     response = controller.post(f"/approve/{name}")
 
     assert (execution["status"], execution["error"]) == ("FAILED", "ApprovalTimedOut")
@@ -81,12 +77,8 @@ def test_a_request_past_its_timeout_fails_and_a_late_approve_gets_410(emulator, 
     assert name not in [r["id"] for r in controller.get("/pending").json()["pending"]]
 
 
-def test_a_late_approve_is_refused_even_before_the_controller_notices_the_expiry(emulator, controller_factory):
-    stack = make_stack(emulator, approval_timeout_seconds=2)
-    controller = controller_factory(stack)
-    name = stack.start()
-    controller.wait_for_pending(name)
-    stack.wait_until_finished(name)
+def test_a_late_approve_is_refused_even_before_the_controller_notices_the_expiry(expired_request):
+    controller, name = expired_request.controller, expired_request.name
     connect(controller.app.config["DATABASE"]).execute("UPDATE approval_requests SET expires_at = '9999-12-31T00:00:00.000+00:00'")
 
     response = controller.post(f"/approve/{name}")

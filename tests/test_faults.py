@@ -1,23 +1,16 @@
-"""Faults: AWS throttling and connection errors, poison messages, and a controller killed at random."""
+"""Faults: AWS throttling and connection errors under the controller, and poison messages on its queue."""
 from __future__ import annotations
 
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError
-from conftest import ORDER, Stack, free_port, make_stack, wait_for
-
-from controller.db import connect
+from conftest import make_stack, wait_for
 
 
 class ThrottledBody:
