@@ -30,7 +30,7 @@ fi
 run() { "$venv/bin/python" "$@"; }
 
 echo "==> building lambda/payload.zip"
-run -m emulator.lambda_package >/dev/null
+run -m stack.lambda_package >/dev/null
 
 deployed_outputs=""
 if command -v terraform >/dev/null 2>&1; then

@@ -3,6 +3,7 @@
 Everything runs on this machine: the bench starts its own emulator process and serves its own
 controllers over HTTP in threads, then stops them however the run ends.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,12 +28,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/approvals.py` from the repo root
 
-from tqdm import tqdm  # noqa: E402
+from tqdm import tqdm
 
-from bench.harness import (  # noqa: E402
-    PROJECT_ROOT, Controller, Emulator, call, controller, controller_config, emulator, in_background, percentile_ms,
-)
-from controller import db, store  # noqa: E402
+from bench.measure import Controller, call, controller, in_background, percentile_ms
+from controller import db, store
+from harness.controllers import controller_config
+from harness.emulator import Emulator, running_emulator
+from harness.orders import ITEMS as ORDER_ITEMS
+from stack.paths import LAMBDA_SOURCE_DIR
 
 METHOD = """\
 methods:
@@ -56,7 +59,6 @@ methods:
   10,000 stored          a fresh database with --stored requests (all but --stored-pending decided), an empty
                          queue, PULL_WAIT_SECONDS 0; the time of GET /pending (default limit) over HTTP.
 """
-ORDER_ITEMS = [{"sku": "BOOK-1", "quantity": 2, "unit_price": 12.5}, {"sku": "PEN-7", "quantity": 1, "unit_price": 3}]
 LAMBDA_WARM_UP = 20
 PHASE_TIMEOUT_SECONDS = 300
 DECIDED_STATES = tuple(store.DECIDED_STATES.values())
@@ -66,21 +68,37 @@ _order_numbers = itertools.count(1)
 def parse_args() -> argparse.Namespace:
     """Read the command line."""
     parser = argparse.ArgumentParser(
-        prog="bench/approvals.py", description=__doc__, epilog=METHOD, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="bench/approvals.py",
+        description=__doc__,
+        epilog=METHOD,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--orders", type=int, default=500, help="orders in each drain (the controller's and the baseline's; default: 500)")
+    parser.add_argument(
+        "--orders",
+        type=int,
+        default=500,
+        help="orders in each drain (the controller's and the baseline's; default: 500)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     parser.add_argument("--steady-orders", type=int, default=200, help="orders in the steady flow (default: 200)")
     parser.add_argument(
-        "--rate", type=float, default=5,
+        "--rate",
+        type=float,
+        default=5,
         help="orders started per second in the steady flow (default: 5; keep it below what the emulator sustains)",
     )
-    parser.add_argument("--poll-interval-ms", type=float, default=0, help="pause between /pending polls in the steady flow (default: 0)")
+    parser.add_argument(
+        "--poll-interval-ms", type=float, default=0, help="pause between /pending polls in the steady flow (default: 0)"
+    )
     parser.add_argument("--start-concurrency", type=int, default=8, help="clients starting orders at once (default: 8)")
     parser.add_argument("--invokes", type=int, default=200, help="timed warm Lambda invocations (default: 200)")
-    parser.add_argument("--stored", type=int, default=10_000, help="requests stored for the /pending test (default: 10000)")
+    parser.add_argument(
+        "--stored", type=int, default=10_000, help="requests stored for the /pending test (default: 10000)"
+    )
     parser.add_argument("--stored-pending", type=int, default=1_000, help="of which still pending (default: 1000)")
-    parser.add_argument("--pending-calls", type=int, default=100, help="timed GET /pending calls on that store (default: 100)")
+    parser.add_argument(
+        "--pending-calls", type=int, default=100, help="timed GET /pending calls on that store (default: 100)"
+    )
     return parser.parse_args()
 
 
@@ -257,7 +275,7 @@ def _invoke(client: Any, function_arn: str, payload: str) -> None:
 
 def _order_handler() -> Callable[[Any, Any], Any]:
     """Load lambda/function.py in this process (the directory name `lambda` cannot be imported as a package)."""
-    spec = importlib.util.spec_from_file_location("bench_order_function", PROJECT_ROOT / "lambda" / "function.py")
+    spec = importlib.util.spec_from_file_location("bench_order_function", LAMBDA_SOURCE_DIR / "function.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.handler
@@ -290,14 +308,16 @@ def lambda_overhead(env: Emulator, invokes: int) -> dict[str, Any]:
 def _approval_message(env: Emulator, number: int) -> str:
     """Return a Request Approval message body shaped as the state machine sends it."""
     name = str(uuid.uuid4())
-    return json.dumps({
-        "TaskToken": uuid.uuid4().hex,
-        "ExecutionName": name,
-        "ExecutionArn": env.outputs["state_machine_arn"].replace(":stateMachine:", ":execution:") + ":" + name,
-        "Order": order(),
-        "RequestedAt": datetime.now(timezone.utc).isoformat(),
-        "TimeoutSeconds": 86400 + number,  # expiry in the future, so /pending's expiry sweep has nothing to do
-    })
+    return json.dumps(
+        {
+            "TaskToken": uuid.uuid4().hex,
+            "ExecutionName": name,
+            "ExecutionArn": env.outputs["state_machine_arn"].replace(":stateMachine:", ":execution:") + ":" + name,
+            "Order": order(),
+            "RequestedAt": datetime.now(timezone.utc).isoformat(),
+            "TimeoutSeconds": 86400 + number,  # expiry in the future, so /pending's expiry sweep has nothing to do
+        }
+    )
 
 
 def fill_store(env: Emulator, database: Path, total: int, still_pending: int) -> None:
@@ -365,7 +385,12 @@ def targets(summary: dict[str, Any], stored: int) -> list[dict[str, Any]]:
     ]
     compare = {"<=": float.__le__, ">=": float.__ge__, "<": float.__lt__}
     return [
-        {"metric": key, "target": f"{op} {limit:g}", "measured": summary[key], "met": compare[op](float(summary[key]), limit)}
+        {
+            "metric": key,
+            "target": f"{op} {limit:g}",
+            "measured": summary[key],
+            "met": compare[op](float(summary[key]), limit),
+        }
         for key, op, limit in wanted
     ]
 
@@ -373,14 +398,24 @@ def targets(summary: dict[str, Any], stored: int) -> list[dict[str, Any]]:
 def summarize(args: argparse.Namespace, results: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
     """Flatten the phases into one summary with the baseline's figures prefixed and the targets marked."""
     measured, baseline = results["controller"], results["baseline"]
-    summary: dict[str, Any] = {"orders": args.orders, **measured, **results["steady"], **results["lambda"], **results["stored"]}
+    summary: dict[str, Any] = {
+        "orders": args.orders,
+        **measured,
+        **results["steady"],
+        **results["lambda"],
+        **results["stored"],
+    }
     summary.update({f"baseline_{key}": value for key, value in baseline.items()})
     summary["speedup"] = round(measured["approvals_per_second"] / baseline["approvals_per_second"], 2)
     summary["requests_ratio"] = round(
         baseline["controller_requests_per_approval"] / measured["controller_requests_per_approval"], 2
     )
     summary["targets"] = targets(summary, args.stored)
-    summary["machine"] = {"cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    summary["machine"] = {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
     summary["bench_seconds"] = round(seconds, 1)
     return summary
 
@@ -403,14 +438,23 @@ def print_table(summary: dict[str, Any]) -> None:
         print(f"{label:40} {mine:>30} {theirs:>30}")
     print()
     for key in (
-        "speedup", "requests_ratio", "start_to_pending_p50_ms", "start_to_pending_p95_ms", "pending_poll_p50_ms",
-        "steady_approvals_per_second", "warm_lambda_invoke_p50_ms", "warm_lambda_invoke_p95_ms",
-        "lambda_handler_in_process_p50_ms", *(k for k in summary if k.startswith("pending_p") and k.endswith("_stored")),
+        "speedup",
+        "requests_ratio",
+        "start_to_pending_p50_ms",
+        "start_to_pending_p95_ms",
+        "pending_poll_p50_ms",
+        "steady_approvals_per_second",
+        "warm_lambda_invoke_p50_ms",
+        "warm_lambda_invoke_p95_ms",
+        "lambda_handler_in_process_p50_ms",
+        *(k for k in summary if k.startswith("pending_p") and k.endswith("_stored")),
     ):
         print(f"{key:40} {summary[key]:>30}")
     print("\ntargets:")
     for target in summary["targets"]:
-        print(f"  {'PASS' if target['met'] else 'MISS'}  {target['metric']:40} {target['measured']:>10} (target {target['target']})")
+        print(
+            f"  {'PASS' if target['met'] else 'MISS'}  {target['metric']:40} {target['measured']:>10} (target {target['target']})"
+        )
     print(f"\nmachine: {summary['machine']}; the bench took {summary['bench_seconds']} s")
 
 
@@ -424,7 +468,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     began = time.perf_counter()
     try:
-        with TemporaryDirectory(prefix="bench-approvals-") as workdir, emulator(Path(workdir)) as env:
+        with TemporaryDirectory(prefix="bench-approvals-") as workdir, running_emulator(Path(workdir)) as env:
             results = run(env, Path(workdir), args)
     except KeyboardInterrupt:
         sys.exit("interrupted; the emulator and the controllers are stopped")

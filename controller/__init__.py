@@ -1,11 +1,12 @@
 """The approval controller: a Flask app that answers Step Functions for a person."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Flask
 
-from controller import approvals, db, decisions, pages, security
+from controller import approvals, db, pages, security
 from controller.aws import make_clients
 from controller.config import DEFAULTS, load_config
 from controller.errors import register_error_handlers
@@ -19,18 +20,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     db.init_app(app)
     app.extensions["aws"] = make_clients(app.config)
-    _recover(app)
     register_error_handlers(app)
     security.init_app(app)
     app.register_blueprint(approvals.bp)
     pages.init_app(app)
     return app
-
-
-def _recover(app: Flask) -> None:
-    """Finish decisions a crash left claimed; if AWS is down, /pending finishes them later."""
-    connection = db.connect(app.config["DATABASE"])
-    try:
-        decisions.resume_claims(connection, app.extensions["aws"]["stepfunctions"], older_than_seconds=0)
-    finally:
-        connection.close()

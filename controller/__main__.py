@@ -1,4 +1,5 @@
 """python -m controller: serve the approval controller (127.0.0.1:3000 unless configured)."""
+
 from __future__ import annotations
 
 import logging
@@ -6,6 +7,7 @@ import sys
 
 from controller import create_app
 from controller.config import ConfigurationError
+from controller.startup import prepare_to_serve
 
 
 def main() -> None:
@@ -15,7 +17,11 @@ def main() -> None:
         app = create_app()
     except ConfigurationError as error:
         sys.exit(f"controller: {error}")
-    print(f"controller ready on http://{app.config['HOST']}:{app.config['PORT']} ({app.config['CONFIG_SOURCE']} stack)", flush=True)
+    prepare_to_serve(app)
+    print(
+        f"controller ready on http://{app.config['HOST']}:{app.config['PORT']} ({app.config['CONFIG_SOURCE']} stack)",
+        flush=True,
+    )
     app.run(host=app.config["HOST"], port=app.config["PORT"], threaded=True)
 
 

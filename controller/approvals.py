@@ -1,4 +1,5 @@
 """The approver's API: list pending requests, approve or reject them, look one up."""
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,12 @@ def refresh_pending() -> list[str]:
     config = current_app.config
     try:
         inbox.pull(
-            db, aws.client("sqs"), config["APPROVAL_QUEUE_URL"],
-            config["PULL_WAIT_SECONDS"], config["PULL_MAX_BATCHES"], config["PULL_BATCH_SIZE"],
+            db,
+            aws.client("sqs"),
+            config["APPROVAL_QUEUE_URL"],
+            config["PULL_WAIT_SECONDS"],
+            config["PULL_MAX_BATCHES"],
+            config["PULL_BATCH_SIZE"],
         )
         _check_liveness(db)
     except (AwsUnavailable, ClientError, BotoCoreError) as error:
@@ -68,7 +73,10 @@ def pending() -> Any:
     db = get_db()
     shown = [store.public(row) for row in store.pending(db, limit)]
     return jsonify(
-        pending=shown, count=store.count_pending(db), warnings=warnings, invalid_messages=store.invalid_messages(db, limit)
+        pending=shown,
+        count=store.count_pending(db),
+        warnings=warnings,
+        invalid_messages=store.invalid_messages(db, limit),
     )
 
 

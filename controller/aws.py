@@ -1,11 +1,12 @@
 """The one place boto3 clients are made, so the endpoint, region and retry policy apply everywhere."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from flask import current_app
+from flask import Flask, current_app
 
 
 def make_clients(config: dict[str, Any]) -> dict[str, Any]:
@@ -26,6 +27,12 @@ def make_clients(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def clients_of(app: Flask) -> dict[str, Any]:
+    """Return the app's clients, by service name."""
+    clients: dict[str, Any] = app.extensions["aws"]
+    return clients
+
+
 def client(service: str) -> Any:
-    """Return the app's client for "sqs" or "stepfunctions"."""
-    return current_app.extensions["aws"][service]
+    """Return the current app's client for "sqs" or "stepfunctions"."""
+    return clients_of(current_app)[service]

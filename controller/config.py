@@ -1,4 +1,5 @@
 """Where the controller finds its queue and AWS endpoint: environment, emulator outputs, or Terraform."""
+
 from __future__ import annotations
 
 import json
@@ -10,12 +11,10 @@ from typing import Any
 
 from python_terraform import Terraform
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_EMULATOR_OUTPUTS = PROJECT_ROOT / ".emulator" / "outputs.json"
-TERRAFORM_DIR = PROJECT_ROOT / "terraform"
+from stack.paths import EMULATOR_OUTPUTS, INSTANCE_DIR, TERRAFORM_DIR
 
 DEFAULTS: dict[str, Any] = {
-    "DATABASE": str(PROJECT_ROOT / "instance" / "approvals.sqlite3"),
+    "DATABASE": str(INSTANCE_DIR / "approvals.sqlite3"),
     "HOST": "127.0.0.1",
     "PORT": 3000,
     "PULL_WAIT_SECONDS": 1,
@@ -35,7 +34,7 @@ class ConfigurationError(RuntimeError):
 
 def _stack_outputs(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     """Return (source, outputs) from the emulator's file, else from `terraform output -json`."""
-    outputs_file = Path(environ.get("EMULATOR_OUTPUTS", DEFAULT_EMULATOR_OUTPUTS))
+    outputs_file = Path(environ.get("EMULATOR_OUTPUTS", EMULATOR_OUTPUTS))
     source, raw = "emulator", json.loads(outputs_file.read_text()) if outputs_file.is_file() else None
     if raw is None:
         try:
@@ -68,7 +67,9 @@ def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
             CONFIG_SOURCE="environment",
             APPROVAL_QUEUE_URL=environ["APPROVAL_QUEUE_URL"],
             AWS_ENDPOINT_URL=environ.get("AWS_ENDPOINT_URL"),
-            AWS_REGION=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or _region_of(environ["APPROVAL_QUEUE_URL"]),
+            AWS_REGION=environ.get("AWS_REGION")
+            or environ.get("AWS_DEFAULT_REGION")
+            or _region_of(environ["APPROVAL_QUEUE_URL"]),
         )
         return config
     source, outputs = _stack_outputs(environ)

@@ -1,4 +1,5 @@
 """SQLite storage: one connection per request context, schema from schema.sql."""
+
 from __future__ import annotations
 
 import sqlite3

@@ -1,4 +1,5 @@
 """Approve or reject a stored request: one claim in the database, one call to Step Functions."""
+
 from __future__ import annotations
 
 import json
@@ -82,7 +83,9 @@ def _deliver(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
     except ClientError as error:
         if error.response["Error"]["Code"] not in TOKEN_GONE:  # refused (throttled, denied): nothing was decided
             store.release(db, row["id"])
-            raise AwsUnavailable(f"Step Functions did not take the decision; try again. ({error.response['Error']['Code']})") from error
+            raise AwsUnavailable(
+                f"Step Functions did not take the decision; try again. ({error.response['Error']['Code']})"
+            ) from error
         # the token is spent, perhaps by an earlier attempt of this very decision: the execution tells
         if not _conclude(db, sfn, row):
             raise AwsUnavailable(unknown) from error

@@ -1,4 +1,5 @@
 """The controller's errors, and the one handler that turns them into JSON responses."""
+
 from __future__ import annotations
 
 from typing import Any

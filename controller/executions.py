@@ -1,4 +1,5 @@
 """Reads an execution's live status and brings a stored request in line with it."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Recently closed approval requests, with their executions' live status, for the approver's page."""
+
 from __future__ import annotations
 
 import sqlite3

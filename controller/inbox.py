@@ -1,4 +1,5 @@
 """Moves approval requests from SQS into the database: store first, delete after."""
+
 from __future__ import annotations
 
 import logging

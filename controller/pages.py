@@ -1,4 +1,5 @@
 """The approver's web page: pending requests with Approve/Reject forms, and recent outcomes."""
+
 from __future__ import annotations
 
 import secrets

@@ -4,6 +4,7 @@ The controller listens on localhost, where any page the approver visits can reac
 `POST /approve` needs no body. Browsers name the page that sent a request (`Origin`,
 `Sec-Fetch-Site`); curl and other clients send neither, so they are unaffected.
 """
+
 from __future__ import annotations
 
 from flask import Flask, request
@@ -19,7 +20,11 @@ def refuse_cross_site() -> None:
         return
     origin = request.headers.get("Origin")
     fetch_site = request.headers.get("Sec-Fetch-Site")
-    if (origin and origin.rstrip("/") != request.host_url.rstrip("/")) or fetch_site not in (None, "same-origin", "none"):
+    if (origin and origin.rstrip("/") != request.host_url.rstrip("/")) or fetch_site not in (
+        None,
+        "same-origin",
+        "none",
+    ):
         raise CrossSiteRequest("Decisions can only be sent from this controller's own page or a non-browser client.")
 
 

@@ -1,4 +1,5 @@
 """Approval requests in SQLite: parse queue messages, save them once, move them through their states."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """python -m emulator: run the local AWS stand-in until interrupted."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,9 @@ from werkzeug.serving import make_server
 from emulator import lambda_runner, patches
 from emulator.gateway import create_gateway
 from emulator.provision import Deployment, provision
-from emulator.stack import PROJECT_ROOT, load_stack
+from stack.definition import load_stack
+from stack.paths import EMULATOR_OUTPUTS
 
-DEFAULT_OUTPUTS = PROJECT_ROOT / ".emulator" / "outputs.json"
 REGION = "eu-west-1"
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -30,7 +31,7 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="AWS endpoint port (default: 5000)")
     parser.add_argument("--api-port", type=int, default=4000, help="POST /start/workflow port (default: 4000)")
-    parser.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS, help="where to write the stack outputs")
+    parser.add_argument("--outputs", type=Path, default=EMULATOR_OUTPUTS, help="where to write the stack outputs")
     parser.add_argument("--approval-timeout-seconds", type=int, help="override stack.json's approval timeout")
     return parser.parse_args()
 
@@ -49,7 +50,9 @@ def _refuse_busy_ports(host: str, ports: list[int]) -> None:
     for port in ports:
         with socket.socket() as probe:
             if probe.connect_ex((host, port)) == 0:
-                sys.exit(f"emulator: {host}:{port} is in use; stop what uses it or pick another with --port / --api-port")
+                sys.exit(
+                    f"emulator: {host}:{port} is in use; stop what uses it or pick another with --port / --api-port"
+                )
 
 
 def _start_aws(args: argparse.Namespace) -> tuple[Any, str]:
@@ -80,7 +83,9 @@ def main() -> None:
     """Start moto and the API stand-in, create the stack, write the outputs, then wait."""
     args = _parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)  # failed executions are results, not emulator faults
+    logging.getLogger("moto.stepfunctions").setLevel(
+        logging.CRITICAL
+    )  # failed executions are results, not emulator faults
     _refuse_busy_ports(args.host, [args.port, args.api_port])
     aws, endpoint_url = _start_aws(args)
     session = Session(region_name=REGION, **FAKE_CREDENTIALS)

@@ -4,6 +4,7 @@ moto's API Gateway cannot call Step Functions, so the emulator serves the route 
 validate the body against the order schema, then StartExecution with the body as input
 and a fresh request id as the execution name. The caller never picks the state machine.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,8 @@ from flask import Flask, jsonify, request
 from jsonschema import Draft4Validator
 from werkzeug.exceptions import HTTPException
 
-from emulator.stack import ORDER_SCHEMA_FILE, load_stack
+from stack.definition import load_stack
+from stack.paths import ORDER_SCHEMA_FILE
 
 MAX_INPUT_BYTES = 256 * 1024  # Step Functions' limit on an execution's input
 ORDER_VALIDATOR = Draft4Validator(json.loads(ORDER_SCHEMA_FILE.read_text()))
@@ -53,7 +55,9 @@ def create_gateway(sfn: Any, state_machine_arn: str) -> Flask:
     def start_workflow() -> Any:
         body = json_body()
         if body is None:
-            return jsonify(message="The body must be a JSON order sent as application/json (strict JSON: no NaN, no unpaired surrogates)."), 400
+            return jsonify(
+                message="The body must be a JSON order sent as application/json (strict JSON: no NaN, no unpaired surrogates)."
+            ), 400
         errors = order_errors(body)
         if errors:
             return jsonify(message="Invalid request body", errors=errors), 400

@@ -5,6 +5,7 @@ module replaces that method. Each function gets a pool of worker processes (one 
 concurrent invocation, as Lambda has one container per concurrent request); a worker
 stays alive between invocations, so only the first call pays the import.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -83,7 +84,10 @@ class WorkerPool:
             error = (
                 {"errorType": "Runtime.ExitError", "errorMessage": "The runtime exited during the invocation."}
                 if exited
-                else {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.timeout} seconds"}
+                else {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"Task timed out after {function.timeout} seconds",
+                }
             )
             return json.dumps(error), True, ""
         with self._lock:

@@ -3,6 +3,7 @@
 Protocol: each stdin line is a JSON event; each stdout line is
 {"ok": true, "result": ...} or {"ok": false, "error": {errorType, errorMessage, stackTrace}}.
 """
+
 from __future__ import annotations
 
 import importlib

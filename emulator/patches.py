@@ -1,4 +1,5 @@
 """Corrections to moto where it differs from AWS in ways this workflow depends on."""
+
 from __future__ import annotations
 
 import time

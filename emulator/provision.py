@@ -1,4 +1,5 @@
 """Creates, in the emulator, the stack terraform/ describes, from the same stack.json and template."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,9 @@ from typing import Any
 
 from boto3.session import Session
 
-from emulator.lambda_package import build_payload
-from emulator.stack import TEMPLATE_FILE, load_stack, render_template, resource_name
+from stack.definition import load_stack, render_template, resource_name
+from stack.lambda_package import build_payload
+from stack.paths import TEMPLATE_FILE
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ def _queues(sqs: Any, stack: dict[str, Any], prefix: str) -> tuple[str, str]:
             "VisibilityTimeout": str(settings["visibility_timeout_seconds"]),
             "MessageRetentionPeriod": str(settings["message_retention_seconds"]),
             "SqsManagedSseEnabled": "true",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings["max_receive_count"]}),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings["max_receive_count"]}
+            ),
         },
     )["QueueUrl"]
     return queue_url, dlq_url

@@ -2,6 +2,7 @@
 
 Standard library only, so the deployment package is this file and the schema.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,9 @@ class InvalidOrder(Exception):
 def schema_errors(value: Any, schema: dict[str, Any], path: str = "order") -> list[str]:
     """Return what is wrong with value under the draft-4 subset order.schema.json uses."""
     expected = schema.get("type")
-    if expected and (not isinstance(value, _JSON_TYPES[expected]) or (isinstance(value, bool) and expected != "boolean")):
+    if expected and (
+        not isinstance(value, _JSON_TYPES[expected]) or (isinstance(value, bool) and expected != "boolean")
+    ):
         return [f"{path} must be of type {expected}"]
     if isinstance(value, float) and not math.isfinite(value):
         return [f"{path} must be a finite number"]  # NaN and Infinity are not JSON, but a direct start may carry them
@@ -85,7 +88,10 @@ def price(order: dict[str, Any]) -> dict[str, Any]:
         raise InvalidOrder(f"Order {order['order_id']} lists SKU {', '.join(repeated)} more than once.")
     cents = Decimal("0.01")
     lines = [
-        {**item, "line_total": float((Decimal(str(item["unit_price"])) * item["quantity"]).quantize(cents, ROUND_HALF_UP))}
+        {
+            **item,
+            "line_total": float((Decimal(str(item["unit_price"])) * item["quantity"]).quantize(cents, ROUND_HALF_UP)),
+        }
         for item in order["items"]
     ]
     total = sum((Decimal(str(line["line_total"])) for line in lines), Decimal("0"))

@@ -1,4 +1,5 @@
 """An independent client drives the emulator as an AWS endpoint: the AWS CLI, no project code."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ORDER, wait_for
+from harness.orders import ORDER
+from harness.waiting import wait_for
 
 
 def aws(emulator, *arguments: str) -> dict:
@@ -18,27 +20,65 @@ def aws(emulator, *arguments: str) -> dict:
         "AWS_DEFAULT_REGION": emulator.outputs["aws_region"],
     }
     completed = subprocess.run(
-        [str(Path(sys.executable).with_name("aws")), "--endpoint-url", emulator.outputs["aws_endpoint_url"], "--output", "json", *arguments],
-        capture_output=True, text=True, env=environment, check=True, timeout=60,
+        [
+            str(Path(sys.executable).with_name("aws")),
+            "--endpoint-url",
+            emulator.outputs["aws_endpoint_url"],
+            "--output",
+            "json",
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+        timeout=60,
     )
     return json.loads(completed.stdout) if completed.stdout.strip() else {}
 
 
 def test_the_aws_cli_takes_an_execution_through_approval(stack):
     emulator = stack.emulator
-    started = aws(emulator, "stepfunctions", "start-execution", "--state-machine-arn", stack.state_machine_arn,
-                  "--name", "cli-approval", "--input", json.dumps(ORDER))
+    started = aws(
+        emulator,
+        "stepfunctions",
+        "start-execution",
+        "--state-machine-arn",
+        stack.state_machine_arn,
+        "--name",
+        "cli-approval",
+        "--input",
+        json.dumps(ORDER),
+    )
 
     received = wait_for(
-        lambda: aws(emulator, "sqs", "receive-message", "--queue-url", stack.queue_url, "--wait-time-seconds", "1").get("Messages"),
-        20, "the approval request on the queue",
+        lambda: aws(emulator, "sqs", "receive-message", "--queue-url", stack.queue_url, "--wait-time-seconds", "1").get(
+            "Messages"
+        ),
+        20,
+        "the approval request on the queue",
     )
     body = json.loads(received[0]["Body"])
-    aws(emulator, "stepfunctions", "send-task-success", "--task-token", body["TaskToken"], "--task-output", '{"status": "APPROVED"}')
+    aws(
+        emulator,
+        "stepfunctions",
+        "send-task-success",
+        "--task-token",
+        body["TaskToken"],
+        "--task-output",
+        '{"status": "APPROVED"}',
+    )
 
     assert body["ExecutionName"] == "cli-approval"
     finished = wait_for(
-        lambda: (d := aws(emulator, "stepfunctions", "describe-execution", "--execution-arn", started["executionArn"]))["status"] != "RUNNING" and d,
-        20, "the execution to finish",
+        lambda: (
+            (d := aws(emulator, "stepfunctions", "describe-execution", "--execution-arn", started["executionArn"]))[
+                "status"
+            ]
+            != "RUNNING"
+            and d
+        ),
+        20,
+        "the execution to finish",
     )
     assert finished["status"] == "SUCCEEDED"

@@ -4,6 +4,7 @@
 emulator's main state machine. The controller has one pending request; "nothing stored" means
 it stays pending, its execution keeps waiting and the database holds the same rows.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,7 +17,6 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Controller, Emulator, ORDER, Stack, controller_config, make_stack
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.serving import make_server
@@ -24,29 +24,55 @@ from werkzeug.serving import make_server
 from controller.db import connect
 from controller.decisions import FIELD_LIMITS
 from emulator.gateway import MAX_INPUT_BYTES, create_gateway
+from harness.controllers import ServedController, controller_config
+from harness.emulator import Emulator
+from harness.orders import ORDER
+from harness.stacks import Stack, make_stack
 
 ALLOWED_FIELDS = {"approve": ("approver", "comment"), "reject": ("approver", "comment", "reason")}
 JSON_TYPES: dict[str, Any] = {"string": str, "object": dict, "array": list, "integer": int, "number": (int, float)}
 TYPED_FIELDS: dict[tuple[str | int, ...], str] = {
-    ("order_id",): "string", ("customer",): "object", ("customer", "id"): "string", ("customer", "name"): "string",
-    ("customer", "email"): "string", ("items",): "array", ("items", 0): "object", ("items", 0, "sku"): "string",
-    ("items", 0, "quantity"): "integer", ("items", 0, "unit_price"): "number", ("currency",): "string",
+    ("order_id",): "string",
+    ("customer",): "object",
+    ("customer", "id"): "string",
+    ("customer", "name"): "string",
+    ("customer", "email"): "string",
+    ("items",): "array",
+    ("items", 0): "object",
+    ("items", 0, "sku"): "string",
+    ("items", 0, "quantity"): "integer",
+    ("items", 0, "unit_price"): "number",
+    ("currency",): "string",
 }
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+)
 json_values = st.recursive(
-    json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
 )
 non_ascii_text = st.text(min_size=1, max_size=64).filter(lambda text: not text.isascii())
 not_json_content_types = st.sampled_from(
-    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "application/octet-stream", ""]
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+        "application/octet-stream",
+        "",
+    ]
 ) | st.from_regex(r"\A[a-z]{1,12}/[a-z0-9.-]{1,20}\Z").filter(lambda mime: mime != "application/json")
 
 
 def checked(max_examples: int) -> settings:
     """Hypothesis settings for tests over HTTP: bounded examples, no deadline, no example database on disk."""
     return settings(
-        max_examples=max_examples, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
     )
 
 
@@ -74,11 +100,15 @@ def with_value(order: dict[str, Any], path: tuple[str | int, ...], value: Any) -
 
 
 def executions_of(emulator: Emulator, state_machine_arn: str) -> int:
-    pages = emulator.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
+    pages = (
+        emulator.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
+    )
     return sum(len(page["executions"]) for page in pages)
 
 
-def post_order(emulator: Emulator, data: bytes | str, content_type: str | None = "application/json") -> requests.Response:
+def post_order(
+    emulator: Emulator, data: bytes | str, content_type: str | None = "application/json"
+) -> requests.Response:
     headers = {} if content_type is None else {"Content-Type": content_type}
     return requests.post(emulator.outputs["api_url"], data=data, headers=headers, timeout=30)
 
@@ -101,7 +131,9 @@ def refused_and_nothing_started(
 
 @checked(40)
 @given(path=st.sampled_from(list(TYPED_FIELDS)), data=st.data())
-def test_a_field_of_the_wrong_type_gets_400_naming_it_and_starts_nothing(emulator: Emulator, path: tuple, data: st.DataObject) -> None:
+def test_a_field_of_the_wrong_type_gets_400_naming_it_and_starts_nothing(
+    emulator: Emulator, path: tuple, data: st.DataObject
+) -> None:
     json_type = TYPED_FIELDS[path]
     value = data.draw(json_values.filter(lambda candidate: not has_json_type(candidate, json_type)), label="value")
 
@@ -115,21 +147,29 @@ def test_a_field_of_the_wrong_type_gets_400_naming_it_and_starts_nothing(emulato
 @given(field=st.sampled_from(["order_id", "currency"]), text=non_ascii_text)
 @example(field="order_id", text="ORD-東京")
 @example(field="currency", text="€UR")
-def test_unicode_where_the_schema_allows_only_ascii_gets_400_and_starts_nothing(emulator: Emulator, field: str, text: str) -> None:
+def test_unicode_where_the_schema_allows_only_ascii_gets_400_and_starts_nothing(
+    emulator: Emulator, field: str, text: str
+) -> None:
     answer = refused_and_nothing_started(emulator, json.dumps({**ORDER, field: text}, ensure_ascii=False).encode())
 
     assert any(error.startswith(f"{field}: ") and "does not match" in error for error in answer["errors"]), answer
 
 
 @checked(20)
-@given(body=st.text(alphabet=" \t\r\n", max_size=8), content_type=st.sampled_from(["application/json", "text/plain", None]))
-def test_an_empty_or_blank_body_gets_400_and_starts_nothing(emulator: Emulator, body: str, content_type: str | None) -> None:
+@given(
+    body=st.text(alphabet=" \t\r\n", max_size=8), content_type=st.sampled_from(["application/json", "text/plain", None])
+)
+def test_an_empty_or_blank_body_gets_400_and_starts_nothing(
+    emulator: Emulator, body: str, content_type: str | None
+) -> None:
     assert "JSON order" in refused_and_nothing_started(emulator, body, content_type)["message"]
 
 
 @checked(20)
 @given(content_type=not_json_content_types)
-def test_a_valid_order_in_another_content_type_gets_400_and_starts_nothing(emulator: Emulator, content_type: str) -> None:
+def test_a_valid_order_in_another_content_type_gets_400_and_starts_nothing(
+    emulator: Emulator, content_type: str
+) -> None:
     answer = refused_and_nothing_started(emulator, json.dumps(ORDER), content_type)
 
     assert "application/json" in answer["message"]
@@ -149,7 +189,9 @@ def test_a_body_that_is_not_strict_json_gets_400_and_starts_nothing(emulator: Em
 
 @checked(6)
 @given(padding=st.sampled_from(["x", "é", "東", "🚀"]), extra=st.integers(1, 64 * 1024))
-def test_a_body_over_the_step_functions_input_limit_gets_413_and_starts_nothing(emulator: Emulator, padding: str, extra: int) -> None:
+def test_a_body_over_the_step_functions_input_limit_gets_413_and_starts_nothing(
+    emulator: Emulator, padding: str, extra: int
+) -> None:
     repeat = -(-(MAX_INPUT_BYTES + extra) // len(padding.encode()))
     body = json.dumps({**ORDER, "customer": {"id": "C-1", "name": padding * repeat}}, ensure_ascii=False).encode()
 
@@ -160,7 +202,9 @@ def test_a_body_over_the_step_functions_input_limit_gets_413_and_starts_nothing(
 def own_gateway(emulator: Emulator) -> Iterator[tuple[str, Stack]]:
     """The /start/workflow app over HTTP on a state machine of its own, so valid orders start nothing on the main one."""
     stack = make_stack(emulator)
-    server = make_server("127.0.0.1", 0, create_gateway(emulator.client("stepfunctions"), stack.state_machine_arn), threaded=True)
+    server = make_server(
+        "127.0.0.1", 0, create_gateway(emulator.client("stepfunctions"), stack.state_machine_arn), threaded=True
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/start/workflow", stack
     server.shutdown()
@@ -179,7 +223,12 @@ def test_any_unicode_text_in_free_text_fields_is_accepted_and_reaches_the_execut
     url, stack = own_gateway
     order = {**ORDER, "customer": {"id": customer_id, "name": name}, "items": [{**ORDER["items"][0], "sku": sku}]}
 
-    response = requests.post(url, data=json.dumps(order, ensure_ascii=False).encode(), headers={"Content-Type": "application/json"}, timeout=30)
+    response = requests.post(
+        url,
+        data=json.dumps(order, ensure_ascii=False).encode(),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
 
     assert response.status_code == 200, response.text
     assert json.loads(stack.describe(response.json()["name"])["input"]) == order
@@ -189,17 +238,21 @@ def test_any_unicode_text_in_free_text_fields_is_accepted_and_reaches_the_execut
 
 
 @pytest.fixture(scope="module")
-def waiting(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Controller, Stack, str]]:
+def waiting(
+    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ServedController, Stack, str]]:
     """A controller with exactly one pending request: (controller, its stack, the request's id)."""
     stack = make_stack(emulator)
-    controller = Controller(controller_config(stack, tmp_path_factory.mktemp("bad-input") / "approvals.sqlite3"))
+    controller = ServedController(
+        controller_config(stack.emulator, stack.queue_url, tmp_path_factory.mktemp("bad-input") / "approvals.sqlite3")
+    )
     name = stack.start()
     controller.wait_for_pending(name)
     yield controller, stack, name
     controller.stop()
 
 
-def stored_rows(controller: Controller) -> list[tuple]:
+def stored_rows(controller: ServedController) -> list[tuple]:
     """Every stored request and set-aside message, as plain tuples."""
     connection = connect(controller.app.config["DATABASE"])
     try:
@@ -217,10 +270,23 @@ def bad_decision_bodies(kind: str) -> st.SearchStrategy[bytes]:
     as_json = lambda value: json.dumps(value, ensure_ascii=False).encode()  # noqa: E731
     return st.one_of(
         json_values.filter(lambda value: not isinstance(value, dict)).map(as_json),
-        st.dictionaries(st.text(max_size=12).filter(lambda key: key not in allowed), json_values, min_size=1, max_size=3).map(as_json),
-        st.builds(lambda name, value: as_json({name: value}), field, json_values.filter(lambda value: not isinstance(value, str))),
-        st.builds(lambda name, char, extra: as_json({name: char * (FIELD_LIMITS[name] + extra)}), field, st.sampled_from("xé東🚀"), st.integers(1, 300_000)),
-        st.builds(lambda name, code: ('{"%s": "ok \\u%04x"}' % (name, code)).encode(), field, st.integers(0xD800, 0xDFFF)),
+        st.dictionaries(
+            st.text(max_size=12).filter(lambda key: key not in allowed), json_values, min_size=1, max_size=3
+        ).map(as_json),
+        st.builds(
+            lambda name, value: as_json({name: value}),
+            field,
+            json_values.filter(lambda value: not isinstance(value, str)),
+        ),
+        st.builds(
+            lambda name, char, extra: as_json({name: char * (FIELD_LIMITS[name] + extra)}),
+            field,
+            st.sampled_from("xé東🚀"),
+            st.integers(1, 300_000),
+        ),
+        st.builds(
+            lambda name, code: ('{"%s": "ok \\u%04x"}' % (name, code)).encode(), field, st.integers(0xD800, 0xDFFF)
+        ),
         st.integers(2_000, 120_000).map(lambda depth: b"[" * depth + b"]" * depth),
         st.binary(min_size=1, max_size=40).filter(lambda raw: not is_json(raw)),
         st.text(alphabet=" \t\r\n", min_size=1, max_size=8).map(str.encode),
@@ -229,21 +295,25 @@ def bad_decision_bodies(kind: str) -> st.SearchStrategy[bytes]:
 
 @checked(60)
 @given(
-    call=st.sampled_from(["approve", "reject"]).flatmap(lambda kind: st.tuples(st.just(kind), st.booleans(), bad_decision_bodies(kind))),
+    call=st.sampled_from(["approve", "reject"]).flatmap(
+        lambda kind: st.tuples(st.just(kind), st.booleans(), bad_decision_bodies(kind))
+    ),
     content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", None]),
 )
 @example(call=("approve", True, b'{"approver": "\\ud800"}'), content_type="application/json")
 @example(call=("reject", False, b"[" * 100_000 + b"]" * 100_000), content_type="application/json")
 def test_a_bad_decision_body_gets_400_and_the_request_stays_pending(
-    waiting: tuple[Controller, Stack, str], call: tuple[str, bool, bytes], content_type: str | None
+    waiting: tuple[ServedController, Stack, str], call: tuple[str, bool, bytes], content_type: str | None
 ) -> None:
     controller, stack, name = waiting
     kind, named, body = call
     before = stored_rows(controller)
 
     response = requests.post(
-        controller.url + (f"/{kind}/{name}" if named else f"/{kind}"), data=body,
-        headers={} if content_type is None else {"Content-Type": content_type}, timeout=30,
+        controller.url + (f"/{kind}/{name}" if named else f"/{kind}"),
+        data=body,
+        headers={} if content_type is None else {"Content-Type": content_type},
+        timeout=30,
     )
 
     assert response.status_code == 400, response.text
@@ -259,7 +329,9 @@ def test_a_bad_decision_body_gets_400_and_the_request_stays_pending(
 @example(limit="١٢")
 @example(limit="9" * 5000)
 @example(limit="1001")
-def test_a_limit_that_is_not_a_whole_number_from_1_to_1000_gets_400(waiting: tuple[Controller, Stack, str], limit: str) -> None:
+def test_a_limit_that_is_not_a_whole_number_from_1_to_1000_gets_400(
+    waiting: tuple[ServedController, Stack, str], limit: str
+) -> None:
     controller, _, _ = waiting
 
     response = requests.get(controller.url + "/pending", params={"limit": limit}, timeout=30)
@@ -270,7 +342,9 @@ def test_a_limit_that_is_not_a_whole_number_from_1_to_1000_gets_400(waiting: tup
 
 @checked(8)
 @given(limit=st.integers(1, 1000), zeros=st.integers(0, 3))
-def test_a_limit_from_1_to_1000_in_ascii_digits_is_accepted(waiting: tuple[Controller, Stack, str], limit: int, zeros: int) -> None:
+def test_a_limit_from_1_to_1000_in_ascii_digits_is_accepted(
+    waiting: tuple[ServedController, Stack, str], limit: int, zeros: int
+) -> None:
     controller, _, name = waiting
     digits = str(limit).zfill(min(4, len(str(limit)) + zeros))
 
@@ -280,14 +354,25 @@ def test_a_limit_from_1_to_1000_in_ascii_digits_is_accepted(waiting: tuple[Contr
     assert [request["id"] for request in response.json()["pending"]] == [name]
 
 
-def test_a_unicode_order_and_approver_round_trip_from_start_workflow_to_the_decision(emulator: Emulator, tmp_path: Path) -> None:
+def test_a_unicode_order_and_approver_round_trip_from_start_workflow_to_the_decision(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     main = Stack(emulator, emulator.outputs["approval_queue_url"], emulator.outputs["state_machine_arn"])
-    controller = Controller({
-        "CONFIG_SOURCE": "emulator", "APPROVAL_QUEUE_URL": main.queue_url,
-        "AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"], "AWS_REGION": emulator.outputs["aws_region"],
-        "DATABASE": str(tmp_path / "approvals.sqlite3"), "PULL_WAIT_SECONDS": 0,
-    })
-    order = {**ORDER, "customer": {"id": "C-ü", "name": "Zoë 東京 🚀"}, "items": [{"sku": "ÉTÉ-🌞", "quantity": 1, "unit_price": 9.5}]}
+    controller = ServedController(
+        {
+            "CONFIG_SOURCE": "emulator",
+            "APPROVAL_QUEUE_URL": main.queue_url,
+            "AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"],
+            "AWS_REGION": emulator.outputs["aws_region"],
+            "DATABASE": str(tmp_path / "approvals.sqlite3"),
+            "PULL_WAIT_SECONDS": 0,
+        }
+    )
+    order = {
+        **ORDER,
+        "customer": {"id": "C-ü", "name": "Zoë 東京 🚀"},
+        "items": [{"sku": "ÉTÉ-🌞", "quantity": 1, "unit_price": 9.5}],
+    }
     try:
         started = post_order(emulator, json.dumps(order, ensure_ascii=False).encode())
         assert started.status_code == 200, started.text

@@ -1,4 +1,5 @@
 """The approver's page in a real browser (Debian's Chromium driven by Playwright), plus its form guards."""
+
 from __future__ import annotations
 
 import re
@@ -7,16 +8,24 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ORDER, PROJECT_ROOT
 
 from controller.db import connect
+from harness.orders import ORDER
+from stack.paths import PROJECT_ROOT
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOT = PROJECT_ROOT / "docs" / "approver-page.png"
 WAIT_MS = 15_000
 
@@ -98,7 +107,11 @@ def test_a_new_order_appears_without_a_reload_and_is_rejected_with_the_typed_rea
 
     expect(page.locator("#messages")).to_contain_text("Order ORD-1001 rejected.")
     execution = stack.wait_until_finished(name)
-    assert (execution["status"], execution["error"], execution["cause"]) == ("FAILED", "Rejected", "Over the credit limit.")
+    assert (execution["status"], execution["error"], execution["cause"]) == (
+        "FAILED",
+        "Rejected",
+        "Over the credit limit.",
+    )
     expect(outcome_row(page, name)).to_contain_text("Over the credit limit.")
     expect(outcome_row(page, name)).to_contain_text("FAILED")
 
@@ -184,7 +197,9 @@ def test_a_form_post_without_this_sessions_token_is_refused_and_decides_nothing(
     assert "Nothing was decided" in refused.text
     assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
     assert stack.describe(name)["status"] == "RUNNING"
-    accepted = session.post(controller.url + f"/ui/approve/{name}", data={"csrf_token": token}, allow_redirects=False, timeout=30)
+    accepted = session.post(
+        controller.url + f"/ui/approve/{name}", data={"csrf_token": token}, allow_redirects=False, timeout=30
+    )
     assert accepted.status_code == 303
 
 

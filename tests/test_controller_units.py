@@ -1,4 +1,5 @@
 """Controller pieces on moto's in-process mock: configuration, message parsing, the inbox."""
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,20 @@ def test_environment_variables_win_over_every_other_source(tmp_path):
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"approval_queue_url": {"value": "http://emulated/q"}}))
 
-    config = load_config({"APPROVAL_QUEUE_URL": "https://sqs.eu-west-2.amazonaws.com/1/q", "AWS_REGION": "eu-west-2",
-                          "EMULATOR_OUTPUTS": str(outputs), "CONTROLLER_PORT": "3100"})
+    config = load_config(
+        {
+            "APPROVAL_QUEUE_URL": "https://sqs.eu-west-2.amazonaws.com/1/q",
+            "AWS_REGION": "eu-west-2",
+            "EMULATOR_OUTPUTS": str(outputs),
+            "CONTROLLER_PORT": "3100",
+        }
+    )
 
-    assert (config["CONFIG_SOURCE"], config["APPROVAL_QUEUE_URL"], config["PORT"]) == ("environment", "https://sqs.eu-west-2.amazonaws.com/1/q", 3100)
+    assert (config["CONFIG_SOURCE"], config["APPROVAL_QUEUE_URL"], config["PORT"]) == (
+        "environment",
+        "https://sqs.eu-west-2.amazonaws.com/1/q",
+        3100,
+    )
 
 
 def test_the_controller_listens_on_loopback_port_3000_unless_told_otherwise(tmp_path):
@@ -43,8 +54,18 @@ def test_the_controller_listens_on_loopback_port_3000_unless_told_otherwise(tmp_
 
 def test_the_emulator_outputs_file_is_used_when_present(tmp_path):
     outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({key: {"value": value} for key, value in
-                                   {"approval_queue_url": "http://127.0.0.1:5000/1/q", "aws_endpoint_url": "http://127.0.0.1:5000", "aws_region": "eu-west-1"}.items()}))
+    outputs.write_text(
+        json.dumps(
+            {
+                key: {"value": value}
+                for key, value in {
+                    "approval_queue_url": "http://127.0.0.1:5000/1/q",
+                    "aws_endpoint_url": "http://127.0.0.1:5000",
+                    "aws_region": "eu-west-1",
+                }.items()
+            }
+        )
+    )
 
     config = load_config({"EMULATOR_OUTPUTS": str(outputs)})
 
@@ -59,19 +80,26 @@ def test_no_stack_at_all_is_a_clear_configuration_error(tmp_path):
 def test_a_message_becomes_a_request_with_its_expiry_in_utc():
     row = store.parse_message(json.dumps(MESSAGE))
 
-    assert (row["id"], row["requested_at"], row["expires_at"]) == ("exec-1", "2026-01-01T10:00:00.000+00:00", "2026-01-01T10:01:30.000+00:00")
+    assert (row["id"], row["requested_at"], row["expires_at"]) == (
+        "exec-1",
+        "2026-01-01T10:00:00.000+00:00",
+        "2026-01-01T10:01:30.000+00:00",
+    )
 
 
-@pytest.mark.parametrize("body", [
-    "not json",
-    "[]",
-    "[" * 100_000 + "]" * 100_000,
-    json.dumps({**MESSAGE, "TaskToken": None}),
-    json.dumps({k: v for k, v in MESSAGE.items() if k != "TaskToken"}),
-    json.dumps({**MESSAGE, "TimeoutSeconds": 1e20}),
-    json.dumps({**MESSAGE, "RequestedAt": "9999-12-31T23:59:59Z"}),
-    json.dumps({**MESSAGE, "Order": [1]}),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps({**MESSAGE, "TaskToken": None}),
+        json.dumps({k: v for k, v in MESSAGE.items() if k != "TaskToken"}),
+        json.dumps({**MESSAGE, "TimeoutSeconds": 1e20}),
+        json.dumps({**MESSAGE, "RequestedAt": "9999-12-31T23:59:59Z"}),
+        json.dumps({**MESSAGE, "Order": [1]}),
+    ],
+)
 def test_anything_else_is_an_invalid_message(body):
     with pytest.raises(store.InvalidMessage):
         store.parse_message(body)

@@ -1,7 +1,7 @@
 """Hundreds of decisions through a controller process that is killed with SIGKILL at random moments."""
+
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -10,9 +10,12 @@ import threading
 from pathlib import Path
 
 import requests
-from conftest import ORDER, Stack, free_port, make_stack, wait_for
 
 from controller.db import connect
+from harness.controllers import controller_environment
+from harness.orders import ORDER
+from harness.stacks import Stack, make_stack
+from harness.waiting import free_port, wait_for
 
 ORDERS = 300
 KILLS = 8
@@ -25,22 +28,14 @@ class KilledController:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log.open("ab")
-        self.environment = {
-            **os.environ,
-            "APPROVAL_QUEUE_URL": stack.queue_url,
-            "AWS_ENDPOINT_URL": stack.emulator.outputs["aws_endpoint_url"],
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "CONTROLLER_DATABASE": str(database),
-            "CONTROLLER_PORT": str(self.port),
-            "CONTROLLER_PULL_WAIT_SECONDS": "0",
-        }
+        self.environment = controller_environment(stack.emulator, stack.queue_url, database, PORT=str(self.port))
         self.kills = 0
         self.start()
 
     def start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "controller"], env=self.environment,
-                                        stdout=self.log, stderr=self.log)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "controller"], env=self.environment, stdout=self.log, stderr=self.log
+        )
 
     def serving(self) -> bool:
         try:
@@ -64,7 +59,9 @@ def wanted(order_index: int) -> str:
     return "approve" if order_index % 3 else "reject"
 
 
-def drive(controller: KilledController, decisions: dict[str, str], confirmed: dict[str, str], bodies: list[str]) -> None:
+def drive(
+    controller: KilledController, decisions: dict[str, str], confirmed: dict[str, str], bodies: list[str]
+) -> None:
     """Pull and decide until every request has the decision it asked for; tolerate the controller dying."""
     try:
         listing = requests.get(controller.url + "/pending?limit=1000", timeout=10)
@@ -97,8 +94,11 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
     def killer() -> None:
         chaos = random.Random(7)
         for kill in range(1, KILLS + 1):  # spread over the run, so every kill lands while work remains
-            wait_for(lambda: stop.is_set() or (len(confirmed) >= kill * ORDERS // (KILLS + 1) and controller.serving()),
-                     300, "the next moment to kill")
+            wait_for(
+                lambda: stop.is_set() or (len(confirmed) >= kill * ORDERS // (KILLS + 1) and controller.serving()),
+                300,
+                "the next moment to kill",
+            )
             if stop.wait(chaos.uniform(0, 0.2)):  # at a random point of a pull, a store, a delete or a decision
                 return
             controller.kill_and_restart(mid_work=len(confirmed) < ORDERS)
@@ -106,7 +106,9 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
     killing = threading.Thread(target=killer, daemon=True)
     killing.start()
     try:
-        wait_for(lambda: drive(controller, decisions, confirmed, bodies) or len(confirmed) == ORDERS, 300, "every decision")
+        wait_for(
+            lambda: drive(controller, decisions, confirmed, bodies) or len(confirmed) == ORDERS, 300, "every decision"
+        )
     finally:
         stop.set()
         killing.join(timeout=60)
@@ -118,13 +120,25 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
         expected = ("SUCCEEDED", None) if decision == "approve" else ("FAILED", "Rejected")
         assert (execution["status"], execution.get("error")) == expected, name
         events = sfn.get_execution_history(executionArn=stack.execution_arn(name), maxResults=1000)["events"]
-        answers = [e for e in events if e["type"] in ("TaskSucceeded", "TaskFailed") and
-                   (e.get("taskSucceededEventDetails") or e.get("taskFailedEventDetails"))["resourceType"] == "sqs"]
+        answers = [
+            e
+            for e in events
+            if e["type"] in ("TaskSucceeded", "TaskFailed")
+            and (e.get("taskSucceededEventDetails") or e.get("taskFailedEventDetails"))["resourceType"] == "sqs"
+        ]
         assert len(answers) == 1, name
     assert controller.kills == KILLS, "some kills came after the work was done"
     assert stack.queue_depth() == 0
-    rows = connect(str(tmp_path / "approvals.sqlite3")).execute("SELECT id, state, task_token FROM approval_requests").fetchall()
-    assert {row["id"]: row["state"] for row in rows} == {n: "approved" if d == "approve" else "rejected" for n, d in decisions.items()}
+    rows = (
+        connect(str(tmp_path / "approvals.sqlite3"))
+        .execute("SELECT id, state, task_token FROM approval_requests")
+        .fetchall()
+    )
+    assert {row["id"]: row["state"] for row in rows} == {
+        n: "approved" if d == "approve" else "rejected" for n, d in decisions.items()
+    }
     logs = (tmp_path / "controller.log").read_text(errors="replace")
-    leaked = [row["id"] for row in rows if row["task_token"] in logs or any(row["task_token"] in body for body in bodies)]
+    leaked = [
+        row["id"] for row in rows if row["task_token"] in logs or any(row["task_token"] in body for body in bodies)
+    ]
     assert not leaked, "task tokens appeared in logs or responses"

@@ -1,8 +1,8 @@
 """End to end over real HTTP: executions in the emulator, decisions through the controller."""
+
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -10,10 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from botocore.exceptions import ReadTimeoutError
-from conftest import ORDER, free_port, make_stack, wait_for
 
 from controller import executions
 from controller.db import connect
+from harness.controllers import controller_environment
+from harness.orders import ORDER
+from harness.stacks import make_stack
+from harness.waiting import free_port, wait_for
 
 
 def stored_token(controller) -> str:
@@ -79,7 +82,9 @@ def test_a_request_past_its_timeout_fails_and_a_late_approve_gets_410(expired_re
 
 def test_a_late_approve_is_refused_even_before_the_controller_notices_the_expiry(expired_request):
     controller, name = expired_request.controller, expired_request.name
-    connect(controller.app.config["DATABASE"]).execute("UPDATE approval_requests SET expires_at = '9999-12-31T00:00:00.000+00:00'")
+    connect(controller.app.config["DATABASE"]).execute(
+        "UPDATE approval_requests SET expires_at = '9999-12-31T00:00:00.000+00:00'"
+    )
 
     response = controller.post(f"/approve/{name}")
 
@@ -139,7 +144,13 @@ def test_a_malformed_decision_body_gets_400_and_changes_nothing(stack, controlle
     name = stack.start()
     controller.wait_for_pending(name)
 
-    for body in ('{"reason": 5}', "[1, 2]", "not json", '{"reason": "x", "extra": 1}', json.dumps({"comment": "x" * 1001})):
+    for body in (
+        '{"reason": 5}',
+        "[1, 2]",
+        "not json",
+        '{"reason": "x", "extra": 1}',
+        json.dumps({"comment": "x" * 1001}),
+    ):
         response = controller.app.test_client().post(f"/reject/{name}", data=body, content_type="application/json")
         assert response.status_code == 400, body
     assert controller.post(f"/approve/{name}", {"reason": "approve takes no reason"}).status_code == 400
@@ -165,7 +176,9 @@ def test_aws_unreachable_gets_503_and_the_request_stays_pending(stack, controlle
 CRASH_AT = """
 import os, sys
 from controller import create_app
+from controller.startup import prepare_to_serve
 app = create_app()
+prepare_to_serve(app)
 for service in ("sqs", "stepfunctions"):
     app.extensions["aws"][service].meta.events.register(sys.argv[2], lambda **_: os._exit(137))
 app.run(port=int(sys.argv[1]))
@@ -190,15 +203,7 @@ def start_crashing_controller():
 
 def _crashing_controller(stack, database, event: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    environment = {
-        **os.environ,
-        "APPROVAL_QUEUE_URL": stack.queue_url,
-        "AWS_ENDPOINT_URL": stack.emulator.outputs["aws_endpoint_url"],
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "CONTROLLER_DATABASE": str(database),
-        "CONTROLLER_PULL_WAIT_SECONDS": "0",
-    }
+    environment = controller_environment(stack.emulator, stack.queue_url, database)
     process = subprocess.Popen([sys.executable, "-c", CRASH_AT, str(port), event], env=environment)
     return process, f"http://127.0.0.1:{port}"
 
@@ -222,7 +227,9 @@ def call_until_dead(process: subprocess.Popen, method: str, url: str) -> None:
     assert process.returncode == 137
 
 
-def test_a_crash_between_store_and_delete_leaves_no_duplicate(emulator, controller_factory, start_crashing_controller, tmp_path):
+def test_a_crash_between_store_and_delete_leaves_no_duplicate(
+    emulator, controller_factory, start_crashing_controller, tmp_path
+):
     stack = make_stack(emulator, visibility_timeout_seconds=1)
     database = tmp_path / "approvals.sqlite3"
     process, url = start_crashing_controller(stack, database, "before-call.sqs.DeleteMessageBatch")
@@ -269,7 +276,10 @@ def test_a_request_whose_execution_is_gone_is_no_longer_pending(stack, controlle
 
     assert name not in [r["id"] for r in controller.get("/pending").json()["pending"]]
     looked_up = controller.get(f"/approvals/{name}").json()
-    assert (looked_up["request"]["state"], looked_up["request"]["closed_reason"]) == ("closed", "The execution no longer exists.")
+    assert (looked_up["request"]["state"], looked_up["request"]["closed_reason"]) == (
+        "closed",
+        "The execution no longer exists.",
+    )
     assert looked_up["execution"]["status"] == "DOES_NOT_EXIST"
     assert controller.post(f"/approve/{name}").status_code == 410
 
@@ -279,7 +289,11 @@ def test_no_response_ever_contains_a_task_token(stack, controller):
     controller.wait_for_pending(name)
     token = stored_token(controller)
 
-    bodies = [controller.get("/pending").text, controller.get(f"/approvals/{name}").text, controller.post(f"/approve/{name}").text]
+    bodies = [
+        controller.get("/pending").text,
+        controller.get(f"/approvals/{name}").text,
+        controller.post(f"/approve/{name}").text,
+    ]
     bodies.append(controller.post(f"/approve/{name}").text)
 
     assert len(token) > 10
@@ -290,7 +304,11 @@ def test_a_decision_sent_by_another_sites_page_is_refused(stack, controller):
     name = stack.start()
     controller.wait_for_pending(name)
 
-    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://localhost:8080"}):
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "http://localhost:8080"},
+    ):
         response = requests.post(f"{controller.url}/approve/{name}", headers=headers, timeout=10)
         assert response.status_code == 403, headers
         assert response.json()["error"] == "CrossSiteRequest"
@@ -321,7 +339,9 @@ def test_a_decision_whose_answer_was_lost_is_finished_by_a_later_pending(stack, 
     def lose_the_answer(**_: object) -> None:
         raise ReadTimeoutError(endpoint_url=stack.emulator.outputs["aws_endpoint_url"])
 
-    controller.app.extensions["aws"]["stepfunctions"].meta.events.register("after-call.sfn.SendTaskSuccess", lose_the_answer)
+    controller.app.extensions["aws"]["stepfunctions"].meta.events.register(
+        "after-call.sfn.SendTaskSuccess", lose_the_answer
+    )
 
     unknown = controller.post(f"/approve/{name}")
     assert (unknown.status_code, unknown.json()["error"]) == (503, "AwsUnavailable")
@@ -355,7 +375,8 @@ def test_an_ended_executions_status_is_kept_and_not_asked_for_again(stack, contr
     stack.wait_until_finished(name)
     asked = []
     controller.app.extensions["aws"]["stepfunctions"].meta.events.register(
-        "before-call.sfn.DescribeExecution", lambda **_: asked.append(1))
+        "before-call.sfn.DescribeExecution", lambda **_: asked.append(1)
+    )
 
     looks = [controller.get(f"/approvals/{name}").json()["execution"]["status"] for _ in range(3)]
 

@@ -1,4 +1,5 @@
 """Faults: AWS throttling and connection errors under the controller, and poison messages on its queue."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,9 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError
-from conftest import make_stack, wait_for
+
+from harness.stacks import make_stack
+from harness.waiting import wait_for
 
 
 class ThrottledBody:
@@ -65,7 +68,9 @@ def test_when_the_retries_run_out_the_caller_gets_503_and_the_request_stays_pend
 
 
 @pytest.mark.parametrize(("failures", "warned"), [(2, False), (3, True)])
-def test_receive_faults_are_retried_and_past_the_retries_pending_still_answers(stack, controller_factory, failures, warned):
+def test_receive_faults_are_retried_and_past_the_retries_pending_still_answers(
+    stack, controller_factory, failures, warned
+):
     controller = controller_factory(stack, AWS_MAX_ATTEMPTS=3)
     name = stack.start()
     wait_for(lambda: stack.queue_depth() == 1, 15, "the approval request on the queue")
@@ -79,24 +84,36 @@ def test_receive_faults_are_retried_and_past_the_retries_pending_still_answers(s
     controller.wait_for_pending(name)
 
 
-def test_poison_messages_are_set_aside_for_the_dead_letter_queue_and_valid_ones_keep_flowing(emulator, controller_factory):
+def test_poison_messages_are_set_aside_for_the_dead_letter_queue_and_valid_ones_keep_flowing(
+    emulator, controller_factory
+):
     sqs = emulator.client("sqs")
     dlq_url = sqs.create_queue(QueueName=f"poison-dlq-{os.getpid()}-{random.randrange(10**6)}")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     stack = make_stack(emulator, visibility_timeout_seconds=1)
-    sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})})
+    sqs.set_queue_attributes(
+        QueueUrl=stack.queue_url,
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})},
+    )
     controller = controller_factory(stack)
     for body in ("not json", json.dumps({"MessageTitle": "no token here", "ExecutionName": "x"})):
         sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body)
     name = stack.start()
 
     controller.wait_for_pending(name)
-    listing = wait_for(lambda: (l := controller.get("/pending").json())["invalid_messages"] and len(l["invalid_messages"]) == 2 and l,
-                       15, "both poison messages to be listed")
-    wait_for(lambda: controller.get("/pending") and stack.queue_depth() == 0, 20, "the poison messages to leave the queue")
+    listing = wait_for(
+        lambda: (l := controller.get("/pending").json())["invalid_messages"] and len(l["invalid_messages"]) == 2 and l,
+        15,
+        "both poison messages to be listed",
+    )
+    wait_for(
+        lambda: controller.get("/pending") and stack.queue_depth() == 0, 20, "the poison messages to leave the queue"
+    )
 
-    assert {m["reason"] for m in listing["invalid_messages"]} == {"not an approval request: JSONDecodeError", "not an approval request: KeyError"}
+    assert {m["reason"] for m in listing["invalid_messages"]} == {
+        "not an approval request: JSONDecodeError",
+        "not an approval request: KeyError",
+    }
     dead = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
     assert dead["ApproximateNumberOfMessages"] == "2"
     assert controller.post(f"/approve/{name}").status_code == 200

@@ -1,11 +1,14 @@
 """The README's path: POST /start/workflow on the emulator's API stand-in, then the controller."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 import requests
-from conftest import ORDER, Stack
+
+from harness.orders import ORDER
+from harness.stacks import Stack
 
 
 @pytest.fixture
@@ -37,8 +40,14 @@ def test_an_order_posted_to_start_workflow_can_be_approved(main_stack, controlle
     [
         ({}, "'order_id' is a required property"),
         ({**ORDER, "items": []}, "items: [] should be non-empty"),
-        ({**ORDER, "items": [{"sku": "A", "quantity": "2", "unit_price": 1}]}, "items/0/quantity: '2' is not of type 'integer'"),
-        ({**ORDER, "stateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:other"}, "'stateMachineArn' was unexpected"),
+        (
+            {**ORDER, "items": [{"sku": "A", "quantity": "2", "unit_price": 1}]},
+            "items/0/quantity: '2' is not of type 'integer'",
+        ),
+        (
+            {**ORDER, "stateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:other"},
+            "'stateMachineArn' was unexpected",
+        ),
         ([ORDER], "is not of type 'object'"),
     ],
 )

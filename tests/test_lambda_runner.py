@@ -1,4 +1,5 @@
 """The emulator runs Lambda code from the deployed zip, in warm workers, and fails the Lambda way."""
+
 from __future__ import annotations
 
 import io
@@ -8,7 +9,7 @@ import zipfile
 
 import pytest
 
-HANDLERS = '''
+HANDLERS = """
 import os, time
 
 class OutOfStock(Exception):
@@ -22,18 +23,26 @@ def fail(event, context):
 
 def slow(event, context):
     time.sleep(5)
-'''
+"""
 
 
 def deploy(emulator, handler: str, timeout: int = 3) -> str:
-    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    role = emulator.client("iam").create_role(RoleName=f"runner-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument=json.dumps(trust))
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    role = emulator.client("iam").create_role(
+        RoleName=f"runner-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument=json.dumps(trust)
+    )
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as package:
         package.writestr("handlers.py", HANDLERS)
     return emulator.client("lambda").create_function(
-        FunctionName=f"runner-{uuid.uuid4().hex[:8]}", Runtime="python3.12", Role=role["Role"]["Arn"],
-        Handler=f"handlers.{handler}", Code={"ZipFile": archive.getvalue()}, Timeout=timeout,
+        FunctionName=f"runner-{uuid.uuid4().hex[:8]}",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler=f"handlers.{handler}",
+        Code={"ZipFile": archive.getvalue()},
+        Timeout=timeout,
     )["FunctionName"]
 
 
@@ -60,7 +69,9 @@ def test_a_handler_exception_comes_back_as_a_lambda_error(emulator):
     assert not [frame for frame in payload["stackTrace"] if "lambda_worker" in frame]
 
 
-@pytest.mark.parametrize(("handler", "error_type"), [("slow", "Sandbox.Timedout"), ("missing", "Runtime.ImportModuleError")])
+@pytest.mark.parametrize(
+    ("handler", "error_type"), [("slow", "Sandbox.Timedout"), ("missing", "Runtime.ImportModuleError")]
+)
 def test_timeouts_and_broken_handlers_are_reported_like_lambda(emulator, handler, error_type):
     payload, error = invoke(emulator, deploy(emulator, handler, timeout=1))
 

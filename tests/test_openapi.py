@@ -4,6 +4,7 @@ Schemathesis sends what the description allows (positive) and what it forbids (n
 controller over real HTTP and to the /start/workflow app. Valid orders start executions, so the
 gateway here starts them on a state machine of its own, not on the emulator's main one.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,6 @@ import pytest
 import requests
 import schemathesis
 import yaml
-from conftest import Controller, Emulator, PROJECT_ROOT, Stack, controller_config, make_stack
 from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -31,11 +31,20 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from controller import create_app
 from controller.db import connect
 from emulator.gateway import create_gateway
-from emulator.stack import ORDER_SCHEMA_FILE
+from harness.controllers import ServedController, controller_config
+from harness.emulator import Emulator
+from harness.stacks import Stack, make_stack
+from stack.paths import OPENAPI_FILE, ORDER_SCHEMA_FILE
 
-SPEC_FILE = PROJECT_ROOT / "openapi.yaml"
+SPEC_FILE = OPENAPI_FILE
 SCHEMA = schemathesis.openapi.from_path(SPEC_FILE)
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance, negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 FUZZ = settings(
     max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -53,10 +62,14 @@ def serve(app: Flask) -> tuple[str, BaseWSGIServer]:
 
 
 @pytest.fixture(scope="module")
-def fuzzed_controller(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Controller, str]]:
+def fuzzed_controller(
+    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ServedController, str]]:
     """A controller with one pending request (the first valid /approve or /reject decides it), and its task token."""
     stack = make_stack(emulator)
-    controller = Controller(controller_config(stack, tmp_path_factory.mktemp("openapi") / "approvals.sqlite3"))
+    controller = ServedController(
+        controller_config(stack.emulator, stack.queue_url, tmp_path_factory.mktemp("openapi") / "approvals.sqlite3")
+    )
     controller.wait_for_pending(stack.start())
     database = connect(controller.app.config["DATABASE"])
     token = database.execute("SELECT task_token FROM approval_requests").fetchone()[0]
@@ -86,17 +99,26 @@ def test_the_openapi_order_schema_is_lambda_order_schema_json() -> None:
 
 
 def test_the_openapi_description_lists_every_route_of_the_controllers_api(tmp_path: Path) -> None:
-    app = create_app({
-        "CONFIG_SOURCE": "environment", "APPROVAL_QUEUE_URL": "http://127.0.0.1:9/q", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-        "AWS_REGION": "eu-west-1", "AWS_MAX_ATTEMPTS": 1, "DATABASE": str(tmp_path / "approvals.sqlite3"),
-    })
+    app = create_app(
+        {
+            "CONFIG_SOURCE": "environment",
+            "APPROVAL_QUEUE_URL": "http://127.0.0.1:9/q",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            "AWS_REGION": "eu-west-1",
+            "AWS_MAX_ATTEMPTS": 1,
+            "DATABASE": str(tmp_path / "approvals.sqlite3"),
+        }
+    )
     served = {
         (method, rule.rule.replace("<any(approve, reject):kind>", kind).replace("<request_id>", "{id}"))
-        for rule in app.url_map.iter_rules() if rule.endpoint.startswith("approvals.")
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("approvals.")
         for method in rule.methods - {"HEAD", "OPTIONS"}
         for kind in ("approve", "reject")
     }
-    described = {(method.upper(), path) for path, item in spec()["paths"].items() for method in item if method != "servers"}
+    described = {
+        (method.upper(), path) for path, item in spec()["paths"].items() for method in item if method != "servers"
+    }
 
     assert described - {("POST", "/start/workflow")} == served
 
@@ -104,7 +126,7 @@ def test_the_openapi_description_lists_every_route_of_the_controllers_api(tmp_pa
 @SCHEMA.exclude(path="/start/workflow").parametrize()
 @FUZZ
 def test_no_request_to_the_controller_gets_a_server_error_or_an_undescribed_answer(
-    case: schemathesis.Case, fuzzed_controller: tuple[Controller, str]
+    case: schemathesis.Case, fuzzed_controller: tuple[ServedController, str]
 ) -> None:
     controller, token = fuzzed_controller
 
@@ -115,18 +137,24 @@ def test_no_request_to_the_controller_gets_a_server_error_or_an_undescribed_answ
 
 @SCHEMA.include(path="/start/workflow").parametrize()
 @FUZZ
-def test_no_request_to_start_workflow_gets_a_server_error_or_an_undescribed_answer(case: schemathesis.Case, fuzzed_gateway: str) -> None:
+def test_no_request_to_start_workflow_gets_a_server_error_or_an_undescribed_answer(
+    case: schemathesis.Case, fuzzed_gateway: str
+) -> None:
     case.call_and_validate(base_url=fuzzed_gateway, checks=CHECKS)
 
 
 def conforms(response: requests.Response, method: str, path: str, **path_parameters: str) -> requests.Response:
     """Assert the response has a status, content type and body that openapi.yaml describes for the operation."""
     case = SCHEMA[path][method].Case(path_parameters=path_parameters or None)
-    case.validate_response(response, checks=[status_code_conformance, content_type_conformance, response_schema_conformance])
+    case.validate_response(
+        response, checks=[status_code_conformance, content_type_conformance, response_schema_conformance]
+    )
     return response
 
 
-def test_every_answer_in_a_requests_life_is_described(stack: Stack, controller_factory: Callable[..., Controller]) -> None:
+def test_every_answer_in_a_requests_life_is_described(
+    stack: Stack, controller_factory: Callable[..., ServedController]
+) -> None:
     controller = controller_factory(stack, LIVENESS_CHECK_SECONDS=0)
     approved, rejected, gone = stack.start(), stack.start(), stack.start()
     controller.wait_for_pending(gone)
@@ -135,12 +163,22 @@ def test_every_answer_in_a_requests_life_is_described(stack: Stack, controller_f
     statuses = [
         conforms(controller.get("/pending?limit=2"), "GET", "/pending").status_code,
         conforms(controller.post("/approve"), "POST", "/approve").status_code,
-        conforms(requests.post(f"{controller.url}/approve/{approved}", headers={"Origin": "https://elsewhere.example"}, timeout=30),
-                 "POST", "/approve/{id}", id=approved).status_code,
+        conforms(
+            requests.post(
+                f"{controller.url}/approve/{approved}", headers={"Origin": "https://elsewhere.example"}, timeout=30
+            ),
+            "POST",
+            "/approve/{id}",
+            id=approved,
+        ).status_code,
         conforms(aws_down.post(f"/approve/{approved}"), "POST", "/approve/{id}", id=approved).status_code,
-        conforms(controller.post(f"/approve/{approved}", {"approver": "Zoë"}), "POST", "/approve/{id}", id=approved).status_code,
+        conforms(
+            controller.post(f"/approve/{approved}", {"approver": "Zoë"}), "POST", "/approve/{id}", id=approved
+        ).status_code,
         conforms(controller.post(f"/approve/{approved}"), "POST", "/approve/{id}", id=approved).status_code,
-        conforms(controller.post(f"/reject/{rejected}", {"reason": "No."}), "POST", "/reject/{id}", id=rejected).status_code,
+        conforms(
+            controller.post(f"/reject/{rejected}", {"reason": "No."}), "POST", "/reject/{id}", id=rejected
+        ).status_code,
         conforms(controller.get(f"/approvals/{approved}"), "GET", "/approvals/{id}", id=approved).status_code,
         conforms(controller.post("/reject/nobody"), "POST", "/reject/{id}", id="nobody").status_code,
     ]

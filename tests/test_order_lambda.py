@@ -1,15 +1,17 @@
 """The order Lambda on its own: the schema's rules, pricing, and the errors the state machine catches."""
+
 from __future__ import annotations
 
 import importlib.util
 import zipfile
 
 import pytest
-from conftest import ORDER, PROJECT_ROOT
 
-from emulator.lambda_package import build_payload
+from harness.orders import ORDER
+from stack.lambda_package import build_payload
+from stack.paths import LAMBDA_SOURCE_DIR
 
-spec = importlib.util.spec_from_file_location("order_function", PROJECT_ROOT / "lambda" / "function.py")
+spec = importlib.util.spec_from_file_location("order_function", LAMBDA_SOURCE_DIR / "function.py")
 function = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(function)
 
@@ -32,13 +34,22 @@ def test_prices_are_rounded_to_cents_without_float_drift():
     [
         ({}, "order.order_id is required"),
         ({**ORDER, "items": []}, "order.items needs at least 1 entries"),
-        ({**ORDER, "items": [{"sku": "A", "quantity": True, "unit_price": 1}]}, "order.items[0].quantity must be of type integer"),
-        ({**ORDER, "items": [{"sku": "A", "quantity": 0, "unit_price": 1}]}, "order.items[0].quantity is outside the allowed range"),
+        (
+            {**ORDER, "items": [{"sku": "A", "quantity": True, "unit_price": 1}]},
+            "order.items[0].quantity must be of type integer",
+        ),
+        (
+            {**ORDER, "items": [{"sku": "A", "quantity": 0, "unit_price": 1}]},
+            "order.items[0].quantity is outside the allowed range",
+        ),
         ({**ORDER, "currency": "euro"}, "order.currency does not match the pattern"),
         ({**ORDER, "coupon": "FREE"}, "order.coupon is not an allowed field"),
         ({**ORDER, "items": ORDER["items"] * 2}, "lists SKU BOOK-1, PEN-7 more than once"),
         ({**ORDER, "items": [{"sku": "A", "quantity": 10000, "unit_price": 1000}]}, "above the limit of 1000000"),
-        ({**ORDER, "items": [{"sku": "A", "quantity": 1, "unit_price": float("nan")}]}, "unit_price must be a finite number"),
+        (
+            {**ORDER, "items": [{"sku": "A", "quantity": 1, "unit_price": float("nan")}]},
+            "unit_price must be a finite number",
+        ),
         ("not an order", "order must be of type object"),
     ],
 )

@@ -1,23 +1,30 @@
 """The single sources of truth: the state machine template, stack.json and the order schema."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-from conftest import ORDER
 from jsonschema import Draft4Validator
 
 from emulator.gateway import order_errors
-from emulator.stack import (
-    ORDER_SCHEMA_FILE, TEMPLATE_FILE, TemplateError, load_stack, render_template, template_placeholders,
-)
+from harness.orders import ORDER
+from stack.definition import TemplateError, load_stack, render_template, template_placeholders
+from stack.paths import ORDER_SCHEMA_FILE, TEMPLATE_FILE
 
-VARIABLES = {"order_function_arn": "arn:aws:lambda:eu-west-1:1:function:f", "approval_queue_url": "https://q", "approval_timeout_seconds": 60}
+VARIABLES = {
+    "order_function_arn": "arn:aws:lambda:eu-west-1:1:function:f",
+    "approval_queue_url": "https://q",
+    "approval_timeout_seconds": 60,
+}
 
 
 def test_the_template_has_exactly_the_placeholders_the_emulator_passes(emulator):
-    definition = json.loads(emulator.client("stepfunctions").describe_state_machine(
-        stateMachineArn=emulator.outputs["state_machine_arn"])["definition"])
+    definition = json.loads(
+        emulator.client("stepfunctions").describe_state_machine(stateMachineArn=emulator.outputs["state_machine_arn"])[
+            "definition"
+        ]
+    )
 
     assert template_placeholders(TEMPLATE_FILE.read_text()) == set(VARIABLES)
     assert definition["States"]["Request Approval"]["TimeoutSeconds"] == load_stack()["approval_timeout_seconds"]
@@ -56,17 +63,25 @@ def test_the_order_schema_is_valid_draft_4_and_documents_the_example_order():
 def test_the_emulator_deploys_stack_json_settings(emulator):
     stack = load_stack()
     sqs, lambda_ = emulator.client("sqs"), emulator.client("lambda")
-    queue = sqs.get_queue_attributes(QueueUrl=emulator.outputs["approval_queue_url"], AttributeNames=["All"])["Attributes"]
+    queue = sqs.get_queue_attributes(QueueUrl=emulator.outputs["approval_queue_url"], AttributeNames=["All"])[
+        "Attributes"
+    ]
     function = lambda_.get_function_configuration(FunctionName=emulator.outputs["order_function_arn"])
 
-    assert emulator.outputs["approval_queue_url"].endswith(f"/{stack['name_prefix']}-{stack['names']['approval_queue']}")
+    assert emulator.outputs["approval_queue_url"].endswith(
+        f"/{stack['name_prefix']}-{stack['names']['approval_queue']}"
+    )
     assert int(queue["VisibilityTimeout"]) == stack["approval_queue"]["visibility_timeout_seconds"]
     assert int(queue["MessageRetentionPeriod"]) == stack["approval_queue"]["message_retention_seconds"]
     assert json.loads(queue["RedrivePolicy"])["maxReceiveCount"] == stack["approval_queue"]["max_receive_count"]
     assert json.loads(queue["RedrivePolicy"])["deadLetterTargetArn"].endswith(stack["names"]["dead_letter_queue"])
     expected = stack["order_function"]
     assert (function["Handler"], function["Runtime"], function["Timeout"], function["MemorySize"]) == (
-        expected["handler"], expected["runtime"], expected["timeout_seconds"], expected["memory_mb"])
+        expected["handler"],
+        expected["runtime"],
+        expected["timeout_seconds"],
+        expected["memory_mb"],
+    )
     assert emulator.outputs["api_url"].endswith(stack["api"]["path"])
 
 
@@ -74,4 +89,6 @@ def test_an_approval_request_outlives_its_timeout_on_the_queue():
     stack = load_stack()
 
     assert stack["approval_timeout_seconds"] <= stack["approval_queue"]["message_retention_seconds"]
-    assert stack["approval_queue"]["message_retention_seconds"] <= stack["dead_letter_queue"]["message_retention_seconds"]
+    assert (
+        stack["approval_queue"]["message_retention_seconds"] <= stack["dead_letter_queue"]["message_retention_seconds"]
+    )

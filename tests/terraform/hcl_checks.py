@@ -5,10 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import hcl2
 
@@ -61,8 +62,10 @@ def unquote(value: Any) -> Any:
 
 def is_block(value: Any) -> bool:
     """Tell whether a parsed value is a list of block bodies rather than an attribute."""
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(item, dict) and item.get("__is_block__") for item in value
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and item.get("__is_block__") for item in value)
     )
 
 
@@ -73,7 +76,7 @@ def body_items(body: dict[str, Any]) -> Iterator[tuple[str, Any]]:
             yield key, value
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_module(directory: Path) -> Module:
     """Parse every .tf file of a directory into a Module (cached: treat it as read-only)."""
     module = Module()
@@ -198,8 +201,13 @@ def exported_names(kind: str, type_name: str) -> set[str]:
 def check_references(module: Module) -> list[str]:
     """List every var., local., data. and aws_ reference that does not resolve."""
     problems: list[str] = []
-    blocks = [*module.resources.values(), *module.data.values(), *module.outputs.values(),
-              *module.variables.values(), *module.other]
+    blocks = [
+        *module.resources.values(),
+        *module.data.values(),
+        *module.outputs.values(),
+        *module.variables.values(),
+        *module.other,
+    ]
     sources = [(block.file + " " + block.address, block.body) for block in blocks]
     sources.append(("locals", module.locals))
     for where, body in sources:
@@ -209,10 +217,12 @@ def check_references(module: Module) -> list[str]:
 
 
 def _unresolved_in(text: str, module: Module, where: str) -> list[str]:
-    problems = [f"{where}: undeclared variable var.{name}"
-                for name in VAR_REF.findall(text) if name not in module.variables]
-    problems += [f"{where}: undeclared local local.{name}"
-                 for name in LOCAL_REF.findall(text) if name not in module.locals]
+    problems = [
+        f"{where}: undeclared variable var.{name}" for name in VAR_REF.findall(text) if name not in module.variables
+    ]
+    problems += [
+        f"{where}: undeclared local local.{name}" for name in LOCAL_REF.findall(text) if name not in module.locals
+    ]
     for kind, pattern, declared in (("data", DATA_REF, module.data), ("resource", RESOURCE_REF, module.resources)):
         for type_name, name, attribute in pattern.findall(text):
             prefix = "data." if kind == "data" else ""

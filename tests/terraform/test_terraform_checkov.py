@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hcl_checks import REPO_ROOT
 
 CONFIG = REPO_ROOT / ".checkov.yaml"
@@ -17,8 +16,11 @@ CONFIG = REPO_ROOT / ".checkov.yaml"
 def checkov_executable() -> str | None:
     """Find checkov: $CHECKOV, next to this interpreter, or on PATH."""
     beside_python = Path(sys.executable).with_name("checkov")
-    candidates = [os.environ.get("CHECKOV"), str(beside_python) if beside_python.exists() else None,
-                  shutil.which("checkov")]
+    candidates = [
+        os.environ.get("CHECKOV"),
+        str(beside_python) if beside_python.exists() else None,
+        shutil.which("checkov"),
+    ]
     return next((candidate for candidate in candidates if candidate), None)
 
 
@@ -56,7 +58,10 @@ def test_checkov_reports_no_failed_checks() -> None:
     result = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=600)
     report = json.loads(result.stdout)
     reports = report if isinstance(report, list) else [report]
-    failed = [f"{check['check_id']} {check['resource']} ({check['file_path']})"
-              for each in reports for check in each.get("results", {}).get("failed_checks", [])]
+    failed = [
+        f"{check['check_id']} {check['resource']} ({check['file_path']})"
+        for each in reports
+        for check in each.get("results", {}).get("failed_checks", [])
+    ]
     assert not failed, "checkov failed checks:\n" + "\n".join(failed)
     assert result.returncode == 0, result.stderr

@@ -5,7 +5,6 @@ import re
 from typing import Any
 
 import pytest
-
 from hcl_checks import REPO_ROOT, TERRAFORM_DIR, load_module, strings_in, unquote
 
 STACK = json.loads((REPO_ROOT / "stack.json").read_text(encoding="utf-8"))
@@ -14,10 +13,22 @@ STACK_REF = re.compile(r"(?<![\w.])local\.stack((?:\.[A-Za-z_]\w*)+)")
 # (resource type, label, argument) -> the expression it must be.
 FROM_STACK = {
     ("aws_sqs_queue", "approval", "name"): "${local.names.approval_queue}",
-    ("aws_sqs_queue", "approval", "visibility_timeout_seconds"): "${local.stack.approval_queue.visibility_timeout_seconds}",
-    ("aws_sqs_queue", "approval", "message_retention_seconds"): "${local.stack.approval_queue.message_retention_seconds}",
+    (
+        "aws_sqs_queue",
+        "approval",
+        "visibility_timeout_seconds",
+    ): "${local.stack.approval_queue.visibility_timeout_seconds}",
+    (
+        "aws_sqs_queue",
+        "approval",
+        "message_retention_seconds",
+    ): "${local.stack.approval_queue.message_retention_seconds}",
     ("aws_sqs_queue", "dead_letter", "name"): "${local.names.dead_letter_queue}",
-    ("aws_sqs_queue", "dead_letter", "message_retention_seconds"): "${local.stack.dead_letter_queue.message_retention_seconds}",
+    (
+        "aws_sqs_queue",
+        "dead_letter",
+        "message_retention_seconds",
+    ): "${local.stack.dead_letter_queue.message_retention_seconds}",
     ("aws_lambda_function", "this", "function_name"): "${local.names.order_function}",
     ("aws_lambda_function", "this", "handler"): "${local.stack.order_function.handler}",
     ("aws_lambda_function", "this", "runtime"): "${local.stack.order_function.runtime}",
@@ -96,8 +107,13 @@ def test_every_local_stack_reference_exists_in_stack_json() -> None:
 
 
 def test_no_stack_json_string_is_repeated_as_a_literal_in_terraform() -> None:
-    values = [*STACK["names"].values(), STACK["order_function"]["handler"], STACK["order_function"]["runtime"],
-              STACK["api"]["path"], STACK["api"]["stage"]]
+    values = [
+        *STACK["names"].values(),
+        STACK["order_function"]["handler"],
+        STACK["order_function"]["runtime"],
+        STACK["api"]["path"],
+        STACK["api"]["stage"],
+    ]
     sources = {path.name: path.read_text(encoding="utf-8") for path in TERRAFORM_DIR.glob("*.tf")}
     repeated = [(name, value) for name, text in sources.items() for value in values if f'"{value}"' in text]
     assert not repeated, f"hard-coded stack.json values: {repeated}"

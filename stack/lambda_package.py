@@ -1,11 +1,12 @@
 """Builds lambda/payload.zip reproducibly: the same sources always give the same bytes."""
+
 from __future__ import annotations
 
 import sys
 import zipfile
 from pathlib import Path
 
-from emulator.stack import LAMBDA_PAYLOAD, PROJECT_ROOT
+from stack.paths import LAMBDA_PAYLOAD, LAMBDA_SOURCE_DIR
 
 SOURCES = ("function.py", "order.schema.json")
 _FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold
@@ -19,7 +20,7 @@ def build_payload(target: Path = LAMBDA_PAYLOAD) -> Path:
             entry = zipfile.ZipInfo(name, date_time=_FIXED_TIMESTAMP)
             entry.external_attr = 0o644 << 16
             entry.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(entry, (PROJECT_ROOT / "lambda" / name).read_bytes())
+            archive.writestr(entry, (LAMBDA_SOURCE_DIR / name).read_bytes())
     if target.exists() and target.read_bytes() == staging.read_bytes():
         staging.unlink()
     else:

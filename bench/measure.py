@@ -1,12 +1,7 @@
-"""What the benchmark runs against: its own emulator process, controllers served in threads, counted AWS calls."""
+"""What the benchmark measures with: controllers with counted AWS calls, keep-alive HTTP, percentiles."""
+
 from __future__ import annotations
 
-import json
-import logging
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -14,26 +9,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from statistics import quantiles
 from typing import Any
 
-import boto3
 import requests
-from werkzeug.serving import make_server
 
-from controller import create_app
+from controller.aws import clients_of
+from harness.controllers import served_controller
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-EMULATOR_START_SECONDS = 90
 HTTP_TIMEOUT_SECONDS = 30
-
-
-def free_port() -> int:
-    """Return a TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def percentile_ms(seconds: list[float], percent: int) -> float:
@@ -73,59 +57,6 @@ def call(method: str, url: str, body: Any = None) -> Any:
     if response.status_code != 200:
         raise RuntimeError(f"{method} {url} answered {response.status_code}: {response.text[:500]}")
     return response.json()
-
-
-@dataclass
-class Emulator:
-    """The emulator's outputs (`terraform output -json` keys) and clients of its own for the bench."""
-
-    outputs: dict[str, str]
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.outputs["aws_endpoint_url"],
-            region_name=self.outputs["aws_region"],
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        )
-
-
-def _wait_for_outputs(process: subprocess.Popen, outputs_file: Path, log_file: Path) -> dict[str, str]:
-    deadline = time.monotonic() + EMULATOR_START_SECONDS
-    while not outputs_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the emulator did not start; its log:\n{log_file.read_text()[-3000:]}")
-        time.sleep(0.1)
-    return {key: item["value"] for key, item in json.loads(outputs_file.read_text()).items()}
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the emulator the way Ctrl-C would (it then stops its Lambda workers); kill it if it hangs."""
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-@contextmanager
-def emulator(workdir: Path) -> Iterator[Emulator]:
-    """Run `python -m emulator` on free ports until the block ends, however it ends."""
-    outputs_file, log_file = workdir / "outputs.json", workdir / "emulator.log"
-    command = [sys.executable, "-m", "emulator", "--port", str(free_port()), "--api-port", str(free_port())]
-    with log_file.open("w") as log:
-        # its own session: Ctrl-C reaches only the bench, whose `finally` stops the emulator in order
-        process = subprocess.Popen(
-            [*command, "--outputs", str(outputs_file)],
-            cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "TMPDIR": str(workdir)},  # its unpacked Lambda code goes with the workdir
-        )
-    try:
-        yield Emulator(_wait_for_outputs(process, outputs_file, log_file))
-    finally:
-        _stop(process)
 
 
 class AwsCallCounter:
@@ -174,28 +105,8 @@ class Controller:
     counter: AwsCallCounter
 
 
-def controller_config(env: Emulator, queue_url: str, database: Path, **overrides: Any) -> dict[str, Any]:
-    """Return the controller's test_config, as tests/conftest.py's controller_factory builds it."""
-    return {
-        "CONFIG_SOURCE": "emulator",
-        "APPROVAL_QUEUE_URL": queue_url,
-        "AWS_ENDPOINT_URL": env.outputs["aws_endpoint_url"],
-        "AWS_REGION": env.outputs["aws_region"],
-        "DATABASE": str(database),
-        "PULL_WAIT_SECONDS": 0,
-        **overrides,
-    }
-
-
 @contextmanager
 def controller(config: dict[str, Any]) -> Iterator[Controller]:
-    """Serve create_app(config) on a free port in a thread until the block ends."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request would bury the progress bars
-    app = create_app(config)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield Controller(f"http://127.0.0.1:{server.server_port}", AwsCallCounter(app.extensions["aws"]))
-    finally:
-        server.shutdown()
-        server.server_close()
+    """Serve a controller (as the tests do) until the block ends, with its AWS requests counted."""
+    with served_controller(config) as served:
+        yield Controller(served.url, AwsCallCounter(clients_of(served.app)))

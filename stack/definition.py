@@ -1,16 +1,12 @@
-"""The stack's shared definition: names, settings and the state machine template, read from the repo root."""
+"""The stack's names and settings (stack.json) and the state machine template, as Terraform reads them."""
+
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-STACK_FILE = PROJECT_ROOT / "stack.json"
-TEMPLATE_FILE = PROJECT_ROOT / "state_machine_definition.json.tpl"
-ORDER_SCHEMA_FILE = PROJECT_ROOT / "lambda" / "order.schema.json"
-LAMBDA_PAYLOAD = PROJECT_ROOT / "lambda" / "payload.zip"
+from stack.paths import STACK_FILE
 
 _PLACEHOLDER = re.compile(r"(\$\$\{)|\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}|(%\{)")
 

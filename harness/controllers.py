@@ -1,0 +1,88 @@
+"""Controllers for tests and the benchmark: their config, their environment, and one served in a thread."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+from werkzeug.serving import make_server
+
+from controller import create_app
+from controller.startup import prepare_to_serve
+from harness.emulator import Emulator
+from harness.waiting import wait_for
+
+HTTP_TIMEOUT_SECONDS = 30
+
+
+def controller_config(emulator: Emulator, queue_url: str, database: Path, **overrides: Any) -> dict[str, Any]:
+    """Return create_app's config for a controller of this queue with its own SQLite file; no long polls."""
+    return {
+        "CONFIG_SOURCE": "emulator",
+        "APPROVAL_QUEUE_URL": queue_url,
+        "AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"],
+        "AWS_REGION": emulator.outputs["aws_region"],
+        "DATABASE": str(database),
+        "PULL_WAIT_SECONDS": 0,
+        **overrides,
+    }
+
+
+def controller_environment(emulator: Emulator, queue_url: str, database: Path, **settings: str) -> dict[str, str]:
+    """Return the environment of a `python -m controller` process with the same settings as controller_config."""
+    return {
+        **os.environ,
+        "APPROVAL_QUEUE_URL": queue_url,
+        "AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "CONTROLLER_DATABASE": str(database),
+        "CONTROLLER_PULL_WAIT_SECONDS": "0",
+        **{f"CONTROLLER_{key}": value for key, value in settings.items()},
+    }
+
+
+class ServedController:
+    """create_app(config), prepared and served over real HTTP on a free port in a thread, as the server does."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request buries what matters
+        self.app = create_app(config)
+        prepare_to_serve(self.app)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def get(self, path: str) -> requests.Response:
+        return requests.get(self.url + path, timeout=HTTP_TIMEOUT_SECONDS)
+
+    def post(self, path: str, body: Any = None) -> requests.Response:
+        return requests.post(self.url + path, json=body, timeout=HTTP_TIMEOUT_SECONDS)
+
+    def wait_for_pending(self, request_id: str, timeout: float = 15) -> dict[str, Any]:
+        """Poll GET /pending until it lists the request; return its entry."""
+
+        def listed() -> dict[str, Any] | None:
+            return next((r for r in self.get("/pending").json()["pending"] if r["id"] == request_id), None)
+
+        return wait_for(listed, timeout, f"request {request_id} in /pending")
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def served_controller(config: dict[str, Any]) -> Iterator[ServedController]:
+    """Serve a controller until the block ends."""
+    controller = ServedController(config)
+    try:
+        yield controller
+    finally:
+        controller.stop()

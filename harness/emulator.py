@@ -1,0 +1,80 @@
+"""`python -m emulator` on free ports, as its own process, for as long as a block runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from harness.waiting import free_port
+from stack.paths import PROJECT_ROOT
+
+START_SECONDS = 90
+STOP_SECONDS = 15
+
+
+@dataclass
+class Emulator:
+    """A running emulator: its outputs (the keys of `terraform output -json`) and its process."""
+
+    outputs: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+    def client(self, service: str) -> Any:
+        """Return a new boto3 client for the emulator (each thread should make its own)."""
+        return boto3.client(
+            service,
+            endpoint_url=self.outputs["aws_endpoint_url"],
+            region_name=self.outputs["aws_region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+def _wait_for_outputs(process: subprocess.Popen[bytes], outputs_file: Path, log_file: Path) -> dict[str, str]:
+    deadline = time.monotonic() + START_SECONDS
+    while not outputs_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the emulator did not start; its log:\n{log_file.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return {key: item["value"] for key, item in json.loads(outputs_file.read_text()).items()}
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process the way Ctrl-C would, so it cleans up after itself; kill it if it hangs."""
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def running_emulator(workdir: Path) -> Iterator[Emulator]:
+    """Run the emulator until the block ends, however it ends; its log and unpacked Lambda code stay in workdir."""
+    outputs_file, log_file = workdir / "outputs.json", workdir / "emulator.log"
+    command = [sys.executable, "-m", "emulator", "--port", str(free_port()), "--api-port", str(free_port())]
+    with log_file.open("w") as log:
+        # a session of its own: Ctrl-C reaches only the caller, whose `finally` stops the emulator in order
+        process = subprocess.Popen(
+            [*command, "--outputs", str(outputs_file)],
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "TMPDIR": str(workdir)},
+        )
+    try:
+        yield Emulator(_wait_for_outputs(process, outputs_file, log_file), process)
+    finally:
+        stop(process)

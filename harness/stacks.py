@@ -1,0 +1,73 @@
+"""A queue and a state machine of their own in a running emulator, from the shared template."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.provision import create_state_machine
+from harness.emulator import Emulator
+from harness.orders import ORDER
+from harness.waiting import wait_for
+
+TEST_ROLE_ARN = "arn:aws:iam::123456789012:role/test-state-machine"
+
+
+@dataclass
+class Stack:
+    """One isolated approval flow: its queue and its state machine, which uses the emulator's order Lambda."""
+
+    emulator: Emulator
+    queue_url: str
+    state_machine_arn: str
+
+    def start(self, order: dict[str, Any] = ORDER) -> str:
+        """Start an execution the way the API integration does; return its name."""
+        arn: str = self.emulator.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(order)
+        )["executionArn"]
+        return arn.rsplit(":", 1)[-1]
+
+    def execution_arn(self, name: str) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
+
+    def describe(self, name: str) -> dict[str, Any]:
+        description: dict[str, Any] = self.emulator.client("stepfunctions").describe_execution(
+            executionArn=self.execution_arn(name)
+        )
+        return description
+
+    def wait_until_finished(self, name: str, timeout: float = 15) -> dict[str, Any]:
+        """Return the execution's description once it is no longer RUNNING."""
+        return wait_for(
+            lambda: (d := self.describe(name))["status"] != "RUNNING" and d, timeout, f"execution {name} to finish"
+        )
+
+    def queue_depth(self) -> int:
+        """Return the messages on the queue, visible or in flight."""
+        attributes = self.emulator.client("sqs").get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+
+def make_stack(emulator: Emulator, approval_timeout_seconds: int = 3600, visibility_timeout_seconds: int = 60) -> Stack:
+    """Create a queue and a state machine with a unique name in the emulator."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    queue_url = emulator.client("sqs").create_queue(
+        QueueName=name, Attributes={"VisibilityTimeout": str(visibility_timeout_seconds)}
+    )["QueueUrl"]
+    arn = create_state_machine(
+        emulator.client("stepfunctions"),
+        name,
+        TEST_ROLE_ARN,
+        {
+            "order_function_arn": emulator.outputs["order_function_arn"],
+            "approval_queue_url": queue_url,
+            "approval_timeout_seconds": approval_timeout_seconds,
+        },
+    )
+    return Stack(emulator, queue_url, arn)

@@ -1,0 +1,30 @@
+"""Small waits and ports: what every process-driving test and benchmark needs."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+POLL_SECONDS = 0.05
+
+
+def free_port() -> int:
+    """Return a loopback TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for(check: Callable[[], T], timeout: float, what: str) -> T:
+    """Poll check() until it returns something truthy and return that; TimeoutError naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(POLL_SECONDS)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
