@@ -1,4 +1,5 @@
-"""Measure what one approval costs: throughput, start-to-pending latency, AWS requests, Lambda overhead, /pending at scale.
+"""Measure what one approval costs: throughput, start-to-pending latency, AWS requests, Lambda overhead,
+/pending at scale.
 
 Everything runs on this machine: the bench starts its own emulator process and serves its own
 controllers over HTTP in threads, then stops them however the run ends.
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench
 from tqdm import tqdm
 
 from bench.measure import Controller, call, controller, in_background, percentile_ms
-from controller import db, store
+from controller import db, inbox, states, store
 from harness.controllers import controller_config
 from harness.emulator import Emulator, running_emulator
 from harness.orders import ITEMS as ORDER_ITEMS
@@ -44,7 +45,8 @@ methods:
                          loops GET /pending?limit=1000 and POST /approve/<id> for each listed id, until
                          the N-th approval answers. The clock covers only pulling and approving, so it
                          compares the controller's pull strategies, not the emulator's start speed.
-  steady flow            --steady-orders orders start at --rate per second while one thread polls GET /pending?limit=1000
+  steady flow            --steady-orders orders start at --rate per second while one thread polls
+                         GET /pending?limit=1000
                          back to back (no sleep unless --poll-interval-ms) and another approves what it
                          lists. start_to_pending = from just before POST /start/workflow is sent until the
                          /pending answer that first lists the id is received; the error of that is at most
@@ -61,7 +63,7 @@ methods:
 """
 LAMBDA_WARM_UP = 20
 PHASE_TIMEOUT_SECONDS = 300
-DECIDED_STATES = tuple(store.DECIDED_STATES.values())
+DECIDED_STATES = states.DECIDED
 _order_numbers = itertools.count(1)
 
 
@@ -326,7 +328,7 @@ def fill_store(env: Emulator, database: Path, total: int, still_pending: int) ->
     connection = db.connect(str(database))
     connection.execute("BEGIN")  # one commit: 10,000 fsyncs would only measure the disk
     for number in tqdm(range(total), desc="store: insert requests", unit="row"):
-        row = store.parse_message(_approval_message(env, number))
+        row = inbox.parse_message(_approval_message(env, number))
         store.save(connection, row)
         if number >= still_pending:
             store.finish(connection, row["id"], DECIDED_STATES[number % 2], None, from_state="pending")
@@ -453,7 +455,8 @@ def print_table(summary: dict[str, Any]) -> None:
     print("\ntargets:")
     for target in summary["targets"]:
         print(
-            f"  {'PASS' if target['met'] else 'MISS'}  {target['metric']:40} {target['measured']:>10} (target {target['target']})"
+            f"  {'PASS' if target['met'] else 'MISS'}  {target['metric']:40} {target['measured']:>10}"
+            f" (target {target['target']})"
         )
     print(f"\nmachine: {summary['machine']}; the bench took {summary['bench_seconds']} s")
 

@@ -15,7 +15,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app()
-    except ConfigurationError as error:
+    except ConfigurationError as error:  # DatabaseTooNew among them
         sys.exit(f"controller: {error}")
     prepare_to_serve(app)
     print(

@@ -1,19 +1,17 @@
-"""The approver's API: list pending requests, approve or reject them, look one up."""
+"""The approver's JSON API: list pending requests, approve or reject them, look one up."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from controller import aws, decisions, executions, inbox, store
+from controller import aws, decisions, listing, store
 from controller.db import get_db
-from controller.errors import AmbiguousRequest, AwsUnavailable, InvalidInput, NoPendingRequest, RequestNotFound
+from controller.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound
 
 bp = Blueprint("approvals", __name__)
-LIVENESS_CHECKS_PER_CALL = 10
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 LIMIT_PATTERN = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() refuses "²" and 5000-digit strings
 
@@ -31,33 +29,6 @@ def _decision_from_body(kind: str) -> dict[str, Any]:
     return decisions.validate(kind, body)
 
 
-def _check_liveness(db: Any) -> None:
-    """Close requests whose execution stopped waiting, a few per call to stay cheap; finish stale claims."""
-    for row in store.stale(db, current_app.config["LIVENESS_CHECK_SECONDS"], LIVENESS_CHECKS_PER_CALL):
-        executions.settle_pending(db, aws.client("stepfunctions"), row)
-    decisions.resume_claims(db, aws.client("stepfunctions"), current_app.config["CLAIM_STALE_SECONDS"])
-
-
-def refresh_pending() -> list[str]:
-    """Pull new requests from SQS and close those no longer waiting; return warnings for the reader."""
-    db, warnings = get_db(), []
-    config = current_app.config
-    try:
-        inbox.pull(
-            db,
-            aws.client("sqs"),
-            config["APPROVAL_QUEUE_URL"],
-            config["PULL_WAIT_SECONDS"],
-            config["PULL_MAX_BATCHES"],
-            config["PULL_BATCH_SIZE"],
-        )
-        _check_liveness(db)
-    except (AwsUnavailable, ClientError, BotoCoreError) as error:
-        warnings.append(f"Showing stored requests only; AWS could not be reached: {error}")
-    store.expire_overdue(db)
-    return warnings
-
-
 def _limit() -> int:
     raw = request.args.get("limit", str(DEFAULT_PAGE))
     if not LIMIT_PATTERN.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
@@ -69,11 +40,10 @@ def _limit() -> int:
 def pending() -> Any:
     """List the requests waiting for a decision (oldest first, ?limit=, default 100), after pulling new ones."""
     limit = _limit()
-    warnings = refresh_pending()
+    warnings = listing.refresh()
     db = get_db()
-    shown = [store.public(row) for row in store.pending(db, limit)]
     return jsonify(
-        pending=shown,
+        pending=[store.public(row) for row in store.pending(db, limit)],
         count=store.count_pending(db),
         warnings=warnings,
         invalid_messages=store.invalid_messages(db, limit),
@@ -88,7 +58,8 @@ def _only_pending_id() -> str:
         raise NoPendingRequest("No request is waiting for a decision. GET /pending pulls new ones.")
     if len(ids) > 1:
         raise AmbiguousRequest(f"{len(ids)} requests are pending; name one in the URL.", pending=ids)
-    return ids[0]
+    only: str = ids[0]
+    return only
 
 
 @bp.post("/<any(approve, reject):kind>", defaults={"request_id": None})
@@ -107,5 +78,5 @@ def approval(request_id: str) -> Any:
     row = store.get(db, request_id)
     if row is None:
         raise RequestNotFound(f"No approval request with id {request_id}.")
-    execution = executions.execution_of(db, aws.client("stepfunctions"), row)
-    return jsonify(request=store.public(store.get(db, request_id)), execution=execution)
+    execution = listing.execution_status(db, row)
+    return jsonify(request=store.public(row), execution=execution)

@@ -1,4 +1,8 @@
-"""SQLite storage: one connection per request context, schema from schema.sql."""
+"""SQLite storage: one connection per request context, and a schema that upgrades in place.
+
+The schema is the ordered SQL files in migrations/; `PRAGMA user_version` records how many
+have been applied. Each start applies the missing ones in one transaction.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,22 @@ from importlib import resources
 from pathlib import Path
 
 from flask import Flask, current_app, g
+
+from controller.config import ConfigurationError
+
+
+class DatabaseTooNew(ConfigurationError):
+    """The database was written by a newer version of the controller."""
+
+
+def _migration_scripts() -> list[str]:
+    folder = resources.files("controller").joinpath("migrations")
+    return [
+        entry.read_text() for entry in sorted(folder.iterdir(), key=lambda e: e.name) if entry.name.endswith(".sql")
+    ]
+
+
+MIGRATIONS = _migration_scripts()
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -23,7 +43,8 @@ def get_db() -> sqlite3.Connection:
     """Return this request's connection, opening it on first use."""
     if "db" not in g:
         g.db = connect(current_app.config["DATABASE"])
-    return g.db
+    connection: sqlite3.Connection = g.db
+    return connection
 
 
 def close_db(_error: BaseException | None = None) -> None:
@@ -33,12 +54,61 @@ def close_db(_error: BaseException | None = None) -> None:
         connection.close()
 
 
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, so that they run inside one transaction (executescript commits)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    return statements
+
+
+def _unversioned_level(connection: sqlite3.Connection) -> int:
+    """Return how many migrations a database from before versioning already has.
+
+    Those databases were written by the schema.sql of their day, each a superset of the one
+    before it, so the tables and columns present tell how far along it is.
+    """
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "approval_requests" not in tables:
+        return 0
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(approval_requests)")}
+    return 1 + ("invalid_messages" in tables) + ("claimed_at" in columns) + ("final_execution" in columns)
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Apply the migrations this database lacks, all or none; return its version afterwards."""
+    connection.execute("BEGIN IMMEDIATE")  # one process migrates; the others then find nothing to do
+    try:
+        version: int = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise DatabaseTooNew(
+                f"The database is at schema version {version}, newer than this controller knows"
+                f" ({len(MIGRATIONS)}): run the newer controller, or point CONTROLLER_DATABASE elsewhere."
+            )
+        if version == 0:
+            version = _unversioned_level(connection)
+        for script in MIGRATIONS[version:]:
+            for statement in _statements(script):
+                connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return len(MIGRATIONS)
+
+
 def init_db(path: str) -> None:
-    """Create the tables if they do not exist yet."""
+    """Create the database, or bring an older one up to date."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     connection = connect(path)
-    connection.executescript(resources.files("controller").joinpath("schema.sql").read_text())
-    connection.close()
+    try:
+        migrate(connection)
+    finally:
+        connection.close()
 
 
 def now() -> str:
@@ -47,6 +117,6 @@ def now() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Create the schema and close connections after each request."""
+    """Bring the schema up to date and close connections after each request."""
     init_db(app.config["DATABASE"])
     app.teardown_appcontext(close_db)

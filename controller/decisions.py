@@ -6,12 +6,11 @@ import json
 import re
 import sqlite3
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-from controller import executions, store
-from controller.db import now
+from controller import executions, states, store
 from controller.errors import AlreadyDecided, AwsUnavailable, InvalidInput, RequestExpired, RequestNotFound
 
 # Step Functions' answers for a token that can no longer be used; moto says InvalidToken
@@ -37,16 +36,16 @@ def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     return {"decision": kind, **{field: fields.get(field) or None for field in ("approver", "comment", "reason")}}
 
 
-def _refuse_closed(row: sqlite3.Row) -> None:
+def _refuse_closed(row: sqlite3.Row) -> NoReturn:
     """Raise the error that explains why a request that is not pending cannot be decided."""
-    if row["state"] in store.DECIDED_STATES.values():
+    if row["state"] in states.DECIDED:
         raise AlreadyDecided(
             f"Request {row['id']} was already {row['state']} at {row['decided_at']}"
             + (f" by {row['approver']}." if row["approver"] else "."),
             state=row["state"],
             decided_at=row["decided_at"],
         )
-    if row["state"] == "deciding":
+    if row["state"] == states.DECIDING:
         raise AlreadyDecided(f"Request {row['id']} is being decided by another call.", state="deciding")
     raise RequestExpired(f"Request {row['id']} can no longer be decided: {row['closed_reason']}", state=row["state"])
 
@@ -66,10 +65,10 @@ def _conclude(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> bool:
     for _ in range(SETTLE_POLLS):  # the execution leaves Request Approval moments after the token is used
         try:
             execution = executions.describe(sfn, row["execution_arn"])
-        except (ClientError, BotoCoreError):
+        except AwsUnavailable:
             return False
         if execution is None or execution["status"] != "RUNNING":
-            store.finish(db, row["id"], *executions.outcome_of(row, execution), from_state="deciding")
+            store.finish(db, row["id"], *executions.outcome_of(row, execution), from_state=states.DECIDING)
             return True
         time.sleep(SETTLE_POLL_SECONDS)
     return False
@@ -95,21 +94,26 @@ def _deliver(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
         raise AwsUnavailable(f"Step Functions could not be reached; try again. ({type(error).__name__})") from error
     except BotoCoreError as error:  # the answer was lost: the decision may have been taken
         raise AwsUnavailable(unknown) from error
-    store.finish(db, row["id"], store.DECIDED_STATES[row["decision"]], None, from_state="deciding")
+    store.finish(db, row["id"], states.DECIDED_BY[row["decision"]], None, from_state=states.DECIDING)
+
+
+def _stored(db: sqlite3.Connection, request_id: str) -> sqlite3.Row:
+    row = store.get(db, request_id)
+    if row is None:
+        raise RequestNotFound(f"No approval request with id {request_id}. GET /pending lists the open ones.")
+    return row
 
 
 def decide(db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str, Any]) -> dict[str, Any]:
     """Send the decision once and record it; return the request as stored afterwards."""
-    row = store.get(db, request_id)
-    if row is None:
-        raise RequestNotFound(f"No approval request with id {request_id}. GET /pending lists the open ones.")
-    if row["state"] == "pending" and row["expires_at"] <= now():
-        store.finish(db, request_id, "expired", store.TIMED_OUT, from_state="pending")
-    if not store.claim(db, request_id, decision):
-        _refuse_closed(store.get(db, request_id))
-    _deliver(db, sfn, store.get(db, request_id))
-    settled = store.get(db, request_id)
-    if settled["state"] != store.DECIDED_STATES[decision["decision"]]:
+    _stored(db, request_id)
+    store.expire_overdue(db, request_id)  # a late decision must not reach a token whose time is up
+    claimed = store.claim(db, request_id, decision)
+    if claimed is None:
+        _refuse_closed(_stored(db, request_id))
+    _deliver(db, sfn, claimed)
+    settled = _stored(db, request_id)
+    if settled["state"] != states.DECIDED_BY[decision["decision"]]:
         _refuse_closed(settled)
     return store.public(settled)
 

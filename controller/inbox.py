@@ -1,17 +1,57 @@
-"""Moves approval requests from SQS into the database: store first, delete after."""
+"""Brings the database in line with AWS: moves approval requests from SQS into it (store first,
+delete after), closes requests whose execution stopped waiting, finishes stale claims."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from controller import store
+from controller import decisions, executions, store
 from controller.errors import AwsUnavailable
 
 log = logging.getLogger(__name__)
+LIVENESS_CHECKS_PER_CALL = 10  # a few per refresh, so a refresh stays cheap however many are pending
+
+
+class InvalidMessage(ValueError):
+    """A queue message that is not an approval request from the state machine."""
+
+
+def _parse_time(timestamp: str) -> datetime:
+    # Step Functions writes "...Z", which datetime.fromisoformat reads only from Python 3.11 on
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def parse_message(body: str) -> dict[str, Any]:
+    """Return the row for a Request Approval message; raise InvalidMessage if it is not one."""
+    try:
+        message = json.loads(body)
+        requested_at = _parse_time(message["RequestedAt"])
+        row = {
+            "id": message["ExecutionName"],
+            "execution_arn": message["ExecutionArn"],
+            "task_token": message["TaskToken"],
+            "order_json": json.dumps(message["Order"]),
+            "requested_at": _utc(requested_at),
+            "expires_at": _utc(requested_at + timedelta(seconds=int(message["TimeoutSeconds"]))),
+        }
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as error:
+        raise InvalidMessage(f"not an approval request: {type(error).__name__}") from None
+    if not all(isinstance(row[key], str) and row[key] for key in ("id", "execution_arn", "task_token")):
+        raise InvalidMessage("not an approval request: empty or non-text identifiers")
+    if not isinstance(message["Order"], dict):
+        raise InvalidMessage("not an approval request: the order is not an object")
+    return row
 
 
 def _take_batch(db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int, batch_size: int) -> int:
@@ -22,11 +62,11 @@ def _take_batch(db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: 
         WaitTimeSeconds=wait_seconds,
         MessageSystemAttributeNames=["ApproximateReceiveCount"],
     ).get("Messages", [])
-    handled = []
+    handled: list[dict[str, str]] = []
     for message in messages:
         try:
-            store.save(db, store.parse_message(message["Body"]))
-        except store.InvalidMessage as error:
+            store.save(db, parse_message(message["Body"]))
+        except InvalidMessage as error:
             # left on the queue: after maxReceiveCount receives, the redrive policy moves it to the DLQ
             receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
             store.set_aside(db, message["MessageId"], str(error), receives)
@@ -48,3 +88,29 @@ def pull(
                 return
     except (ClientError, BotoCoreError) as error:
         raise AwsUnavailable(f"Could not read the approval queue: {error}") from error
+
+
+def check_liveness(db: sqlite3.Connection, sfn: Any, older_than_seconds: float) -> None:
+    """Close pending requests whose execution stopped waiting, a few per call, oldest look first."""
+    for row in store.stale(db, older_than_seconds, LIVENESS_CHECKS_PER_CALL):
+        executions.settle_pending(db, sfn, row)
+
+
+def refresh(db: sqlite3.Connection, clients: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+    """Pull new requests, close those no longer waiting, finish stale claims, expire overdue ones.
+
+    Raises AwsUnavailable when AWS could not be reached; what is stored stays right either way.
+    """
+    try:
+        pull(
+            db,
+            clients["sqs"],
+            config["APPROVAL_QUEUE_URL"],
+            config["PULL_WAIT_SECONDS"],
+            config["PULL_MAX_BATCHES"],
+            config["PULL_BATCH_SIZE"],
+        )
+        check_liveness(db, clients["stepfunctions"], config["LIVENESS_CHECK_SECONDS"])
+        decisions.resume_claims(db, clients["stepfunctions"], config["CLAIM_STALE_SECONDS"])
+    finally:
+        store.expire_overdue(db)

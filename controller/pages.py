@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
 
-from controller import aws, decisions, history, store
-from controller.approvals import refresh_pending
+from controller import aws, decisions, listing, store
 from controller.db import get_db
 from controller.errors import ApprovalError
+from controller.security import csrf_ok
 
 bp = Blueprint("pages", __name__)
 PAGE_SIZE = 100  # the oldest pending requests shown; the heading still counts them all
@@ -32,24 +31,15 @@ HEADERS = {
 }
 
 
-def csrf_token() -> str:
-    """Return this session's form token, making it on first use."""
-    if "csrf_token" not in session:
-        session["csrf_token"] = secrets.token_urlsafe(32)
-    return session["csrf_token"]
-
-
-def _csrf_ok() -> bool:
-    sent, expected = request.form.get("csrf_token", ""), session.get("csrf_token", "")
-    return bool(expected) and secrets.compare_digest(sent.encode(), expected.encode())
-
-
 def _page_data() -> dict[str, Any]:
     """Return what the page shows: pending requests, warnings, recent outcomes."""
-    warnings, db = refresh_pending(), get_db()
-    pending = [store.public(row) for row in store.pending(db, PAGE_SIZE)]
-    recent = history.recent_with_status(db, aws.client("stepfunctions"))
-    return {"pending": pending, "pending_count": store.count_pending(db), "warnings": warnings, "recent": recent}
+    warnings, db = listing.refresh(), get_db()
+    return {
+        "pending": [store.public(row) for row in store.pending(db, PAGE_SIZE)],
+        "pending_count": store.count_pending(db),
+        "warnings": warnings,
+        "recent": listing.recent_outcomes(db),
+    }
 
 
 @bp.get("/")
@@ -67,7 +57,7 @@ def requests_fragment() -> Any:
 @bp.post("/ui/approver")
 def set_approver() -> Any:
     """Remember the approver's name for this browser session."""
-    if not _csrf_ok():
+    if not csrf_ok():
         return _refused()
     session["approver"] = request.form.get("approver", "").strip()[: decisions.FIELD_LIMITS["approver"]]
     flash(f"Deciding as {session['approver']}." if session["approver"] else "Deciding without a name.", "success")
@@ -77,7 +67,7 @@ def set_approver() -> Any:
 @bp.post("/ui/<any(approve, reject):kind>/<request_id>")
 def decide(kind: str, request_id: str) -> Any:
     """Approve or reject one request from the page's form, then show the page again (Post/Redirect/Get)."""
-    if not _csrf_ok():
+    if not csrf_ok():
         return _refused()
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
     try:
@@ -129,11 +119,6 @@ def until(timestamp: str) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Register the page, its template helpers, and the session key its forms' tokens need."""
-    if not app.config["SECRET_KEY"]:
-        # a random key per process: a restart only asks the approver to reload the page
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.jinja_env.globals["csrf_token"] = csrf_token
+    """Register the page and its template helpers."""
     app.jinja_env.filters.update(since=since, until=until)
     app.register_blueprint(bp)

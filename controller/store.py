@@ -1,4 +1,5 @@
-"""Approval requests in SQLite: parse queue messages, save them once, move them through their states."""
+"""Approval requests in SQLite: every query the controller makes. Each state change is guarded by
+the state it leaves, so two writers can never both move one request."""
 
 from __future__ import annotations
 
@@ -7,45 +8,15 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from controller import states
 from controller.db import now
 
 TIMED_OUT = "The approval timeout passed."
-DECIDED_STATES = {"approve": "approved", "reject": "rejected"}
+HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution")  # never shown to a reader
 
 
-class InvalidMessage(ValueError):
-    """A queue message that is not an approval request from the state machine."""
-
-
-def _parse_time(timestamp: str) -> datetime:
-    # Step Functions writes "...Z", which datetime.fromisoformat reads only from Python 3.11 on
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def parse_message(body: str) -> dict[str, Any]:
-    """Return the row for a Request Approval message; raise InvalidMessage if it is not one."""
-    try:
-        message = json.loads(body)
-        requested_at = _parse_time(message["RequestedAt"])
-        row = {
-            "id": message["ExecutionName"],
-            "execution_arn": message["ExecutionArn"],
-            "task_token": message["TaskToken"],
-            "order_json": json.dumps(message["Order"]),
-            "requested_at": _utc(requested_at),
-            "expires_at": _utc(requested_at + timedelta(seconds=int(message["TimeoutSeconds"]))),
-        }
-    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as error:
-        raise InvalidMessage(f"not an approval request: {type(error).__name__}") from None
-    if not all(isinstance(row[key], str) and row[key] for key in ("id", "execution_arn", "task_token")):
-        raise InvalidMessage("not an approval request: empty or non-text identifiers")
-    if not isinstance(message["Order"], dict):
-        raise InvalidMessage("not an approval request: the order is not an object")
-    return row
+def _ago(seconds: float) -> str:
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
 
 
 def save(db: sqlite3.Connection, row: dict[str, Any]) -> bool:
@@ -54,7 +25,8 @@ def save(db: sqlite3.Connection, row: dict[str, Any]) -> bool:
     cursor = db.execute(
         "INSERT OR IGNORE INTO approval_requests"
         " (id, execution_arn, task_token, order_json, requested_at, expires_at, received_at, checked_at)"
-        " VALUES (:id, :execution_arn, :task_token, :order_json, :requested_at, :expires_at, :received_at, :checked_at)",
+        " VALUES (:id, :execution_arn, :task_token, :order_json, :requested_at, :expires_at,"
+        " :received_at, :checked_at)",
         {**row, "received_at": stamp, "checked_at": stamp},
     )
     return cursor.rowcount == 1
@@ -64,8 +36,9 @@ def set_aside(db: sqlite3.Connection, message_id: str, reason: str, receive_coun
     """Record a queue message that is not an approval request (never its body: it may hold a token)."""
     stamp = now()
     db.execute(
-        "INSERT INTO invalid_messages (message_id, reason, receive_count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (message_id) DO UPDATE SET receive_count = excluded.receive_count, last_seen = excluded.last_seen",
+        "INSERT INTO invalid_messages (message_id, reason, receive_count, first_seen, last_seen)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id)"
+        " DO UPDATE SET receive_count = excluded.receive_count, last_seen = excluded.last_seen",
         (message_id, reason, receive_count, stamp, stamp),
     )
 
@@ -78,35 +51,47 @@ def invalid_messages(db: sqlite3.Connection, limit: int) -> list[dict[str, Any]]
 
 def get(db: sqlite3.Connection, request_id: str) -> sqlite3.Row | None:
     """Return the stored request with this id, or None."""
-    return db.execute("SELECT * FROM approval_requests WHERE id = ?", (request_id,)).fetchone()
+    row: sqlite3.Row | None = db.execute("SELECT * FROM approval_requests WHERE id = ?", (request_id,)).fetchone()
+    return row
 
 
-def expire_overdue(db: sqlite3.Connection) -> None:
-    """Mark pending requests whose approval timeout has passed as expired."""
+def expire_overdue(db: sqlite3.Connection, request_id: str | None = None) -> None:
+    """Mark pending requests (all, or the one named) whose approval timeout has passed as expired."""
     db.execute(
-        "UPDATE approval_requests SET state = 'expired', closed_reason = ? WHERE state = 'pending' AND expires_at <= ?",
-        (TIMED_OUT, now()),
+        "UPDATE approval_requests SET state = :expired, closed_reason = :reason"
+        " WHERE state = :pending AND expires_at <= :now AND (:id IS NULL OR id = :id)",
+        {"expired": states.EXPIRED, "reason": TIMED_OUT, "pending": states.PENDING, "now": now(), "id": request_id},
     )
 
 
 def pending(db: sqlite3.Connection, limit: int = -1) -> list[sqlite3.Row]:
     """Return pending requests, oldest first; limit -1 means all."""
     return db.execute(
-        "SELECT * FROM approval_requests WHERE state = 'pending' ORDER BY received_at, id LIMIT ?", (limit,)
+        "SELECT * FROM approval_requests WHERE state = ? ORDER BY received_at, id LIMIT ?", (states.PENDING, limit)
     ).fetchall()
 
 
 def count_pending(db: sqlite3.Connection) -> int:
     """Return how many requests wait for a decision."""
-    return db.execute("SELECT COUNT(*) FROM approval_requests WHERE state = 'pending'").fetchone()[0]
+    count: int = db.execute("SELECT COUNT(*) FROM approval_requests WHERE state = ?", (states.PENDING,)).fetchone()[0]
+    return count
 
 
-def stale(db: sqlite3.Connection, older_than_seconds: int, limit: int) -> list[sqlite3.Row]:
-    """Return open requests whose execution has not been looked at for a while."""
-    cutoff = (datetime.now(timezone.utc) - timedelta(seconds=older_than_seconds)).isoformat(timespec="milliseconds")
+def recent_ended(db: sqlite3.Connection, limit: int = 10) -> list[sqlite3.Row]:
+    """Return the latest requests that ended (decided, expired or closed), newest first."""
+    marks = ", ".join("?" * len(states.ENDED))
     return db.execute(
-        "SELECT * FROM approval_requests WHERE state = 'pending' AND checked_at <= ? ORDER BY checked_at LIMIT ?",
-        (cutoff, limit),
+        f"SELECT * FROM approval_requests WHERE state IN ({marks})"
+        " ORDER BY COALESCE(decided_at, checked_at) DESC, id LIMIT ?",
+        (*states.ENDED, limit),
+    ).fetchall()
+
+
+def stale(db: sqlite3.Connection, older_than_seconds: float, limit: int) -> list[sqlite3.Row]:
+    """Return pending requests whose execution has not been looked at for a while."""
+    return db.execute(
+        "SELECT * FROM approval_requests WHERE state = ? AND checked_at <= ? ORDER BY checked_at LIMIT ?",
+        (states.PENDING, _ago(older_than_seconds), limit),
     ).fetchall()
 
 
@@ -115,36 +100,37 @@ def touch(db: sqlite3.Connection, request_id: str) -> None:
     db.execute("UPDATE approval_requests SET checked_at = ? WHERE id = ?", (now(), request_id))
 
 
-def claim(db: sqlite3.Connection, request_id: str, decision: dict[str, Any]) -> bool:
-    """Reserve a pending request for one decision; only one caller can win."""
-    cursor = db.execute(
-        "UPDATE approval_requests SET state = 'deciding', decision = :decision, approver = :approver,"
-        " comment = :comment, reason = :reason, claimed_at = :claimed_at WHERE id = :id AND state = 'pending'",
-        {**decision, "id": request_id, "claimed_at": now()},
-    )
-    return cursor.rowcount == 1
+def claim(db: sqlite3.Connection, request_id: str, decision: dict[str, Any]) -> sqlite3.Row | None:
+    """Reserve a pending request for one decision and return it claimed; None if another caller won."""
+    row: sqlite3.Row | None = db.execute(
+        "UPDATE approval_requests SET state = :deciding, decision = :decision, approver = :approver,"
+        " comment = :comment, reason = :reason, claimed_at = :claimed_at WHERE id = :id AND state = :pending"
+        " RETURNING *",
+        {**decision, "id": request_id, "claimed_at": now(), "deciding": states.DECIDING, "pending": states.PENDING},
+    ).fetchone()
+    return row
 
 
 def stale_claims(db: sqlite3.Connection, older_than_seconds: float) -> list[sqlite3.Row]:
     """Return requests claimed for a decision longer ago than any AWS call can take."""
-    cutoff = (datetime.now(timezone.utc) - timedelta(seconds=older_than_seconds)).isoformat(timespec="milliseconds")
     return db.execute(
-        "SELECT * FROM approval_requests WHERE state = 'deciding' AND claimed_at <= ?", (cutoff,)
+        "SELECT * FROM approval_requests WHERE state = ? AND claimed_at <= ?",
+        (states.DECIDING, _ago(older_than_seconds)),
     ).fetchall()
 
 
 def release(db: sqlite3.Connection, request_id: str) -> None:
     """Return a claimed request to pending after a call that did not reach Step Functions."""
     db.execute(
-        "UPDATE approval_requests SET state = 'pending', decision = NULL, approver = NULL, comment = NULL,"
-        " reason = NULL WHERE id = ? AND state = 'deciding'",
-        (request_id,),
+        "UPDATE approval_requests SET state = ?, decision = NULL, approver = NULL, comment = NULL,"
+        " reason = NULL WHERE id = ? AND state = ?",
+        (states.PENDING, request_id, states.DECIDING),
     )
 
 
 def finish(db: sqlite3.Connection, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
     """Record the end of a request (approved, rejected, expired, closed) if it is still in from_state."""
-    decided_at = now() if state in DECIDED_STATES.values() else None
+    decided_at = now() if state in states.DECIDED else None
     cursor = db.execute(
         "UPDATE approval_requests SET state = ?, decided_at = ?, closed_reason = ? WHERE id = ? AND state = ?",
         (state, decided_at, closed_reason, request_id, from_state),
@@ -158,8 +144,7 @@ def keep_final_execution(db: sqlite3.Connection, request_id: str, execution: dic
 
 
 def public(row: sqlite3.Row) -> dict[str, Any]:
-    """Return what may be shown of a request: everything but the task token."""
-    hidden = ("task_token", "order_json", "checked_at", "final_execution")
-    shown = {key: row[key] for key in row.keys() if key not in hidden}
+    """Return what may be shown of a request: everything but the task token and bookkeeping."""
+    shown = {key: row[key] for key in row.keys() if key not in HIDDEN_COLUMNS}  # noqa: SIM118 (a Row is no dict)
     shown["order"] = json.loads(row["order_json"])
     return shown

@@ -56,7 +56,8 @@ def create_gateway(sfn: Any, state_machine_arn: str) -> Flask:
         body = json_body()
         if body is None:
             return jsonify(
-                message="The body must be a JSON order sent as application/json (strict JSON: no NaN, no unpaired surrogates)."
+                message="The body must be a JSON order sent as application/json"
+                " (strict JSON: no NaN, no unpaired surrogates)."
             ), 400
         errors = order_errors(body)
         if errors:

@@ -30,7 +30,7 @@ class Worker:
     """A warm process that runs one function's handler."""
 
     def __init__(self, code_dir: Path, handler: str, function_name: str) -> None:
-        self.process = subprocess.Popen(
+        self.process: subprocess.Popen[str] = subprocess.Popen(
             [sys.executable, "-m", "emulator.lambda_worker", str(code_dir), handler, function_name],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -40,11 +40,13 @@ class Worker:
 
     def invoke(self, event: Any, timeout_seconds: float) -> dict[str, Any] | None:
         """Return the worker's reply, or None when the handler ran past its timeout."""
+        assert self.process.stdin and self.process.stdout  # both are pipes: see __init__
         self.process.stdin.write(json.dumps(event) + "\n")
         self.process.stdin.flush()
         ready, _, _ = select.select([self.process.stdout], [], [], timeout_seconds)
         line = self.process.stdout.readline() if ready else ""
-        return json.loads(line) if line else None
+        reply: dict[str, Any] | None = json.loads(line) if line else None
+        return reply
 
     def stop(self) -> None:
         self.process.kill()
@@ -76,7 +78,7 @@ class WorkerPool:
             if worker is None:
                 code_dir = self._code_dir(code_hash, function.code_bytes)
         if worker is None:
-            worker = Worker(code_dir, function.handler, function.function_name)
+            worker = Worker(code_dir, str(function.handler), function.function_name)
         reply = worker.invoke(event, float(function.timeout))
         if reply is None:
             exited = worker.process.poll() is not None
@@ -111,4 +113,8 @@ POOL = WorkerPool()
 
 def install() -> None:
     """Route moto's Lambda invocations to the worker pool."""
-    LambdaFunction._invoke_lambda = lambda function, event=None: POOL.run(function, event if event is not None else {})
+
+    def invoke(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+        return POOL.run(function, event if event is not None else {})
+
+    LambdaFunction._invoke_lambda = invoke

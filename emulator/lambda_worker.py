@@ -18,7 +18,8 @@ def _lambda_error(exc: BaseException) -> dict[str, object]:
     return {
         "errorType": type(exc).__name__,
         "errorMessage": str(exc),
-        "stackTrace": traceback.format_tb(exc.__traceback__.tb_next),  # the worker's own frame is not the function's
+        # the worker's own frame is not the function's
+        "stackTrace": traceback.format_tb(exc.__traceback__.tb_next if exc.__traceback__ else None),
     }
 
 

@@ -12,7 +12,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 def _send_task_failure_with_cause(self: StepFunctionResponse) -> EmptyResult:
     # moto's handler drops `cause`; AWS records it, and the rejection reason travels in it.
-    self.stepfunction_backend.send_task_failure(
+    self.stepfunction_backend.send_task_failure(  # type: ignore[call-arg]  # the executing backend takes it
         self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
     )
     return EmptyResult()

@@ -28,7 +28,8 @@ def _role(iam: Any, name: str, service: str) -> str:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
     }
-    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    return arn
 
 
 def _queues(sqs: Any, stack: dict[str, Any], prefix: str) -> tuple[str, str]:
@@ -58,7 +59,8 @@ def _queues(sqs: Any, stack: dict[str, Any], prefix: str) -> tuple[str, str]:
 def create_state_machine(sfn: Any, name: str, role_arn: str, variables: dict[str, Any]) -> str:
     """Create a state machine from state_machine_definition.json.tpl and return its ARN."""
     definition = render_template(TEMPLATE_FILE.read_text(), variables)
-    return sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn)["stateMachineArn"]
+    arn: str = sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn)["stateMachineArn"]
+    return arn
 
 
 def provision(session: Session, endpoint_url: str, approval_timeout_seconds: int | None = None) -> Deployment:

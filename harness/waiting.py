@@ -19,7 +19,7 @@ def free_port() -> int:
         return port
 
 
-def wait_for(check: Callable[[], T], timeout: float, what: str) -> T:
+def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
     """Poll check() until it returns something truthy and return that; TimeoutError naming `what` otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -17,7 +17,8 @@ class TemplateError(ValueError):
 
 def load_stack() -> dict[str, Any]:
     """Return stack.json, the settings Terraform and the emulator both deploy."""
-    return json.loads(STACK_FILE.read_text())
+    stack: dict[str, Any] = json.loads(STACK_FILE.read_text())
+    return stack
 
 
 def resource_name(stack: dict[str, Any], key: str, prefix: str | None = None) -> str:

@@ -200,7 +200,7 @@ def test_a_body_over_the_step_functions_input_limit_gets_413_and_starts_nothing(
 
 @pytest.fixture(scope="module")
 def own_gateway(emulator: Emulator) -> Iterator[tuple[str, Stack]]:
-    """The /start/workflow app over HTTP on a state machine of its own, so valid orders start nothing on the main one."""
+    """The /start/workflow app over HTTP on a state machine of its own: valid orders start nothing on the main one."""
     stack = make_stack(emulator)
     server = make_server(
         "127.0.0.1", 0, create_gateway(emulator.client("stepfunctions"), stack.state_machine_arn), threaded=True
@@ -264,7 +264,7 @@ def stored_rows(controller: ServedController) -> list[tuple]:
 
 
 def bad_decision_bodies(kind: str) -> st.SearchStrategy[bytes]:
-    """Bodies /approve or /reject must refuse: not an object, unknown fields, wrong types, too long, not text, not JSON."""
+    """Bodies /approve and /reject refuse: not an object, unknown fields, wrong types, too long, not text, not JSON."""
     allowed = ALLOWED_FIELDS[kind]
     field = st.sampled_from(allowed)
     as_json = lambda value: json.dumps(value, ensure_ascii=False).encode()  # noqa: E731
@@ -284,9 +284,7 @@ def bad_decision_bodies(kind: str) -> st.SearchStrategy[bytes]:
             st.sampled_from("xé東🚀"),
             st.integers(1, 300_000),
         ),
-        st.builds(
-            lambda name, code: ('{"%s": "ok \\u%04x"}' % (name, code)).encode(), field, st.integers(0xD800, 0xDFFF)
-        ),
+        st.builds(lambda name, code: f'{{"{name}": "ok \\u{code:04x}"}}'.encode(), field, st.integers(0xD800, 0xDFFF)),
         st.integers(2_000, 120_000).map(lambda depth: b"[" * depth + b"]" * depth),
         st.binary(min_size=1, max_size=40).filter(lambda raw: not is_json(raw)),
         st.text(alphabet=" \t\r\n", min_size=1, max_size=8).map(str.encode),

@@ -78,7 +78,7 @@ def test_no_stack_at_all_is_a_clear_configuration_error(tmp_path):
 
 
 def test_a_message_becomes_a_request_with_its_expiry_in_utc():
-    row = store.parse_message(json.dumps(MESSAGE))
+    row = inbox.parse_message(json.dumps(MESSAGE))
 
     assert (row["id"], row["requested_at"], row["expires_at"]) == (
         "exec-1",
@@ -101,8 +101,8 @@ def test_a_message_becomes_a_request_with_its_expiry_in_utc():
     ],
 )
 def test_anything_else_is_an_invalid_message(body):
-    with pytest.raises(store.InvalidMessage):
-        store.parse_message(body)
+    with pytest.raises(inbox.InvalidMessage):
+        inbox.parse_message(body)
 
 
 @mock_aws

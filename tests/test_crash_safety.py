@@ -94,8 +94,9 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
     def killer() -> None:
         chaos = random.Random(7)
         for kill in range(1, KILLS + 1):  # spread over the run, so every kill lands while work remains
+            due = kill * ORDERS // (KILLS + 1)
             wait_for(
-                lambda: stop.is_set() or (len(confirmed) >= kill * ORDERS // (KILLS + 1) and controller.serving()),
+                lambda due=due: stop.is_set() or (len(confirmed) >= due and controller.serving()),
                 300,
                 "the next moment to kill",
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -217,10 +218,8 @@ def responds(url: str) -> bool:
 
 def call_until_dead(process: subprocess.Popen, method: str, url: str) -> None:
     def died() -> bool:
-        try:
+        with contextlib.suppress(requests.ConnectionError):
             requests.request(method, url, timeout=5)
-        except requests.ConnectionError:
-            pass
         return process.poll() is not None
 
     wait_for(died, 15, f"the controller to die during {method} {url}")

@@ -102,7 +102,7 @@ def test_poison_messages_are_set_aside_for_the_dead_letter_queue_and_valid_ones_
 
     controller.wait_for_pending(name)
     listing = wait_for(
-        lambda: (l := controller.get("/pending").json())["invalid_messages"] and len(l["invalid_messages"]) == 2 and l,
+        lambda: len((answer := controller.get("/pending").json())["invalid_messages"]) == 2 and answer,
         15,
         "both poison messages to be listed",
     )
