@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Flask
 
-from controller import approvals, db, pages, security
+from controller import approvals, db, events, pages, security
 from controller.aws import make_clients
-from controller.config import DEFAULTS, load_config
+from controller.config import DEFAULTS, check, load_config
 from controller.errors import register_error_handlers
 
 
@@ -17,11 +17,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     app.config.update(load_config() if test_config is None else test_config)
+    check(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; keeps field order
     db.init_app(app)
     app.extensions["aws"] = make_clients(app.config)
     register_error_handlers(app)
     security.init_app(app)
     app.register_blueprint(approvals.bp)
+    app.register_blueprint(events.bp)
     pages.init_app(app)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from controller import aws, decisions, listing, store
 from controller.db import get_db
@@ -13,11 +13,13 @@ from controller.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, 
 
 bp = Blueprint("approvals", __name__)
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
+MAX_BULK = 100
+MAX_ID_LENGTH = 80  # the longest execution name Step Functions allows
 LIMIT_PATTERN = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() refuses "²" and 5000-digit strings
 
 
-def _decision_from_body(kind: str) -> dict[str, Any]:
-    """Read the optional JSON body {approver, comment, reason}; reject anything else with 400."""
+def _body() -> dict[str, Any]:
+    """Return the optional JSON object body; InvalidInput for anything else."""
     body: Any = {}
     if request.get_data():
         try:
@@ -26,7 +28,21 @@ def _decision_from_body(kind: str) -> dict[str, Any]:
             body = None
         if not isinstance(body, dict):
             raise InvalidInput("The body must be a JSON object sent as application/json, or empty.")
-    return decisions.validate(kind, body)
+    fields: dict[str, Any] = body
+    return fields
+
+
+def _ids(value: Any) -> list[str]:
+    """Return the ids of a bulk decision; InvalidInput unless they are 1 to MAX_BULK distinct ids."""
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= MAX_BULK
+        or not all(isinstance(item, str) and 0 < len(item) <= MAX_ID_LENGTH for item in value)
+    ):
+        raise InvalidInput(f"'ids' must be a list of 1 to {MAX_BULK} request ids.")
+    if len(set(value)) != len(value):
+        raise InvalidInput("'ids' names a request more than once.")
+    return value
 
 
 def _limit() -> int:
@@ -47,6 +63,7 @@ def pending() -> Any:
         count=store.count_pending(db),
         warnings=warnings,
         invalid_messages=store.invalid_messages(db, limit),
+        notifications=store.notification_counts(db),
     )
 
 
@@ -65,10 +82,26 @@ def _only_pending_id() -> str:
 @bp.post("/<any(approve, reject):kind>", defaults={"request_id": None})
 @bp.post("/<any(approve, reject):kind>/<request_id>")
 def decide(kind: str, request_id: str | None) -> Any:
-    """Approve (SendTaskSuccess) or reject (SendTaskFailure, optional reason) a request, exactly once."""
-    decision = _decision_from_body(kind)
-    request_id = request_id or _only_pending_id()
-    return jsonify(decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision))
+    """Approve (SendTaskSuccess) or reject (SendTaskFailure, optional reason) a request, exactly once.
+
+    Without an id in the URL, {"ids": [...]} decides several, each on its own; without either, the
+    only pending request.
+    """
+    fields = _body()
+    ids = _ids(fields.pop("ids")) if "ids" in fields and request_id is None else None
+    decision = decisions.validate(kind, fields)
+    if ids is None:
+        request_id = request_id or _only_pending_id()
+        return jsonify(decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision))
+    outcomes = decisions.decide_many(
+        current_app.config["DATABASE"],
+        aws.client("stepfunctions"),
+        ids,
+        decision,
+        current_app.config["DECISION_PARALLEL"],
+    )
+    decided = sum(outcome["status"] == 200 for outcome in outcomes)
+    return jsonify(results=outcomes, decided=decided, refused=len(outcomes) - decided)
 
 
 @bp.get("/approvals/<request_id>")

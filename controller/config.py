@@ -17,11 +17,17 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE": str(INSTANCE_DIR / "approvals.sqlite3"),
     "HOST": "127.0.0.1",
     "PORT": 3000,
-    "PULL_WAIT_SECONDS": 1,
+    "BACKGROUND": True,  # a worker pulls the queue and checks executions while the server runs
+    "PULL_WAIT_SECONDS": 20,  # the background pull's long poll; requests never wait for SQS
     "PULL_MAX_BATCHES": 10,
     "PULL_BATCH_SIZE": 10,
     "AWS_MAX_ATTEMPTS": 4,
-    "LIVENESS_CHECK_SECONDS": 30,
+    # each check is a DescribeExecution per pending request; decisions find a stopped execution anyway
+    "LIVENESS_CHECK_SECONDS": 300,
+    "LIVENESS_PARALLEL": 4,
+    "DECISION_PARALLEL": 8,  # Step Functions calls in flight at once for one bulk decision
+    "NOTIFY_WEBHOOK_URL": "",  # POST each new request here (Slack-compatible JSON); empty: no notifications
+    "PUBLIC_URL": "",  # the page's address in notifications; empty: http://HOST:PORT/
     "CLAIM_STALE_SECONDS": 300,  # longer than an AWS call with all its retries can take
     "PAGE_REFRESH_SECONDS": 5,
     "SECRET_KEY": "",  # signs the page's session cookie; empty: a random key per process
@@ -49,19 +55,38 @@ def _stack_outputs(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     )
 
 
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _parse(name: str, raw: str, kind: type) -> Any:
+    if kind is bool:
+        if raw.strip().lower() not in BOOLEANS:
+            raise ConfigurationError(f"{name} must be true or false.")
+        return BOOLEANS[raw.strip().lower()]
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a {kind.__name__}.") from None
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Raise ConfigurationError for settings outside what SQS and the controller accept."""
+    if not 1 <= config["PULL_BATCH_SIZE"] <= 10:
+        raise ConfigurationError("CONTROLLER_PULL_BATCH_SIZE must be from 1 to 10, the range SQS allows.")
+    if not 0 <= config["PULL_WAIT_SECONDS"] <= 20:
+        raise ConfigurationError("CONTROLLER_PULL_WAIT_SECONDS must be from 0 to 20, the range SQS allows.")
+    for key in ("PULL_MAX_BATCHES", "AWS_MAX_ATTEMPTS", "LIVENESS_PARALLEL", "DECISION_PARALLEL"):
+        if config[key] < 1:
+            raise ConfigurationError(f"CONTROLLER_{key} must be at least 1.")
+
+
 def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """Return the Flask config: defaults, then stack outputs, then CONTROLLER_*/AWS_* variables."""
     config = dict(DEFAULTS)
     for key, default in DEFAULTS.items():
         if f"CONTROLLER_{key}" in environ:
-            try:
-                config[key] = type(default)(environ[f"CONTROLLER_{key}"])
-            except ValueError:
-                raise ConfigurationError(f"CONTROLLER_{key} must be a {type(default).__name__}.") from None
-    if not 1 <= config["PULL_BATCH_SIZE"] <= 10:
-        raise ConfigurationError("CONTROLLER_PULL_BATCH_SIZE must be from 1 to 10, the range SQS allows.")
-    if config["PULL_MAX_BATCHES"] < 1 or config["AWS_MAX_ATTEMPTS"] < 1:
-        raise ConfigurationError("CONTROLLER_PULL_MAX_BATCHES and CONTROLLER_AWS_MAX_ATTEMPTS must be at least 1.")
+            config[key] = _parse(f"CONTROLLER_{key}", environ[f"CONTROLLER_{key}"], type(default))
+    check(config)
     if "APPROVAL_QUEUE_URL" in environ:
         config.update(
             CONFIG_SOURCE="environment",

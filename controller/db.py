@@ -7,11 +7,14 @@ have been applied. Each start applies the missing ones in one transaction.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app
 
 from controller.config import ConfigurationError
 
@@ -39,19 +42,36 @@ def connect(path: str) -> sqlite3.Connection:
     return connection
 
 
+_per_thread = threading.local()
+
+
+def thread_connection(path: str) -> sqlite3.Connection:
+    """Return this thread's connection to the database at path, kept open for the thread's life.
+
+    Opening and closing one per request costs a WAL checkpoint each time; a server's threads
+    live long, and a connection must not be shared between threads that use it at once.
+    """
+    connections: dict[str, sqlite3.Connection] = _per_thread.__dict__.setdefault("connections", {})
+    if path not in connections:
+        connections[path] = connect(path)
+    return connections[path]
+
+
 def get_db() -> sqlite3.Connection:
-    """Return this request's connection, opening it on first use."""
-    if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
-    connection: sqlite3.Connection = g.db
-    return connection
+    """Return the connection the current request uses."""
+    return thread_connection(current_app.config["DATABASE"])
 
 
-def close_db(_error: BaseException | None = None) -> None:
-    """Close this request's connection, if it opened one."""
-    connection = g.pop("db", None)
-    if connection is not None:
-        connection.close()
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """Run the block's statements as one transaction: all of them, or none after an error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def _statements(script: str) -> list[str]:
@@ -80,8 +100,7 @@ def _unversioned_level(connection: sqlite3.Connection) -> int:
 
 def migrate(connection: sqlite3.Connection) -> int:
     """Apply the migrations this database lacks, all or none; return its version afterwards."""
-    connection.execute("BEGIN IMMEDIATE")  # one process migrates; the others then find nothing to do
-    try:
+    with transaction(connection):  # one process migrates; the others then find nothing to do
         version: int = connection.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise DatabaseTooNew(
@@ -94,10 +113,6 @@ def migrate(connection: sqlite3.Connection) -> int:
             for statement in _statements(script):
                 connection.execute(statement)
         connection.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
     return len(MIGRATIONS)
 
 
@@ -117,6 +132,5 @@ def now() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Bring the schema up to date and close connections after each request."""
+    """Bring the schema up to date."""
     init_db(app.config["DATABASE"])
-    app.teardown_appcontext(close_db)

@@ -6,12 +6,21 @@ import json
 import re
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from controller import executions, states, store
-from controller.errors import AlreadyDecided, AwsUnavailable, InvalidInput, RequestExpired, RequestNotFound
+from controller.db import thread_connection
+from controller.errors import (
+    AlreadyDecided,
+    ApprovalError,
+    AwsUnavailable,
+    InvalidInput,
+    RequestExpired,
+    RequestNotFound,
+)
 
 # Step Functions' answers for a token that can no longer be used; moto says InvalidToken
 # where AWS says TaskTimedOut, so all of them mean the same here.
@@ -116,6 +125,25 @@ def decide(db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str
     if settled["state"] != states.DECIDED_BY[decision["decision"]]:
         _refuse_closed(settled)
     return store.public(settled)
+
+
+def decide_many(
+    database: str, sfn: Any, request_ids: list[str], decision: dict[str, Any], parallel: int
+) -> list[dict[str, Any]]:
+    """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight.
+
+    Returns one outcome per id, in order: {"id", "status": 200, "request"} or {"id", "status", "error", "message"}.
+    """
+
+    def one(request_id: str) -> dict[str, Any]:
+        try:
+            decided = decide(thread_connection(database), sfn, request_id, decision)
+        except ApprovalError as error:
+            return {"id": request_id, "status": error.status, **error.as_dict()}
+        return {"id": request_id, "status": 200, "request": decided}
+
+    with ThreadPoolExecutor(min(parallel, len(request_ids)), thread_name_prefix="decide") as pool:
+        return list(pool.map(one, request_ids))
 
 
 def resume_claims(db: sqlite3.Connection, sfn: Any, older_than_seconds: float) -> None:

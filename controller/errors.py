@@ -19,6 +19,10 @@ class ApprovalError(Exception):
         self.message = message
         self.details = details
 
+    def as_dict(self) -> dict[str, Any]:
+        """Return the error as the API shows it: {"error": code, "message": text, ...details}."""
+        return {"error": self.code, "message": self.message, **self.details}
+
 
 class InvalidInput(ApprovalError):
     status, code = 400, "InvalidInput"
@@ -57,7 +61,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApprovalError)
     def approval_error(error: ApprovalError) -> Any:
-        return jsonify(error=error.code, message=error.message, **error.details), error.status
+        return jsonify(error.as_dict()), error.status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

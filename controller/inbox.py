@@ -54,7 +54,9 @@ def parse_message(body: str) -> dict[str, Any]:
     return row
 
 
-def _take_batch(db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int, batch_size: int) -> int:
+def _take_batch(
+    db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int, batch_size: int, notify: bool
+) -> int:
     """Store one batch of messages, delete the stored ones from SQS, return how many were received."""
     messages = sqs.receive_message(
         QueueUrl=queue_url,
@@ -65,7 +67,7 @@ def _take_batch(db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: 
     handled: list[dict[str, str]] = []
     for message in messages:
         try:
-            store.save(db, parse_message(message["Body"]))
+            store.save(db, parse_message(message["Body"]), notify)
         except InvalidMessage as error:
             # left on the queue: after maxReceiveCount receives, the redrive policy moves it to the DLQ
             receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
@@ -79,12 +81,22 @@ def _take_batch(db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: 
 
 
 def pull(
-    db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int, max_batches: int, batch_size: int = 10
+    db: sqlite3.Connection,
+    sqs: Any,
+    queue_url: str,
+    wait_seconds: int,
+    max_batches: int,
+    batch_size: int = 10,
+    notify: bool = False,
 ) -> None:
-    """Drain up to max_batches full batches; only the first receive waits, so an empty queue never hangs."""
+    """Drain up to max_batches full batches; only the first receive waits, so an empty queue never hangs.
+
+    With notify, each newly stored request gets a webhook notification queued with it.
+    """
     try:
         for batch in range(max_batches):
-            if _take_batch(db, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size) < batch_size:
+            taken = _take_batch(db, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify)
+            if taken < batch_size:
                 return
     except (ClientError, BotoCoreError) as error:
         raise AwsUnavailable(f"Could not read the approval queue: {error}") from error
@@ -96,21 +108,28 @@ def check_liveness(db: sqlite3.Connection, sfn: Any, older_than_seconds: float) 
         executions.settle_pending(db, sfn, row)
 
 
+def pull_now(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any]) -> None:
+    """Take what has arrived on the queue without waiting for more."""
+    pull(
+        db,
+        sqs,
+        config["APPROVAL_QUEUE_URL"],
+        0,
+        config["PULL_MAX_BATCHES"],
+        config["PULL_BATCH_SIZE"],
+        notify=bool(config["NOTIFY_WEBHOOK_URL"]),
+    )
+
+
 def refresh(db: sqlite3.Connection, clients: Mapping[str, Any], config: Mapping[str, Any]) -> None:
-    """Pull new requests, close those no longer waiting, finish stale claims, expire overdue ones.
+    """Take what has arrived; without a background worker, also do its upkeep here, as requests come.
 
     Raises AwsUnavailable when AWS could not be reached; what is stored stays right either way.
     """
     try:
-        pull(
-            db,
-            clients["sqs"],
-            config["APPROVAL_QUEUE_URL"],
-            config["PULL_WAIT_SECONDS"],
-            config["PULL_MAX_BATCHES"],
-            config["PULL_BATCH_SIZE"],
-        )
-        check_liveness(db, clients["stepfunctions"], config["LIVENESS_CHECK_SECONDS"])
-        decisions.resume_claims(db, clients["stepfunctions"], config["CLAIM_STALE_SECONDS"])
+        pull_now(db, clients["sqs"], config)
+        if not config["BACKGROUND"]:
+            check_liveness(db, clients["stepfunctions"], config["LIVENESS_CHECK_SECONDS"])
+            decisions.resume_claims(db, clients["stepfunctions"], config["CLAIM_STALE_SECONDS"])
     finally:
         store.expire_overdue(db)

@@ -7,13 +7,14 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
 
-from controller import aws, decisions, listing, store
+from controller import aws, decisions, listing, states, store
 from controller.db import get_db
 from controller.errors import ApprovalError
 from controller.security import csrf_ok
 
 bp = Blueprint("pages", __name__)
 PAGE_SIZE = 100  # the oldest pending requests shown; the heading still counts them all
+MAX_SELECTED = PAGE_SIZE  # a decision from the page covers at most the cards it shows
 FORM_FIELDS = {"approve": ("approver",), "reject": ("approver", "reason")}
 # what the approver reads first for each error the API can return
 ERROR_TITLES = {
@@ -80,6 +81,34 @@ def decide(kind: str, request_id: str) -> Any:
     return redirect(url_for("pages.index"), code=303)
 
 
+@bp.post("/ui/selected")
+def decide_selected() -> Any:
+    """Approve or reject every request selected on the page, each on its own, then show the page again."""
+    if not csrf_ok():
+        return _refused()
+    kind, ids = request.form.get("kind", ""), request.form.getlist("ids")
+    if kind not in FORM_FIELDS or not ids:
+        flash("Select one or more requests, then Approve selected or Reject selected.", "error")
+        return redirect(url_for("pages.index"), code=303)
+    fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
+    try:
+        decision = decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]})
+    except ApprovalError as error:
+        flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
+        return redirect(url_for("pages.index"), code=303)
+    config = current_app.config
+    outcomes = decisions.decide_many(
+        config["DATABASE"], aws.client("stepfunctions"), ids[:MAX_SELECTED], decision, config["DECISION_PARALLEL"]
+    )
+    done = [outcome for outcome in outcomes if outcome["status"] == 200]
+    if done:
+        flash(f"{len(done)} {'request' if len(done) == 1 else 'requests'} {states.DECIDED_BY[kind]}.", "success")
+    for outcome in outcomes:
+        if outcome["status"] != 200:
+            flash(f"{ERROR_TITLES.get(outcome['error'], 'Refused')}: {outcome['message']}", "error")
+    return redirect(url_for("pages.index"), code=303)
+
+
 def _refused() -> Any:
     """Answer a form post whose token is missing or wrong: nothing is decided."""
     return render_template("refused.html"), 403
@@ -118,7 +147,12 @@ def until(timestamp: str) -> str:
     return duration((_parse(timestamp) - datetime.now(timezone.utc)).total_seconds())
 
 
+def money(amount: Any) -> str:
+    """Return an amount with two decimals, or a dash when the order carries none."""
+    return f"{amount:,.2f}" if isinstance(amount, (int, float)) and not isinstance(amount, bool) else "-"
+
+
 def init_app(app: Flask) -> None:
     """Register the page and its template helpers."""
-    app.jinja_env.filters.update(since=since, until=until)
+    app.jinja_env.filters.update(since=since, until=until, money=money)
     app.register_blueprint(bp)

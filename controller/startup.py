@@ -6,12 +6,20 @@ from flask import Flask
 
 from controller import db, decisions
 from controller.aws import clients_of
+from controller.background import Background
 
 
-def prepare_to_serve(app: Flask) -> None:
-    """Finish decisions a crash left claimed; if AWS is down, /pending finishes them later."""
-    connection = db.connect(app.config["DATABASE"])
-    try:
-        decisions.resume_claims(connection, clients_of(app)["stepfunctions"], older_than_seconds=0)
-    finally:
-        connection.close()
+def prepare_to_serve(app: Flask) -> Background | None:
+    """Finish decisions a crash left claimed, then start the background work unless it is turned off.
+
+    If AWS is down, the claims are finished later by the background upkeep (or by /pending).
+    """
+    decisions.resume_claims(
+        db.thread_connection(app.config["DATABASE"]), clients_of(app)["stepfunctions"], older_than_seconds=0
+    )
+    if not app.config["BACKGROUND"]:
+        return None
+    background = Background(app)
+    background.start()
+    app.extensions["background"] = background
+    return background

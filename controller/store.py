@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from controller import states
-from controller.db import now
+from controller.db import now, transaction
 
 TIMED_OUT = "The approval timeout passed."
 HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution")  # never shown to a reader
@@ -19,17 +19,22 @@ def _ago(seconds: float) -> str:
     return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
 
 
-def save(db: sqlite3.Connection, row: dict[str, Any]) -> bool:
-    """Store a request unless it is already stored (SQS may deliver a message twice)."""
+def save(db: sqlite3.Connection, row: dict[str, Any], notify: bool = False) -> bool:
+    """Store a request unless it is already stored (SQS may deliver a message twice); with notify,
+    queue its webhook notification in the same transaction."""
     stamp = now()
-    cursor = db.execute(
-        "INSERT OR IGNORE INTO approval_requests"
-        " (id, execution_arn, task_token, order_json, requested_at, expires_at, received_at, checked_at)"
-        " VALUES (:id, :execution_arn, :task_token, :order_json, :requested_at, :expires_at,"
-        " :received_at, :checked_at)",
-        {**row, "received_at": stamp, "checked_at": stamp},
-    )
-    return cursor.rowcount == 1
+    with transaction(db):
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO approval_requests"
+            " (id, execution_arn, task_token, order_json, requested_at, expires_at, received_at, checked_at)"
+            " VALUES (:id, :execution_arn, :task_token, :order_json, :requested_at, :expires_at,"
+            " :received_at, :checked_at)",
+            {**row, "received_at": stamp, "checked_at": stamp},
+        )
+        stored = cursor.rowcount == 1
+        if stored and notify:
+            db.execute("INSERT INTO notifications (request_id, next_attempt_at) VALUES (?, ?)", (row["id"], stamp))
+    return stored
 
 
 def set_aside(db: sqlite3.Connection, message_id: str, reason: str, receive_count: int) -> None:
@@ -141,6 +146,62 @@ def finish(db: sqlite3.Connection, request_id: str, state: str, closed_reason: s
 def keep_final_execution(db: sqlite3.Connection, request_id: str, execution: dict[str, Any]) -> None:
     """Keep an execution's status once it has ended, so it need not be asked for again."""
     db.execute("UPDATE approval_requests SET final_execution = ? WHERE id = ?", (json.dumps(execution), request_id))
+
+
+def events_after(db: sqlite3.Connection, seq: int, limit: int = 500) -> list[sqlite3.Row]:
+    """Return state changes after the one numbered seq, oldest first."""
+    return db.execute(
+        "SELECT seq, kind, request_id, state FROM request_events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+    ).fetchall()
+
+
+def event_range(db: sqlite3.Connection) -> tuple[int, int]:
+    """Return the numbers of the oldest and the latest state change kept (0, 0 when there is none)."""
+    first, last = db.execute("SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM request_events").fetchone()
+    return int(first), int(last)
+
+
+def forget_events(db: sqlite3.Connection, keep: int) -> None:
+    """Drop all but the latest `keep` state changes; a page that was away longer reloads its lists."""
+    db.execute("DELETE FROM request_events WHERE seq <= (SELECT MAX(seq) FROM request_events) - ?", (keep,))
+
+
+def due_notifications(db: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
+    """Return notifications to send now, with their request, oldest first."""
+    return db.execute(
+        "SELECT n.attempts, r.* FROM notifications n JOIN approval_requests r ON r.id = n.request_id"
+        " WHERE n.delivered_at IS NULL AND n.failed_at IS NULL AND n.next_attempt_at <= ?"
+        " ORDER BY n.next_attempt_at LIMIT ?",
+        (now(), limit),
+    ).fetchall()
+
+
+def notification_sent(db: sqlite3.Connection, request_id: str) -> None:
+    db.execute("UPDATE notifications SET delivered_at = ? WHERE request_id = ?", (now(), request_id))
+
+
+def notification_failed(db: sqlite3.Connection, request_id: str, error: str, retry_in_seconds: float | None) -> None:
+    """Record a failed attempt: try again after retry_in_seconds, or give up when that is None."""
+    stamp = now()
+    if retry_in_seconds is None:
+        db.execute(
+            "UPDATE notifications SET attempts = attempts + 1, last_error = ?, failed_at = ? WHERE request_id = ?",
+            (error, stamp, request_id),
+        )
+        return
+    db.execute(
+        "UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE request_id = ?",
+        (error, _ago(-retry_in_seconds), request_id),
+    )
+
+
+def notification_counts(db: sqlite3.Connection) -> dict[str, int]:
+    """Return how many notifications were delivered, failed for good, or still wait."""
+    row = db.execute(
+        "SELECT COUNT(delivered_at), COUNT(failed_at), COUNT(*) - COUNT(delivered_at) - COUNT(failed_at)"
+        " FROM notifications"
+    ).fetchone()
+    return {"delivered": row[0], "failed": row[1], "waiting": row[2]}
 
 
 def public(row: sqlite3.Row) -> dict[str, Any]:

@@ -22,14 +22,14 @@ HTTP_TIMEOUT_SECONDS = 30
 
 
 def controller_config(emulator: Emulator, queue_url: str, database: Path, **overrides: Any) -> dict[str, Any]:
-    """Return create_app's config for a controller of this queue with its own SQLite file; no long polls."""
+    """Return create_app's config for a controller of this queue with its own SQLite file."""
     return {
         "CONFIG_SOURCE": "emulator",
         "APPROVAL_QUEUE_URL": queue_url,
         "AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"],
         "AWS_REGION": emulator.outputs["aws_region"],
         "DATABASE": str(database),
-        "PULL_WAIT_SECONDS": 0,
+        "PULL_WAIT_SECONDS": 1,  # short, so a stopped controller's long poll ends soon
         **overrides,
     }
 
@@ -43,7 +43,7 @@ def controller_environment(emulator: Emulator, queue_url: str, database: Path, *
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "CONTROLLER_DATABASE": str(database),
-        "CONTROLLER_PULL_WAIT_SECONDS": "0",
+        "CONTROLLER_PULL_WAIT_SECONDS": "1",
         **{f"CONTROLLER_{key}": value for key, value in settings.items()},
     }
 
@@ -54,7 +54,7 @@ class ServedController:
     def __init__(self, config: dict[str, Any]) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request buries what matters
         self.app = create_app(config)
-        prepare_to_serve(self.app)
+        self.background = prepare_to_serve(self.app)
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -76,6 +76,8 @@ class ServedController:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if self.background:
+            self.background.stop()
 
 
 @contextmanager

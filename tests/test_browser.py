@@ -217,3 +217,50 @@ def test_the_page_never_contains_a_task_token(stack, controller, page):
     assert len(tokens) == 2
     for token in tokens:
         assert all(token not in html for html in shown)
+
+
+def test_the_event_stream_brings_a_new_order_and_a_decision_made_elsewhere_at_once(stack, controller_factory, page):
+    # a refresh period far longer than the test: only the /events stream can update the page
+    controller = controller_factory(stack, PAGE_REFRESH_SECONDS=600)
+    page.goto(controller.url + "/")
+    expect(page.locator("#pending")).to_contain_text("Nothing is waiting")
+    page.evaluate("window.notReloaded = true")
+    name = stack.start()
+
+    expect(card(page, name)).to_be_visible(timeout=10_000)
+    assert controller.post(f"/approve/{name}", {"approver": "Ada"}).status_code == 200
+    expect(card(page, name)).to_have_count(0, timeout=5_000)
+    expect(outcome_row(page, name)).to_contain_text("by Ada")
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_an_approver_approves_several_selected_orders_at_once(stack, controller_factory, page):
+    controller = controller_factory(stack, PAGE_REFRESH_SECONDS=1)
+    names = [stack.start() for _ in range(3)]
+    for name in names:
+        controller.wait_for_pending(name)
+    page.goto(controller.url + "/")
+
+    for name in names[:2]:
+        card(page, name).get_by_label("Select").check()
+    page.get_by_role("button", name="Approve selected").click()
+
+    expect(page.locator("#messages")).to_contain_text("2 requests approved.")
+    for name in names[:2]:
+        assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
+        expect(outcome_row(page, name)).to_contain_text("approved")
+    expect(card(page, names[2])).to_be_visible()
+    assert stack.describe(names[2])["status"] == "RUNNING"
+
+
+def test_each_card_lists_the_items_being_approved(stack, controller, page):
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    page.goto(controller.url + "/")
+
+    rows = card(page, name).locator("table.items tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_have_text(re.compile(r"BOOK-1\s*2\s*12\.50\s*25\.00"))
+    expect(rows.nth(1)).to_have_text(re.compile(r"PEN-7\s*1\s*3\.00\s*3\.00"))
+    expect(card(page, name).locator("table.items tfoot")).to_contain_text("28.00 EUR")

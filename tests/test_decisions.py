@@ -273,7 +273,12 @@ def test_a_request_whose_execution_is_gone_is_no_longer_pending(stack, controlle
 
     stack.emulator.client("stepfunctions").delete_state_machine(stateMachineArn=stack.state_machine_arn)
 
-    assert name not in [r["id"] for r in controller.get("/pending").json()["pending"]]
+    # the background upkeep looks at the execution within a second
+    wait_for(
+        lambda: name not in [r["id"] for r in controller.get("/pending").json()["pending"]],
+        15,
+        "the request to leave /pending",
+    )
     looked_up = controller.get(f"/approvals/{name}").json()
     assert (looked_up["request"]["state"], looked_up["request"]["closed_reason"]) == (
         "closed",

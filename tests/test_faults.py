@@ -71,7 +71,8 @@ def test_when_the_retries_run_out_the_caller_gets_503_and_the_request_stays_pend
 def test_receive_faults_are_retried_and_past_the_retries_pending_still_answers(
     stack, controller_factory, failures, warned
 ):
-    controller = controller_factory(stack, AWS_MAX_ATTEMPTS=3)
+    # /pending's own pull, the only one without the background worker
+    controller = controller_factory(stack, AWS_MAX_ATTEMPTS=3, BACKGROUND=False)
     name = stack.start()
     wait_for(lambda: stack.queue_depth() == 1, 15, "the approval request on the queue")
     inject(controller.app.extensions["aws"]["sqs"], "ReceiveMessage", failures, "connection")

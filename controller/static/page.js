@@ -54,6 +54,12 @@
     if (added) announce(added === 1 ? "1 new request is waiting for a decision." : added + " new requests are waiting for a decision.");
   }
 
+  let timer = null;
+  function refreshSoon(delay) {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, delay);
+  }
+
   async function refresh() {
     try {
       const response = await fetch(live.dataset.url, { headers: { Accept: "text/html" }, cache: "no-store" });
@@ -61,9 +67,15 @@
     } catch (error) {
       // the controller is restarting or gone; the next round tries again
     } finally {
-      setTimeout(refresh, seconds * 1000);
+      refreshSoon(seconds * 1000);
     }
   }
 
-  setTimeout(refresh, seconds * 1000);
+  // The server announces every stored or changed request; the lists are fetched at once then.
+  // The periodic refresh above stays, for when the stream is down (the browser reconnects by itself).
+  if (window.EventSource && live.dataset.events) {
+    const stream = new EventSource(live.dataset.events);
+    for (const kind of ["stored", "changed", "reset"]) stream.addEventListener(kind, () => refreshSoon(50));
+  }
+  refreshSoon(seconds * 1000);
 })();

@@ -1,0 +1,111 @@
+"""The work a serving controller does in the background, so that no request waits for it:
+
+- a single long poll of the approval queue at a time, storing each message before deleting it;
+- upkeep: liveness checks of pending requests (in parallel, bounded), decisions a lost answer
+  left claimed, expiry, and the trimming of the event log;
+- webhook notifications of new requests, when configured.
+
+Each loop has its own SQLite connection and uses the app's boto3 clients (thread-safe), so a
+fault injected into a client or a crash inside one shows as it would in a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flask import Flask
+
+from controller import db, decisions, executions, inbox, notify, store
+from controller.aws import clients_of
+from controller.errors import AwsUnavailable
+
+log = logging.getLogger(__name__)
+UPKEEP_SECONDS = 1.0
+NOTIFY_SECONDS = 0.5
+RETRY_CAP_SECONDS = 30.0
+LIVENESS_BATCH = 50
+EVENTS_KEPT = 10_000
+
+
+class Background:
+    """Threads that keep the database in line with AWS while the server runs."""
+
+    def __init__(self, app: Flask) -> None:
+        self.config = app.config
+        self.clients = clients_of(app)
+        self.stopped = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.liveness_pool = ThreadPoolExecutor(app.config["LIVENESS_PARALLEL"], thread_name_prefix="liveness")
+
+    def start(self) -> None:
+        # a long poll paces itself; without one, a short pause keeps the loop from spinning
+        pull_pause = 0.0 if self.config["PULL_WAIT_SECONDS"] else 0.1
+        loops: list[tuple[str, Callable[[], None], float]] = [("pull", self._pull_once, pull_pause)]
+        loops.append(("upkeep", self._upkeep_once, UPKEEP_SECONDS))
+        if self.config["NOTIFY_WEBHOOK_URL"]:
+            loops.append(("notify", self._notify_once, NOTIFY_SECONDS))
+        for name, step, pause in loops:
+            thread = threading.Thread(
+                target=self._run, args=(name, step, pause), name=f"controller-{name}", daemon=True
+            )
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        """Ask every loop to end after its current step (a long poll ends within PULL_WAIT_SECONDS)."""
+        self.stopped.set()
+        self.liveness_pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, name: str, step: Callable[[], None], pause: float) -> None:
+        """Repeat step until stopped; when AWS is unreachable, wait longer each time, up to 30 s."""
+        retry = 0.0
+        while not self.stopped.is_set():
+            try:
+                step()
+                retry = 0.0
+            except AwsUnavailable as error:
+                retry = min(max(1.0, retry * 2), RETRY_CAP_SECONDS)
+                log.warning("background %s: %s; trying again in %.0f s", name, error.message, retry)
+            except Exception:  # a bug must not silently end the loop that keeps requests flowing
+                retry = min(max(1.0, retry * 2), RETRY_CAP_SECONDS)
+                log.exception("background %s failed; trying again in %.0f s", name, retry)
+            self.stopped.wait(pause + retry)
+
+    def _connection(self) -> Any:
+        return db.thread_connection(self.config["DATABASE"])
+
+    def _pull_once(self) -> None:
+        inbox.pull(
+            self._connection(),
+            self.clients["sqs"],
+            self.config["APPROVAL_QUEUE_URL"],
+            self.config["PULL_WAIT_SECONDS"],
+            self.config["PULL_MAX_BATCHES"],
+            self.config["PULL_BATCH_SIZE"],
+            notify=bool(self.config["NOTIFY_WEBHOOK_URL"]),
+        )
+
+    def _settle(self, row: Any) -> None:
+        executions.settle_pending(self._connection(), self.clients["stepfunctions"], row)
+
+    def _upkeep_once(self) -> None:
+        connection = self._connection()
+        stale = store.stale(connection, self.config["LIVENESS_CHECK_SECONDS"], LIVENESS_BATCH)
+        list(self.liveness_pool.map(self._settle, stale))  # waits for all; re-raises a check's AwsUnavailable
+        decisions.resume_claims(connection, self.clients["stepfunctions"], self.config["CLAIM_STALE_SECONDS"])
+        store.expire_overdue(connection)
+        store.forget_events(connection, EVENTS_KEPT)
+
+    def _notify_once(self) -> None:
+        notify.send_due(self._connection(), self.config["NOTIFY_WEBHOOK_URL"], page_url(self.config))
+
+
+def page_url(config: Any) -> str:
+    """Return the approver page's address for links: PUBLIC_URL, else the address the server binds."""
+    if config["PUBLIC_URL"]:
+        return str(config["PUBLIC_URL"])
+    return f"http://{config['HOST']}:{config['PORT']}/"

@@ -1,0 +1,73 @@
+"""GET /events: a Server-Sent Events stream of requests being stored and changing state.
+
+The stream reads the request_events table, which triggers fill on every change, so it sees
+what the background worker, another request or another thread did. Each event's id is its
+number in that table: a browser that reconnects sends Last-Event-ID and misses nothing that
+is still kept. A stream ends after a while and the browser reconnects, so no server thread
+is held for long.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from controller import store
+from controller.db import get_db, thread_connection
+from controller.errors import InvalidInput
+
+bp = Blueprint("events", __name__)
+POLL_SECONDS = 0.1
+STREAM_SECONDS = 25.0
+KEEPALIVE_SECONDS = 10.0
+RECONNECT_MILLISECONDS = 1000
+
+
+def _start_after() -> int:
+    """Return the last event the client has: Last-Event-ID or ?after=, else now (only new events)."""
+    raw = request.headers.get("Last-Event-ID") or request.args.get("after")
+    if raw is None:
+        return store.event_range(get_db())[1]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise InvalidInput("Last-Event-ID and 'after' must be an event number.")
+    return int(raw)
+
+
+def _frame(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def stream(database: str, after: int, seconds: float = STREAM_SECONDS) -> Iterator[str]:
+    """Yield SSE frames for the changes after event `after`, for `seconds`."""
+    connection = thread_connection(database)
+    yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
+    oldest, _ = store.event_range(connection)
+    if after and oldest and after < oldest - 1:
+        yield _frame("reset", {"reason": "events since the last one seen are no longer kept; reload the lists"})
+    deadline, quiet_since = time.monotonic() + seconds, time.monotonic()
+    while time.monotonic() < deadline:
+        rows = store.events_after(connection, after)
+        for row in rows:
+            after = row["seq"]
+            yield _frame(row["kind"], {"id": row["request_id"], "state": row["state"]}, after)
+        if rows:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+            yield ": still here\n\n"  # a comment: keeps proxies from closing an idle stream
+            quiet_since = time.monotonic()
+        else:
+            time.sleep(POLL_SECONDS)
+
+
+@bp.get("/events")
+def events() -> Response:
+    """Stream `stored` and `changed` events ({"id", "state"}), each with its number as the SSE id."""
+    frames = stream(current_app.config["DATABASE"], _start_after())
+    return Response(
+        frames, mimetype="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )

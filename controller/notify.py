@@ -1,0 +1,71 @@
+"""Tells approvers that a request waits: a webhook POST per new request, in the JSON shape that
+Slack-compatible incoming webhooks accept. Never the task token; retried with backoff, and a
+notification that keeps failing is recorded as failed, logged and counted, never dropped unseen."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import urllib.error
+import urllib.request
+from typing import Any
+
+from controller import store
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 600.0
+TIMEOUT_SECONDS = 10
+BATCH = 20
+
+
+def message(row: sqlite3.Row, page_url: str) -> dict[str, Any]:
+    """Return the webhook body for a stored request: a one-paragraph summary and a link to the page."""
+    order = json.loads(row["order_json"])
+    lines = [
+        f"• {item.get('quantity')} x {item.get('sku')} at {item.get('unit_price')}"
+        for item in order.get("items", [])
+        if isinstance(item, dict)
+    ]
+    total = order.get("total")
+    summary = (
+        f"Order {order.get('order_id', row['id'])} from {order.get('customer', {}).get('name', 'an unknown customer')}"
+        + (f", total {total:.2f} {order.get('currency', '')}".rstrip() if isinstance(total, (int, float)) else "")
+        + f", waits for approval until {row['expires_at']}."
+    )
+    return {"text": "\n".join([summary, *lines[:10], f"Decide: {page_url}"]), "request_id": row["id"]}
+
+
+def backoff(attempts: int) -> float:
+    """Return the wait before the next attempt, after `attempts` failed ones."""
+    return float(min(BACKOFF_BASE_SECONDS * 2 ** (attempts - 1), BACKOFF_CAP_SECONDS))
+
+
+def _post(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as answer:
+        answer.read()
+
+
+def send_due(db: sqlite3.Connection, webhook_url: str, page_url: str) -> int:
+    """Send the notifications that are due; return how many were delivered."""
+    delivered = 0
+    for row in store.due_notifications(db, BATCH):
+        try:
+            _post(webhook_url, message(row, page_url))
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            attempts = row["attempts"] + 1
+            retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
+            store.notification_failed(db, row["id"], str(error)[:500], retry)
+            if retry is None:
+                log.error("notification for %s failed for good after %d attempts: %s", row["id"], attempts, error)
+            else:
+                log.warning("notification for %s failed (attempt %d), retrying in %.0f s", row["id"], attempts, retry)
+            continue
+        store.notification_sent(db, row["id"])
+        delivered += 1
+    return delivered

@@ -1,0 +1,245 @@
+"""Live approvals: the background pull, the /events stream, bulk decisions and webhook notifications."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from controller import store
+from controller.db import connect
+from harness.waiting import wait_for
+
+
+class EventListener:
+    """Reads a controller's /events stream in a thread; keeps every event as (id, kind, data)."""
+
+    def __init__(self, url: str, last_event_id: str | None = None) -> None:
+        self.events: list[tuple[int, str, dict[str, Any]]] = []
+        self.closed = False
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        self.response = requests.get(url + "/events", stream=True, timeout=60, headers=headers)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        frame: dict[str, str] = {}
+        try:
+            for line in self.response.iter_lines(decode_unicode=True):
+                if line:
+                    field, _, value = line.partition(": ")
+                    frame[field] = value
+                elif "event" in frame:
+                    self.events.append((int(frame.get("id", 0)), frame["event"], json.loads(frame["data"])))
+                    frame = {}
+        except Exception:
+            if not self.closed:  # closing the stream from the test's thread ends this read with an error
+                raise
+
+    def seen(self, kind: str, request_id: str) -> bool:
+        return any(k == kind and data["id"] == request_id for _, k, data in self.events)
+
+    def close(self) -> None:
+        self.closed = True
+        self.response.close()
+
+
+@pytest.fixture
+def listen() -> Iterator[Any]:
+    opened: list[EventListener] = []
+
+    def open_stream(url: str, last_event_id: str | None = None) -> EventListener:
+        opened.append(EventListener(url, last_event_id))
+        return opened[-1]
+
+    yield open_stream
+    for listener in opened:
+        listener.close()
+
+
+def test_the_background_pull_stores_a_request_before_anyone_asks(stack, controller):
+    name = stack.start()
+
+    wait_for(lambda: store.get(connect(controller.app.config["DATABASE"]), name), 15, "the request to be stored")
+    wait_for(lambda: stack.queue_depth() == 0, 15, "the message to be deleted from the queue")
+
+
+def test_pending_never_waits_for_sqs_even_with_a_long_background_poll(stack, controller_factory):
+    controller = controller_factory(stack, PULL_WAIT_SECONDS=20)
+
+    for _ in range(3):  # each would take 20 s if /pending long-polled as the background does
+        assert requests.get(controller.url + "/pending", timeout=5).json()["count"] == 0
+
+
+def test_the_event_stream_announces_a_stored_request_and_its_decision(stack, controller, listen):
+    listener = listen(controller.url)
+    name = stack.start()
+
+    wait_for(lambda: listener.seen("stored", name), 15, "the stored event")
+    assert controller.post(f"/approve/{name}").status_code == 200
+    wait_for(lambda: listener.seen("changed", name) and listener.events[-1][2]["state"] == "approved", 15, "approved")
+
+    ids = [event_id for event_id, _, _ in listener.events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert [data["state"] for _, _, data in listener.events if data["id"] == name] == [
+        "pending",
+        "deciding",
+        "approved",
+    ]
+
+
+def test_a_reconnecting_page_gets_what_it_missed_from_its_last_event_id(stack, controller, listen):
+    first = listen(controller.url)
+    name = stack.start()
+    wait_for(lambda: first.seen("stored", name), 15, "the stored event")
+    last_seen = str(first.events[-1][0])
+    first.close()
+    assert controller.post(f"/reject/{name}", {"reason": "No."}).status_code == 200
+
+    again = listen(controller.url, last_event_id=last_seen)
+
+    wait_for(lambda: again.seen("changed", name) and again.events[-1][2]["state"] == "rejected", 15, "the catch-up")
+    assert [data["state"] for _, _, data in again.events] == ["deciding", "rejected"]
+
+
+def test_a_malformed_last_event_id_gets_400(controller):
+    response = requests.get(controller.url + "/events", headers={"Last-Event-ID": "²"}, timeout=10)
+
+    assert (response.status_code, response.json()["error"]) == (400, "InvalidInput")
+
+
+def test_a_bulk_approval_answers_for_every_id_with_the_single_routes_codes(stack, controller):
+    names = [stack.start() for _ in range(4)]
+    for name in names:
+        controller.wait_for_pending(name)
+    assert controller.post(f"/approve/{names[0]}").status_code == 200
+
+    answer = controller.post("/approve", {"ids": [*names, "no-such-request"], "approver": "Grace"})
+
+    assert answer.status_code == 200
+    outcomes = {outcome["id"]: outcome for outcome in answer.json()["results"]}
+    assert [outcome["id"] for outcome in answer.json()["results"]] == [*names, "no-such-request"]
+    assert (outcomes[names[0]]["status"], outcomes[names[0]]["error"]) == (409, "AlreadyDecided")
+    assert (outcomes["no-such-request"]["status"], outcomes["no-such-request"]["error"]) == (404, "RequestNotFound")
+    assert (answer.json()["decided"], answer.json()["refused"]) == (3, 2)
+    for name in names[1:]:
+        assert outcomes[name]["status"] == 200
+        assert outcomes[name]["request"]["approver"] == "Grace"
+        assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
+
+
+def test_a_bulk_rejection_carries_the_reason_and_refuses_an_expired_request(expired_request):
+    stack, controller = expired_request.stack, expired_request.controller
+    waiting = stack.start()
+    controller.wait_for_pending(waiting)
+
+    answer = controller.post("/reject", {"ids": [expired_request.name, waiting], "reason": "Out of stock."})
+
+    first, second = answer.json()["results"]
+    assert (first["status"], first["error"]) == (410, "RequestExpired")
+    assert second["status"] == 200
+    assert stack.wait_until_finished(waiting)["cause"] == "Out of stock."
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [[], "one-id", [1], [""], ["a", "a"], [f"id-{n}" for n in range(101)], ["x" * 81]],
+    ids=["empty", "not-a-list", "not-text", "blank", "repeated", "over-100", "too-long"],
+)
+def test_bulk_ids_that_are_not_1_to_100_distinct_ids_get_400_and_decide_nothing(stack, controller, ids):
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    refused = controller.post("/approve", {"ids": ids})
+
+    assert (refused.status_code, refused.json()["error"]) == (400, "InvalidInput")
+    assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
+
+
+def test_concurrent_bulk_approvals_of_the_same_requests_decide_each_once(stack, controller):
+    names = [stack.start() for _ in range(5)]
+    for name in names:
+        controller.wait_for_pending(name)
+    answers: list[requests.Response] = []
+    callers = [
+        threading.Thread(target=lambda: answers.append(controller.post("/approve", {"ids": names}))) for _ in range(3)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+
+    statuses = [outcome["status"] for answer in answers for outcome in answer.json()["results"]]
+    assert statuses.count(200) == len(names)
+    assert set(statuses) == {200, 409}
+    sfn = stack.emulator.client("stepfunctions")
+    for name in names:
+        history = sfn.get_execution_history(executionArn=stack.execution_arn(name))["events"]
+        approvals = [e for e in history if e.get("taskSucceededEventDetails", {}).get("resourceType") == "sqs"]
+        assert len(approvals) == 1
+
+
+class WebhookReceiver:
+    """A local HTTP endpoint that records what it is sent and fails the first `failures` posts."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.failures = failures
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @Request.application
+    def app(self, request: Request) -> Response:
+        if self.failures > 0:
+            self.failures -= 1
+            return Response("busy", status=503)
+        self.received.append(json.loads(request.get_data()))
+        return Response("ok")
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    started = WebhookReceiver(failures=2)
+    yield started
+    started.stop()
+
+
+def test_a_new_request_is_notified_once_with_its_summary_and_a_link_but_never_its_token(
+    stack, controller_factory, receiver
+):
+    controller = controller_factory(stack, NOTIFY_WEBHOOK_URL=receiver.url, PUBLIC_URL="http://approvals.local/")
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    wait_for(lambda: receiver.received, 30, "the notification, after two refused attempts")
+    token = connect(controller.app.config["DATABASE"]).execute("SELECT task_token FROM approval_requests").fetchone()[0]
+    (sent,) = receiver.received
+    assert sent["request_id"] == name
+    assert "Order ORD-1001 from Ada Lovelace, total 28.00 EUR" in sent["text"]
+    assert "2 x BOOK-1 at 12.5" in sent["text"] and "http://approvals.local/" in sent["text"]
+    assert token not in json.dumps(sent)
+    counts = controller.get("/pending").json()["notifications"]
+    assert counts == {"delivered": 1, "failed": 0, "waiting": 0}
+
+
+def test_a_webhook_that_never_answers_is_counted_as_failed_and_the_pull_goes_on(stack, controller_factory, monkeypatch):
+    monkeypatch.setattr("controller.notify.MAX_ATTEMPTS", 2)
+    monkeypatch.setattr("controller.notify.BACKOFF_BASE_SECONDS", 0.1)
+    controller = controller_factory(stack, NOTIFY_WEBHOOK_URL="http://127.0.0.1:9/nobody-listens")
+    first, second = stack.start(), stack.start()
+
+    controller.wait_for_pending(first)
+    controller.wait_for_pending(second)
+    counts = wait_for(
+        lambda: (c := controller.get("/pending").json()["notifications"])["failed"] == 2 and c, 30, "both to fail"
+    )
+    assert counts == {"delivered": 0, "failed": 2, "waiting": 0}
