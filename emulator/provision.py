@@ -12,6 +12,8 @@ from stack.definition import load_stack, render_template, resource_name
 from stack.lambda_package import build_payload
 from stack.paths import TEMPLATE_FILE
 
+PARTITION = "aws"  # the emulator stands for the commercial partition, as its ARNs say
+
 
 @dataclass(frozen=True)
 class Deployment:
@@ -88,6 +90,7 @@ def provision(session: Session, endpoint_url: str, approval_timeout_seconds: int
             "order_function_arn": function_arn,
             "approval_queue_url": queue_url,
             "approval_timeout_seconds": approval_timeout_seconds or stack["approval_timeout_seconds"],
+            "partition": PARTITION,
         },
     )
     return Deployment(queue_url, dlq_url, function_arn, state_machine_arn)

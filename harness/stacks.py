@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.provision import create_state_machine
+from emulator.provision import PARTITION, create_state_machine
 from harness.emulator import Emulator
 from harness.orders import ORDER
 from harness.waiting import wait_for
@@ -68,6 +68,7 @@ def make_stack(emulator: Emulator, approval_timeout_seconds: int = 3600, visibil
             "order_function_arn": emulator.outputs["order_function_arn"],
             "approval_queue_url": queue_url,
             "approval_timeout_seconds": approval_timeout_seconds,
+            "partition": PARTITION,
         },
     )
     return Stack(emulator, queue_url, arn)

@@ -16,6 +16,7 @@ VARIABLES = {
     "order_function_arn": "arn:aws:lambda:eu-west-1:1:function:f",
     "approval_queue_url": "https://q",
     "approval_timeout_seconds": 60,
+    "partition": "aws",
 }
 
 
