@@ -4,10 +4,10 @@ import re
 
 from hcl_checks import REPO_ROOT, TERRAFORM_DIR, load_module, unquote
 
+from emulator.provision_api import MODEL_NAME, RESPONSE_PATTERNS, VALIDATOR_NAME
+
 TEMPLATES = TERRAFORM_DIR / "templates"
 MANAGED_LOGGING_POLICY = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-# Characters Step Functions refuses in an execution name (besides whitespace and control characters).
-NAME_FORBIDDEN = set('<>{}[]?*"#%\\^|~`$&,;:/')
 
 
 def resource(type_name: str, label: str) -> dict:
@@ -61,3 +61,21 @@ def test_the_state_machine_template_takes_the_partition_from_terraform() -> None
     assert "arn:aws:" not in template
     assert "arn:${partition}:states:::lambda:invoke" in template
     assert "partition = local.partition" in resource("aws_sfn_state_machine", "this")["definition"]
+
+
+def hcl_string(value: str) -> str:
+    """The value of an HCL string literal: unquoted, its backslash escapes read."""
+    return unquote(value).encode().decode("unicode_escape")
+
+
+def test_the_emulator_provisions_the_same_method_validator_model_and_response_patterns() -> None:
+    module = load_module(TERRAFORM_DIR)
+    patterns = {unquote(status): pattern for status, pattern in module.locals["api_response_patterns"].items()}
+    method = resource("aws_api_gateway_method", "start_workflow")
+    integration = resource("aws_api_gateway_integration", "start_workflow")
+
+    assert {status: pattern and hcl_string(pattern) for status, pattern in patterns.items()} == RESPONSE_PATTERNS
+    assert unquote(resource("aws_api_gateway_model", "order")["name"]) == MODEL_NAME
+    assert unquote(resource("aws_api_gateway_request_validator", "this")["name"]) == VALIDATOR_NAME
+    assert method["api_key_required"] is True and unquote(method["authorization"]) == "NONE"
+    assert (unquote(integration["type"]), unquote(integration["passthrough_behavior"])) == ("AWS", "NEVER")
