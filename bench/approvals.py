@@ -1,4 +1,4 @@
-"""Measure what one approval costs: throughput, start-to-pending latency, AWS requests, Lambda overhead, /pending at scale.
+"""Measure what one approval costs: throughput, start-to-pending latency, AWS calls, Lambda overhead, /pending at scale.
 
 Everything runs on this machine: the bench starts its own emulator process and serves its own
 controllers over HTTP in threads, then stops them however the run ends.
@@ -44,7 +44,8 @@ methods:
                          loops GET /pending?limit=1000 and POST /approve/<id> for each listed id, until
                          the N-th approval answers. The clock covers only pulling and approving, so it
                          compares the controller's pull strategies, not the emulator's start speed.
-  steady flow            --steady-orders orders start at --rate per second while one thread polls GET /pending?limit=1000
+  steady flow            --steady-orders orders start at --rate per second while one thread polls
+                         GET /pending?limit=1000
                          back to back (no sleep unless --poll-interval-ms) and another approves what it
                          lists. start_to_pending = from just before POST /start/workflow is sent until the
                          /pending answer that first lists the id is received; the error of that is at most
@@ -457,9 +458,8 @@ def print_table(summary: dict[str, Any]) -> None:
         print(f"{key:40} {summary[key]:>30}")
     print("\ntargets:")
     for target in summary["targets"]:
-        print(
-            f"  {'PASS' if target['met'] else 'MISS'}  {target['metric']:40} {target['measured']:>10} (target {target['target']})"
-        )
+        verdict = "PASS" if target["met"] else "MISS"
+        print(f"  {verdict}  {target['metric']:40} {target['measured']:>10} (target {target['target']})")
     print(f"\nmachine: {summary['machine']}; the bench took {summary['bench_seconds']} s")
 
 

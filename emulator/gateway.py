@@ -162,29 +162,30 @@ def _respond(route: rest_apis.Route, result: IntegrationResult, variables: dict[
     return Response(body, status=int(selected.status_code), content_type=content_type)
 
 
-def _handle(request: Request, ids: dict[str, str], endpoint_url: str) -> Response:
-    route, api_path = _resolve(request.path, request.method)
-    key = rest_apis.api_key_for(route, request.headers.get("x-api-key"))
-    if route.method.api_key_required and key is None:
-        raise FORBIDDEN
-    context = _context(request, ids, route, api_path, key)
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_PAYLOAD_BYTES:
-        raise TOO_LONG
+def _integration_request(request: Request, route: rest_apis.Route, raw: bytes, variables: dict[str, Any]) -> str:
+    """Validate the body, then render the request template of its content type (or pass the body through)."""
     content_type = (request.mimetype or DEFAULT_CONTENT_TYPE).lower()
     schema = rest_apis.body_schema(route, content_type)
     if schema is not None:
         _validate_body(raw, schema)
     template = _template_for(route, content_type)
-    params = {
-        "path": route.path_parameters,
-        "querystring": dict(request.args),
-        "header": {name: value for name, value in request.headers.items()},
-    }
-    variables = {"context": context, "util": Util(), "stageVariables": {}}
     body = raw.decode(errors="replace")
-    if template is not None:
-        body = velocity.render(template, {**variables, "input": Input(body, params)})
+    if template is None:
+        return body
+    params = {"path": route.path_parameters, "querystring": dict(request.args), "header": dict(request.headers)}
+    return velocity.render(template, {**variables, "input": Input(body, params)})
+
+
+def _handle(request: Request, ids: dict[str, str], endpoint_url: str) -> Response:
+    route, api_path = _resolve(request.path, request.method)
+    key = rest_apis.api_key_for(route, request.headers.get("x-api-key"))
+    if route.method.api_key_required and key is None:
+        raise FORBIDDEN
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise TOO_LONG
+    variables = {"context": _context(request, ids, route, api_path, key), "util": Util(), "stageVariables": {}}
+    body = _integration_request(request, route, raw, variables)
     integration = route.method.method_integration
     if (integration.integration_type or "").upper() != "AWS":
         raise IntegrationNotEmulated(f"integration type {integration.integration_type} is not emulated")
