@@ -41,7 +41,9 @@ def _resources(apigateway: Any, api_id: str, path: str) -> str:
     return parent
 
 
-def _method(apigateway: Any, api_id: str, resource_id: str) -> None:
+def _method(apigateway: Any, method: dict[str, str]) -> None:
+    """POST with an API key, and a validator that checks the body against the order schema."""
+    api_id = method["restApiId"]
     apigateway.create_model(
         restApiId=api_id,
         name=MODEL_NAME,
@@ -51,9 +53,7 @@ def _method(apigateway: Any, api_id: str, resource_id: str) -> None:
     )
     validator = apigateway.create_request_validator(restApiId=api_id, name=VALIDATOR_NAME, validateRequestBody=True)
     apigateway.put_method(
-        restApiId=api_id,
-        resourceId=resource_id,
-        httpMethod="POST",
+        **method,
         authorizationType="NONE",
         apiKeyRequired=True,
         requestValidatorId=validator["id"],
@@ -61,40 +61,28 @@ def _method(apigateway: Any, api_id: str, resource_id: str) -> None:
     )
 
 
-def _integration(apigateway: Any, api_id: str, resource_id: str, state_machine_arn: str, role_arn: str) -> None:
-    region = state_machine_arn.split(":")[3]
-    partition = state_machine_arn.split(":")[1]
+def _integration(apigateway: Any, method: dict[str, str], state_machine_arn: str, role_arn: str) -> None:
+    """StartExecution of this state machine, with the request template filled as templatefile() fills it."""
+    partition, region = state_machine_arn.split(":")[1], state_machine_arn.split(":")[3]
+    template = render_template(REQUEST_TEMPLATE_FILE.read_text(), {"state_machine_arn": state_machine_arn})
     apigateway.put_integration(
-        restApiId=api_id,
-        resourceId=resource_id,
-        httpMethod="POST",
+        **method,
         type="AWS",
         integrationHttpMethod="POST",
         uri=f"arn:{partition}:apigateway:{region}:states:action/StartExecution",
         credentials=role_arn,
         passthroughBehavior="NEVER",
-        requestTemplates={
-            JSON: render_template(REQUEST_TEMPLATE_FILE.read_text(), {"state_machine_arn": state_machine_arn})
-        },
+        requestTemplates={JSON: template},
     )
+
+
+def _responses(apigateway: Any, method: dict[str, str]) -> None:
+    """One method and integration response per status; success gets the response template."""
     for status, pattern in RESPONSE_PATTERNS.items():
-        apigateway.put_method_response(
-            restApiId=api_id,
-            resourceId=resource_id,
-            httpMethod="POST",
-            statusCode=status,
-            responseModels={JSON: "Empty"},
-        )
+        apigateway.put_method_response(**method, statusCode=status, responseModels={JSON: "Empty"})
         selection = {"selectionPattern": pattern} if pattern else {}
         templates = {JSON: RESPONSE_TEMPLATE_FILE.read_text()} if pattern is None else {}
-        apigateway.put_integration_response(
-            restApiId=api_id,
-            resourceId=resource_id,
-            httpMethod="POST",
-            statusCode=status,
-            responseTemplates=templates,
-            **selection,
-        )
+        apigateway.put_integration_response(**method, statusCode=status, responseTemplates=templates, **selection)
 
 
 def _api_key(apigateway: Any, api_id: str, stage: str, name: str) -> str:
@@ -116,8 +104,10 @@ def provision_api(
         endpointConfiguration={"types": ["REGIONAL"]},
     )["id"]
     resource_id = _resources(apigateway, api_id, stack["api"]["path"])
-    _method(apigateway, api_id, resource_id)
-    _integration(apigateway, api_id, resource_id, state_machine_arn, role_arn)
+    method = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": "POST"}
+    _method(apigateway, method)
+    _integration(apigateway, method, state_machine_arn, role_arn)
+    _responses(apigateway, method)
     stage = stack["api"]["stage"]
     deployment = apigateway.create_deployment(restApiId=api_id)
     apigateway.create_stage(restApiId=api_id, stageName=stage, deploymentId=deployment["id"])
