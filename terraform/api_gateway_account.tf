@@ -6,8 +6,9 @@
 #   /aws/apigateway/welcome, so the role must be able to write any API Gateway log group,
 #   not just this stack's (a narrower policy fails with "The role ARN does not have
 #   required permissions configured" and the provider retries until it times out);
-# - destroying the stack resets the setting to no role (hashicorp/aws >= 6.0, PR #42226),
-#   so other REST APIs of the account and region stop logging until a role is set again.
+# - destroying the stack resets the setting to no role (hashicorp/aws >= 6.0, PR #42226;
+#   5.x left it naming the deleted role), so other REST APIs of the account and region stop
+#   logging until a role is set again.
 # Set manage_api_gateway_account = false when the account and region already have a role.
 
 resource "aws_api_gateway_account" "this" {
