@@ -5,6 +5,7 @@ import re
 from hcl_checks import REPO_ROOT, TERRAFORM_DIR, load_module, unquote
 
 from emulator.provision_api import MODEL_NAME, RESPONSE_PATTERNS, VALIDATOR_NAME
+from stack.definition import template_placeholders
 
 TEMPLATES = TERRAFORM_DIR / "templates"
 MANAGED_LOGGING_POLICY = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
@@ -34,6 +35,12 @@ def test_the_request_template_is_the_shared_file_filled_with_the_state_machine_a
         '${templatefile("${path.module}/templates/start_execution.request.vtl", '
         "{state_machine_arn = aws_sfn_state_machine.this.arn})}"
     )
+
+
+def test_the_templates_use_exactly_the_placeholders_terraform_fills() -> None:
+    # A stray ${...} would be a Terraform interpolation, not Velocity; file() fills none.
+    assert template_placeholders((TEMPLATES / "start_execution.request.vtl").read_text()) == {"state_machine_arn"}
+    assert "${" not in (TEMPLATES / "start_execution.response.vtl").read_text()
 
 
 def test_the_success_response_template_is_the_shared_file() -> None:
