@@ -68,8 +68,9 @@ else
     sleep 0.1
   done
   [[ -f "$outputs" ]] || { echo "the emulator did not become ready within 30 s" >&2; exit 1; }
-  api_url=$(run -c 'import json,sys; print(json.load(open(sys.argv[1]))["api_url"]["value"])' "$outputs")
-  api_key_header=""
+  emulator_output() { run -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["value"])' "$outputs" "$1"; }
+  api_url=$(emulator_output api_url)
+  api_key_header="-H 'x-api-key: $(emulator_output api_key)' "
 fi
 
 port="${CONTROLLER_PORT:-3000}"

@@ -4,7 +4,7 @@
   "States": {
     "Process Order": {
       "Type": "Task",
-      "Resource": "arn:aws:states:::lambda:invoke",
+      "Resource": "arn:${partition}:states:::lambda:invoke",
       "Parameters": {
         "FunctionName": "${order_function_arn}",
         "Payload.$": "$"
@@ -39,7 +39,7 @@
     },
     "Request Approval": {
       "Type": "Task",
-      "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+      "Resource": "arn:${partition}:states:::sqs:sendMessage.waitForTaskToken",
       "Parameters": {
         "QueueUrl": "${approval_queue_url}",
         "MessageBody": {

@@ -142,19 +142,24 @@ class Flow:
     approvals: Queue = field(default_factory=Queue)
 
 
-def _start_one(api_url: str, flow: Flow) -> None:
+def post_order(outputs: dict[str, str]) -> Any:
+    """POST one order to the emulator's API with its API key; return the answer."""
+    return call("POST", outputs["api_url"], order(), headers={"x-api-key": outputs["api_key"]})
+
+
+def _start_one(outputs: dict[str, str], flow: Flow) -> None:
     sent = time.perf_counter()
-    flow.started[call("POST", api_url, order())["name"]] = sent
+    flow.started[post_order(outputs)["name"]] = sent
 
 
-def _start_steadily(api_url: str, args: argparse.Namespace, flow: Flow) -> None:
+def _start_steadily(outputs: dict[str, str], args: argparse.Namespace, flow: Flow) -> None:
     """Send order i at first + i/rate; a pool sends them, so a slow answer does not delay the next start."""
     with thread_pool(args.start_concurrency) as pool:
         first = time.perf_counter()
         sending = []
         for index in range(args.steady_orders):
             time.sleep(max(0.0, first + index / args.rate - time.perf_counter()))
-            sending.append(pool.submit(_start_one, api_url, flow))
+            sending.append(pool.submit(_start_one, outputs, flow))
         for sent in sending:
             sent.result(timeout=PHASE_TIMEOUT_SECONDS)
 
@@ -187,7 +192,7 @@ def steady_flow(env: Emulator, ctl: Controller, args: argparse.Namespace) -> dic
     with tqdm(total=args.steady_orders, desc="steady flow: start, list, approve", unit="order") as bar:
         polling = in_background(_poll, ctl.url, args.steady_orders, flow, args.poll_interval_ms / 1000)
         approving = in_background(_approve_seen, ctl.url, args.steady_orders, flow, bar)
-        _start_steadily(env.outputs["api_url"], args, flow)
+        _start_steadily(env.outputs, args, flow)
         polling.result(timeout=PHASE_TIMEOUT_SECONDS)
         approving.result(timeout=PHASE_TIMEOUT_SECONDS)
     latencies = [flow.seen[name] - sent for name, sent in flow.started.items()]
@@ -206,11 +211,11 @@ def steady_flow(env: Emulator, ctl: Controller, args: argparse.Namespace) -> dic
 # --- drain: throughput and AWS requests per approval ----------------------------------------------
 
 
-def start_orders(api_url: str, count: int, concurrency: int, label: str) -> float:
+def start_orders(outputs: dict[str, str], count: int, concurrency: int, label: str) -> float:
     """Start count orders through the API as fast as `concurrency` clients can; return orders per second."""
     began = time.perf_counter()
     with thread_pool(concurrency) as pool, tqdm(total=count, desc=f"{label}: start orders", unit="order") as bar:
-        for _ in pool.map(lambda _: call("POST", api_url, order()), range(count), timeout=PHASE_TIMEOUT_SECONDS):
+        for _ in pool.map(lambda _: post_order(outputs), range(count), timeout=PHASE_TIMEOUT_SECONDS):
             bar.update()
     return count / (time.perf_counter() - began)
 
@@ -245,7 +250,7 @@ def pull_and_approve(ctl: Controller, count: int, label: str) -> dict[str, list[
 
 def drain(env: Emulator, ctl: Controller, args: argparse.Namespace, label: str) -> dict[str, Any]:
     """Fill the queue with N requests, then time pulling and approving them all; count the AWS requests."""
-    start_rate = start_orders(env.outputs["api_url"], args.orders, args.start_concurrency, label)
+    start_rate = start_orders(env.outputs, args.orders, args.start_concurrency, label)
     wait_for_queue(env, args.orders, label)
     ctl.counter.reset()
     began = time.perf_counter()
@@ -454,10 +459,8 @@ def print_table(summary: dict[str, Any]) -> None:
         print(f"{key:40} {summary[key]:>30}")
     print("\ntargets:")
     for target in summary["targets"]:
-        print(
-            f"  {'PASS' if target['met'] else 'MISS'}  {target['metric']:40} {target['measured']:>10}"
-            f" (target {target['target']})"
-        )
+        verdict = "PASS" if target["met"] else "MISS"
+        print(f"  {verdict}  {target['metric']:40} {target['measured']:>10} (target {target['target']})")
     print(f"\nmachine: {summary['machine']}; the bench took {summary['bench_seconds']} s")
 
 

@@ -51,9 +51,9 @@ def http() -> requests.Session:
     return _sessions.session
 
 
-def call(method: str, url: str, body: Any = None) -> Any:
+def call(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
     """Send one request and return its JSON; a status other than 200 stops the run (no silent errors)."""
-    response = http().request(method, url, json=body, timeout=HTTP_TIMEOUT_SECONDS)
+    response = http().request(method, url, json=body, headers=headers, timeout=HTTP_TIMEOUT_SECONDS)
     if response.status_code != 200:
         raise RuntimeError(f"{method} {url} answered {response.status_code}: {response.text[:500]}")
     return response.json()

@@ -30,16 +30,21 @@ def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="AWS endpoint port (default: 5000)")
-    parser.add_argument("--api-port", type=int, default=4000, help="POST /start/workflow port (default: 4000)")
+    parser.add_argument("--api-port", type=int, default=4000, help="API Gateway port (default: 4000)")
     parser.add_argument("--outputs", type=Path, default=EMULATOR_OUTPUTS, help="where to write the stack outputs")
     parser.add_argument("--approval-timeout-seconds", type=int, help="override stack.json's approval timeout")
     return parser.parse_args()
 
 
+SENSITIVE_OUTPUTS = {"api_key"}  # as terraform/outputs.tf marks them
+
+
 def write_outputs(path: Path, values: dict[str, str]) -> None:
     """Write outputs in the shape of `terraform output -json`, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {key: {"sensitive": False, "type": "string", "value": value} for key, value in values.items()}
+    document = {
+        key: {"sensitive": key in SENSITIVE_OUTPUTS, "type": "string", "value": value} for key, value in values.items()
+    }
     staging = path.with_suffix(".tmp")
     staging.write_text(json.dumps(document, indent=2) + "\n")
     staging.replace(path)
@@ -69,7 +74,8 @@ def _start_aws(args: argparse.Namespace) -> tuple[Any, str]:
 
 def _outputs(args: argparse.Namespace, stack: Deployment, endpoint_url: str) -> dict[str, str]:
     return {
-        "api_url": f"http://{args.host}:{args.api_port}{load_stack()['api']['path']}",
+        "api_url": stack.api.path_url(f"http://{args.host}:{args.api_port}", load_stack()["api"]["path"]),
+        "api_key": stack.api.api_key,
         "approval_queue_url": stack.approval_queue_url,
         "dead_letter_queue_url": stack.dead_letter_queue_url,
         "order_function_arn": stack.order_function_arn,
@@ -80,7 +86,7 @@ def _outputs(args: argparse.Namespace, stack: Deployment, endpoint_url: str) -> 
 
 
 def main() -> None:
-    """Start moto and the API stand-in, create the stack, write the outputs, then wait."""
+    """Start moto and its API Gateway, create the stack, write the outputs, then wait."""
     args = _parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("moto.stepfunctions").setLevel(
@@ -90,8 +96,7 @@ def main() -> None:
     aws, endpoint_url = _start_aws(args)
     session = Session(region_name=REGION, **FAKE_CREDENTIALS)
     stack = provision(session, endpoint_url, args.approval_timeout_seconds)
-    sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
-    gateway = make_server(args.host, args.api_port, create_gateway(sfn, stack.state_machine_arn), threaded=True)
+    gateway = make_server(args.host, args.api_port, create_gateway(endpoint_url), threaded=True)
     threading.Thread(target=gateway.serve_forever, daemon=True).start()
     write_outputs(args.outputs, _outputs(args, stack, endpoint_url))
     print(f"emulator ready: AWS endpoint {endpoint_url}, outputs in {args.outputs}", flush=True)

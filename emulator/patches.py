@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from moto.core.config import default_user_config
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import EmptyResult
 from moto.sqs.models import Message
 from moto.stepfunctions.responses import StepFunctionResponse
@@ -18,6 +19,21 @@ def _send_task_failure_with_cause(self: StepFunctionResponse) -> EmptyResult:
     return EmptyResult()
 
 
+MAX_EXECUTION_INPUT_BYTES = 256 * 1024  # Step Functions' limit on an execution's input, as UTF-8
+_moto_start_execution = StepFunctionResponse.start_execution
+
+
+def _start_execution_within_input_limit(self: StepFunctionResponse) -> object:
+    # moto starts any input; AWS refuses one over 256 KiB before the execution exists.
+    if len(self._get_param("input", if_none="{}").encode("utf-8", "surrogatepass")) > MAX_EXECUTION_INPUT_BYTES:
+        raise JsonRESTError(
+            "ValidationException",
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_EXECUTION_INPUT_BYTES}",
+        )
+    return _moto_start_execution(self)
+
+
 def _visible(self: Message) -> bool:
     return time.time() * 1000 > self.visible_at
 
@@ -27,9 +43,10 @@ def _delayed(self: Message) -> bool:
 
 
 def apply() -> None:
-    """Run state machines for real, keep SendTaskFailure's cause, and receive from SQS at a flat cost."""
+    """Run state machines for real, keep SendTaskFailure's cause, cap execution input, receive from SQS at flat cost."""
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     StepFunctionResponse.send_task_failure = _send_task_failure_with_cause
+    StepFunctionResponse.start_execution = _start_execution_within_input_limit
     # moto reads "now" through datetime arithmetic for every queued message, several times per
     # message returned, so ReceiveMessage slows as the queue grows; SQS has no such cost per
     # queued message. The same clock read through time.time() keeps the emulator's cost flat.

@@ -8,9 +8,12 @@ from typing import Any
 
 from boto3.session import Session
 
+from emulator.provision_api import ApiDeployment, provision_api
 from stack.definition import load_stack, render_template, resource_name
 from stack.lambda_package import build_payload
 from stack.paths import TEMPLATE_FILE
+
+PARTITION = "aws"  # the emulator stands for the commercial partition, as its ARNs say
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Deployment:
     dead_letter_queue_url: str
     order_function_arn: str
     state_machine_arn: str
+    api: ApiDeployment
 
 
 def _role(iam: Any, name: str, service: str) -> str:
@@ -64,7 +68,7 @@ def create_state_machine(sfn: Any, name: str, role_arn: str, variables: dict[str
 
 
 def provision(session: Session, endpoint_url: str, approval_timeout_seconds: int | None = None) -> Deployment:
-    """Create queues, function, roles and state machine; return their identifiers."""
+    """Create queues, function, roles, state machine and REST API; return their identifiers."""
     stack = load_stack()
     prefix = stack["name_prefix"]
 
@@ -90,6 +94,14 @@ def provision(session: Session, endpoint_url: str, approval_timeout_seconds: int
             "order_function_arn": function_arn,
             "approval_queue_url": queue_url,
             "approval_timeout_seconds": approval_timeout_seconds or stack["approval_timeout_seconds"],
+            "partition": PARTITION,
         },
     )
-    return Deployment(queue_url, dlq_url, function_arn, state_machine_arn)
+    api = provision_api(
+        client("apigateway"),
+        stack,
+        prefix,
+        state_machine_arn,
+        _role(client("iam"), f"{resource_name(stack, 'api', prefix)}-start-execution", "apigateway.amazonaws.com"),
+    )
+    return Deployment(queue_url, dlq_url, function_arn, state_machine_arn, api)

@@ -29,6 +29,11 @@ class Emulator:
     outputs: dict[str, str]
     process: subprocess.Popen[bytes]
 
+    @property
+    def gateway_url(self) -> str:
+        """Where the emulator's API Gateway listens: api_url up to its /restapis/ part."""
+        return self.outputs["api_url"].split("/restapis/")[0]
+
     def client(self, service: str) -> Any:
         """Return a new boto3 client for the emulator (each thread should make its own)."""
         return boto3.client(

@@ -7,12 +7,23 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.provision import create_state_machine
+from emulator.provision import PARTITION, create_state_machine
+from emulator.provision_api import provision_api
 from harness.emulator import Emulator
 from harness.orders import ORDER
 from harness.waiting import wait_for
+from stack.definition import load_stack
 
 TEST_ROLE_ARN = "arn:aws:iam::123456789012:role/test-state-machine"
+TEST_API_ROLE_ARN = "arn:aws:iam::123456789012:role/test-start-execution"
+
+
+@dataclass(frozen=True)
+class Api:
+    """A REST API of its own in the emulator, as terraform/ describes it: the URL of POST <api.path> and its key."""
+
+    url: str
+    key: str
 
 
 @dataclass
@@ -68,6 +79,16 @@ def make_stack(emulator: Emulator, approval_timeout_seconds: int = 3600, visibil
             "order_function_arn": emulator.outputs["order_function_arn"],
             "approval_queue_url": queue_url,
             "approval_timeout_seconds": approval_timeout_seconds,
+            "partition": PARTITION,
         },
     )
     return Stack(emulator, queue_url, arn)
+
+
+def make_api(emulator: Emulator, state_machine_arn: str) -> Api:
+    """Create the stack's REST API, with a unique name, starting executions of this state machine."""
+    stack = load_stack()
+    deployment = provision_api(
+        emulator.client("apigateway"), stack, f"test-{uuid.uuid4().hex[:12]}", state_machine_arn, TEST_API_ROLE_ARN
+    )
+    return Api(deployment.path_url(emulator.gateway_url, stack["api"]["path"]), deployment.api_key)

@@ -11,6 +11,9 @@ LAMBDA_SOURCE_DIR = PROJECT_ROOT / "lambda"
 ORDER_SCHEMA_FILE = LAMBDA_SOURCE_DIR / "order.schema.json"
 LAMBDA_PAYLOAD = LAMBDA_SOURCE_DIR / "payload.zip"
 TERRAFORM_DIR = PROJECT_ROOT / "terraform"
+# The API Gateway mapping templates of POST /start/workflow, which Terraform and the emulator both deploy.
+REQUEST_TEMPLATE_FILE = TERRAFORM_DIR / "templates" / "start_execution.request.vtl"
+RESPONSE_TEMPLATE_FILE = TERRAFORM_DIR / "templates" / "start_execution.response.vtl"
 OPENAPI_FILE = PROJECT_ROOT / "openapi.yaml"
 EMULATOR_OUTPUTS = PROJECT_ROOT / ".emulator" / "outputs.json"  # what `python -m emulator` writes by default
 INSTANCE_DIR = PROJECT_ROOT / "instance"  # the controller's database lives here unless configured

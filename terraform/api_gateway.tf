@@ -81,17 +81,12 @@ resource "aws_api_gateway_integration" "start_workflow" {
   credentials             = aws_iam_role.api_gateway_integration.arn
   passthrough_behavior    = "NEVER"
 
-  # The execution name is the API Gateway request id, so the caller can trace a request
-  # to its execution; escapeJavaScript escapes ' as \', which is not valid JSON, hence
-  # the replaceAll.
+  # The template (terraform/templates/, shared with the emulator) names the execution after
+  # the extended request id and passes the body, escaped, as its input.
   request_templates = {
-    "application/json" = <<-EOT
-      {
-        "stateMachineArn": "${aws_sfn_state_machine.this.arn}",
-        "name": "$context.requestId",
-        "input": "$util.escapeJavaScript($input.json('$')).replaceAll("\\'", "'")"
-      }
-    EOT
+    "application/json" = templatefile("${path.module}/templates/start_execution.request.vtl", {
+      state_machine_arn = aws_sfn_state_machine.this.arn
+    })
   }
 }
 
@@ -117,16 +112,10 @@ resource "aws_api_gateway_integration_response" "start_workflow" {
   status_code       = aws_api_gateway_method_response.start_workflow[each.key].status_code
   selection_pattern = each.value
 
-  # On success, answer like the emulator's stand-in: the execution ARN, its name (the
-  # request id) and its start date. Errors pass Step Functions' own body through.
+  # On success: the execution ARN, its name and its start date. Errors pass Step
+  # Functions' own body through.
   response_templates = each.value == null ? {
-    "application/json" = <<-EOT
-      {
-        "executionArn": $input.json('$.executionArn'),
-        "name": "$context.requestId",
-        "startDate": $input.json('$.startDate')
-      }
-    EOT
+    "application/json" = file("${path.module}/templates/start_execution.response.vtl")
   } : {}
 
   depends_on = [aws_api_gateway_integration.start_workflow]
@@ -151,6 +140,10 @@ resource "aws_api_gateway_deployment" "this" {
   lifecycle {
     create_before_destroy = true
   }
+
+  # The first call after apply must not fail because IAM has not yet propagated the
+  # integration role's permission to start executions.
+  depends_on = [aws_iam_role_policy.api_gateway_integration]
 }
 
 resource "aws_api_gateway_stage" "this" {
@@ -162,15 +155,16 @@ resource "aws_api_gateway_stage" "this" {
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.api_access.arn
     format = jsonencode({
-      requestId        = "$context.requestId"
-      requestTime      = "$context.requestTime"
-      sourceIp         = "$context.identity.sourceIp"
-      apiKeyId         = "$context.identity.apiKeyId"
-      httpMethod       = "$context.httpMethod"
-      resourcePath     = "$context.resourcePath"
-      status           = "$context.status"
-      responseLength   = "$context.responseLength"
-      integrationError = "$context.integration.error"
+      requestId         = "$context.requestId"
+      extendedRequestId = "$context.extendedRequestId"
+      requestTime       = "$context.requestTime"
+      sourceIp          = "$context.identity.sourceIp"
+      apiKeyId          = "$context.identity.apiKeyId"
+      httpMethod        = "$context.httpMethod"
+      resourcePath      = "$context.resourcePath"
+      status            = "$context.status"
+      responseLength    = "$context.responseLength"
+      integrationError  = "$context.integration.error"
     })
   }
 

@@ -7,6 +7,7 @@ resource "aws_sfn_state_machine" "this" {
     order_function_arn       = aws_lambda_function.this.arn
     approval_queue_url       = aws_sqs_queue.approval.url
     approval_timeout_seconds = var.approval_timeout_seconds
+    partition                = local.partition
   })
 
   logging_configuration {

@@ -42,8 +42,10 @@ variable "name_prefix" {
   default     = "human-approval"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,29}$", var.name_prefix))
-    error_message = "The name prefix must start with a lowercase letter and hold at most 30 lowercase letters, digits and hyphens."
+    # 29: the longest derived name is the API's integration role, "<prefix>-order-approval-api-start-execution",
+    # and IAM role names hold at most 64 characters. tests/terraform/test_terraform_names.py recomputes it.
+    condition     = can(regex("^[a-z][a-z0-9-]{0,28}$", var.name_prefix))
+    error_message = "The name prefix must start with a lowercase letter and hold at most 29 lowercase letters, digits and hyphens, so that every name derived from it fits its service's length limit."
   }
 }
 
@@ -92,7 +94,7 @@ variable "api_throttle_burst_limit" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Set the region-wide API Gateway CloudWatch Logs role, which REST API logging requires; set to false when the account already has one."
+  description = "Set the API Gateway CloudWatch Logs role of the account and region, which REST API logging requires. Set to false only when `aws apigateway get-account` in that region already shows a cloudwatchRoleArn; without one, creating the stage fails."
   type        = bool
   default     = true
 }

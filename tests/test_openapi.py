@@ -1,14 +1,13 @@
 """openapi.yaml: it describes what the apps serve, and no request generated from it gets a 5xx.
 
 Schemathesis sends what the description allows (positive) and what it forbids (negative) to a
-controller over real HTTP and to the /start/workflow app. Valid orders start executions, so the
-gateway here starts them on a state machine of its own, not on the emulator's main one.
+controller over real HTTP and to /start/workflow at the emulator's API Gateway. Valid orders start
+executions, so the REST API fuzzed here starts them on a state machine of its own, not on the main one.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import pytest
 import requests
 import schemathesis
 import yaml
-from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -26,14 +24,12 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from controller import create_app
 from controller.db import connect
-from emulator.gateway import create_gateway
 from harness.controllers import ServedController, controller_config
 from harness.emulator import Emulator
-from harness.stacks import Stack, make_stack
+from harness.stacks import Api, Stack, make_api, make_stack
 from stack.paths import OPENAPI_FILE, ORDER_SCHEMA_FILE
 
 SPEC_FILE = OPENAPI_FILE
@@ -54,13 +50,6 @@ def spec() -> dict[str, Any]:
     return yaml.safe_load(SPEC_FILE.read_text())
 
 
-def serve(app: Flask) -> tuple[str, BaseWSGIServer]:
-    """Serve a WSGI app over real HTTP on a free port, in a thread; return (base URL, server)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_port}", server
-
-
 @pytest.fixture(scope="module")
 def fuzzed_controller(
     emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
@@ -79,12 +68,9 @@ def fuzzed_controller(
 
 
 @pytest.fixture(scope="module")
-def fuzzed_gateway(emulator: Emulator) -> Iterator[str]:
-    """The /start/workflow app over HTTP, starting executions on a state machine of its own."""
-    stack = make_stack(emulator)
-    url, server = serve(create_gateway(emulator.client("stepfunctions"), stack.state_machine_arn))
-    yield url
-    server.shutdown()
+def fuzzed_api(emulator: Emulator) -> Api:
+    """The stack's REST API at the emulator's API Gateway, starting executions on a state machine of its own."""
+    return make_api(emulator, make_stack(emulator).state_machine_arn)
 
 
 def test_openapi_yaml_is_a_valid_openapi_3_description() -> None:
@@ -138,9 +124,11 @@ def test_no_request_to_the_controller_gets_a_server_error_or_an_undescribed_answ
 @SCHEMA.include(path="/start/workflow").parametrize()
 @FUZZ
 def test_no_request_to_start_workflow_gets_a_server_error_or_an_undescribed_answer(
-    case: schemathesis.Case, fuzzed_gateway: str
+    case: schemathesis.Case, fuzzed_api: Api
 ) -> None:
-    case.call_and_validate(base_url=fuzzed_gateway, checks=CHECKS)
+    base_url = fuzzed_api.url.removesuffix("/start/workflow")
+
+    case.call_and_validate(base_url=base_url, headers={"x-api-key": fuzzed_api.key}, checks=CHECKS)
 
 
 def conforms(response: requests.Response, method: str, path: str, **path_parameters: str) -> requests.Response:

@@ -7,15 +7,16 @@ import json
 import pytest
 from jsonschema import Draft4Validator
 
-from emulator.gateway import order_errors
+from emulator.provision_api import MODEL_NAME, RESPONSE_PATTERNS
 from harness.orders import ORDER
 from stack.definition import TemplateError, load_stack, render_template, template_placeholders
-from stack.paths import ORDER_SCHEMA_FILE, TEMPLATE_FILE
+from stack.paths import ORDER_SCHEMA_FILE, REQUEST_TEMPLATE_FILE, RESPONSE_TEMPLATE_FILE, TEMPLATE_FILE
 
 VARIABLES = {
     "order_function_arn": "arn:aws:lambda:eu-west-1:1:function:f",
     "approval_queue_url": "https://q",
     "approval_timeout_seconds": 60,
+    "partition": "aws",
 }
 
 
@@ -57,7 +58,7 @@ def test_fail_state_errors_never_use_the_reserved_states_prefix():
 def test_the_order_schema_is_valid_draft_4_and_documents_the_example_order():
     schema = json.loads(ORDER_SCHEMA_FILE.read_text())
     Draft4Validator.check_schema(schema)
-    assert order_errors(ORDER) == []
+    assert Draft4Validator(schema).is_valid(ORDER)
 
 
 def test_the_emulator_deploys_stack_json_settings(emulator):
@@ -92,3 +93,29 @@ def test_an_approval_request_outlives_its_timeout_on_the_queue():
     assert (
         stack["approval_queue"]["message_retention_seconds"] <= stack["dead_letter_queue"]["message_retention_seconds"]
     )
+
+
+def test_the_emulator_deploys_the_rest_api_terraform_describes_from_the_same_files(emulator):
+    apigateway, stack = emulator.client("apigateway"), load_stack()
+    api_id = emulator.outputs["api_url"].split("/restapis/")[1].split("/")[0]
+    resource = next(r for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == stack["api"]["path"])
+    method = apigateway.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod="POST")
+    integration = method["methodIntegration"]
+    validator = apigateway.get_request_validator(restApiId=api_id, requestValidatorId=method["requestValidatorId"])
+    model = apigateway.get_model(restApiId=api_id, modelName=method["requestModels"]["application/json"])
+    (plan,) = [p for p in apigateway.get_usage_plans()["items"] if p["apiStages"][0]["apiId"] == api_id]
+
+    assert method["apiKeyRequired"] is True and validator["validateRequestBody"] is True
+    assert model["name"] == MODEL_NAME and json.loads(model["schema"]) == json.loads(ORDER_SCHEMA_FILE.read_text())
+    assert (integration["type"], integration["passthroughBehavior"]) == ("AWS", "NEVER")
+    assert integration["uri"].endswith(":states:action/StartExecution")
+    arn = emulator.outputs["state_machine_arn"]
+    assert integration["requestTemplates"] == {
+        "application/json": render_template(REQUEST_TEMPLATE_FILE.read_text(), {"state_machine_arn": arn})
+    }
+    responses = integration["integrationResponses"]
+    assert {status: response.get("selectionPattern") for status, response in responses.items()} == RESPONSE_PATTERNS
+    assert responses["200"]["responseTemplates"] == {"application/json": RESPONSE_TEMPLATE_FILE.read_text()}
+    assert plan["apiStages"] == [{"apiId": api_id, "stage": stack["api"]["stage"]}]
+    keys = apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
+    assert [key["value"] for key in keys] == [emulator.outputs["api_key"]]
