@@ -7,7 +7,7 @@ import time
 from moto.core.config import default_user_config
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import EmptyResult
-from moto.sqs.models import Message
+from moto.sqs.models import Message, SQSBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 
@@ -42,6 +42,12 @@ def _delayed(self: Message) -> bool:
     return time.time() * 1000 < self.delayed_until
 
 
+def _within_retention(self: SQSBackend, queue_name: str, message: Message) -> bool:
+    # moto builds every attribute of the queue, message counts included, to read this one value
+    retention_seconds = int(self.get_queue(queue_name).message_retention_period)  # type: ignore[attr-defined]
+    return bool(retention_seconds + (message.sent_timestamp or 0) / 1000 > time.time())
+
+
 def apply() -> None:
     """Run state machines for real, keep SendTaskFailure's cause, cap execution input, receive from SQS at flat cost."""
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -52,3 +58,6 @@ def apply() -> None:
     # queued message. The same clock read through time.time() keeps the emulator's cost flat.
     Message.visible = property(_visible)
     Message.delayed = property(_delayed)
+    # ...and it looks up the retention period for each message returned through all the queue's
+    # attributes, which counts the queue's messages: a receive then costs more the deeper the queue.
+    SQSBackend.is_message_valid_based_on_retention_period = _within_retention

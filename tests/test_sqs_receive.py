@@ -1,0 +1,46 @@
+"""The emulator's SQS receive: a flat cost per message returned, with retention still honoured."""
+
+from __future__ import annotations
+
+import boto3
+from moto import mock_aws
+from moto.sqs.models import sqs_backends
+
+from emulator import patches
+
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+
+
+@mock_aws
+def test_a_message_past_the_retention_period_is_not_returned_and_a_fresh_one_is():
+    patches.apply()  # the emulator's corrections, as `python -m emulator` applies them
+    sqs = boto3.client("sqs", region_name=REGION)
+    urls = {
+        name: sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        for name in ("expired", "fresh")
+    }
+    for url in urls.values():
+        sqs.send_message(QueueUrl=url, MessageBody="order")
+    (old,) = sqs_backends[ACCOUNT][REGION].get_queue("expired")._messages
+    old.sent_timestamp -= 61_000  # sent 61 s ago, past the 60 s retention
+
+    assert "Messages" not in sqs.receive_message(QueueUrl=urls["expired"])
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=urls["fresh"])["Messages"]] == ["order"]
+
+
+@mock_aws
+def test_a_receive_from_a_deep_queue_reads_no_queue_wide_attributes_per_message(monkeypatch):
+    patches.apply()
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName="deep")["QueueUrl"]
+    for number in range(300):
+        sqs.send_message(QueueUrl=queue_url, MessageBody=str(number))
+    queue_type = type(sqs_backends[ACCOUNT][REGION].get_queue("deep"))
+    built = []
+    counted = queue_type.attributes
+    monkeypatch.setattr(queue_type, "attributes", property(lambda queue: built.append(1) or counted.fget(queue)))
+
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+
+    assert len(received) == 10
+    assert built == []  # each build counts all 300 messages; moto built them twice per message returned
