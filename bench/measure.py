@@ -79,7 +79,10 @@ class AwsCallCounter:
 
     def _on_answer(self, event_name: str, context: dict[str, Any], **_: Any) -> None:
         with self._lock:
-            self.seconds[event_name.rsplit(".", 1)[-1]] += time.perf_counter() - context["bench_started"]
+            # a call already under way when the counter was attached has no start: it is not timed
+            started = context.get("bench_started")
+            if started is not None:
+                self.seconds[event_name.rsplit(".", 1)[-1]] += time.perf_counter() - started
 
     def _on_send(self, event_name: str, **_: Any) -> None:
         # must return None: a before-send handler's return value would replace the HTTP response

@@ -64,7 +64,13 @@ def get_db() -> sqlite3.Connection:
 
 @contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[None]:
-    """Run the block's statements as one transaction: all of them, or none after an error."""
+    """Run the block's statements as one transaction: all of them, or none after an error.
+
+    Inside a transaction the caller already opened, the block simply becomes part of it.
+    """
+    if connection.in_transaction:
+        yield
+        return
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield

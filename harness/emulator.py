@@ -34,11 +34,11 @@ class Emulator:
         """Where the emulator's API Gateway listens: api_url up to its /restapis/ part."""
         return self.outputs["api_url"].split("/restapis/")[0]
 
-    def client(self, service: str) -> Any:
-        """Return a new boto3 client for the emulator (each thread should make its own)."""
+    def client(self, service: str, endpoint_url: str | None = None) -> Any:
+        """Return a new boto3 client for the emulator, or for a proxy in front of it (one per thread)."""
         return boto3.client(
             service,
-            endpoint_url=self.outputs["aws_endpoint_url"],
+            endpoint_url=endpoint_url or self.outputs["aws_endpoint_url"],
             region_name=self.outputs["aws_region"],
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
@@ -67,6 +67,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def running_emulator(workdir: Path) -> Iterator[Emulator]:
     """Run the emulator until the block ends, however it ends; its log and unpacked Lambda code stay in workdir."""
+    workdir.mkdir(parents=True, exist_ok=True)
     outputs_file, log_file = workdir / "outputs.json", workdir / "emulator.log"
     command = [sys.executable, "-m", "emulator", "--port", str(free_port()), "--api-port", str(free_port())]
     with log_file.open("w") as log:
