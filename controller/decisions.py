@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from controller import executions, states, store
-from controller.db import thread_connection
+from controller.db import now, thread_connection
 from controller.errors import (
     AlreadyDecided,
     ApprovalError,
@@ -115,8 +115,9 @@ def _stored(db: sqlite3.Connection, request_id: str) -> sqlite3.Row:
 
 def decide(db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str, Any]) -> dict[str, Any]:
     """Send the decision once and record it; return the request as stored afterwards."""
-    _stored(db, request_id)
-    store.expire_overdue(db, request_id)  # a late decision must not reach a token whose time is up
+    row = _stored(db, request_id)
+    if row["state"] == states.PENDING and row["expires_at"] <= now():
+        store.expire_overdue(db, request_id)  # a late decision must not reach a token whose time is up
     claimed = store.claim(db, request_id, decision)
     if claimed is None:
         _refuse_closed(_stored(db, request_id))
