@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from controller import approvals, db, pages, security
+from controller import approvals, audit, auth, db, pages, security, signin
 from controller.aws import make_clients
 from controller.config import DEFAULTS, load_config
 from controller.errors import register_error_handlers
@@ -21,7 +21,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions["aws"] = make_clients(app.config)
     register_error_handlers(app)
-    security.init_app(app)
+    security.init_app(app)  # host names, body size, cross-site: before anything else
+    auth.init_app(app)  # then who is asking
     app.register_blueprint(approvals.bp)
     pages.init_app(app)
+    app.register_blueprint(signin.bp)
+    audit.init_app(app)
     return app

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from controller import aws, decisions, listing, store
+from controller import auth, aws, decisions, listing, store
 from controller.db import get_db
 from controller.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound
 
@@ -64,11 +64,13 @@ def _only_pending_id() -> str:
 
 @bp.post("/<any(approve, reject):kind>", defaults={"request_id": None})
 @bp.post("/<any(approve, reject):kind>/<request_id>")
+@auth.approvers_only
 def decide(kind: str, request_id: str | None) -> Any:
     """Approve (SendTaskSuccess) or reject (SendTaskFailure, optional reason) a request, exactly once."""
-    decision = _decision_from_body(kind)
+    decision, notes = auth.as_signed_in(_decision_from_body(kind))
     request_id = request_id or _only_pending_id()
-    return jsonify(decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision))
+    decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision)
+    return jsonify({**decided, "warnings": notes} if notes else decided)
 
 
 @bp.get("/approvals/<request_id>")

@@ -25,7 +25,16 @@ DEFAULTS: dict[str, Any] = {
     "CLAIM_STALE_SECONDS": 300,  # longer than an AWS call with all its retries can take
     "PAGE_REFRESH_SECONDS": 5,
     "SECRET_KEY": "",  # signs the page's session cookie; empty: a random key per process
+    "ALLOWED_HOSTS": "",  # names besides 127.0.0.1, localhost and [::1] the controller answers to, comma-separated
+    "MAX_BODY_BYTES": 65536,  # a decision body is a few kB; larger bodies get 413
+    "THREADS": 8,  # the production server's worker threads
+    "SECURE_COOKIES": False,  # mark the session cookie Secure (the controller is reached over HTTPS)
+    "SIGNIN_MAX_FAILURES": 5,  # failed sign-ins (per name and per address) before a lockout
+    "SIGNIN_LOCKOUT_SECONDS": 300,
+    "TRUSTED_PROXIES": "",  # addresses of a signing-in proxy (oauth2-proxy), comma-separated
+    "TRUSTED_PROXY_HEADER": "",  # the header that proxy names the user in, e.g. X-Forwarded-Email
 }
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 class ConfigurationError(RuntimeError):
@@ -49,19 +58,37 @@ def _stack_outputs(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     )
 
 
+def _parsed(key: str, raw: str) -> Any:
+    """Return CONTROLLER_<key>'s value as the type of its default."""
+    default = DEFAULTS[key]
+    if isinstance(default, bool):
+        if raw.strip().lower() not in TRUE + FALSE:
+            raise ConfigurationError(f"CONTROLLER_{key} must be true or false (1/0, yes/no, on/off).")
+        return raw.strip().lower() in TRUE
+    try:
+        return type(default)(raw)
+    except ValueError:
+        raise ConfigurationError(f"CONTROLLER_{key} must be a {type(default).__name__}.") from None
+
+
+def settings(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Return the defaults overridden by CONTROLLER_* variables, without looking for a stack."""
+    config = dict(DEFAULTS)
+    for key in DEFAULTS:
+        if f"CONTROLLER_{key}" in environ:
+            config[key] = _parsed(key, environ[f"CONTROLLER_{key}"])
+    return config
+
+
 def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """Return the Flask config: defaults, then stack outputs, then CONTROLLER_*/AWS_* variables."""
-    config = dict(DEFAULTS)
-    for key, default in DEFAULTS.items():
-        if f"CONTROLLER_{key}" in environ:
-            try:
-                config[key] = type(default)(environ[f"CONTROLLER_{key}"])
-            except ValueError:
-                raise ConfigurationError(f"CONTROLLER_{key} must be a {type(default).__name__}.") from None
+    config = settings(environ)
     if not 1 <= config["PULL_BATCH_SIZE"] <= 10:
         raise ConfigurationError("CONTROLLER_PULL_BATCH_SIZE must be from 1 to 10, the range SQS allows.")
     if config["PULL_MAX_BATCHES"] < 1 or config["AWS_MAX_ATTEMPTS"] < 1:
         raise ConfigurationError("CONTROLLER_PULL_MAX_BATCHES and CONTROLLER_AWS_MAX_ATTEMPTS must be at least 1.")
+    if config["THREADS"] < 1 or config["MAX_BODY_BYTES"] < 1024:
+        raise ConfigurationError("CONTROLLER_THREADS must be at least 1 and CONTROLLER_MAX_BODY_BYTES at least 1024.")
     if "APPROVAL_QUEUE_URL" in environ:
         config.update(
             CONFIG_SOURCE="environment",
