@@ -26,6 +26,12 @@ def serve() -> None:
         auth.check_bind(app)
     except ConfigurationError as error:  # DatabaseTooNew among them
         sys.exit(f"controller: {error}")
+    if not auth.is_loopback(app.config["HOST"]):
+        logging.getLogger("controller").warning(
+            "listening on %s, beyond this machine: every request needs sign-in; serve it over HTTPS through a"
+            " reverse proxy (README: Running for a team)",
+            app.config["HOST"],
+        )
     prepare_to_serve(app)
     server = create_server(
         app,

@@ -131,7 +131,7 @@ def identify() -> Any:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not g.sign_in:
-        if not is_loopback(current_app.config["HOST"]):
+        if needs_users(current_app):
             raise SignInRequired(f"No user exists and this controller is reachable from the network: {ADD_USER}.")
         return None
     g.user = _proxy_user() or _bearer_user() or _session_user()
@@ -169,15 +169,27 @@ def as_signed_in(decision: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return {**decision, "approver": user.name}, notes
 
 
+def needs_users(app: Flask) -> bool:
+    """Return whether the controller is reached beyond one machine: a non-loopback bind, or a sign-on proxy."""
+    return not is_loopback(app.config["HOST"]) or bool(app.config["TRUSTED_PROXY_HEADER"])
+
+
 def check_bind(app: Flask) -> None:
-    """Refuse to serve beyond loopback while no user exists: anyone on the network could decide."""
-    if is_loopback(app.config["HOST"]):
+    """Refuse to serve beyond loopback (or behind a sign-on proxy) while no user exists: anyone could decide."""
+    if app.config["TRUSTED_PROXY_HEADER"] and not app.config["TRUSTED_PROXIES"].strip():
+        raise ConfigurationError(
+            "CONTROLLER_TRUSTED_PROXY_HEADER needs CONTROLLER_TRUSTED_PROXIES, the proxy's addresses."
+        )
+    if not needs_users(app):
         return
     with app.app_context():
         if not store.has_users(get_db()):
+            where = (
+                f"CONTROLLER_HOST={app.config['HOST']}" if not is_loopback(app.config["HOST"]) else "A sign-on proxy"
+            )
             raise ConfigurationError(
-                f"CONTROLLER_HOST={app.config['HOST']} is reachable from the network and no user exists, so anyone"
-                f" could decide. Add one first: {ADD_USER} (CONTROLLER_DATABASE={app.config['DATABASE']})."
+                f"{where} makes this controller reachable from the network and no user exists, so anyone could"
+                f" decide. Add one first: {ADD_USER} (CONTROLLER_DATABASE={app.config['DATABASE']})."
             )
 
 
