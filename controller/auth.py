@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ from controller.errors import NotAllowed, SignInRequired, TooManyAttempts
 
 PUBLIC_ENDPOINTS = {"static", "auth.sign_in_form", "auth.sign_in", "auth.health"}
 ADD_USER = "python -m controller users add NAME --role approver"
+SESSION_MAX_SECONDS = 12 * 3600  # a page session signs in again after a working day
 View = TypeVar("View", bound=Callable[..., Any])
 
 
@@ -118,9 +120,10 @@ def _bearer_user() -> Identity | None:
 
 
 def _session_user() -> Identity | None:
-    row = store.user(get_db(), session["user"]) if "user" in session else None
+    fresh = time.time() - session.get("signed_in_at", 0) < SESSION_MAX_SECONDS
+    row = store.user(get_db(), session["user"]) if "user" in session and fresh else None
     if row is None:
-        session.pop("user", None)  # removed since they signed in
+        session.pop("user", None)  # removed since they signed in, or signed in too long ago
         return None
     return Identity(row["name"], row["role"])
 

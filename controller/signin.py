@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
@@ -12,12 +14,14 @@ from controller.errors import TooManyAttempts
 from controller.security import csrf_ok
 
 bp = Blueprint("auth", __name__)
+# a path of this site: no scheme, no "//host", no backslash or whitespace a browser would skip over
+LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
 
 
 def _next_page() -> str:
     """Return where to go after signing in: a path on this controller only, never another site."""
     target = request.values.get("next", "")
-    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else url_for("pages.index")
+    return target if LOCAL_PATH.fullmatch(target) else url_for("pages.index")
 
 
 @bp.get("/signin")
@@ -43,8 +47,8 @@ def sign_in() -> Any:
         return render_template("signin.html", next=_next_page(), error="Wrong name or password."), 401
     store.forget_failures(get_db(), keys)
     session.clear()  # a new session: a fresh form token too
-    session["user"] = name
-    flash(f"Signed in as {name} ({row['role'] if row else ''}).", "success")
+    session.update(user=name, signed_in_at=time.time())
+    flash(f"Signed in as {name}.", "success")
     return redirect(_next_page(), code=303)
 
 

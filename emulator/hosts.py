@@ -30,7 +30,7 @@ class LocalOnly:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         port = environ.get("SERVER_PORT", "")
         if not self._allowed(environ.get("HTTP_HOST", ""), port):
-            return _refuse(start_response, "400 Bad Request", "This emulator answers to 127.0.0.1, localhost only.")
+            return _refuse(start_response, "400 Bad Request", "This emulator answers to loopback names only.")
         origin, site = environ.get("HTTP_ORIGIN"), environ.get("HTTP_SEC_FETCH_SITE")
         if (origin is not None and not self._allowed(urlsplit(origin).netloc, port)) or site not in (
             None,

@@ -259,3 +259,31 @@ def test_a_bind_beyond_loopback_without_users_exits_non_zero_and_says_how_to_add
 
     assert started.returncode != 0
     assert "python -m controller users add NAME --role approver" in started.stderr
+
+
+@pytest.mark.parametrize(("target", "landing"), [("/pending", "/pending"), ("//evil.example/", "/"), ("/\t/evil", "/")])
+def test_after_signing_in_the_form_returns_to_a_page_of_this_controller_only(controller, target, landing):
+    add_user(controller.app.config["DATABASE"], "Ada")
+    session = requests.Session()
+    form = session.get(controller.url + "/signin", timeout=TIMEOUT).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+
+    answer = session.post(
+        controller.url + "/signin",
+        data={"csrf_token": token, "name": "Ada", "password": TEST_PASSWORD, "next": target},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+    assert (answer.status_code, answer.headers["Location"]) == (303, landing)
+
+
+def test_a_removed_users_page_session_stops_working(controller):
+    add_user(controller.app.config["DATABASE"], "Ada")
+    add_user(controller.app.config["DATABASE"], "Bea")
+    session, _ = signed_in_session(controller, "Ada")
+    assert session.get(controller.url + "/pending", timeout=TIMEOUT).status_code == 200
+
+    assert users_command(controller, "remove", "Ada").returncode == 0
+
+    assert session.get(controller.url + "/pending", timeout=TIMEOUT).status_code == 401
