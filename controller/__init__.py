@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from controller import approvals, db, events, pages, security
+from controller import approvals, audit, auth, db, events, pages, security, signin
 from controller.aws import make_clients
 from controller.config import DEFAULTS, check, load_config
 from controller.errors import register_error_handlers
@@ -22,8 +22,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions["aws"] = make_clients(app.config)
     register_error_handlers(app)
-    security.init_app(app)
+    security.init_app(app)  # host names, body size, cross-site: before anything else
+    auth.init_app(app)  # then who is asking
     app.register_blueprint(approvals.bp)
     app.register_blueprint(events.bp)
     pages.init_app(app)
+    app.register_blueprint(signin.bp)
+    audit.init_app(app)
     return app

@@ -1,28 +1,65 @@
-"""python -m controller: serve the approval controller (127.0.0.1:3000 unless configured)."""
+"""python -m controller: serve the approval controller (127.0.0.1:3000 unless configured), or manage its users.
+
+python -m controller                                   serve, with waitress
+python -m controller users add NAME --role approver    add a user; prints their API token last
+python -m controller users list | remove NAME | token NAME
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
-from controller import create_app
+from waitress.server import create_server
+
+from controller import auth, create_app, users
 from controller.config import ConfigurationError
 from controller.startup import prepare_to_serve
 
 
-def main() -> None:
-    """Start the controller, or explain what configuration is missing."""
+def serve() -> None:
+    """Start the controller with the production server, or explain what configuration is missing."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app()
+        auth.check_bind(app)
     except ConfigurationError as error:  # DatabaseTooNew among them
         sys.exit(f"controller: {error}")
+    if not auth.is_loopback(app.config["HOST"]):
+        logging.getLogger("controller").warning(
+            "listening on %s, beyond this machine: every request needs sign-in; serve it over HTTPS through a"
+            " reverse proxy (README: Running for a team)",
+            app.config["HOST"],
+        )
     prepare_to_serve(app)
+    server = create_server(
+        app,
+        host=app.config["HOST"],
+        port=app.config["PORT"],
+        threads=app.config["THREADS"],
+        max_request_body_size=2 * app.config["MAX_BODY_BYTES"],  # the app answers 413 below this, in JSON
+    )
     print(
-        f"controller ready on http://{app.config['HOST']}:{app.config['PORT']} ({app.config['CONFIG_SOURCE']} stack)",
+        f"controller ready on http://{app.config['HOST']}:{app.config['PORT']} ({app.config['CONFIG_SOURCE']} stack,"
+        f" {auth.mode_description(app)}, {app.config['THREADS']} threads)",
         flush=True,
     )
-    app.run(host=app.config["HOST"], port=app.config["PORT"], threaded=True)
+    server.run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve, or run a users command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m controller", description="Serve the approval controller, or manage its users."
+    )
+    commands = parser.add_subparsers(dest="command")
+    users.add_parser(commands)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        serve()
+    else:
+        sys.exit(users.run(args))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from controller import aws, decisions, listing, store
+from controller import audit, auth, aws, decisions, listing, store
 from controller.db import get_db
 from controller.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound
 
@@ -81,18 +81,20 @@ def _only_pending_id() -> str:
 
 @bp.post("/<any(approve, reject):kind>", defaults={"request_id": None})
 @bp.post("/<any(approve, reject):kind>/<request_id>")
+@auth.approvers_only
 def decide(kind: str, request_id: str | None) -> Any:
     """Approve (SendTaskSuccess) or reject (SendTaskFailure, optional reason) a request, exactly once.
 
     Without an id in the URL, {"ids": [...]} decides several, each on its own; without either, the
-    only pending request.
+    only pending request. Signed in, the approver is the signed-in user whatever the body says.
     """
     fields = _body()
     ids = _ids(fields.pop("ids")) if "ids" in fields and request_id is None else None
-    decision = decisions.validate(kind, fields)
+    decision, notes = auth.as_signed_in(decisions.validate(kind, fields))
+    warned = {"warnings": notes} if notes else {}
     if ids is None:
         request_id = request_id or _only_pending_id()
-        return jsonify(decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision))
+        return jsonify({**decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision), **warned})
     outcomes = decisions.decide_many(
         current_app.config["DATABASE"],
         aws.client("stepfunctions"),
@@ -100,8 +102,9 @@ def decide(kind: str, request_id: str | None) -> Any:
         decision,
         current_app.config["DECISION_PARALLEL"],
     )
+    audit.record_each(outcomes)
     decided = sum(outcome["status"] == 200 for outcome in outcomes)
-    return jsonify(results=outcomes, decided=decided, refused=len(outcomes) - decided)
+    return jsonify(results=outcomes, decided=decided, refused=len(outcomes) - decided, **warned)
 
 
 @bp.get("/approvals/<request_id>")

@@ -31,7 +31,16 @@ DEFAULTS: dict[str, Any] = {
     "CLAIM_STALE_SECONDS": 300,  # longer than an AWS call with all its retries can take
     "PAGE_REFRESH_SECONDS": 5,
     "SECRET_KEY": "",  # signs the page's session cookie; empty: a random key per process
+    "ALLOWED_HOSTS": "",  # names besides 127.0.0.1, localhost and [::1] the controller answers to, comma-separated
+    "MAX_BODY_BYTES": 65536,  # a decision body is a few kB; larger bodies get 413
+    "THREADS": 8,  # the production server's worker threads
+    "SECURE_COOKIES": False,  # mark the session cookie Secure (the controller is reached over HTTPS)
+    "SIGNIN_MAX_FAILURES": 5,  # failed sign-ins (per name and per address) before a lockout
+    "SIGNIN_LOCKOUT_SECONDS": 300,
+    "TRUSTED_PROXIES": "",  # addresses of a signing-in proxy (oauth2-proxy), comma-separated
+    "TRUSTED_PROXY_HEADER": "",  # the header that proxy names the user in, e.g. X-Forwarded-Email
 }
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 class ConfigurationError(RuntimeError):
@@ -55,18 +64,26 @@ def _stack_outputs(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     )
 
 
-BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
-
-
-def _parse(name: str, raw: str, kind: type) -> Any:
-    if kind is bool:
-        if raw.strip().lower() not in BOOLEANS:
-            raise ConfigurationError(f"{name} must be true or false.")
-        return BOOLEANS[raw.strip().lower()]
+def _parsed(key: str, raw: str) -> Any:
+    """Return CONTROLLER_<key>'s value as the type of its default."""
+    default = DEFAULTS[key]
+    if isinstance(default, bool):
+        if raw.strip().lower() not in TRUE + FALSE:
+            raise ConfigurationError(f"CONTROLLER_{key} must be true or false (1/0, yes/no, on/off).")
+        return raw.strip().lower() in TRUE
     try:
-        return kind(raw)
+        return type(default)(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a {kind.__name__}.") from None
+        raise ConfigurationError(f"CONTROLLER_{key} must be a {type(default).__name__}.") from None
+
+
+def settings(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Return the defaults overridden by CONTROLLER_* variables, without looking for a stack."""
+    config = dict(DEFAULTS)
+    for key in DEFAULTS:
+        if f"CONTROLLER_{key}" in environ:
+            config[key] = _parsed(key, environ[f"CONTROLLER_{key}"])
+    return config
 
 
 def check(config: Mapping[str, Any]) -> None:
@@ -75,17 +92,16 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError("CONTROLLER_PULL_BATCH_SIZE must be from 1 to 10, the range SQS allows.")
     if not 0 <= config["PULL_WAIT_SECONDS"] <= 20:
         raise ConfigurationError("CONTROLLER_PULL_WAIT_SECONDS must be from 0 to 20, the range SQS allows.")
-    for key in ("PULL_MAX_BATCHES", "AWS_MAX_ATTEMPTS", "LIVENESS_PARALLEL", "DECISION_PARALLEL"):
+    for key in ("PULL_MAX_BATCHES", "AWS_MAX_ATTEMPTS", "LIVENESS_PARALLEL", "DECISION_PARALLEL", "THREADS"):
         if config[key] < 1:
             raise ConfigurationError(f"CONTROLLER_{key} must be at least 1.")
+    if config["MAX_BODY_BYTES"] < 1024:
+        raise ConfigurationError("CONTROLLER_MAX_BODY_BYTES must be at least 1024.")
 
 
 def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """Return the Flask config: defaults, then stack outputs, then CONTROLLER_*/AWS_* variables."""
-    config = dict(DEFAULTS)
-    for key, default in DEFAULTS.items():
-        if f"CONTROLLER_{key}" in environ:
-            config[key] = _parse(f"CONTROLLER_{key}", environ[f"CONTROLLER_{key}"], type(default))
+    config = settings(environ)
     check(config)
     if "APPROVAL_QUEUE_URL" in environ:
         config.update(

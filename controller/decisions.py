@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-from controller import executions, states, store
+from controller import executions, states, store, text
 from controller.db import now, thread_connection
 from controller.errors import (
     AlreadyDecided,
@@ -42,6 +42,10 @@ def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"'{field}' must be text of at most {FIELD_LIMITS[field]} characters.")
         if SURROGATE.search(value):
             raise InvalidInput(f"'{field}' must be Unicode text; an unpaired surrogate (\\ud800-\\udfff) is not.")
+        if text.has_hidden(value.replace("\r\n", "\n")):
+            raise InvalidInput(
+                f"'{field}' must not hold control characters (but tab and newline) or bidi formatting characters."
+            )
     return {"decision": kind, **{field: fields.get(field) or None for field in ("approver", "comment", "reason")}}
 
 

@@ -13,6 +13,7 @@ class ApprovalError(Exception):
 
     status = 500
     code = "InternalError"
+    headers: dict[str, str] = {}  # noqa: RUF012 (subclasses replace it, never change it)
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -28,8 +29,21 @@ class InvalidInput(ApprovalError):
     status, code = 400, "InvalidInput"
 
 
+class UnknownHost(ApprovalError):
+    status, code = 400, "UnknownHost"
+
+
+class SignInRequired(ApprovalError):
+    status, code = 401, "SignInRequired"
+    headers = {"WWW-Authenticate": 'Bearer realm="approval controller"'}  # noqa: RUF012
+
+
 class CrossSiteRequest(ApprovalError):
     status, code = 403, "CrossSiteRequest"
+
+
+class NotAllowed(ApprovalError):
+    status, code = 403, "NotAllowed"
 
 
 class RequestNotFound(ApprovalError):
@@ -52,6 +66,14 @@ class RequestExpired(ApprovalError):
     status, code = 410, "RequestExpired"
 
 
+class TooManyAttempts(ApprovalError):
+    status, code = 429, "TooManyAttempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class AwsUnavailable(ApprovalError):
     status, code = 503, "AwsUnavailable"
 
@@ -61,7 +83,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApprovalError)
     def approval_error(error: ApprovalError) -> Any:
-        return jsonify(error.as_dict()), error.status
+        return jsonify(error.as_dict()), error.status, error.headers
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from controller import aws, decisions, listing, states, store
+from controller import audit, auth, aws, decisions, listing, states, store, text
 from controller.db import get_db
 from controller.errors import ApprovalError
 from controller.security import csrf_ok
@@ -23,12 +23,6 @@ ERROR_TITLES = {
     "AlreadyDecided": "Already decided",
     "RequestExpired": "Expired",
     "AwsUnavailable": "AWS unreachable, nothing was decided; try again",
-}
-HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",  # "no-referrer" makes Chromium send Origin: null, which security.py refuses
-    "Cache-Control": "no-store",
 }
 
 
@@ -57,34 +51,43 @@ def requests_fragment() -> Any:
 
 @bp.post("/ui/approver")
 def set_approver() -> Any:
-    """Remember the approver's name for this browser session."""
+    """Remember the approver's name for this browser session (local mode: signed in, the name is the user's)."""
     if not csrf_ok():
         return _refused()
+    if auth.current_user() is not None:
+        flash("Decisions are recorded under the name you signed in with.", "error")
+        return redirect(url_for("pages.index"), code=303)
     session["approver"] = request.form.get("approver", "").strip()[: decisions.FIELD_LIMITS["approver"]]
     flash(f"Deciding as {session['approver']}." if session["approver"] else "Deciding without a name.", "success")
     return redirect(url_for("pages.index"), code=303)
 
 
 @bp.post("/ui/<any(approve, reject):kind>/<request_id>")
+@auth.approvers_only
 def decide(kind: str, request_id: str) -> Any:
     """Approve or reject one request from the page's form, then show the page again (Post/Redirect/Get)."""
     if not csrf_ok():
+        g.audit_outcome = "CsrfTokenMissing"
         return _refused()
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
     try:
-        decision = decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]})
+        decision, _ = auth.as_signed_in(decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]}))
         decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision)
     except ApprovalError as error:
+        g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
     else:
+        g.audit_outcome = decided["state"]
         flash(f"Order {decided['order'].get('order_id', request_id)} {decided['state']}.", "success")
     return redirect(url_for("pages.index"), code=303)
 
 
 @bp.post("/ui/selected")
+@auth.approvers_only
 def decide_selected() -> Any:
     """Approve or reject every request selected on the page, each on its own, then show the page again."""
     if not csrf_ok():
+        g.audit_outcome = "CsrfTokenMissing"
         return _refused()
     kind, ids = request.form.get("kind", ""), request.form.getlist("ids")
     if kind not in FORM_FIELDS or not ids:
@@ -92,14 +95,16 @@ def decide_selected() -> Any:
         return redirect(url_for("pages.index"), code=303)
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
     try:
-        decision = decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]})
+        decision, _ = auth.as_signed_in(decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]}))
     except ApprovalError as error:
+        g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
         return redirect(url_for("pages.index"), code=303)
     config = current_app.config
     outcomes = decisions.decide_many(
         config["DATABASE"], aws.client("stepfunctions"), ids[:MAX_SELECTED], decision, config["DECISION_PARALLEL"]
     )
+    audit.record_each(outcomes)
     done = [outcome for outcome in outcomes if outcome["status"] == 200]
     if done:
         flash(f"{len(done)} {'request' if len(done) == 1 else 'requests'} {states.DECIDED_BY[kind]}.", "success")
@@ -112,12 +117,6 @@ def decide_selected() -> Any:
 def _refused() -> Any:
     """Answer a form post whose token is missing or wrong: nothing is decided."""
     return render_template("refused.html"), 403
-
-
-@bp.after_request
-def _secure_headers(response: Any) -> Any:
-    response.headers.update(HEADERS)
-    return response
 
 
 def _parse(timestamp: str) -> datetime:
@@ -155,4 +154,5 @@ def money(amount: Any) -> str:
 def init_app(app: Flask) -> None:
     """Register the page and its template helpers."""
     app.jinja_env.filters.update(since=since, until=until, money=money)
+    app.jinja_env.finalize = text.neutralised  # every {{ value }}: bidi and control characters shown, not obeyed
     app.register_blueprint(bp)

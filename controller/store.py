@@ -19,6 +19,91 @@ def _ago(seconds: float) -> str:
     return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
 
 
+# --- users, sign-in failures and the audit trail ---------------------------------------------------
+
+
+def has_users(db: sqlite3.Connection) -> bool:
+    """Return whether any user exists, which switches sign-in on."""
+    exists: int = db.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0]
+    return exists == 1
+
+
+def users(db: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Return every user, by name."""
+    return db.execute("SELECT * FROM users ORDER BY name").fetchall()
+
+
+def user(db: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+    """Return the user with this name, or None."""
+    row: sqlite3.Row | None = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+    return row
+
+
+def add_user(db: sqlite3.Connection, name: str, role: str, password_hash: str, token_hash: str) -> bool:
+    """Add a user; False if the name is taken."""
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO users (name, role, password_hash, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        (name, role, password_hash, token_hash, now()),
+    )
+    return cursor.rowcount == 1
+
+
+def remove_user(db: sqlite3.Connection, name: str) -> bool:
+    """Remove a user; False if there was none of that name."""
+    return db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 1
+
+
+def replace_token(db: sqlite3.Connection, name: str, token_hash: str) -> bool:
+    """Give a user a new token hash (the old token stops working); False if there is no such user."""
+    return db.execute("UPDATE users SET token_hash = ? WHERE name = ?", (token_hash, name)).rowcount == 1
+
+
+def locked_until(db: sqlite3.Connection, keys: list[str]) -> str | None:
+    """Return the latest end of a lockout still running on any of these keys, or None."""
+    marks = ", ".join("?" * len(keys))
+    until: str | None = db.execute(
+        f"SELECT MAX(locked_until) FROM sign_in_failures WHERE key IN ({marks}) AND locked_until > ?", (*keys, now())
+    ).fetchone()[0]
+    return until
+
+
+def count_failure(db: sqlite3.Connection, key: str, max_failures: int, lockout_seconds: float) -> None:
+    """Count a failed sign-in; the max_failures-th in a row locks the key for lockout_seconds and restarts the count."""
+    until = (datetime.now(timezone.utc) + timedelta(seconds=lockout_seconds)).isoformat(timespec="milliseconds")
+    db.execute(
+        "INSERT INTO sign_in_failures (key, failures, last_failed_at) VALUES (:key, 1, :now)"
+        " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = :now",
+        {"key": key, "now": now()},
+    )
+    db.execute(
+        "UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key = ? AND failures >= ?",
+        (until, key, max_failures),
+    )
+
+
+def forget_failures(db: sqlite3.Connection, keys: list[str]) -> None:
+    """Clear the failure counts of these keys after a successful sign-in."""
+    db.executemany("DELETE FROM sign_in_failures WHERE key = ?", [(key,) for key in keys])
+
+
+def audit(db: sqlite3.Connection, event: dict[str, Any]) -> None:
+    """Record an attempt to decide: at, actor, role, address, action, request_id, status, outcome."""
+    db.execute(
+        "INSERT INTO audit_events (at, actor, role, address, action, request_id, status, outcome)"
+        " VALUES (:at, :actor, :role, :address, :action, :request_id, :status, :outcome)",
+        {"at": now(), **event},
+    )
+
+
+def audit_trail(db: sqlite3.Connection, request_id: str) -> list[dict[str, Any]]:
+    """Return the recorded attempts to decide a request, oldest first."""
+    rows = db.execute("SELECT * FROM audit_events WHERE request_id = ? ORDER BY id", (request_id,)).fetchall()
+    return [dict(row) for row in rows]
+
+
+# --- approval requests ---------------------------------------------------------------------------
+
+
 def save(db: sqlite3.Connection, row: dict[str, Any], notify: bool = False) -> bool:
     """Store a request unless it is already stored (SQS may deliver a message twice); with notify,
     queue its webhook notification in the same transaction."""

@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from emulator import lambda_runner, patches
 from emulator.gateway import create_gateway
+from emulator.hosts import LocalOnly, local_moto_server
 from emulator.provision import Deployment, provision
 from stack.definition import load_stack
 from stack.paths import EMULATOR_OUTPUTS
@@ -65,9 +66,7 @@ def _start_aws(args: argparse.Namespace) -> tuple[Any, str]:
     os.environ["MOTO_PORT"] = str(args.port)  # the state machine interpreter calls back on this port
     patches.apply()
     lambda_runner.install()
-    from moto.server import ThreadedMotoServer  # imported after the patches it must see
-
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server = local_moto_server(args.host, args.port)  # loopback names only, no CORS
     server.start()
     return server, f"http://{args.host}:{args.port}"
 
@@ -96,7 +95,8 @@ def main() -> None:
     aws, endpoint_url = _start_aws(args)
     session = Session(region_name=REGION, **FAKE_CREDENTIALS)
     stack = provision(session, endpoint_url, args.approval_timeout_seconds)
-    gateway = make_server(args.host, args.api_port, create_gateway(endpoint_url), threaded=True)
+    gateway_app = LocalOnly(create_gateway(endpoint_url), args.host)
+    gateway = make_server(args.host, args.api_port, gateway_app, threaded=True)
     threading.Thread(target=gateway.serve_forever, daemon=True).start()
     write_outputs(args.outputs, _outputs(args, stack, endpoint_url))
     print(f"emulator ready: AWS endpoint {endpoint_url}, outputs in {args.outputs}", flush=True)

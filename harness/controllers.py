@@ -13,12 +13,27 @@ from typing import Any
 import requests
 from werkzeug.serving import make_server
 
-from controller import create_app
+from controller import create_app, credentials, db, store
 from controller.startup import prepare_to_serve
 from harness.emulator import Emulator
 from harness.waiting import wait_for
 
 HTTP_TIMEOUT_SECONDS = 30
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def add_user(database: Path | str, name: str, role: str = "approver", password: str = TEST_PASSWORD) -> str:
+    """Add a user to a controller's database, as `python -m controller users add` does; return their API token."""
+    db.init_db(str(database))
+    connection = db.connect(str(database))
+    try:
+        token = credentials.new_token()
+        hashes = credentials.hash_password(password), credentials.hash_token(token)
+        if not store.add_user(connection, name, role, *hashes):
+            raise ValueError(f"{name} is already a user")
+    finally:
+        connection.close()
+    return token
 
 
 def controller_config(emulator: Emulator, queue_url: str, database: Path, **overrides: Any) -> dict[str, Any]:
@@ -40,6 +55,7 @@ def controller_environment(emulator: Emulator, queue_url: str, database: Path, *
         **os.environ,
         "APPROVAL_QUEUE_URL": queue_url,
         "AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"],
+        "AWS_REGION": emulator.outputs["aws_region"],
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "CONTROLLER_DATABASE": str(database),
@@ -49,9 +65,13 @@ def controller_environment(emulator: Emulator, queue_url: str, database: Path, *
 
 
 class ServedController:
-    """create_app(config), prepared and served over real HTTP on a free port in a thread, as the server does."""
+    """create_app(config), prepared and served over real HTTP on a free port in a thread, as the server does.
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    With a token, every call it makes carries `Authorization: Bearer <token>`.
+    """
+
+    def __init__(self, config: dict[str, Any], token: str | None = None) -> None:
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request buries what matters
         self.app = create_app(config)
         self.background = prepare_to_serve(self.app)
@@ -60,10 +80,10 @@ class ServedController:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def get(self, path: str) -> requests.Response:
-        return requests.get(self.url + path, timeout=HTTP_TIMEOUT_SECONDS)
+        return requests.get(self.url + path, headers=self.headers, timeout=HTTP_TIMEOUT_SECONDS)
 
     def post(self, path: str, body: Any = None) -> requests.Response:
-        return requests.post(self.url + path, json=body, timeout=HTTP_TIMEOUT_SECONDS)
+        return requests.post(self.url + path, json=body, headers=self.headers, timeout=HTTP_TIMEOUT_SECONDS)
 
     def wait_for_pending(self, request_id: str, timeout: float = 15) -> dict[str, Any]:
         """Poll GET /pending until it lists the request; return its entry."""
@@ -81,9 +101,9 @@ class ServedController:
 
 
 @contextmanager
-def served_controller(config: dict[str, Any]) -> Iterator[ServedController]:
+def served_controller(config: dict[str, Any], token: str | None = None) -> Iterator[ServedController]:
     """Serve a controller until the block ends."""
-    controller = ServedController(config)
+    controller = ServedController(config, token)
     try:
         yield controller
     finally:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.controllers import ServedController, controller_config
+from harness.controllers import ServedController, add_user, controller_config
 from harness.emulator import Emulator, running_emulator
 from harness.stacks import Stack, make_stack
 
@@ -26,13 +26,28 @@ def stack(emulator: Emulator) -> Stack:
 
 
 @pytest.fixture
-def controller_factory(tmp_path: Path) -> Iterator[Callable[..., ServedController]]:
-    """Start controllers for a stack, all on one SQLite file unless DATABASE says otherwise; stop them after."""
+def auth_mode() -> str:
+    """How controller_factory's controllers are reached: "open" (local mode) or "signed-in" (an approver's token).
+
+    A test module overrides this fixture with both params to run its tests either way.
+    """
+    return "open"
+
+
+@pytest.fixture
+def controller_factory(tmp_path: Path, auth_mode: str) -> Iterator[Callable[..., ServedController]]:
+    """Start controllers for a stack, all on one SQLite file unless DATABASE says otherwise; stop them after.
+
+    Signed in, each database gets one approver, Grace, and every call carries her token.
+    """
     started: list[ServedController] = []
+    tokens: dict[str, str] = {}
 
     def start(stack: Stack, **overrides: Any) -> ServedController:
         config = controller_config(stack.emulator, stack.queue_url, tmp_path / "approvals.sqlite3", **overrides)
-        started.append(ServedController(config))
+        if auth_mode == "signed-in" and config["DATABASE"] not in tokens:
+            tokens[config["DATABASE"]] = add_user(config["DATABASE"], "Grace")
+        started.append(ServedController(config, tokens.get(config["DATABASE"])))
         return started[-1]
 
     yield start

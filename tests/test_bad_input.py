@@ -21,10 +21,12 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from controller.config import DEFAULTS
 from controller.db import connect
 from controller.decisions import FIELD_LIMITS
+from controller.text import HIDDEN
 from emulator.gateway import MAX_PAYLOAD_BYTES
-from harness.controllers import ServedController, controller_config
+from harness.controllers import ServedController, add_user, controller_config
 from harness.emulator import Emulator
 from harness.orders import ORDER
 from harness.stacks import Api, Stack, make_api, make_stack
@@ -234,15 +236,15 @@ def test_any_unicode_text_in_free_text_fields_is_accepted_and_reaches_the_execut
 # --- the controller ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["open", "signed-in"])
 def waiting(
-    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[tuple[ServedController, Stack, str]]:
-    """A controller with exactly one pending request: (controller, its stack, the request's id)."""
+    """A controller with exactly one pending request: (controller, its stack, the request's id); open or signed in."""
     stack = make_stack(emulator)
-    controller = ServedController(
-        controller_config(stack.emulator, stack.queue_url, tmp_path_factory.mktemp("bad-input") / "approvals.sqlite3")
-    )
+    database = tmp_path_factory.mktemp("bad-input") / "approvals.sqlite3"
+    token = add_user(database, "Grace") if request.param == "signed-in" else None
+    controller = ServedController(controller_config(stack.emulator, stack.queue_url, database), token)
     name = stack.start()
     controller.wait_for_pending(name)
     yield controller, stack, name
@@ -282,6 +284,12 @@ def bad_decision_bodies(kind: str) -> st.SearchStrategy[bytes]:
             st.integers(1, 300_000),
         ),
         st.builds(lambda name, code: f'{{"{name}": "ok \\u{code:04x}"}}'.encode(), field, st.integers(0xD800, 0xDFFF)),
+        st.builds(
+            lambda name, before, hidden: as_json({name: before + hidden}),
+            field,
+            st.text(max_size=5).filter(lambda text: not HIDDEN.search(text)),
+            st.sampled_from("\x00\x07\x1b\x7f\x85\u202e\u2066\u200f"),
+        ),
         st.integers(2_000, 120_000).map(lambda depth: b"[" * depth + b"]" * depth),
         st.binary(min_size=1, max_size=40).filter(lambda raw: not is_json(raw)),
         st.text(alphabet=" \t\r\n", min_size=1, max_size=8).map(str.encode),
@@ -297,7 +305,8 @@ def bad_decision_bodies(kind: str) -> st.SearchStrategy[bytes]:
 )
 @example(call=("approve", True, b'{"approver": "\\ud800"}'), content_type="application/json")
 @example(call=("reject", False, b"[" * 100_000 + b"]" * 100_000), content_type="application/json")
-def test_a_bad_decision_body_gets_400_and_the_request_stays_pending(
+@example(call=("reject", True, '{"reason": "lun\u202eRTL"}'.encode()), content_type="application/json")
+def test_a_bad_decision_body_gets_400_or_413_and_the_request_stays_pending(
     waiting: tuple[ServedController, Stack, str], call: tuple[str, bool, bytes], content_type: str | None
 ) -> None:
     controller, stack, name = waiting
@@ -307,12 +316,14 @@ def test_a_bad_decision_body_gets_400_and_the_request_stays_pending(
     response = requests.post(
         controller.url + (f"/{kind}/{name}" if named else f"/{kind}"),
         data=body,
-        headers={} if content_type is None else {"Content-Type": content_type},
+        headers={**controller.headers, **({} if content_type is None else {"Content-Type": content_type})},
         timeout=30,
     )
 
-    assert response.status_code == 400, response.text
-    assert response.json()["error"] == "InvalidInput" and response.json()["message"]
+    too_large = len(body) > DEFAULTS["MAX_BODY_BYTES"]
+    assert response.status_code == (413 if too_large else 400), response.text
+    assert response.json()["error"] == ("RequestEntityTooLarge" if too_large else "InvalidInput")
+    assert response.json()["message"]
     assert stored_rows(controller) == before
     assert [request["id"] for request in controller.get("/pending").json()["pending"]] == [name]
     assert stack.describe(name)["status"] == "RUNNING"
@@ -329,7 +340,9 @@ def test_a_limit_that_is_not_a_whole_number_from_1_to_1000_gets_400(
 ) -> None:
     controller, _, _ = waiting
 
-    response = requests.get(controller.url + "/pending", params={"limit": limit}, timeout=30)
+    response = requests.get(
+        controller.url + "/pending", params={"limit": limit}, headers=controller.headers, timeout=30
+    )
 
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "InvalidInput" and "'limit'" in response.json()["message"]
@@ -343,7 +356,9 @@ def test_a_limit_from_1_to_1000_in_ascii_digits_is_accepted(
     controller, _, name = waiting
     digits = str(limit).zfill(min(4, len(str(limit)) + zeros))
 
-    response = requests.get(controller.url + "/pending", params={"limit": digits}, timeout=30)
+    response = requests.get(
+        controller.url + "/pending", params={"limit": digits}, headers=controller.headers, timeout=30
+    )
 
     assert response.status_code == 200, response.text
     assert [request["id"] for request in response.json()["pending"]] == [name]

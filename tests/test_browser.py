@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import requests
 
 from controller.db import connect
+from harness.controllers import TEST_PASSWORD, add_user
 from harness.orders import ORDER
 from stack.paths import PROJECT_ROOT
 
@@ -264,3 +266,64 @@ def test_each_card_lists_the_items_being_approved(stack, controller, page):
     expect(rows.nth(0)).to_have_text(re.compile(r"BOOK-1\s*2\s*12\.50\s*25\.00"))
     expect(rows.nth(1)).to_have_text(re.compile(r"PEN-7\s*1\s*3\.00\s*3\.00"))
     expect(card(page, name).locator("table.items tfoot")).to_contain_text("28.00 EUR")
+
+
+def test_an_approver_signs_in_approves_and_sees_their_name_on_the_decision(stack, controller, page):
+    name = stack.start()
+    controller.wait_for_pending(name)
+    add_user(controller.app.config["DATABASE"], "Ada Byron")
+
+    page.goto(controller.url + "/")
+    expect(page).to_have_url(re.compile(r"/signin\?next="))
+    page.get_by_label("Name").fill("Ada Byron")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signed-in")).to_contain_text("Signed in as Ada Byron (approver)")
+    expect(page.get_by_label("Your name")).to_have_count(0)  # the name is the signed-in user's
+    card(page, name).get_by_role("button", name="Approve order ORD-1001").click()
+
+    expect(page.locator("#messages")).to_contain_text("Order ORD-1001 approved.")
+    expect(outcome_row(page, name)).to_contain_text("by Ada Byron")
+    assert json.loads(stack.wait_until_finished(name)["output"])["approval"]["approver"] == "Ada Byron"
+
+
+def test_a_viewer_signed_in_sees_the_orders_without_decision_buttons(stack, controller, page):
+    name = stack.start()
+    controller.wait_for_pending(name)
+    add_user(controller.app.config["DATABASE"], "Vic", "viewer")
+
+    page.goto(controller.url + "/signin")
+    page.get_by_label("Name").fill("Vic")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(card(page, name)).to_contain_text("Order ORD-1001")
+    expect(page.locator("#signed-in")).to_contain_text("you may look, not decide")
+    expect(card(page, name).get_by_role("button")).to_have_count(0)
+
+
+def test_a_page_served_under_another_host_name_cannot_read_pending(stack, controller, browser):
+    name = stack.start()
+    controller.wait_for_pending(name)
+    port = controller.url.rsplit(":", 1)[1]
+    # a second Chromium whose DNS sends evil.example to 127.0.0.1, as a rebinding attacker's would
+    rebinding = browser.browser_type.launch(
+        executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP evil.example 127.0.0.1"]
+    )
+    try:
+        evil = rebinding.new_page()
+        shown = evil.goto(f"http://evil.example:{port}/pending")
+        shown_text = shown.text()
+        read = evil.evaluate(
+            """async () => {
+                const listed = await fetch("/pending");
+                const approved = await fetch("/approve", {method: "POST"});
+                return [listed.status, await listed.text(), approved.status];
+            }"""
+        )
+    finally:
+        rebinding.close()
+
+    assert shown.status == 400 and name not in shown_text and "UnknownHost" in shown_text
+    assert read[0] == 400 and name not in read[1] and read[2] == 400
+    assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"

@@ -9,10 +9,11 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 import requests
 
 from controller.db import connect
-from harness.controllers import controller_environment
+from harness.controllers import add_user, controller_environment
 from harness.orders import ORDER
 from harness.stacks import Stack, make_stack
 from harness.waiting import free_port, wait_for
@@ -22,9 +23,13 @@ KILLS = 8
 
 
 class KilledController:
-    """`python -m controller` as its own process, restarted after every kill; logs kept in one file."""
+    """`python -m controller` as its own process, restarted after every kill; logs kept in one file.
 
-    def __init__(self, stack: Stack, database: Path, log: Path) -> None:
+    With a token, sign-in is on (its database has a user) and every call carries the token.
+    """
+
+    def __init__(self, stack: Stack, database: Path, log: Path, token: str | None = None) -> None:
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log.open("ab")
@@ -39,7 +44,7 @@ class KilledController:
 
     def serving(self) -> bool:
         try:
-            return requests.get(f"{self.url}/approvals/none", timeout=2).status_code == 404
+            return requests.get(f"{self.url}/approvals/none", headers=self.headers, timeout=2).status_code == 404
         except requests.RequestException:
             return False
 
@@ -64,17 +69,19 @@ def drive(
 ) -> None:
     """Pull and decide until every request has the decision it asked for; tolerate the controller dying."""
     try:
-        listing = requests.get(controller.url + "/pending?limit=1000", timeout=10)
+        listing = requests.get(controller.url + "/pending?limit=1000", headers=controller.headers, timeout=10)
         bodies.append(listing.text)
         pending = [request["id"] for request in listing.json()["pending"]]
         # a decision cut short by a kill may have been settled at restart: look those up instead
         for name in pending or [name for name in decisions if name not in confirmed]:
             if name in pending:
                 body = {"reason": "soak"} if decisions[name] == "reject" else None
-                response = requests.post(f"{controller.url}/{decisions[name]}/{name}", json=body, timeout=10)
+                response = requests.post(
+                    f"{controller.url}/{decisions[name]}/{name}", json=body, headers=controller.headers, timeout=10
+                )
                 state = response.json().get("state")
             else:
-                response = requests.get(f"{controller.url}/approvals/{name}", timeout=10)
+                response = requests.get(f"{controller.url}/approvals/{name}", headers=controller.headers, timeout=10)
                 state = response.json().get("request", {}).get("state") if response.ok else None
             bodies.append(response.text)
             if state in ("approved", "rejected"):
@@ -83,9 +90,11 @@ def drive(
         pass  # killed mid-call; the next round finds the request again
 
 
-def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_random(emulator, tmp_path):
+@pytest.mark.parametrize("signed_in", [False, True], ids=["open", "signed-in"])
+def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_random(emulator, tmp_path, signed_in):
     stack = make_stack(emulator, visibility_timeout_seconds=2)
-    controller = KilledController(stack, tmp_path / "approvals.sqlite3", tmp_path / "controller.log")
+    token = add_user(tmp_path / "approvals.sqlite3", "Grace") if signed_in else None
+    controller = KilledController(stack, tmp_path / "approvals.sqlite3", tmp_path / "controller.log", token)
     decisions = {stack.start({**ORDER, "order_id": f"ORD-{i}"}): wanted(i) for i in range(ORDERS)}
     confirmed: dict[str, str] = {}
     bodies: list[str] = []
@@ -143,3 +152,4 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
         row["id"] for row in rows if row["task_token"] in logs or any(row["task_token"] in body for body in bodies)
     ]
     assert not leaked, "task tokens appeared in logs or responses"
+    assert not (token and token in logs), "the API token appeared in the logs"

@@ -20,6 +20,12 @@ from harness.stacks import make_stack
 from harness.waiting import free_port, wait_for
 
 
+@pytest.fixture(params=["open", "signed-in"])
+def auth_mode(request) -> str:
+    """Every test here with a controller runs in local mode and again signed in with a token."""
+    return request.param
+
+
 def stored_token(controller) -> str:
     return connect(controller.app.config["DATABASE"]).execute("SELECT task_token FROM approval_requests").fetchone()[0]
 
@@ -152,7 +158,9 @@ def test_a_malformed_decision_body_gets_400_and_changes_nothing(stack, controlle
         '{"reason": "x", "extra": 1}',
         json.dumps({"comment": "x" * 1001}),
     ):
-        response = controller.app.test_client().post(f"/reject/{name}", data=body, content_type="application/json")
+        response = controller.app.test_client().post(
+            f"/reject/{name}", data=body, content_type="application/json", headers=controller.headers
+        )
         assert response.status_code == 400, body
     assert controller.post(f"/approve/{name}", {"reason": "approve takes no reason"}).status_code == 400
 
@@ -209,17 +217,17 @@ def _crashing_controller(stack, database, event: str) -> tuple[subprocess.Popen,
     return process, f"http://127.0.0.1:{port}"
 
 
-def responds(url: str) -> bool:
+def responds(url: str, headers: dict[str, str]) -> bool:
     try:
-        return requests.get(url, timeout=5).ok
+        return requests.get(url, headers=headers, timeout=5).ok
     except requests.ConnectionError:
         return False
 
 
-def call_until_dead(process: subprocess.Popen, method: str, url: str) -> None:
+def call_until_dead(process: subprocess.Popen, method: str, url: str, headers: dict[str, str]) -> None:
     def died() -> bool:
         with contextlib.suppress(requests.ConnectionError):
-            requests.request(method, url, timeout=5)
+            requests.request(method, url, headers=headers, timeout=5)
         return process.poll() is not None
 
     wait_for(died, 15, f"the controller to die during {method} {url}")
@@ -235,7 +243,7 @@ def test_a_crash_between_store_and_delete_leaves_no_duplicate(
     name = stack.start()
     wait_for(lambda: stack.queue_depth() == 1, 15, "the approval request on the queue")
 
-    call_until_dead(process, "GET", url + "/pending")
+    call_until_dead(process, "GET", url + "/pending", {})  # a new database: no users yet
     restarted = controller_factory(stack, DATABASE=str(database))
     wait_for(lambda: restarted.get("/pending") and stack.queue_depth() == 0, 15, "the redelivered message to be taken")
 
@@ -251,9 +259,9 @@ def test_a_decision_cut_short_by_a_crash_is_finished_on_restart_exactly_once(
     name = stack.start()
     controller.wait_for_pending(name)
     process, url = start_crashing_controller(stack, controller.app.config["DATABASE"], event)
-    wait_for(lambda: responds(url + f"/approvals/{name}"), 15, "the crashing controller to serve")
+    wait_for(lambda: responds(url + f"/approvals/{name}", controller.headers), 15, "the crashing controller to serve")
 
-    call_until_dead(process, "POST", url + f"/approve/{name}")
+    call_until_dead(process, "POST", url + f"/approve/{name}", controller.headers)
     restarted = controller_factory(stack, DATABASE=controller.app.config["DATABASE"])
 
     assert restarted.get(f"/approvals/{name}").json()["request"]["state"] == "approved"
@@ -313,12 +321,16 @@ def test_a_decision_sent_by_another_sites_page_is_refused(stack, controller):
         {"Sec-Fetch-Site": "cross-site"},
         {"Origin": "http://localhost:8080"},
     ):
-        response = requests.post(f"{controller.url}/approve/{name}", headers=headers, timeout=10)
+        response = requests.post(
+            f"{controller.url}/approve/{name}", headers={**controller.headers, **headers}, timeout=10
+        )
         assert response.status_code == 403, headers
         assert response.json()["error"] == "CrossSiteRequest"
 
     assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
-    same_origin = requests.post(f"{controller.url}/approve/{name}", headers={"Origin": controller.url}, timeout=10)
+    same_origin = requests.post(
+        f"{controller.url}/approve/{name}", headers={**controller.headers, "Origin": controller.url}, timeout=10
+    )
     assert same_origin.status_code == 200
 
 
@@ -328,7 +340,7 @@ def test_only_post_changes_state(stack, controller):
 
     for method in ("GET", "PUT", "DELETE", "PATCH"):
         for path in (f"/approve/{name}", f"/reject/{name}", "/approve"):
-            response = requests.request(method, controller.url + path, timeout=10)
+            response = requests.request(method, controller.url + path, headers=controller.headers, timeout=10)
             assert response.status_code == 405, (method, path)
             assert response.json()["error"] == "MethodNotAllowed"
 

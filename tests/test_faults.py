@@ -16,6 +16,12 @@ from harness.stacks import make_stack
 from harness.waiting import wait_for
 
 
+@pytest.fixture(params=["open", "signed-in"])
+def auth_mode(request) -> str:
+    """Every test here with a controller runs in local mode and again signed in with a token."""
+    return request.param
+
+
 class ThrottledBody:
     """The raw body of a throttling answer, as botocore reads it."""
 

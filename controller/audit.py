@@ -1,0 +1,81 @@
+"""The audit trail: every attempt to decide, taken or refused, with who, when, from where and what.
+
+Recorded after the response is made, for every POST to a view marked approvers_only, whatever
+answered it: the view, an error (409, 410, 503), the identity check (401) or the role check (403).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+
+from controller import auth, store
+from controller.db import get_db
+from controller.errors import RequestNotFound
+
+bp = Blueprint("audit", __name__)
+
+
+def _outcome(response: Any) -> str:
+    """Return what came of the attempt: the state reached, the error code, or what the page reported."""
+    if "audit_outcome" in g:
+        return str(g.audit_outcome)
+    body = response.get_json(silent=True) if response.is_json else None
+    if isinstance(body, dict):
+        return str(body.get("error") or body.get("state") or response.status_code)
+    return str(response.status_code)
+
+
+def _request_id(response: Any) -> str | None:
+    named = (request.view_args or {}).get("request_id")
+    body = response.get_json(silent=True) if response.is_json else None
+    return named or (body.get("id") if isinstance(body, dict) else None)
+
+
+def record(response: Any) -> Any:
+    """Record a POST to a deciding view in the audit trail."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.method != "POST" or not getattr(view, "approvers_only", False):
+        return response
+    user = auth.current_user()
+    attempt = {
+        "actor": user.name if user else None,
+        "role": user.role if user else ("local" if not g.get("sign_in") else None),
+        "address": auth.client_address(),
+        "action": (request.view_args or {}).get("kind") or request.form.get("kind") or request.endpoint,
+    }
+    each = g.get("audit_each") or [
+        {"request_id": _request_id(response), "status": response.status_code, "outcome": _outcome(response)}
+    ]
+    for entry in each:
+        store.audit(get_db(), {**attempt, **entry})
+    return response
+
+
+def record_each(outcomes: list[dict[str, Any]]) -> None:
+    """Have a decision of several requests recorded as one attempt per request, with its own outcome."""
+    g.audit_each = [
+        {
+            "request_id": outcome["id"],
+            "status": outcome["status"],
+            "outcome": outcome.get("error") or outcome["request"]["state"],
+        }
+        for outcome in outcomes
+    ]
+
+
+@bp.get("/approvals/<request_id>/audit")
+@auth.approvers_only
+def trail(request_id: str) -> Any:
+    """Return every recorded attempt to decide this request, oldest first (approvers only)."""
+    db = get_db()
+    if store.get(db, request_id) is None and not store.audit_trail(db, request_id):
+        raise RequestNotFound(f"No approval request with id {request_id}.")
+    return jsonify(request_id=request_id, events=store.audit_trail(db, request_id))
+
+
+def init_app(app: Flask) -> None:
+    """Audit every deciding POST; serve the trail."""
+    app.after_request(record)
+    app.register_blueprint(bp)

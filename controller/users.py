@@ -1,0 +1,100 @@
+"""python -m controller users ...: add, list and remove the people who may sign in, and issue their tokens.
+
+Adding the first user switches sign-in on for a running controller; it reads the users table on
+every request. A token is shown once, alone on the last line of stdout, and only its hash is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from controller import credentials, db, store, text
+from controller.config import ConfigurationError, settings
+
+ROLES = ("approver", "viewer")
+NAME_LIMIT = 100  # the approver field's limit: the name is recorded as the approver
+
+
+def add_parser(commands: Any) -> None:
+    """Add the `users` command and its subcommands to the main parser."""
+    users = commands.add_parser("users", help="manage who may sign in (the database is CONTROLLER_DATABASE)")
+    actions = users.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add a user; reads the password from the terminal or one line of stdin")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, required=True)
+    actions.add_parser("list", help="list the users and their roles")
+    actions.add_parser("remove", help="remove a user").add_argument("name")
+    actions.add_parser("token", help="issue a new API token; the old one stops working").add_argument("name")
+
+
+def read_password(name: str) -> str:
+    """Return the password typed twice on the terminal, or the first line of stdin when it is not a terminal."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(f"Password for {name}: ")
+    if getpass.getpass("Again: ") != password:
+        raise ConfigurationError("The two passwords differ; nothing was changed.")
+    return password
+
+
+def check_name(name: str) -> None:
+    """Refuse a name that could not be shown faithfully as the approver."""
+    if not name.strip() or name != name.strip() or len(name) > NAME_LIMIT or text.has_hidden(name):
+        raise ConfigurationError(
+            f"A user name is 1 to {NAME_LIMIT} characters, without surrounding spaces or control characters."
+        )
+
+
+def _add(connection: Any, name: str, role: str) -> str:
+    check_name(name)
+    if store.user(connection, name) is not None:
+        raise ConfigurationError(f"There is already a user {name}; `users token {name}` issues a new token.")
+    password = read_password(name)
+    if len(password) < credentials.MIN_PASSWORD_LENGTH:
+        raise ConfigurationError(f"The password must be at least {credentials.MIN_PASSWORD_LENGTH} characters.")
+    token = credentials.new_token()
+    store.add_user(connection, name, role, credentials.hash_password(password), credentials.hash_token(token))
+    print(f"Added {name} as {role}. Sign-in is now required. Their API token (shown once):")
+    return token
+
+
+def _token(connection: Any, name: str) -> str:
+    token = credentials.new_token()
+    if not store.replace_token(connection, name, credentials.hash_token(token)):
+        raise ConfigurationError(f"There is no user {name}.")
+    print(f"New API token for {name}; the previous one no longer works:")
+    return token
+
+
+def _run(connection: Any, args: argparse.Namespace) -> None:
+    if args.action == "add":
+        print(_add(connection, args.name, args.role), flush=True)
+    elif args.action == "token":
+        print(_token(connection, args.name), flush=True)
+    elif args.action == "remove":
+        if not store.remove_user(connection, args.name):
+            raise ConfigurationError(f"There is no user {args.name}.")
+        left = len(store.users(connection))
+        print(f"Removed {args.name}." + ("" if left else " No users are left: the controller is in local mode."))
+    else:
+        for row in store.users(connection):
+            print(f"{row['name']}\t{row['role']}\tadded {row['created_at']}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a users subcommand on the configured database; return the exit status."""
+    try:
+        path = settings()["DATABASE"]
+        db.init_db(path)
+        connection = db.connect(path)
+        try:
+            _run(connection, args)
+        finally:
+            connection.close()
+    except ConfigurationError as error:
+        print(f"controller users: {error}", file=sys.stderr)
+        return 1
+    return 0
