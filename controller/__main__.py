@@ -11,11 +11,9 @@ import argparse
 import logging
 import sys
 
-from waitress.server import create_server
-
 from controller import auth, create_app, users
 from controller.config import ConfigurationError
-from controller.startup import prepare_to_serve
+from controller.startup import prepare_to_serve, wsgi_server
 
 
 def serve() -> None:
@@ -33,13 +31,7 @@ def serve() -> None:
             app.config["HOST"],
         )
     prepare_to_serve(app)
-    server = create_server(
-        app,
-        host=app.config["HOST"],
-        port=app.config["PORT"],
-        threads=app.config["THREADS"],
-        max_request_body_size=2 * app.config["MAX_BODY_BYTES"],  # the app answers 413 below this, in JSON
-    )
+    server = wsgi_server(app)
     print(
         f"controller ready on http://{app.config['HOST']}:{app.config['PORT']} ({app.config['CONFIG_SOURCE']} stack,"
         f" {auth.mode_description(app)}, {app.config['THREADS']} threads)",

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
+from waitress.server import create_server
 
 from controller import db, decisions
 from controller.aws import clients_of
 from controller.background import Background
+
+
+SERVER_BODY_CAP_BYTES = 16 * 1024 * 1024
 
 
 def prepare_to_serve(app: Flask) -> Background | None:
@@ -23,3 +29,20 @@ def prepare_to_serve(app: Flask) -> Background | None:
     background.start()
     app.extensions["background"] = background
     return background
+
+
+def wsgi_server(app: Flask, port: int | None = None) -> Any:
+    """Return the production server (waitress) for app on HOST and PORT, or on `port` (0: any free one).
+
+    It keeps connections alive and serves from a fixed pool of CONTROLLER_THREADS threads; each open
+    /events stream holds one of them while it lasts.
+    """
+    return create_server(
+        app,
+        host=app.config["HOST"],
+        port=app.config["PORT"] if port is None else port,
+        threads=app.config["THREADS"],
+        # up to this size the app itself answers 413, in JSON; waitress refuses larger bodies before
+        # buffering them, and spools what it does buffer beyond 512 KiB to disk, so memory stays bounded
+        max_request_body_size=max(SERVER_BODY_CAP_BYTES, 2 * app.config["MAX_BODY_BYTES"]),
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -11,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from werkzeug.serving import make_server
 
 from controller import create_app, credentials, db, store
-from controller.startup import prepare_to_serve
+from controller.startup import prepare_to_serve, wsgi_server
 from harness.emulator import Emulator
 from harness.waiting import wait_for
 
@@ -72,12 +70,11 @@ class ServedController:
 
     def __init__(self, config: dict[str, Any], token: str | None = None) -> None:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request buries what matters
         self.app = create_app(config)
         self.background = prepare_to_serve(self.app)
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = wsgi_server(self.app, port=0)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        threading.Thread(target=self.server.run, daemon=True).start()
 
     def get(self, path: str) -> requests.Response:
         return requests.get(self.url + path, headers=self.headers, timeout=HTTP_TIMEOUT_SECONDS)
@@ -94,8 +91,18 @@ class ServedController:
         return wait_for(listed, timeout, f"request {request_id} in /pending")
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        """Stop accepting, then stop the worker threads; what is open ends with its request or stream."""
+        closed = threading.Event()
+
+        def close_listener() -> None:
+            # in the server's own loop thread: select() never meets a socket closed under it
+            self.server.del_channel()
+            self.server.socket.close()
+            closed.set()
+
+        self.server.trigger.pull_trigger(close_listener)
+        closed.wait(5)
+        self.server.task_dispatcher.shutdown(timeout=1)
         if self.background:
             self.background.stop()
 

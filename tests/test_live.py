@@ -18,35 +18,37 @@ from harness.waiting import wait_for
 
 
 class EventListener:
-    """Reads a controller's /events stream in a thread; keeps every event as (id, kind, data)."""
+    """Reads a controller's /events stream in a thread; keeps every event as (id, kind, data).
+
+    Only the reading thread touches the connection: closing it from another thread could close
+    a file descriptor number that the process has meanwhile given to something else.
+    """
 
     def __init__(self, url: str, last_event_id: str | None = None) -> None:
         self.events: list[tuple[int, str, dict[str, Any]]] = []
-        self.closed = False
+        self.closed = threading.Event()
         headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
-        self.response = requests.get(url + "/events", stream=True, timeout=60, headers=headers)
-        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read, args=(url + "/events", headers), daemon=True).start()
 
-    def _read(self) -> None:
+    def _read(self, url: str, headers: dict[str, str]) -> None:
         frame: dict[str, str] = {}
-        try:
-            for line in self.response.iter_lines(decode_unicode=True):
+        with requests.get(url, stream=True, timeout=60, headers=headers) as response:
+            for line in response.iter_lines(decode_unicode=True):
+                if self.closed.is_set():
+                    return
                 if line:
                     field, _, value = line.partition(": ")
                     frame[field] = value
                 elif "event" in frame:
                     self.events.append((int(frame.get("id", 0)), frame["event"], json.loads(frame["data"])))
                     frame = {}
-        except Exception:
-            if not self.closed:  # closing the stream from the test's thread ends this read with an error
-                raise
 
     def seen(self, kind: str, request_id: str) -> bool:
         return any(k == kind and data["id"] == request_id for _, k, data in self.events)
 
     def close(self) -> None:
-        self.closed = True
-        self.response.close()
+        """Stop recording; the reading thread ends with the next line or with the stream."""
+        self.closed.set()
 
 
 @pytest.fixture
