@@ -11,7 +11,6 @@ from controller import db, decisions
 from controller.aws import clients_of
 from controller.background import Background
 
-
 SERVER_BODY_CAP_BYTES = 16 * 1024 * 1024
 
 
