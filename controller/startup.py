@@ -41,6 +41,7 @@ def wsgi_server(app: Flask, port: int | None = None) -> Any:
         host=app.config["HOST"],
         port=app.config["PORT"] if port is None else port,
         threads=app.config["THREADS"],
+        asyncore_use_poll=True,  # select() stops working past file descriptor 1023
         # up to this size the app itself answers 413, in JSON; waitress refuses larger bodies before
         # buffering them, and spools what it does buffer beyond 512 KiB to disk, so memory stays bounded
         max_request_body_size=max(SERVER_BODY_CAP_BYTES, 2 * app.config["MAX_BODY_BYTES"]),

@@ -91,16 +91,19 @@ class ServedController:
         return wait_for(listed, timeout, f"request {request_id} in /pending")
 
     def stop(self) -> None:
-        """Stop accepting, then stop the worker threads; what is open ends with its request or stream."""
+        """Close every connection and the server, then stop its threads: nothing of it stays open."""
         closed = threading.Event()
 
-        def close_listener() -> None:
-            # in the server's own loop thread: select() never meets a socket closed under it
-            self.server.del_channel()
-            self.server.socket.close()
+        def close_everything() -> None:
+            # in the server's own loop thread, so its poll never meets a socket closed under it; with
+            # nothing left to watch, the loop (and its thread) ends
+            for channel in list(self.server._map.values()):
+                if channel not in (self.server, self.server.trigger):
+                    channel.close()  # a worker still writing to it (an /events stream) sees it gone
+            self.server.close()
             closed.set()
 
-        self.server.trigger.pull_trigger(close_listener)
+        self.server.trigger.pull_trigger(close_everything)
         closed.wait(5)
         self.server.task_dispatcher.shutdown(timeout=1)
         if self.background:

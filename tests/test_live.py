@@ -31,6 +31,13 @@ class EventListener:
         threading.Thread(target=self._read, args=(url + "/events", headers), daemon=True).start()
 
     def _read(self, url: str, headers: dict[str, str]) -> None:
+        try:
+            self._record(url, headers)
+        except requests.RequestException:
+            if not self.closed.is_set():  # after close, the server stopping cuts the stream: expected
+                raise
+
+    def _record(self, url: str, headers: dict[str, str]) -> None:
         frame: dict[str, str] = {}
         with requests.get(url, stream=True, timeout=60, headers=headers) as response:
             for line in response.iter_lines(decode_unicode=True):
