@@ -33,6 +33,11 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--api-port", type=int, default=4000, help="POST /start/workflow port (default: 4000)")
     parser.add_argument("--outputs", type=Path, default=EMULATOR_OUTPUTS, help="where to write the stack outputs")
     parser.add_argument("--approval-timeout-seconds", type=int, help="override stack.json's approval timeout")
+    parser.add_argument(
+        "--empty",
+        action="store_true",
+        help="create no stack and serve no /start/workflow, for `terraform apply` to deploy into",
+    )
     return parser.parse_args()
 
 
@@ -79,6 +84,16 @@ def _outputs(args: argparse.Namespace, stack: Deployment, endpoint_url: str) -> 
     }
 
 
+def _serve_stack(args: argparse.Namespace, endpoint_url: str) -> tuple[Any, dict[str, str]]:
+    """Create the built-in stack and serve its /start/workflow; return the server and the outputs."""
+    session = Session(region_name=REGION, **FAKE_CREDENTIALS)
+    stack = provision(session, endpoint_url, args.approval_timeout_seconds)
+    sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
+    gateway = make_server(args.host, args.api_port, create_gateway(sfn, stack.state_machine_arn), threaded=True)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    return gateway, _outputs(args, stack, endpoint_url)
+
+
 def main() -> None:
     """Start moto and the API stand-in, create the stack, write the outputs, then wait."""
     args = _parse_args()
@@ -86,20 +101,20 @@ def main() -> None:
     logging.getLogger("moto.stepfunctions").setLevel(
         logging.CRITICAL
     )  # failed executions are results, not emulator faults
-    _refuse_busy_ports(args.host, [args.port, args.api_port])
+    _refuse_busy_ports(args.host, [args.port] if args.empty else [args.port, args.api_port])
     aws, endpoint_url = _start_aws(args)
-    session = Session(region_name=REGION, **FAKE_CREDENTIALS)
-    stack = provision(session, endpoint_url, args.approval_timeout_seconds)
-    sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
-    gateway = make_server(args.host, args.api_port, create_gateway(sfn, stack.state_machine_arn), threaded=True)
-    threading.Thread(target=gateway.serve_forever, daemon=True).start()
-    write_outputs(args.outputs, _outputs(args, stack, endpoint_url))
+    # Empty, it still writes where it serves AWS, so tools (Terraform, the tests) can find it.
+    gateway, outputs = (None, {"aws_endpoint_url": endpoint_url, "aws_region": REGION})
+    if not args.empty:
+        gateway, outputs = _serve_stack(args, endpoint_url)
+    write_outputs(args.outputs, outputs)
     print(f"emulator ready: AWS endpoint {endpoint_url}, outputs in {args.outputs}", flush=True)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
     stopped.wait()
-    gateway.shutdown()
+    if gateway is not None:
+        gateway.shutdown()
     lambda_runner.POOL.stop_all()
     aws.stop()
     args.outputs.unlink(missing_ok=True)
