@@ -14,6 +14,11 @@ output "aws_region" {
   value       = local.region
 }
 
+output "aws_endpoint_url" {
+  description = "Where the emulator serves the AWS APIs, in the emulator workspace only (null, so absent, on AWS)."
+  value       = local.emulated ? var.emulator_endpoint_url : null
+}
+
 output "approval_queue_url" {
   description = "URL of the SQS queue holding approval requests, read by the controller."
   value       = aws_sqs_queue.approval.url

@@ -1,0 +1,107 @@
+"""terraform/ run by the real Terraform CLI against an emulator, with its working data and state in a directory
+of the caller's, so that nothing lands in the checkout (the dependency lock file is only read)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from stack.lambda_package import build_payload
+from stack.paths import TEMPLATE_FILE, TERRAFORM_DIR
+
+EMULATOR_WORKSPACE = "emulator"  # terraform/ deploys to the emulator in this workspace only
+DEFAULT_PLUGIN_DIR = Path("/opt/tf-plugins")  # a filesystem mirror of the hashicorp/aws provider
+PROVIDER_PATH = Path("registry.terraform.io") / "hashicorp" / "aws"
+COMMAND_SECONDS = 900
+
+
+def plugin_dir() -> Path | None:
+    """Return the provider mirror to install from: $TF_PLUGIN_DIR, else /opt/tf-plugins when present."""
+    configured = os.environ.get("TF_PLUGIN_DIR")
+    if configured:
+        return Path(configured)
+    return DEFAULT_PLUGIN_DIR if DEFAULT_PLUGIN_DIR.is_dir() else None
+
+
+def missing_tools() -> str | None:
+    """Say why terraform/ cannot be run offline here, or None when it can."""
+    if shutil.which("terraform") is None:
+        return "terraform is not on the PATH"
+    mirror = plugin_dir()
+    if mirror is None or not any((mirror / PROVIDER_PATH).glob("*/*/terraform-provider-aws*")):
+        return f"no hashicorp/aws provider in a plugin directory (set TF_PLUGIN_DIR; looked in {mirror})"
+    return None
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one terraform command did."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        """Everything it printed, for a failure message."""
+        return self.stdout + self.stderr
+
+
+class Terraform:
+    """terraform -chdir=terraform/ in the emulator workspace, its data dir and states under workdir."""
+
+    def __init__(self, workdir: Path, endpoint_url: str) -> None:
+        self.workdir = workdir
+        self.variables = {
+            "lambda_function_payload": str(build_payload()),
+            "sfn_state_machine_definition": str(TEMPLATE_FILE),
+            "emulator_endpoint_url": endpoint_url,
+        }
+        self.environment = {
+            **os.environ,
+            "TF_DATA_DIR": str(workdir / "data"),
+            "TF_WORKSPACE": EMULATOR_WORKSPACE,
+            "TF_IN_AUTOMATION": "1",
+        }
+        self.environment.pop("TF_CLI_CONFIG_FILE", None)  # may name a file that does not exist
+
+    def run(self, *arguments: str) -> Result:
+        """Run one terraform command; return its exit code, its output and how long it took."""
+        started = time.monotonic()
+        completed = subprocess.run(
+            ["terraform", f"-chdir={TERRAFORM_DIR}", *arguments, "-no-color"],
+            env=self.environment,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_SECONDS,
+        )
+        return Result(completed.returncode, completed.stdout, completed.stderr, time.monotonic() - started)
+
+    def init(self) -> Result:
+        """Install the provider from the mirror; keep every workspace's state under workdir."""
+        mirror = plugin_dir()
+        return self.run(
+            "init",
+            "-input=false",
+            "-lockfile=readonly",
+            *([f"-plugin-dir={mirror}"] if mirror else []),
+            f"-backend-config=path={self.workdir / 'terraform.tfstate'}",
+            f"-backend-config=workspace_dir={self.workdir / 'workspaces'}",
+        )
+
+    def change(self, command: str, *options: str) -> Result:
+        """Run plan, apply or destroy with this stack's variables."""
+        variables = [f"-var={name}={value}" for name, value in self.variables.items()]
+        return self.run(command, "-input=false", *options, *variables)
+
+    def outputs(self) -> dict[str, object]:
+        """Return `terraform output -json` as {name: value}."""
+        result = self.run("output", "-json")
+        assert result.returncode == 0, result.output
+        return {name: item["value"] for name, item in json.loads(result.stdout).items()}
