@@ -1,5 +1,6 @@
-"""terraform/ run by the real Terraform CLI against an emulator, with its working data and state in a directory
-of the caller's, so that nothing lands in the checkout (the dependency lock file is only read)."""
+"""terraform/ run by the real Terraform CLI against an emulator, from a linked copy of the checkout in a directory
+of the caller's: its data and state land there, and no state in the checkout (an AWS stack's, an earlier
+emulator's) can be taken for this one's. The dependency lock file is only read."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack.lambda_package import build_payload
-from stack.paths import TEMPLATE_FILE, TERRAFORM_DIR
+from stack.paths import PROJECT_ROOT, TEMPLATE_FILE, TERRAFORM_DIR
 
 EMULATOR_WORKSPACE = "emulator"  # terraform/ deploys to the emulator in this workspace only
 DEFAULT_PLUGIN_DIR = Path("/opt/tf-plugins")  # a filesystem mirror of the hashicorp/aws provider
@@ -53,11 +54,26 @@ class Result:
         return self.stdout + self.stderr
 
 
+def linked_checkout(workdir: Path) -> Path:
+    """Link the checkout into workdir, terraform/ file by file so that its .terraform and states stay out;
+    return the linked terraform/."""
+    root = workdir / "checkout"
+    root.mkdir(parents=True)
+    for entry in PROJECT_ROOT.iterdir():
+        if entry.name != TERRAFORM_DIR.name:
+            (root / entry.name).symlink_to(entry)  # what terraform/ reads from ../ (stack.json, lambda/)
+    terraform_dir = root / TERRAFORM_DIR.name
+    terraform_dir.mkdir()
+    for source in [*TERRAFORM_DIR.glob("*.tf"), TERRAFORM_DIR / ".terraform.lock.hcl"]:
+        (terraform_dir / source.name).symlink_to(source)
+    return terraform_dir
+
+
 class Terraform:
-    """terraform -chdir=terraform/ in the emulator workspace, its data dir and states under workdir."""
+    """terraform -chdir=<a linked terraform/> in the emulator workspace, everything it writes under workdir."""
 
     def __init__(self, workdir: Path, endpoint_url: str) -> None:
-        self.workdir = workdir
+        self.directory = linked_checkout(workdir)
         self.variables = {
             "lambda_function_payload": str(build_payload()),
             "sfn_state_machine_definition": str(TEMPLATE_FILE),
@@ -65,17 +81,17 @@ class Terraform:
         }
         self.environment = {
             **os.environ,
-            "TF_DATA_DIR": str(workdir / "data"),
             "TF_WORKSPACE": EMULATOR_WORKSPACE,
             "TF_IN_AUTOMATION": "1",
         }
         self.environment.pop("TF_CLI_CONFIG_FILE", None)  # may name a file that does not exist
+        self.environment.pop("TF_DATA_DIR", None)
 
     def run(self, *arguments: str) -> Result:
         """Run one terraform command; return its exit code, its output and how long it took."""
         started = time.monotonic()
         completed = subprocess.run(
-            ["terraform", f"-chdir={TERRAFORM_DIR}", *arguments, "-no-color"],
+            ["terraform", f"-chdir={self.directory}", *arguments, "-no-color"],
             env=self.environment,
             capture_output=True,
             text=True,
@@ -84,16 +100,9 @@ class Terraform:
         return Result(completed.returncode, completed.stdout, completed.stderr, time.monotonic() - started)
 
     def init(self) -> Result:
-        """Install the provider from the mirror; keep every workspace's state under workdir."""
+        """Install the provider, from the mirror when there is one, as the lock file pins it."""
         mirror = plugin_dir()
-        return self.run(
-            "init",
-            "-input=false",
-            "-lockfile=readonly",
-            *([f"-plugin-dir={mirror}"] if mirror else []),
-            f"-backend-config=path={self.workdir / 'terraform.tfstate'}",
-            f"-backend-config=workspace_dir={self.workdir / 'workspaces'}",
-        )
+        return self.run("init", "-input=false", "-lockfile=readonly", *([f"-plugin-dir={mirror}"] if mirror else []))
 
     def change(self, command: str, *options: str) -> Result:
         """Run plan, apply or destroy with this stack's variables."""
