@@ -52,9 +52,11 @@ def _list_state_machine_versions(self: StepFunctionResponse) -> ActionResult:
     return ActionResult({"stateMachineVersions": versions})
 
 
-def _queue_attributes_as_aws_returns_them(original: property) -> property:
+def _queue_attributes_as_aws_returns_them() -> property:
+    moto_attributes = vars(Queue)["attributes"].fget
+
     def attributes(self: Queue) -> dict[str, Any]:
-        result: dict[str, Any] = original.fget(self)  # type: ignore[misc]
+        result: dict[str, Any] = moto_attributes(self)
         if self.redrive_policy:
             # AWS answers with compact JSON; moto's spaced json.dumps reads as a change to Terraform.
             result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
@@ -66,6 +68,9 @@ def _queue_attributes_as_aws_returns_them(original: property) -> property:
     return property(attributes)
 
 
+_LOGGING_CONFIG = "logging_config"  # an attribute moto's LambdaFunction lacks
+
+
 def _keeping_lambda_logging_config() -> None:
     """Store CreateFunction's and UpdateFunctionConfiguration's LoggingConfig and return it, as Lambda does."""
     create, describe = LambdaFunction.__init__, LambdaFunction.get_configuration
@@ -73,16 +78,17 @@ def _keeping_lambda_logging_config() -> None:
 
     def init(self: LambdaFunction, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         create(self, account_id, spec, *args, **kwargs)
-        self.logging_config = spec.get("LoggingConfig") or {}
+        setattr(self, _LOGGING_CONFIG, spec.get("LoggingConfig") or {})
 
     def get_configuration(self: LambdaFunction, *args: Any, **kwargs: Any) -> dict[str, Any]:
         # Lambda's defaults for what was not given: plain-text logs in /aws/lambda/<name>.
         defaults = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}"}
-        return {**describe(self, *args, **kwargs), "LoggingConfig": {**defaults, **self.logging_config}}
+        given = getattr(self, _LOGGING_CONFIG, {})
+        return {**describe(self, *args, **kwargs), "LoggingConfig": {**defaults, **given}}
 
     def update_configuration(self: LambdaFunction, config_updates: dict[str, Any]) -> dict[str, Any]:
         if "LoggingConfig" in config_updates:
-            self.logging_config = config_updates["LoggingConfig"] or {}
+            setattr(self, _LOGGING_CONFIG, config_updates["LoggingConfig"] or {})
         return update(self, config_updates)
 
     LambdaFunction.__init__ = init
@@ -90,9 +96,22 @@ def _keeping_lambda_logging_config() -> None:
     LambdaFunction.update_configuration = update_configuration
 
 
+def _answering_terraform() -> None:
+    """Answer what Terraform's aws provider asks of SQS, Step Functions and Lambda as AWS does."""
+    # moto dispatches each action to the response method of its snake_case name; these two it lacks.
+    StepFunctionResponse.validate_state_machine_definition = _validate_state_machine_definition  # type: ignore[attr-defined]
+    StepFunctionResponse.list_state_machine_versions = _list_state_machine_versions  # type: ignore[attr-defined]
+    # moto stores SetQueueAttributes' RedriveAllowPolicy but never returns it, so Terraform waits for it
+    # forever; listed among the queue's attributes, it is returned once set (unset: None, left out).
+    Queue.redrive_allow_policy = None  # type: ignore[attr-defined]
+    Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, "RedriveAllowPolicy"]
+    Queue.attributes = _queue_attributes_as_aws_returns_them()
+    _keeping_lambda_logging_config()
+
+
 def apply() -> None:
     """Run state machines for real, keep SendTaskFailure's cause, receive from SQS at a flat cost, and answer
-    what Terraform's aws provider asks of SQS, Step Functions and Lambda as AWS does."""
+    what Terraform's aws provider asks as AWS does."""
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     StepFunctionResponse.send_task_failure = _send_task_failure_with_cause
     # moto reads "now" through datetime arithmetic for every queued message, several times per
@@ -100,11 +119,4 @@ def apply() -> None:
     # queued message. The same clock read through time.time() keeps the emulator's cost flat.
     Message.visible = property(_visible)
     Message.delayed = property(_delayed)
-    StepFunctionResponse.validate_state_machine_definition = _validate_state_machine_definition
-    StepFunctionResponse.list_state_machine_versions = _list_state_machine_versions
-    # moto stores SetQueueAttributes' RedriveAllowPolicy but never returns it, so Terraform waits for it
-    # forever; listed among the queue's attributes, it is returned once set (unset: None, left out).
-    Queue.redrive_allow_policy = None
-    Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, "RedriveAllowPolicy"]
-    Queue.attributes = _queue_attributes_as_aws_returns_them(Queue.attributes)
-    _keeping_lambda_logging_config()
+    _answering_terraform()
