@@ -107,6 +107,9 @@ def _answering_terraform() -> None:
     Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, "RedriveAllowPolicy"]
     Queue.attributes = _queue_attributes_as_aws_returns_them()
     _keeping_lambda_logging_config()
+    # A stack may attach AWS managed policies (API Gateway's logging role does); moto knows them only when
+    # asked to load them, and answers NoSuchEntity otherwise.
+    default_user_config["iam"] = {"load_aws_managed_policies": True}
 
 
 def apply() -> None:

@@ -54,9 +54,14 @@ class Result:
         return self.stdout + self.stderr
 
 
+def _is_local_state(name: str) -> bool:
+    """Tell whether an entry of terraform/ belongs to someone's own runs: working data, states, variable values."""
+    return name.startswith((".terraform.tfstate", "terraform.tfstate")) or name == ".terraform" or ".tfvars" in name
+
+
 def linked_checkout(workdir: Path) -> Path:
-    """Link the checkout into workdir, terraform/ file by file so that its .terraform and states stay out;
-    return the linked terraform/."""
+    """Link the checkout into workdir, terraform/ entry by entry without its working data, states and variable
+    files; return the linked terraform/."""
     root = workdir / "checkout"
     root.mkdir(parents=True)
     for entry in PROJECT_ROOT.iterdir():
@@ -64,8 +69,9 @@ def linked_checkout(workdir: Path) -> Path:
             (root / entry.name).symlink_to(entry)  # what terraform/ reads from ../ (stack.json, lambda/)
     terraform_dir = root / TERRAFORM_DIR.name
     terraform_dir.mkdir()
-    for source in [*TERRAFORM_DIR.glob("*.tf"), TERRAFORM_DIR / ".terraform.lock.hcl"]:
-        (terraform_dir / source.name).symlink_to(source)
+    for entry in TERRAFORM_DIR.iterdir():
+        if not _is_local_state(entry.name):
+            (terraform_dir / entry.name).symlink_to(entry)
     return terraform_dir
 
 

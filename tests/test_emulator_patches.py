@@ -29,6 +29,7 @@ def rendered_template(emulator: Emulator) -> str:
             "order_function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:any",
             "approval_queue_url": f"{emulator.outputs['aws_endpoint_url']}/123456789012/any",
             "approval_timeout_seconds": 60,
+            "partition": "aws",  # in case the template names the partition
         },
     )
 
@@ -117,3 +118,19 @@ def test_lambda_returns_the_logging_config_it_was_given_and_its_defaults_otherwi
     )
     read = lambda_client.get_function_configuration(FunctionName=configured["FunctionName"])
     assert read["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/custom/other"}
+
+
+def test_aws_managed_policies_exist_to_be_attached(emulator: Emulator) -> None:
+    iam = emulator.client("iam")
+    trust = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+    }
+    role = iam.create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    arn = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+    iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn=arn)
+
+    attached = iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]
+    assert [policy["PolicyArn"] for policy in attached] == [arn]
