@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Build the Lambda package, then run the approval controller: against the local
-# emulator when no stack is deployed (or with --local), against AWS with --aws.
+# emulator when no stack is deployed (or with --local), against the stack Terraform
+# deploys into an empty emulator with --terraform, against AWS with --aws.
 set -euo pipefail
 
-usage="usage: ./build_and_run.sh [--local | --aws]"
+usage="usage: ./build_and_run.sh [--local | --terraform | --aws]"
 mode=auto
 case "${1:-}" in
   "") ;;
   --local) mode=local ;;
+  --terraform) mode=terraform ;;
   --aws) mode=aws ;;
   -h|--help) echo "$usage"; exit 0 ;;
   *) echo "$usage" >&2; exit 2 ;;
@@ -17,6 +19,7 @@ cd "$(dirname "$0")"
 python="${PYTHON:-python3}"
 venv=.venv
 stamp="$venv/.installed"
+outputs=.emulator/outputs.json
 
 if [[ ! -x "$venv/bin/python" ]]; then
   echo "==> creating $venv"
@@ -28,58 +31,122 @@ if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
   touch "$stamp"
 fi
 run() { "$venv/bin/python" "$@"; }
+output() { run -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["value"])' "$@"; }
 
 echo "==> building lambda/payload.zip"
 run -m stack.lambda_package >/dev/null
 
+# A TF_CLI_CONFIG_FILE that names no file only makes every terraform command warn.
+if [[ -n "${TF_CLI_CONFIG_FILE:-}" && ! -f "$TF_CLI_CONFIG_FILE" ]]; then unset TF_CLI_CONFIG_FILE; fi
+# Install the aws provider from a filesystem mirror when there is one, so init works offline.
+plugin_dir="${TF_PLUGIN_DIR:-}"
+if [[ -z "$plugin_dir" && -d /opt/tf-plugins ]]; then plugin_dir=/opt/tf-plugins; fi
+init_args=(-input=false ${plugin_dir:+"-plugin-dir=$plugin_dir"})
+
 deployed_outputs=""
-if command -v terraform >/dev/null 2>&1; then
+if [[ "$mode" == auto || "$mode" == aws ]] && command -v terraform >/dev/null 2>&1; then
   echo "==> terraform init"
-  terraform -chdir=terraform init -input=false >/dev/null 2>&1 \
+  terraform -chdir=terraform init "${init_args[@]}" >/dev/null 2>&1 \
     || echo "    terraform init failed (no registry access?); the local emulator does not need it"
-  deployed_outputs=$(terraform -chdir=terraform output -json 2>/dev/null || true)
+  # The emulator workspace holds the emulator's stack, never the AWS one.
+  if [[ "$(terraform -chdir=terraform workspace show 2>/dev/null)" != emulator ]]; then
+    deployed_outputs=$(terraform -chdir=terraform output -json 2>/dev/null || true)
+  fi
 fi
 if [[ "$mode" == auto ]]; then
   if [[ -n "$deployed_outputs" && "$deployed_outputs" != "{}" ]]; then mode=aws; else mode=local; fi
 fi
 
+start_emulator() {
+  rm -f "$outputs"
+  run -m emulator --outputs "$outputs" "$@" &
+  emulator_pid=$!
+  trap 'kill "$emulator_pid" 2>/dev/null; wait "$emulator_pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 300); do
+    [[ -f "$outputs" ]] && return 0
+    kill -0 "$emulator_pid" 2>/dev/null || { echo "the emulator failed to start" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "the emulator did not become ready within 30 s" >&2
+  exit 1
+}
+
+# The curl that starts an order through the API the emulator serves, its key included.
+local_order() {
+  printf '%s' "curl -X POST -H 'x-api-key: $(output "$outputs" api_key)' -H 'Content-Type: application/json' \\
+       -d '$order' \\
+       $(output "$outputs" api_url)"
+}
+
+port="${CONTROLLER_PORT:-3000}"
+order='{"order_id": "ORD-1", "customer": {"id": "C-1", "name": "Ada"}, "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": 12.5}]}'
 if [[ "$mode" == aws ]]; then
   if [[ -z "$deployed_outputs" || "$deployed_outputs" == "{}" ]]; then
     echo "No deployed stack: run terraform apply first (see README), or use --local." >&2
     exit 1
   fi
-  output() { run -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]]["value"])' "$1" <<<"$deployed_outputs"; }
+  aws_output() { run -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]]["value"])' "$1" <<<"$deployed_outputs"; }
   export APPROVAL_QUEUE_URL AWS_REGION
-  APPROVAL_QUEUE_URL=$(output approval_queue_url)
-  AWS_REGION=$(output aws_region)
-  api_url=$(output api_url)
-  api_key_header="-H \"x-api-key: \$(terraform -chdir=terraform output -raw api_key)\" "
+  APPROVAL_QUEUE_URL=$(aws_output approval_queue_url)
+  AWS_REGION=$(aws_output aws_region)
   echo "==> using the stack deployed with Terraform"
+  start_order="curl -X POST -H \"x-api-key: \$(terraform -chdir=terraform output -raw api_key)\" -H 'Content-Type: application/json' \\
+       -d '$order' \\
+       $(aws_output api_url)"
+elif [[ "$mode" == terraform ]]; then
+  command -v terraform >/dev/null 2>&1 \
+    || { echo "--terraform needs Terraform >= 1.5 on the PATH (https://developer.hashicorp.com/terraform/install)." >&2; exit 1; }
+  if [[ -n "$plugin_dir" ]] && ! compgen -G "$plugin_dir/registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*" >/dev/null; then
+    echo "--terraform: no hashicorp/aws provider in $plugin_dir (registry.terraform.io/hashicorp/aws/<version>/<os_arch>/)." >&2
+    exit 1
+  fi
+  echo "==> starting the local AWS emulator, empty (python -m emulator --empty)"
+  start_emulator --empty
+  endpoint_url=$(output "$outputs" aws_endpoint_url)
+  # The workspace named emulator deploys into the emulator, into a state of its own. The emulator
+  # keeps nothing between runs, so a state left by an earlier one describes resources that are gone.
+  export TF_WORKSPACE=emulator
+  rm -rf terraform/terraform.tfstate.d/emulator
+  variables=(-var="lambda_function_payload=$PWD/lambda/payload.zip"
+             -var="sfn_state_machine_definition=$PWD/state_machine_definition.json.tpl"
+             -var="emulator_endpoint_url=$endpoint_url"
+             -var="emulator_gateway_url=$(output "$outputs" api_gateway_url)")
+  log=.emulator/terraform.log
+  terraform_step() {
+    echo "==> terraform $1 (log: $log)"
+    terraform -chdir=terraform "$@" >>"$log" 2>&1 || {
+      tail -n 30 "$log" >&2
+      [[ "$1" == init && -z "$plugin_dir" ]] && echo "No registry access? Put the provider in a filesystem mirror and set TF_PLUGIN_DIR." >&2
+      exit 1
+    }
+  }
+  : >"$log"
+  terraform_step init "${init_args[@]}"
+  terraform_step apply -input=false -auto-approve "${variables[@]}"
+  terraform -chdir=terraform output -json >"$outputs.tmp" && mv "$outputs.tmp" "$outputs"
+  quoted_variables=$(printf ' %q' "${variables[@]}")
+  cat <<COMMANDS
+
+Deployed with Terraform into the emulator at $endpoint_url. The commands, to run plan, apply
+or destroy against it yourself while this runs (from $PWD):
+  export TF_WORKSPACE=emulator
+  terraform -chdir=terraform init ${init_args[*]}
+  terraform -chdir=terraform apply -input=false -auto-approve$quoted_variables
+  terraform -chdir=terraform output -json > $outputs
+  terraform -chdir=terraform plan$quoted_variables
+  terraform -chdir=terraform destroy$quoted_variables
+COMMANDS
+  start_order=$(local_order)
 else
-  outputs=.emulator/outputs.json
-  rm -f "$outputs"
   echo "==> no deployed stack: starting the local AWS emulator (python -m emulator)"
-  run -m emulator --outputs "$outputs" &
-  emulator_pid=$!
-  trap 'kill "$emulator_pid" 2>/dev/null; wait "$emulator_pid" 2>/dev/null || true' EXIT
-  for _ in $(seq 1 300); do
-    [[ -f "$outputs" ]] && break
-    kill -0 "$emulator_pid" 2>/dev/null || { echo "the emulator failed to start" >&2; exit 1; }
-    sleep 0.1
-  done
-  [[ -f "$outputs" ]] || { echo "the emulator did not become ready within 30 s" >&2; exit 1; }
-  emulator_output() { run -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["value"])' "$outputs" "$1"; }
-  api_url=$(emulator_output api_url)
-  api_key_header="-H 'x-api-key: $(emulator_output api_key)' "
+  start_emulator
+  start_order=$(local_order)
 fi
 
-port="${CONTROLLER_PORT:-3000}"
 cat <<NEXT
 
 Ready. In another shell:
-  curl -X POST ${api_key_header}-H 'Content-Type: application/json' \\
-       -d '{"order_id": "ORD-1", "customer": {"id": "C-1", "name": "Ada"}, "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": 12.5}]}' \\
-       $api_url
+  $start_order
   curl localhost:$port/pending
   curl -X POST localhost:$port/approve          # or /approve/<id>, /reject/<id> -d '{"reason": "..."}'
   curl localhost:$port/approvals/<id>

@@ -34,6 +34,11 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--api-port", type=int, default=4000, help="API Gateway port (default: 4000)")
     parser.add_argument("--outputs", type=Path, default=EMULATOR_OUTPUTS, help="where to write the stack outputs")
     parser.add_argument("--approval-timeout-seconds", type=int, help="override stack.json's approval timeout")
+    parser.add_argument(
+        "--empty",
+        action="store_true",
+        help="create no stack and serve no /start/workflow, for `terraform apply` to deploy into",
+    )
     return parser.parse_args()
 
 
@@ -79,9 +84,13 @@ def _outputs(args: argparse.Namespace, stack: Deployment, endpoint_url: str) -> 
         "dead_letter_queue_url": stack.dead_letter_queue_url,
         "order_function_arn": stack.order_function_arn,
         "state_machine_arn": stack.state_machine_arn,
-        "aws_endpoint_url": endpoint_url,
-        "aws_region": REGION,
+        **_where_it_serves(args, endpoint_url),
     }
+
+
+def _where_it_serves(args: argparse.Namespace, endpoint_url: str) -> dict[str, str]:
+    """The outputs an emulator has even when empty: its AWS endpoint, region and API gateway."""
+    return {"aws_endpoint_url": endpoint_url, "aws_region": REGION, "api_gateway_url": f"http://{args.host}:{args.api_port}"}
 
 
 def main() -> None:
@@ -93,12 +102,15 @@ def main() -> None:
     )  # failed executions are results, not emulator faults
     _refuse_busy_ports(args.host, [args.port, args.api_port])
     aws, endpoint_url = _start_aws(args)
-    session = Session(region_name=REGION, **FAKE_CREDENTIALS)
-    stack = provision(session, endpoint_url, args.approval_timeout_seconds)
-    gateway_app = LocalOnly(create_gateway(endpoint_url), args.host)
-    gateway = make_server(args.host, args.api_port, gateway_app, threaded=True)
+    # Empty, it still writes where it serves AWS, so tools (Terraform, the tests) can find it.
+    outputs = _where_it_serves(args, endpoint_url)
+    if not args.empty:
+        session = Session(region_name=REGION, **FAKE_CREDENTIALS)
+        outputs = _outputs(args, provision(session, endpoint_url, args.approval_timeout_seconds), endpoint_url)
+    # the gateway serves whatever REST API moto holds: the built-in stack's, or one Terraform deployed
+    gateway = make_server(args.host, args.api_port, LocalOnly(create_gateway(endpoint_url), args.host), threaded=True)
     threading.Thread(target=gateway.serve_forever, daemon=True).start()
-    write_outputs(args.outputs, _outputs(args, stack, endpoint_url))
+    write_outputs(args.outputs, outputs)
     print(f"emulator ready: AWS endpoint {endpoint_url}, outputs in {args.outputs}", flush=True)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,13 +1,18 @@
-"""Corrections to moto where it differs from AWS in ways this workflow depends on."""
+"""Corrections to moto where it differs from AWS in ways this workflow, or Terraform deploying it, depends on."""
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
+from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.core.exceptions import JsonRESTError
-from moto.core.responses import EmptyResult
-from moto.sqs.models import Message, SQSBackend
+from moto.core.responses import ActionResult, EmptyResult
+from moto.sqs.models import Message, Queue, SQSBackend
+from moto.stepfunctions.parser.api import InvalidDefinition
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 
@@ -48,8 +53,90 @@ def _within_retention(self: SQSBackend, queue_name: str, message: Message) -> bo
     return bool(retention_seconds + (message.sent_timestamp or 0) / 1000 > time.time())
 
 
+def _validate_state_machine_definition(self: StepFunctionResponse) -> ActionResult:
+    # Terraform's aws provider asks this at plan time and retries moto's "not implemented" for
+    # minutes. Answer with the verdict of the parser that runs the definition.
+    try:
+        StepFunctionsParserBackend._validate_definition(self._get_param("definition"))
+    except InvalidDefinition as error:
+        diagnostic = {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": error.message}
+        return ActionResult({"result": "FAIL", "diagnostics": [diagnostic], "truncated": False})
+    return ActionResult({"result": "OK", "diagnostics": [], "truncated": False})
+
+
+def _list_state_machine_versions(self: StepFunctionResponse) -> ActionResult:
+    # Terraform reads a state machine's published versions on every refresh; newest first, as AWS lists them.
+    state_machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+    versions = [
+        {"stateMachineVersionArn": version.arn, "creationDate": version.creation_date}
+        for _, version in sorted(state_machine.versions.items(), reverse=True)
+    ]
+    return ActionResult({"stateMachineVersions": versions})
+
+
+def _queue_attributes_as_aws_returns_them() -> property:
+    moto_attributes = vars(Queue)["attributes"].fget
+
+    def attributes(self: Queue) -> dict[str, Any]:
+        result: dict[str, Any] = moto_attributes(self)
+        if self.redrive_policy:
+            # AWS answers with compact JSON; moto's spaced json.dumps reads as a change to Terraform.
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        if not result.get("RedriveAllowPolicy"):
+            # Setting it to "" removes it; AWS then leaves it out, which Terraform waits for on destroy.
+            result.pop("RedriveAllowPolicy", None)
+        return result
+
+    return property(attributes)
+
+
+_LOGGING_CONFIG = "logging_config"  # an attribute moto's LambdaFunction lacks
+
+
+def _keeping_lambda_logging_config() -> None:
+    """Store CreateFunction's and UpdateFunctionConfiguration's LoggingConfig and return it, as Lambda does."""
+    create, describe = LambdaFunction.__init__, LambdaFunction.get_configuration
+    update = LambdaFunction.update_configuration
+
+    def init(self: LambdaFunction, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        create(self, account_id, spec, *args, **kwargs)
+        setattr(self, _LOGGING_CONFIG, spec.get("LoggingConfig") or {})
+
+    def get_configuration(self: LambdaFunction, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # Lambda's defaults for what was not given: plain-text logs in /aws/lambda/<name>.
+        defaults = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}"}
+        given = getattr(self, _LOGGING_CONFIG, {})
+        return {**describe(self, *args, **kwargs), "LoggingConfig": {**defaults, **given}}
+
+    def update_configuration(self: LambdaFunction, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if "LoggingConfig" in config_updates:
+            setattr(self, _LOGGING_CONFIG, config_updates["LoggingConfig"] or {})
+        return update(self, config_updates)
+
+    LambdaFunction.__init__ = init
+    LambdaFunction.get_configuration = get_configuration
+    LambdaFunction.update_configuration = update_configuration
+
+
+def _answering_terraform() -> None:
+    """Answer what Terraform's aws provider asks of SQS, Step Functions and Lambda as AWS does."""
+    # moto dispatches each action to the response method of its snake_case name; these two it lacks.
+    StepFunctionResponse.validate_state_machine_definition = _validate_state_machine_definition  # type: ignore[attr-defined]
+    StepFunctionResponse.list_state_machine_versions = _list_state_machine_versions  # type: ignore[attr-defined]
+    # moto stores SetQueueAttributes' RedriveAllowPolicy but never returns it, so Terraform waits for it
+    # forever; listed among the queue's attributes, it is returned once set (unset: None, left out).
+    Queue.redrive_allow_policy = None  # type: ignore[attr-defined]
+    Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, "RedriveAllowPolicy"]
+    Queue.attributes = _queue_attributes_as_aws_returns_them()
+    _keeping_lambda_logging_config()
+    # A stack may attach AWS managed policies (API Gateway's logging role does); moto knows them only when
+    # asked to load them, and answers NoSuchEntity otherwise.
+    default_user_config["iam"] = {"load_aws_managed_policies": True}
+
+
 def apply() -> None:
-    """Run state machines for real, keep SendTaskFailure's cause, cap execution input, receive from SQS at flat cost."""
+    """Run state machines for real, keep SendTaskFailure's cause, receive from SQS at a flat cost, and answer
+    what Terraform's aws provider asks as AWS does."""
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     StepFunctionResponse.send_task_failure = _send_task_failure_with_cause
     StepFunctionResponse.start_execution = _start_execution_within_input_limit
@@ -61,3 +148,4 @@ def apply() -> None:
     # ...and it looks up the retention period for each message returned through all the queue's
     # attributes, which counts the queue's messages: a receive then costs more the deeper the queue.
     SQSBackend.is_message_valid_based_on_retention_period = _within_retention
+    _answering_terraform()

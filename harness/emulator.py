@@ -31,8 +31,8 @@ class Emulator:
 
     @property
     def gateway_url(self) -> str:
-        """Where the emulator's API Gateway listens: api_url up to its /restapis/ part."""
-        return self.outputs["api_url"].split("/restapis/")[0]
+        """Where the emulator's API Gateway listens."""
+        return self.outputs["api_gateway_url"]
 
     def client(self, service: str, endpoint_url: str | None = None) -> Any:
         """Return a new boto3 client for the emulator, or for a proxy in front of it (one per thread)."""
@@ -65,11 +65,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_emulator(workdir: Path) -> Iterator[Emulator]:
-    """Run the emulator until the block ends, however it ends; its log and unpacked Lambda code stay in workdir."""
+def running_emulator(workdir: Path, *options: str) -> Iterator[Emulator]:
+    """Run the emulator (with options such as --empty) until the block ends, however it ends; its log and
+    unpacked Lambda code stay in workdir."""
     workdir.mkdir(parents=True, exist_ok=True)
     outputs_file, log_file = workdir / "outputs.json", workdir / "emulator.log"
-    command = [sys.executable, "-m", "emulator", "--port", str(free_port()), "--api-port", str(free_port())]
+    command = [sys.executable, "-m", "emulator", "--port", str(free_port()), "--api-port", str(free_port()), *options]
     with log_file.open("w") as log:
         # a session of its own: Ctrl-C reaches only the caller, whose `finally` stops the emulator in order
         process = subprocess.Popen(

@@ -124,17 +124,33 @@ resource "aws_api_gateway_integration_response" "start_workflow" {
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
 
+  # Redeploy when a setting of the API changes: the values set above, never whole resources,
+  # because a refresh turns unset lists and maps into empty ones and re-serialises the model's
+  # schema, and a hash of those would redeploy on every apply. merge({}, ...) reads an unset
+  # map and an empty one alike.
   triggers = {
-    redeployment = sha1(jsonencode([
-      aws_api_gateway_resource.start,
-      aws_api_gateway_resource.workflow,
-      aws_api_gateway_model.order,
-      aws_api_gateway_request_validator.this,
-      aws_api_gateway_method.start_workflow,
-      aws_api_gateway_integration.start_workflow,
-      aws_api_gateway_method_response.start_workflow,
-      aws_api_gateway_integration_response.start_workflow,
-    ]))
+    redeployment = sha1(jsonencode({
+      path          = aws_api_gateway_resource.workflow.path
+      order_schema  = filesha1("${path.module}/../lambda/order.schema.json")
+      validate_body = aws_api_gateway_request_validator.this.validate_request_body
+      method = [
+        aws_api_gateway_method.start_workflow.authorization,
+        aws_api_gateway_method.start_workflow.api_key_required,
+        aws_api_gateway_method.start_workflow.request_validator_id,
+        merge({}, aws_api_gateway_method.start_workflow.request_models),
+      ]
+      integration = [
+        aws_api_gateway_integration.start_workflow.type,
+        aws_api_gateway_integration.start_workflow.integration_http_method,
+        aws_api_gateway_integration.start_workflow.uri,
+        aws_api_gateway_integration.start_workflow.credentials,
+        aws_api_gateway_integration.start_workflow.passthrough_behavior,
+        merge({}, aws_api_gateway_integration.start_workflow.request_templates),
+      ]
+      response_models    = { for code, response in aws_api_gateway_method_response.start_workflow : code => merge({}, response.response_models) }
+      response_patterns  = local.api_response_patterns
+      response_templates = { for code, response in aws_api_gateway_integration_response.start_workflow : code => merge({}, response.response_templates) }
+    }))
   }
 
   lifecycle {

@@ -1,4 +1,8 @@
 locals {
+  # The workspace named "emulator" deploys to the local emulator instead of AWS, into a state of
+  # its own: which stack a command changes and where its state lives are one choice, never two.
+  emulated = terraform.workspace == "emulator"
+
   # stack.json is the one source of truth for names and settings shared with the
   # controller, the emulator and the tests. Never repeat its values here.
   stack = jsondecode(file("${path.module}/../stack.json"))
@@ -16,11 +20,11 @@ locals {
 
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.region
+  # The provider's region is var.aws_region; reading it back from data "aws_region" needs
+  # .region in provider 6.x and .name (deprecated there) in 5.x.
+  region = var.aws_region
 }
 
 data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
-
-data "aws_region" "current" {}

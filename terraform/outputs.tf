@@ -1,6 +1,9 @@
 output "api_url" {
-  description = "Full URL of POST /start/workflow; send the API key in the x-api-key header."
-  value       = "${aws_api_gateway_stage.this.invoke_url}${local.stack.api.path}"
+  description = "Full URL of POST /start/workflow; send the API key in the x-api-key header. In the emulator workspace, the emulator's gateway's URL for this API."
+  value = (local.emulated
+    ? "${var.emulator_gateway_url}/restapis/${aws_api_gateway_rest_api.this.id}/${aws_api_gateway_stage.this.stage_name}/_user_request_${local.stack.api.path}"
+    : "${aws_api_gateway_stage.this.invoke_url}${local.stack.api.path}"
+  )
 }
 
 output "api_key" {
@@ -12,6 +15,11 @@ output "api_key" {
 output "aws_region" {
   description = "Region the stack is deployed to, for the controller's AWS clients."
   value       = local.region
+}
+
+output "aws_endpoint_url" {
+  description = "Where the emulator serves the AWS APIs, in the emulator workspace only (null, so absent, on AWS)."
+  value       = local.emulated ? var.emulator_endpoint_url : null
 }
 
 output "approval_queue_url" {

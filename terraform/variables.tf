@@ -30,6 +30,28 @@ variable "aws_region" {
   }
 }
 
+variable "emulator_endpoint_url" {
+  description = "Where the local emulator (python -m emulator) serves the AWS APIs; used only in the workspace named emulator, which deploys there instead of AWS."
+  type        = string
+  default     = "http://127.0.0.1:5000"
+
+  validation {
+    condition     = can(regex("^https?://[^/\\s]+/?$", var.emulator_endpoint_url))
+    error_message = "The emulator endpoint must be an http:// or https:// URL with no path, for example http://127.0.0.1:5000."
+  }
+}
+
+variable "emulator_gateway_url" {
+  description = "Where the local emulator serves the REST APIs it holds (python -m emulator --api-port); api_url points there in the workspace named emulator."
+  type        = string
+  default     = "http://127.0.0.1:4000"
+
+  validation {
+    condition     = can(regex("^https?://[^/\\s]+$", var.emulator_gateway_url))
+    error_message = "The emulator gateway must be an http:// or https:// URL with no path, for example http://127.0.0.1:4000."
+  }
+}
+
 variable "credentials_path" {
   description = "Path to the shared AWS credentials file."
   type        = string

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from collections.abc import Iterator
@@ -15,7 +14,9 @@ import hcl2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO_ROOT / "terraform"
-SCHEMA_PATH = REPO_ROOT.parent / "shared" / "terraform-schema" / "aws-provider-6.47.0.schema.json.gz"
+# The hashicorp/aws 6.47.0 schema of the types terraform/ uses, vendored by vendor_schema.py.
+SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "aws-provider-6.47.0-subset.json"
+PROVIDER = "registry.terraform.io/hashicorp/aws"
 
 META_ARGUMENTS = {"count", "for_each", "depends_on", "lifecycle", "provider"}
 
@@ -109,9 +110,8 @@ def _add_entry(module: Module, kind: str, entry: dict[str, Any], file: str) -> N
 @lru_cache(maxsize=1)
 def provider_schema() -> dict[str, Any]:
     """Load the hashicorp/aws provider schema (resource and data source schemas)."""
-    with gzip.open(SCHEMA_PATH, "rt", encoding="utf-8") as handle:
-        document = json.load(handle)
-    return document["provider_schemas"]["registry.terraform.io/hashicorp/aws"]
+    document = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return document["provider_schemas"][PROVIDER]
 
 
 def block_schema(kind: str, type_name: str) -> dict[str, Any] | None:
@@ -198,6 +198,11 @@ def exported_names(kind: str, type_name: str) -> set[str]:
     return set(schema.get("attributes", {})) | set(schema.get("block_types", {}))
 
 
+def _is_deprecated(kind: str, type_name: str, attribute: str) -> bool:
+    spec = (block_schema(kind, type_name) or {}).get("attributes", {}).get(attribute, {})
+    return bool(spec.get("deprecated"))
+
+
 def check_references(module: Module) -> list[str]:
     """List every var., local., data. and aws_ reference that does not resolve."""
     problems: list[str] = []
@@ -230,6 +235,8 @@ def _unresolved_in(text: str, module: Module, where: str) -> list[str]:
                 problems.append(f"{where}: undeclared {prefix}{type_name}.{name}")
             elif attribute and attribute not in exported_names(kind, type_name):
                 problems.append(f"{where}: {prefix}{type_name}.{name} exports no attribute {attribute!r}")
+            elif attribute and _is_deprecated(kind, type_name, attribute):
+                problems.append(f"{where}: {prefix}{type_name}.{name}.{attribute} is deprecated")
     return problems
 
 
@@ -240,7 +247,9 @@ def check_schema(module: Module) -> list[str]:
         where = f"{block.file} {block.address}"
         schema = block_schema(block.kind, block.type)
         if schema is None:
-            problems.append(f"{where}: unknown {block.kind} type {block.type!r}")
+            problems.append(
+                f"{where}: unknown {block.kind} type {block.type!r} (a new type? run tests/terraform/vendor_schema.py)"
+            )
             continue
         problems += check_body(block.body, schema, where, top_level=True)
     return problems

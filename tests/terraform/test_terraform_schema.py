@@ -59,11 +59,11 @@ def test_the_checker_reports_missing_required_arguments_and_too_many_blocks(tmp_
     assert "block 'tracing_configuration' allows at most 1, has 2" in problems
 
 
-def test_versions_tf_pins_only_terraform_and_the_aws_provider() -> None:
+def test_versions_tf_pins_only_terraform_and_the_aws_provider_5_100_to_6() -> None:
     text = (TERRAFORM_DIR / "versions.tf").read_text(encoding="utf-8")
     assert 'required_version = ">= 1.5"' in text
     assert 'source  = "hashicorp/aws"' in text
-    assert 'version = "~> 6.0"' in text
+    assert 'version = ">= 5.100, < 7.0"' in text  # 5.100 is the provider at hand offline; the schema here is 6.47
     assert text.count("source") == 1
 
 
@@ -83,3 +83,13 @@ def test_outputs_are_the_ones_the_controller_and_emulator_read_and_are_described
     assert set(outputs) >= REQUIRED_OUTPUTS
     assert all(unquote(output.body.get("description", "")) for output in outputs.values())
     assert outputs["api_key"].body.get("sensitive") is True
+
+
+def test_the_checker_reports_a_reference_to_a_deprecated_attribute(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(
+        'resource "aws_iam_role" "this" {\n  assume_role_policy = "{}"\n}\n'
+        'output "policies" {\n  value = aws_iam_role.this.managed_policy_arns\n}\n',
+        encoding="utf-8",
+    )
+    problems = "\n".join(check_directory(tmp_path))
+    assert "aws_iam_role.this.managed_policy_arns is deprecated" in problems
