@@ -90,7 +90,11 @@ def _outputs(args: argparse.Namespace, stack: Deployment, endpoint_url: str) -> 
 
 def _where_it_serves(args: argparse.Namespace, endpoint_url: str) -> dict[str, str]:
     """The outputs an emulator has even when empty: its AWS endpoint, region and API gateway."""
-    return {"aws_endpoint_url": endpoint_url, "aws_region": REGION, "api_gateway_url": f"http://{args.host}:{args.api_port}"}
+    return {
+        "aws_endpoint_url": endpoint_url,
+        "aws_region": REGION,
+        "api_gateway_url": f"http://{args.host}:{args.api_port}",
+    }
 
 
 def main() -> None:

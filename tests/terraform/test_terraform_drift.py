@@ -75,9 +75,15 @@ def test_the_dead_letter_redrive_count_comes_from_stack_json() -> None:
     assert re.search(r"deadLetterTargetArn\s*=\s*aws_sqs_queue\.dead_letter\.arn\b", redrive)
 
 
-def test_the_api_url_output_ends_with_the_stack_json_path() -> None:
+def test_the_api_url_output_ends_with_the_stack_json_path_on_aws_and_in_the_emulator() -> None:
     api_url = load_module(TERRAFORM_DIR).outputs["api_url"].body["value"]
-    assert unquote(api_url) == "${aws_api_gateway_stage.this.invoke_url}${local.stack.api.path}"
+    on_aws = '"${aws_api_gateway_stage.this.invoke_url}${local.stack.api.path}"'
+    # the emulator gateway's long form, as emulator/provision_api.py builds it for the built-in stack
+    in_emulator = (
+        '"${var.emulator_gateway_url}/restapis/${aws_api_gateway_rest_api.this.id}'
+        '/${aws_api_gateway_stage.this.stage_name}/_user_request_${local.stack.api.path}"'
+    )
+    assert api_url == f"${{(local.emulated ? {in_emulator} : {on_aws})}}"
 
 
 def test_the_api_model_is_the_order_schema_file() -> None:
