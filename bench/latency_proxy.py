@@ -6,6 +6,7 @@ and its answer cost one `delay` more than without the proxy, whatever else is in
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -54,7 +55,8 @@ class LatencyProxy:
                     ready.wait_for(lambda: pending)
                     due, data = pending.popleft()
                 if not data:
-                    sink.shutdown(socket.SHUT_WR)
+                    with contextlib.suppress(OSError):  # the other side may be gone already
+                        sink.shutdown(socket.SHUT_WR)
                     return
                 time.sleep(max(0.0, due - time.monotonic()))
                 try:
@@ -80,7 +82,8 @@ class LatencyProxy:
             try:
                 data = source.recv(CHUNK)
                 if not data:
-                    sink.shutdown(socket.SHUT_WR)
+                    with contextlib.suppress(OSError):
+                        sink.shutdown(socket.SHUT_WR)
                     return
                 sink.sendall(data)
             except OSError:

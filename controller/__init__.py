@@ -25,7 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)  # host names, body size, cross-site: before anything else
     auth.init_app(app)  # then who is asking
     app.register_blueprint(approvals.bp)
-    app.register_blueprint(events.bp)
+    events.init_app(app)
     pages.init_app(app)
     app.register_blueprint(signin.bp)
     audit.init_app(app)

@@ -28,7 +28,6 @@ UPKEEP_SECONDS = 1.0
 NOTIFY_SECONDS = 0.5
 RETRY_CAP_SECONDS = 30.0
 LIVENESS_BATCH = 50
-EVENTS_KEPT = 10_000
 
 
 class Background:
@@ -89,16 +88,25 @@ class Background:
             notify=bool(self.config["NOTIFY_WEBHOOK_URL"]),
         )
 
-    def _settle(self, row: Any) -> None:
-        executions.settle_pending(self._connection(), self.clients["stepfunctions"], row)
+    def _settle(self, row: Any) -> bool:
+        """Check one request's execution; False when AWS could not say (it is checked again later)."""
+        try:
+            executions.settle_pending(self._connection(), self.clients["stepfunctions"], row)
+        except AwsUnavailable as error:
+            log.warning("liveness check of %s: %s", row["id"], error.message)
+            return False
+        return True
 
     def _upkeep_once(self) -> None:
+        """Each part on its own: a request AWS cannot answer for must not hold up the others or the rest."""
         connection = self._connection()
         stale = store.stale(connection, self.config["LIVENESS_CHECK_SECONDS"], LIVENESS_BATCH)
-        list(self.liveness_pool.map(self._settle, stale))  # waits for all; re-raises a check's AwsUnavailable
+        checked = list(self.liveness_pool.map(self._settle, stale))
         decisions.resume_claims(connection, self.clients["stepfunctions"], self.config["CLAIM_STALE_SECONDS"])
         store.expire_overdue(connection)
-        store.forget_events(connection, EVENTS_KEPT)
+        store.forget_events(connection, inbox.EVENTS_KEPT)
+        if stale and not any(checked):
+            raise AwsUnavailable("no liveness check got an answer")  # back off, as for the other loops
 
     def _notify_once(self) -> None:
         notify.send_due(self._connection(), self.config["NOTIFY_WEBHOOK_URL"], page_url(self.config))

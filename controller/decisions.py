@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import time
@@ -22,6 +23,7 @@ from controller.errors import (
     RequestNotFound,
 )
 
+log = logging.getLogger(__name__)
 # Step Functions' answers for a token that can no longer be used; moto says InvalidToken
 # where AWS says TaskTimedOut, so all of them mean the same here.
 TOKEN_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
@@ -145,6 +147,10 @@ def decide_many(
             decided = decide(thread_connection(database), sfn, request_id, decision)
         except ApprovalError as error:
             return {"id": request_id, "status": error.status, **error.as_dict()}
+        except Exception:  # one id's fault must not hide the others' outcomes, already decided
+            log.exception("deciding %s failed", request_id)
+            message = "The controller failed on this request; GET /approvals/<id> shows where it stands."
+            return {"id": request_id, "status": 500, "error": "InternalError", "message": message}
         return {"id": request_id, "status": 200, "request": decided}
 
     with ThreadPoolExecutor(min(parallel, len(request_ids)), thread_name_prefix="decide") as pool:

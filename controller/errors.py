@@ -74,6 +74,10 @@ class TooManyAttempts(ApprovalError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class TooManyStreams(ApprovalError):
+    status, code = 503, "TooManyStreams"
+
+
 class AwsUnavailable(ApprovalError):
     status, code = 503, "AwsUnavailable"
 

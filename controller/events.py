@@ -10,15 +10,16 @@ is held for long.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request, stream_with_context
 
 from controller import store
 from controller.db import get_db, thread_connection
-from controller.errors import InvalidInput
+from controller.errors import InvalidInput, TooManyStreams
 
 bp = Blueprint("events", __name__)
 POLL_SECONDS = 0.1
@@ -46,9 +47,11 @@ def stream(database: str, after: int, seconds: float = STREAM_SECONDS) -> Iterat
     """Yield SSE frames for the changes after event `after`, for `seconds`."""
     connection = thread_connection(database)
     yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
-    oldest, _ = store.event_range(connection)
-    if after and oldest and after < oldest - 1:
-        yield _frame("reset", {"reason": "events since the last one seen are no longer kept; reload the lists"})
+    oldest, newest = store.event_range(connection)
+    if after > newest or (oldest and after < oldest - 1):
+        # older than what is kept, or from another database: the page must reload its lists
+        yield _frame("reset", {"reason": "the events since the last one seen are not kept; reload the lists"})
+        after = newest
     deadline, quiet_since = time.monotonic() + seconds, time.monotonic()
     while time.monotonic() < deadline:
         rows = store.events_after(connection, after)
@@ -66,8 +69,29 @@ def stream(database: str, after: int, seconds: float = STREAM_SECONDS) -> Iterat
 
 @bp.get("/events")
 def events() -> Response:
-    """Stream `stored` and `changed` events ({"id", "state"}), each with its number as the SSE id."""
-    frames = stream(current_app.config["DATABASE"], _start_after())
+    """Stream `stored` and `changed` events ({"id", "state"}), each with its number as the SSE id.
+
+    Each stream holds a server thread; past half of them, 503: the page then refreshes on a timer.
+    """
+    streams: threading.BoundedSemaphore = current_app.extensions["event_streams"]
+    after = _start_after()
+    if not streams.acquire(blocking=False):
+        raise TooManyStreams("Too many live streams are open; the page keeps itself current by refreshing.")
+
+    def frames() -> Iterator[str]:
+        try:
+            yield from stream(current_app.config["DATABASE"], after)
+        finally:
+            streams.release()
+
     return Response(
-        frames, mimetype="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        stream_with_context(frames()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def init_app(app: Flask) -> None:
+    """Serve /events, with at most half the server's threads held by streams."""
+    app.extensions["event_streams"] = threading.BoundedSemaphore(max(1, app.config["THREADS"] // 2))
+    app.register_blueprint(bp)

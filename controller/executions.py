@@ -20,8 +20,8 @@ def describe(sfn: Any, execution_arn: str) -> dict[str, Any] | None:
     try:
         description: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
     except ClientError as error:
-        if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
-            return None
+        if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
+            return None  # nothing can be asked about it again, so the request is closed
         raise AwsUnavailable(f"AWS could not be reached: {error}") from error
     except BotoCoreError as error:
         raise AwsUnavailable(f"AWS could not be reached: {error}") from error

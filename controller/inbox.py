@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -17,6 +18,10 @@ from controller.errors import AwsUnavailable
 
 log = logging.getLogger(__name__)
 LIVENESS_CHECKS_PER_CALL = 10  # a few per refresh, so a refresh stays cheap however many are pending
+# what DescribeExecution accepts; a request with anything else could never be looked at
+EXECUTION_ARN = re.compile(r"arn:[a-z-]+:states:[a-z0-9-]+:[0-9]{12}:execution:[^:\s]+:[^:\s]+")
+EVENTS_KEPT = 10_000  # state changes kept for /events; a page away longer reloads its lists
+MAX_TASK_TOKEN_LENGTH = 1024  # SendTaskSuccess/SendTaskFailure take no longer token
 
 
 class InvalidMessage(ValueError):
@@ -49,6 +54,8 @@ def parse_message(body: str) -> dict[str, Any]:
         raise InvalidMessage(f"not an approval request: {type(error).__name__}") from None
     if not all(isinstance(row[key], str) and row[key] for key in ("id", "execution_arn", "task_token")):
         raise InvalidMessage("not an approval request: empty or non-text identifiers")
+    if not EXECUTION_ARN.fullmatch(row["execution_arn"]) or len(row["task_token"]) > MAX_TASK_TOKEN_LENGTH:
+        raise InvalidMessage("not an approval request: no execution ARN, or a task token longer than AWS issues")
     if not isinstance(message["Order"], dict):
         raise InvalidMessage("not an approval request: the order is not an object")
     return row
@@ -131,5 +138,6 @@ def refresh(db: sqlite3.Connection, clients: Mapping[str, Any], config: Mapping[
         if not config["BACKGROUND"]:
             check_liveness(db, clients["stepfunctions"], config["LIVENESS_CHECK_SECONDS"])
             decisions.resume_claims(db, clients["stepfunctions"], config["CLAIM_STALE_SECONDS"])
+            store.forget_events(db, EVENTS_KEPT)
     finally:
         store.expire_overdue(db)

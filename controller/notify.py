@@ -57,7 +57,7 @@ def send_due(db: sqlite3.Connection, webhook_url: str, page_url: str) -> int:
     for row in store.due_notifications(db, BATCH):
         try:
             _post(webhook_url, message(row, page_url))
-        except (urllib.error.URLError, OSError, ValueError) as error:
+        except Exception as error:  # a bad order or answer fails this one notification, not those behind it
             attempts = row["attempts"] + 1
             retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
             store.notification_failed(db, row["id"], str(error)[:500], retry)

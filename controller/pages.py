@@ -89,7 +89,7 @@ def decide_selected() -> Any:
     if not csrf_ok():
         g.audit_outcome = "CsrfTokenMissing"
         return _refused()
-    kind, ids = request.form.get("kind", ""), request.form.getlist("ids")
+    kind, ids = request.form.get("kind", ""), list(dict.fromkeys(request.form.getlist("ids")))  # each id once
     if kind not in FORM_FIELDS or not ids:
         flash("Select one or more requests, then Approve selected or Reject selected.", "error")
         return redirect(url_for("pages.index"), code=303)
@@ -105,6 +105,8 @@ def decide_selected() -> Any:
         config["DATABASE"], aws.client("stepfunctions"), ids[:MAX_SELECTED], decision, config["DECISION_PARALLEL"]
     )
     audit.record_each(outcomes)
+    if len(ids) > MAX_SELECTED:
+        flash(f"Only the first {MAX_SELECTED} selected requests were decided; select the rest again.", "error")
     done = [outcome for outcome in outcomes if outcome["status"] == 200]
     if done:
         flash(f"{len(done)} {'request' if len(done) == 1 else 'requests'} {states.DECIDED_BY[kind]}.", "success")

@@ -98,6 +98,8 @@ def test_a_message_becomes_a_request_with_its_expiry_in_utc():
         json.dumps({**MESSAGE, "TimeoutSeconds": 1e20}),
         json.dumps({**MESSAGE, "RequestedAt": "9999-12-31T23:59:59Z"}),
         json.dumps({**MESSAGE, "Order": [1]}),
+        json.dumps({**MESSAGE, "ExecutionArn": "exec-1"}),  # DescribeExecution would refuse it for ever
+        json.dumps({**MESSAGE, "TaskToken": "t" * 1025}),
     ],
 )
 def test_anything_else_is_an_invalid_message(body):

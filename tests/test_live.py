@@ -252,3 +252,15 @@ def test_a_webhook_that_never_answers_is_counted_as_failed_and_the_pull_goes_on(
         lambda: (c := controller.get("/pending").json()["notifications"])["failed"] == 2 and c, 30, "both to fail"
     )
     assert counts == {"delivered": 0, "failed": 2, "waiting": 0}
+
+
+def test_past_half_the_servers_threads_another_event_stream_gets_503(stack, controller_factory, listen):
+    controller = controller_factory(stack, THREADS=2)  # room for one stream
+    first = listen(controller.url)
+    name = stack.start()
+    wait_for(lambda: first.seen("stored", name), 15, "the first stream to work")
+
+    second = requests.get(controller.url + "/events", timeout=10)
+
+    assert (second.status_code, second.json()["error"]) == (503, "TooManyStreams")
+    assert controller.get("/pending").status_code == 200  # the other thread still serves
