@@ -3,7 +3,7 @@
 The emulator checks no credentials, so whatever can send it a request can read task tokens from
 the queue and decide behind the controller's back. A web page can, in two ways: through a host
 name that resolves to 127.0.0.1 (DNS rebinding), and through CORS, which moto's server answers
-for any origin. This guard answers only requests addressed to loopback on the port served,
+for any origin. This guard answers only requests addressed to a loopback name,
 refuses those a browser sends from another origin, and drops every CORS header from answers.
 """
 
@@ -27,9 +27,14 @@ class LocalOnly:
     def _allowed(self, netloc: str, port: str) -> bool:
         return netloc.lower() in {f"{name}:{port}" for name in self.names}
 
+    def _loopback_name(self, netloc: str) -> bool:
+        # any port: a rebinding page needs a name of its own, while a local proxy in front changes the port
+        name, _, port = netloc.lower().rpartition(":")
+        return port.isdigit() and name in self.names
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         port = environ.get("SERVER_PORT", "")
-        if not self._allowed(environ.get("HTTP_HOST", ""), port):
+        if not self._loopback_name(environ.get("HTTP_HOST", "")):
             return _refuse(start_response, "400 Bad Request", "This emulator answers to loopback names only.")
         origin, site = environ.get("HTTP_ORIGIN"), environ.get("HTTP_SEC_FETCH_SITE")
         if (origin is not None and not self._allowed(urlsplit(origin).netloc, port)) or site not in (
