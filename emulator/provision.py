@@ -80,7 +80,7 @@ def provision(session: Session, endpoint_url: str, approval_timeout_seconds: int
     function_arn = client("lambda").create_function(
         FunctionName=resource_name(stack, "order_function", prefix),
         Runtime=function["runtime"],
-        Role=_role(client("iam"), f"{prefix}-order-function", "lambda.amazonaws.com"),
+        Role=_role(client("iam"), f"{resource_name(stack, 'order_function', prefix)}-role", "lambda.amazonaws.com"),
         Handler=function["handler"],
         Code={"ZipFile": build_payload().read_bytes()},
         Timeout=function["timeout_seconds"],
@@ -89,7 +89,7 @@ def provision(session: Session, endpoint_url: str, approval_timeout_seconds: int
     state_machine_arn = create_state_machine(
         client("stepfunctions"),
         resource_name(stack, "state_machine", prefix),
-        _role(client("iam"), f"{prefix}-state-machine", "states.amazonaws.com"),
+        _role(client("iam"), f"{resource_name(stack, 'state_machine', prefix)}-role", "states.amazonaws.com"),
         {
             "order_function_arn": function_arn,
             "approval_queue_url": queue_url,

@@ -14,10 +14,12 @@ import pytest
 import requests
 
 from harness.controllers import controller_config, served_controller
+from harness.deployed import deployed_stack
 from harness.emulator import Emulator, running_emulator
 from harness.orders import ORDER
 from harness.stacks import Stack
 from harness.terraform import Result, Terraform, missing_tools
+from stack.definition import load_stack, resource_name
 
 pytestmark = pytest.mark.skipif(missing_tools() is not None, reason=f"Terraform cannot run here: {missing_tools()}")
 
@@ -78,6 +80,10 @@ def test_terraform_deploys_a_stack_that_approves_an_order_plans_no_change_and_de
         outputs = terraform.outputs()
         assert outputs["aws_endpoint_url"] == endpoint_url
         assert outputs["approval_queue_url"].startswith(endpoint_url)
+
+        with running_emulator(tmp_path / "built-in") as built_in:  # the stack ./build_and_run.sh deploys
+            api_name = resource_name(load_stack(), "api")
+            assert deployed_stack(emulator, outputs, api_name) == deployed_stack(built_in, built_in.outputs, api_name)
 
         execution = approve_one_order(emulator, outputs, tmp_path / "approvals.sqlite3")
         assert execution["status"] == "SUCCEEDED", execution
