@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from waitress import wasyncore
 
 from controller import create_app, credentials, db, store
 from controller.startup import prepare_to_serve, wsgi_server
@@ -17,6 +18,7 @@ from harness.emulator import Emulator
 from harness.waiting import wait_for
 
 HTTP_TIMEOUT_SECONDS = 30
+STREAM_END_SECONDS = 30  # longer than an /events stream lasts
 TEST_PASSWORD = "correct horse battery staple"
 
 
@@ -91,23 +93,32 @@ class ServedController:
         return wait_for(listed, timeout, f"request {request_id} in /pending")
 
     def stop(self) -> None:
-        """Close every connection and the server, then stop its threads: nothing of it stays open."""
+        """Close every connection and the listener, then let the threads finish and close the rest.
+
+        waitress's worker threads wake its loop through a pipe (the trigger) whose raw descriptor
+        numbers they keep; it is closed last, once no worker can write to it, so that no write ever
+        lands on a descriptor number the process has meanwhile given to something else.
+        """
         closed = threading.Event()
 
-        def close_everything() -> None:
-            # in the server's own loop thread, so its poll never meets a socket closed under it; with
-            # nothing left to watch, the loop (and its thread) ends
+        def close_connections() -> None:
+            # in the server's own loop thread, so its poll never meets a socket closed under it
             for channel in list(self.server._map.values()):
-                if channel not in (self.server, self.server.trigger):
+                if channel is self.server:
+                    wasyncore.dispatcher.close(channel)  # the listener only; BaseWSGIServer.close takes the trigger too
+                elif channel is not self.server.trigger:
                     channel.close()  # a worker still writing to it (an /events stream) sees it gone
-            self.server.close()
             closed.set()
 
-        self.server.trigger.pull_trigger(close_everything)
+        self.server.trigger.pull_trigger(close_connections)
         closed.wait(5)
-        self.server.task_dispatcher.shutdown(timeout=1)
         if self.background:
             self.background.stop()
+        threading.Thread(target=self._close_when_idle, daemon=True).start()
+
+    def _close_when_idle(self) -> None:
+        self.server.task_dispatcher.shutdown(timeout=STREAM_END_SECONDS)
+        self.server.trigger.pull_trigger(self.server.trigger.close)  # the loop then has nothing left and ends
 
 
 @contextmanager
