@@ -78,15 +78,7 @@ class Background:
         return db.thread_connection(self.config["DATABASE"])
 
     def _pull_once(self) -> None:
-        inbox.pull(
-            self._connection(),
-            self.clients["sqs"],
-            self.config["APPROVAL_QUEUE_URL"],
-            self.config["PULL_WAIT_SECONDS"],
-            self.config["PULL_MAX_BATCHES"],
-            self.config["PULL_BATCH_SIZE"],
-            notify=bool(self.config["NOTIFY_WEBHOOK_URL"]),
-        )
+        inbox.pull_configured(self._connection(), self.clients["sqs"], self.config, self.config["PULL_WAIT_SECONDS"])
 
     def _settle(self, row: Any) -> bool:
         """Check one request's execution; False when AWS could not say (it is checked again later)."""

@@ -115,13 +115,13 @@ def check_liveness(db: sqlite3.Connection, sfn: Any, older_than_seconds: float) 
         executions.settle_pending(db, sfn, row)
 
 
-def pull_now(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any]) -> None:
-    """Take what has arrived on the queue without waiting for more."""
+def pull_configured(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any], wait_seconds: int = 0) -> None:
+    """Pull the configured queue with the configured batches; by default take only what has arrived."""
     pull(
         db,
         sqs,
         config["APPROVAL_QUEUE_URL"],
-        0,
+        wait_seconds,
         config["PULL_MAX_BATCHES"],
         config["PULL_BATCH_SIZE"],
         notify=bool(config["NOTIFY_WEBHOOK_URL"]),
@@ -134,7 +134,7 @@ def refresh(db: sqlite3.Connection, clients: Mapping[str, Any], config: Mapping[
     Raises AwsUnavailable when AWS could not be reached; what is stored stays right either way.
     """
     try:
-        pull_now(db, clients["sqs"], config)
+        pull_configured(db, clients["sqs"], config)
         if not config["BACKGROUND"]:
             check_liveness(db, clients["stepfunctions"], config["LIVENESS_CHECK_SECONDS"])
             decisions.resume_claims(db, clients["stepfunctions"], config["CLAIM_STALE_SECONDS"])
