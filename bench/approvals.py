@@ -42,7 +42,9 @@ from bench.measure import (
     in_background,
     percentile_ms,
 )
-from controller import db, inbox, states, store
+from controller.approval import inbox
+from controller.core import states
+from controller.storage import db, store
 from harness.controllers import controller_config
 from harness.emulator import Emulator, running_emulator
 from harness.orders import ITEMS as ORDER_ITEMS

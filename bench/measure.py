@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from controller.aws import clients_of
+from controller.service.aws import clients_of
 from harness.controllers import served_controller
 
 HTTP_TIMEOUT_SECONDS = 30

@@ -6,15 +6,17 @@ from typing import Any
 
 from flask import Flask
 
-from controller import approvals, audit, auth, db, events, pages, security, signin
-from controller.aws import make_clients
-from controller.config import DEFAULTS, check, load_config
-from controller.errors import register_error_handlers
+from controller.access import auth
+from controller.core.config import DEFAULTS, check, load_config
+from controller.core.errors import register_error_handlers
+from controller.service.aws import make_clients
+from controller.storage import db
+from controller.web import api, audit, events, pages, security, signin
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment (or test_config), with its database and AWS clients."""
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(DEFAULTS)
     app.config.update(load_config() if test_config is None else test_config)
     check(app.config)
@@ -24,7 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     security.init_app(app)  # host names, body size, cross-site: before anything else
     auth.init_app(app)  # then who is asking
-    app.register_blueprint(approvals.bp)
+    app.register_blueprint(api.bp)
     events.init_app(app)
     pages.init_app(app)
     app.register_blueprint(signin.bp)

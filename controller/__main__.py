@@ -11,9 +11,11 @@ import argparse
 import logging
 import sys
 
-from controller import auth, create_app, users
-from controller.config import ConfigurationError
-from controller.startup import prepare_to_serve, wsgi_server
+from controller import create_app
+from controller.access import auth
+from controller.cli import users
+from controller.core.config import ConfigurationError
+from controller.service.startup import prepare_to_serve, wsgi_server
 
 
 def serve() -> None:

@@ -12,8 +12,10 @@ from typing import Any
 import requests
 from waitress import wasyncore
 
-from controller import create_app, credentials, db, store
-from controller.startup import prepare_to_serve, wsgi_server
+from controller import create_app
+from controller.access import credentials
+from controller.service.startup import prepare_to_serve, wsgi_server
+from controller.storage import db, store
 from harness.emulator import Emulator
 from harness.waiting import wait_for
 

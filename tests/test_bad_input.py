@@ -21,10 +21,10 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from controller.config import DEFAULTS
-from controller.db import connect
-from controller.decisions import FIELD_LIMITS
-from controller.text import HIDDEN
+from controller.approval.decisions import FIELD_LIMITS
+from controller.core.config import DEFAULTS
+from controller.core.text import HIDDEN
+from controller.storage.db import connect
 from emulator.gateway import MAX_PAYLOAD_BYTES
 from harness.controllers import ServedController, add_user, controller_config
 from harness.emulator import Emulator

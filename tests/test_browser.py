@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from controller.db import connect
+from controller.storage.db import connect
 from harness.controllers import TEST_PASSWORD, add_user
 from harness.orders import ORDER
 from stack.paths import PROJECT_ROOT

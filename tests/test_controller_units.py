@@ -8,9 +8,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from controller import inbox, store
-from controller.config import ConfigurationError, load_config
-from controller.db import connect, init_db
+from controller.approval import inbox
+from controller.core.config import ConfigurationError, load_config
+from controller.storage import store
+from controller.storage.db import connect, init_db
 
 MESSAGE = {
     "MessageTitle": "Processing Order, approve / reject to proceed.",

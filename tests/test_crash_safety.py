@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from controller.db import connect
+from controller.storage.db import connect
 from harness.controllers import add_user, controller_environment
 from harness.orders import ORDER
 from harness.stacks import Stack, make_stack

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from controller import states, store
-from controller.db import MIGRATIONS, DatabaseTooNew, connect, init_db
+from controller.core import states
+from controller.storage import store
+from controller.storage.db import MIGRATIONS, DatabaseTooNew, connect, init_db
 
 UNVERSIONED = sorted((Path(__file__).parent / "data" / "unversioned_schemas").glob("schema-*.sql"))
 REQUEST = {

@@ -12,8 +12,8 @@ import pytest
 import requests
 from botocore.exceptions import ReadTimeoutError
 
-from controller import executions
-from controller.db import connect
+from controller.approval import executions
+from controller.storage.db import connect
 from harness.controllers import controller_environment
 from harness.orders import ORDER
 from harness.stacks import make_stack
@@ -185,7 +185,7 @@ def test_aws_unreachable_gets_503_and_the_request_stays_pending(stack, controlle
 CRASH_AT = """
 import os, sys
 from controller import create_app
-from controller.startup import prepare_to_serve
+from controller.service.startup import prepare_to_serve
 app = create_app()
 prepare_to_serve(app)
 for service in ("sqs", "stepfunctions"):

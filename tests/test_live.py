@@ -12,8 +12,8 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from controller import store
-from controller.db import connect
+from controller.storage import store
+from controller.storage.db import connect
 from harness.waiting import wait_for
 
 
@@ -241,8 +241,8 @@ def test_a_new_request_is_notified_once_with_its_summary_and_a_link_but_never_it
 
 
 def test_a_webhook_that_never_answers_is_counted_as_failed_and_the_pull_goes_on(stack, controller_factory, monkeypatch):
-    monkeypatch.setattr("controller.notify.MAX_ATTEMPTS", 2)
-    monkeypatch.setattr("controller.notify.BACKOFF_BASE_SECONDS", 0.1)
+    monkeypatch.setattr("controller.approval.notify.MAX_ATTEMPTS", 2)
+    monkeypatch.setattr("controller.approval.notify.BACKOFF_BASE_SECONDS", 0.1)
     controller = controller_factory(stack, NOTIFY_WEBHOOK_URL="http://127.0.0.1:9/nobody-listens")
     first, second = stack.start(), stack.start()
 

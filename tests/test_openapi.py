@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from controller import create_app
-from controller.db import connect
+from controller.storage.db import connect
 from harness.controllers import ServedController, controller_config
 from harness.emulator import Emulator
 from harness.stacks import Api, Stack, make_api, make_stack
@@ -98,7 +98,7 @@ def test_the_openapi_description_lists_every_route_of_the_controllers_api(tmp_pa
     served = {
         (method, rule.rule.replace("<any(approve, reject):kind>", kind).replace("<request_id>", "{id}"))
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith(("approvals.", "audit.")) or rule.endpoint == "auth.health"
+        if rule.endpoint.startswith(("approvals.", "audit.")) or rule.endpoint == "signin.health"
         for method in rule.methods - {"HEAD", "OPTIONS"}
         for kind in ("approve", "reject")
     }

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from markupsafe import Markup
 
-from controller import auth, create_app, credentials, text
-from controller.config import ConfigurationError, settings
+from controller import create_app
+from controller.access import auth, credentials
+from controller.core import text
+from controller.core.config import ConfigurationError, settings
 from harness.controllers import add_user
 
 

@@ -8,12 +8,13 @@ from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
-from controller import auth, credentials, store
-from controller.db import get_db
-from controller.errors import TooManyAttempts
-from controller.security import csrf_ok
+from controller.access import auth, credentials
+from controller.core.errors import TooManyAttempts
+from controller.storage import store
+from controller.storage.db import get_db
+from controller.web.security import csrf_ok
 
-bp = Blueprint("auth", __name__)
+bp = Blueprint("signin", __name__)
 # a path of this site: no scheme, no "//host", no backslash or whitespace a browser would skip over
 LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
 
@@ -57,7 +58,7 @@ def sign_out() -> Any:
     """End the browser session."""
     if csrf_ok():
         session.clear()
-    return redirect(url_for("auth.sign_in_form"), code=303)
+    return redirect(url_for("signin.sign_in_form"), code=303)
 
 
 @bp.get("/health")

@@ -12,9 +12,9 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-from controller import executions, states, store, text
-from controller.db import now, thread_connection
-from controller.errors import (
+from controller.approval import executions
+from controller.core import states, text
+from controller.core.errors import (
     AlreadyDecided,
     ApprovalError,
     AwsUnavailable,
@@ -22,6 +22,8 @@ from controller.errors import (
     RequestExpired,
     RequestNotFound,
 )
+from controller.storage import store
+from controller.storage.db import now, thread_connection
 
 log = logging.getLogger(__name__)
 # Step Functions' answers for a token that can no longer be used; moto says InvalidToken

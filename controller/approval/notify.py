@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from controller import store
+from controller.storage import store
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8

@@ -8,8 +8,8 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from controller import states
-from controller.db import now, transaction
+from controller.core import states
+from controller.storage.db import now, transaction
 
 TIMED_OUT = "The approval timeout passed."
 HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution")  # never shown to a reader

@@ -7,9 +7,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from controller import audit, auth, aws, decisions, listing, store
-from controller.db import get_db
-from controller.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound
+from controller.access import auth
+from controller.approval import decisions
+from controller.core.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound
+from controller.service import aws
+from controller.storage import store
+from controller.storage.db import get_db
+from controller.web import audit, listing
 
 bp = Blueprint("approvals", __name__)
 DEFAULT_PAGE, MAX_PAGE = 100, 1000

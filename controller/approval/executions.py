@@ -8,8 +8,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from controller import states, store
-from controller.errors import AwsUnavailable
+from controller.core import states
+from controller.core.errors import AwsUnavailable
+from controller.storage import store
 
 REJECTION_ERROR = "Rejected"  # the state machine's Catch routes this error to its Rejected state
 TIMEOUT_ERROR = "ApprovalTimedOut"

@@ -24,12 +24,13 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 
-from controller import credentials, store
-from controller.config import ConfigurationError
-from controller.db import get_db
-from controller.errors import NotAllowed, SignInRequired, TooManyAttempts
+from controller.access import credentials
+from controller.core.config import ConfigurationError
+from controller.core.errors import NotAllowed, SignInRequired, TooManyAttempts
+from controller.storage import store
+from controller.storage.db import get_db
 
-PUBLIC_ENDPOINTS = {"static", "auth.sign_in_form", "auth.sign_in", "auth.health"}
+PUBLIC_ENDPOINTS = {"static", "signin.sign_in_form", "signin.sign_in", "signin.health"}
 ADD_USER = "python -m controller users add NAME --role approver"
 SESSION_MAX_SECONDS = 12 * 3600  # a page session signs in again after a working day
 View = TypeVar("View", bound=Callable[..., Any])
@@ -143,7 +144,7 @@ def identify() -> Any:
     if request.blueprint == "pages":
         g.audit_outcome = "SignInRequired"
         target = request.full_path.rstrip("?") if request.method == "GET" else url_for("pages.index")
-        return redirect(url_for("auth.sign_in", next=target), code=303)
+        return redirect(url_for("signin.sign_in", next=target), code=303)
     raise SignInRequired("Sign in first: send Authorization: Bearer <token> (`python -m controller users token NAME`).")
 
 

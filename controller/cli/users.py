@@ -11,8 +11,10 @@ import getpass
 import sys
 from typing import Any
 
-from controller import credentials, db, store, text
-from controller.config import ConfigurationError, settings
+from controller.access import credentials
+from controller.core import text
+from controller.core.config import ConfigurationError, settings
+from controller.storage import db, store
 
 ROLES = ("approver", "viewer")
 NAME_LIMIT = 100  # the approver field's limit: the name is recorded as the approver

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from controller.config import ConfigurationError
+from controller.core.config import ConfigurationError
 
 
 class DatabaseTooNew(ConfigurationError):
@@ -24,7 +24,7 @@ class DatabaseTooNew(ConfigurationError):
 
 
 def _migration_scripts() -> list[str]:
-    folder = resources.files("controller").joinpath("migrations")
+    folder = resources.files("controller.storage").joinpath("migrations")
     return [
         entry.read_text() for entry in sorted(folder.iterdir(), key=lambda e: e.name) if entry.name.endswith(".sql")
     ]

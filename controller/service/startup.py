@@ -7,9 +7,10 @@ from typing import Any
 from flask import Flask
 from waitress.server import create_server
 
-from controller import db, decisions
-from controller.aws import clients_of
-from controller.background import Background
+from controller.approval import decisions
+from controller.service.aws import clients_of
+from controller.service.background import Background
+from controller.storage import db
 
 SERVER_BODY_CAP_BYTES = 16 * 1024 * 1024
 

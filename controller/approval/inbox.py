@@ -13,8 +13,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from controller import decisions, executions, store
-from controller.errors import AwsUnavailable
+from controller.approval import decisions, executions
+from controller.core.errors import AwsUnavailable
+from controller.storage import store
 
 log = logging.getLogger(__name__)
 LIVENESS_CHECKS_PER_CALL = 10  # a few per refresh, so a refresh stays cheap however many are pending

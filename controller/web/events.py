@@ -17,9 +17,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request, stream_with_context
 
-from controller import store
-from controller.db import get_db, thread_connection
-from controller.errors import InvalidInput, TooManyStreams
+from controller.core.errors import InvalidInput, TooManyStreams
+from controller.storage import store
+from controller.storage.db import get_db, thread_connection
 
 bp = Blueprint("events", __name__)
 POLL_SECONDS = 0.1

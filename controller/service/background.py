@@ -19,9 +19,10 @@ from typing import Any
 
 from flask import Flask
 
-from controller import db, decisions, executions, inbox, notify, store
-from controller.aws import clients_of
-from controller.errors import AwsUnavailable
+from controller.approval import decisions, executions, inbox, notify
+from controller.core.errors import AwsUnavailable
+from controller.service.aws import clients_of
+from controller.storage import db, store
 
 log = logging.getLogger(__name__)
 UPKEEP_SECONDS = 1.0

@@ -7,10 +7,15 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from controller import audit, auth, aws, decisions, listing, states, store, text
-from controller.db import get_db
-from controller.errors import ApprovalError
-from controller.security import csrf_ok
+from controller.access import auth
+from controller.approval import decisions
+from controller.core import states, text
+from controller.core.errors import ApprovalError
+from controller.service import aws
+from controller.storage import store
+from controller.storage.db import get_db
+from controller.web import audit, listing
+from controller.web.security import csrf_ok
 
 bp = Blueprint("pages", __name__)
 PAGE_SIZE = 100  # the oldest pending requests shown; the heading still counts them all

@@ -10,9 +10,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
-from controller import auth, store
-from controller.db import get_db
-from controller.errors import RequestNotFound
+from controller.access import auth
+from controller.core.errors import RequestNotFound
+from controller.storage import store
+from controller.storage.db import get_db
 
 bp = Blueprint("audit", __name__)
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from controller.errors import CrossSiteRequest, UnknownHost
+from controller.core.errors import CrossSiteRequest, UnknownHost
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")

@@ -8,9 +8,11 @@ from typing import Any
 
 from flask import current_app
 
-from controller import aws, executions, inbox, store
-from controller.db import get_db
-from controller.errors import AwsUnavailable
+from controller.approval import executions, inbox
+from controller.core.errors import AwsUnavailable
+from controller.service import aws
+from controller.storage import store
+from controller.storage.db import get_db
 
 RECENT_SHOWN = 10
 

@@ -1,0 +1,1 @@
+"""Who is asking: credentials, identities, roles and the sign-in lockout."""

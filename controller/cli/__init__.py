@@ -1,0 +1,1 @@
+"""Commands run from a shell: `python -m controller users ...`."""

@@ -1,0 +1,1 @@
+"""The running controller: AWS clients, the background worker and what happens before serving."""
