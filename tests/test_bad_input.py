@@ -25,7 +25,7 @@ from controller.approval.decisions import FIELD_LIMITS
 from controller.core.config import DEFAULTS
 from controller.core.text import HIDDEN
 from controller.storage.db import connect
-from emulator.gateway import MAX_PAYLOAD_BYTES
+from emulator.apigateway.gateway import MAX_PAYLOAD_BYTES
 from harness.controllers import ServedController, add_user, controller_config
 from harness.emulator import Emulator
 from harness.orders import ORDER
