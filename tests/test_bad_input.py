@@ -45,6 +45,7 @@ TYPED_FIELDS: dict[tuple[str | int, ...], str] = {
     ("items", 0, "quantity"): "integer",
     ("items", 0, "unit_price"): "number",
     ("currency",): "string",
+    ("requested_by",): "string",
 }
 
 json_scalars = (
