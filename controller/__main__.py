@@ -29,7 +29,7 @@ def serve() -> None:
     if not auth.is_loopback(app.config["HOST"]):
         logging.getLogger("controller").warning(
             "listening on %s, beyond this machine: every request needs sign-in; serve it over HTTPS through a"
-            " reverse proxy (README: Running for a team)",
+            " reverse proxy (docs/operations.md)",
             app.config["HOST"],
         )
     prepare_to_serve(app)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
 from typing import Any
 
@@ -10,6 +12,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult, EmptyResult
+from moto.dynamodb.responses import DynamoHandler
 from moto.sqs.models import Message, Queue, SQSBackend
 from moto.stepfunctions.parser.api import InvalidDefinition
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -134,9 +137,30 @@ def _answering_terraform() -> None:
     default_user_config["iam"] = {"load_aws_managed_policies": True}
 
 
+DYNAMODB_LOCK = threading.Lock()  # held for each DynamoDB call the emulator serves
+
+
+def _one_dynamodb_call_at_a_time() -> None:
+    """Serve DynamoDB calls one at a time, so that each is isolated from the others as in DynamoDB."""
+    serve = DynamoHandler.call_action
+    if getattr(serve, "serialised", False):
+        return
+
+    @functools.wraps(serve)
+    def call_action(self: DynamoHandler) -> Any:
+        # moto's TransactWriteItems deep-copies each table it touches and, when cancelled, puts the copy back:
+        # a write another thread made meanwhile is lost although it was acknowledged. moto has no lock of its
+        # own, and DynamoDB never loses an acknowledged write.
+        with DYNAMODB_LOCK:
+            return serve(self)
+
+    call_action.serialised = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action
+
+
 def apply() -> None:
-    """Run state machines for real, keep SendTaskFailure's cause, receive from SQS at a flat cost, and answer
-    what Terraform's aws provider asks as AWS does."""
+    """Run state machines for real, keep SendTaskFailure's cause, receive from SQS at a flat cost, isolate
+    DynamoDB calls from each other, and answer what Terraform's aws provider asks as AWS does."""
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     StepFunctionResponse.send_task_failure = _send_task_failure_with_cause
     StepFunctionResponse.start_execution = _start_execution_within_input_limit
@@ -148,4 +172,5 @@ def apply() -> None:
     # ...and it looks up the retention period for each message returned through all the queue's
     # attributes, which counts the queue's messages: a receive then costs more the deeper the queue.
     SQSBackend.is_message_valid_based_on_retention_period = _within_retention
+    _one_dynamodb_call_at_a_time()
     _answering_terraform()

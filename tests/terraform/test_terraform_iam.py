@@ -89,7 +89,7 @@ def controller_aws_actions() -> set[str]:
     service = {"sqs": "sqs", "sfn": "states"}
     batch_actions = {"DeleteMessageBatch": "DeleteMessage"}  # IAM authorises batches by their single action
     calls = set()
-    for source in (REPO_ROOT / "controller").glob("*.py"):
+    for source in (REPO_ROOT / "controller").rglob("*.py"):
         for client, method in re.findall(r"\b(sqs|sfn)\.([a-z_]+)\(", source.read_text(encoding="utf-8")):
             operation = "".join(part.title() for part in method.split("_"))
             calls.add(f"{service[client]}:{batch_actions.get(operation, operation)}")
