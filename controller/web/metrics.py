@@ -21,7 +21,7 @@ from controller.access import auth
 from controller.core.errors import NotAllowed
 from controller.core.metrics import Metrics
 from controller.storage import store
-from controller.storage.db import thread_connection
+from controller.storage.db import connection
 
 bp = Blueprint("metrics", __name__)
 # from a quick look to a working day and more: approval waits are long
@@ -39,8 +39,11 @@ class StoreCollector(Collector):
         self.database = database
 
     def collect(self) -> Iterator[Metric]:
-        db = thread_connection(self.database)
-        count, oldest, soonest = store.pending_summary(db)
+        with connection(self.database) as db:
+            count, oldest, soonest = store.pending_summary(db)
+            ended = store.ended_counts(db)
+            cumulative, total, seconds = store.decision_times(db, DECISION_SECONDS_BUCKETS)
+            sent = store.notification_counts(db)
         yield GaugeMetricFamily("controller_pending_requests", "Requests waiting for a decision.", value=count)
         yield GaugeMetricFamily(
             "controller_pending_oldest_age_seconds",
@@ -58,10 +61,9 @@ class StoreCollector(Collector):
             "Requests that ended, by outcome: approved, rejected, expired, closed.",
             labels=["outcome"],
         )
-        for state, ended in store.ended_counts(db).items():
-            decisions.add_metric([state], ended)
+        for state, n in ended.items():
+            decisions.add_metric([state], n)
         yield decisions
-        cumulative, total, seconds = store.decision_times(db, DECISION_SECONDS_BUCKETS)
         buckets = [(repr(bound), float(n)) for bound, n in zip(DECISION_SECONDS_BUCKETS, cumulative, strict=True)]
         yield HistogramMetricFamily(
             "controller_time_to_decision_seconds",
@@ -72,7 +74,7 @@ class StoreCollector(Collector):
         notifications = GaugeMetricFamily(
             "controller_notifications", "Webhook notifications: delivered, waiting, failed.", labels=["status"]
         )
-        for status, n in store.notification_counts(db).items():
+        for status, n in sent.items():
             notifications.add_metric([status], n)
         yield notifications
 
