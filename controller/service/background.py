@@ -22,6 +22,7 @@ from flask import Flask
 
 from controller.approval import decisions, executions, inbox, notify
 from controller.core.errors import AwsUnavailable
+from controller.core.metrics import Metrics
 from controller.service.aws import clients_of
 from controller.storage import db, store
 
@@ -38,6 +39,7 @@ class Background:
     def __init__(self, app: Flask) -> None:
         self.config = app.config
         self.clients = clients_of(app)
+        self.metrics: Metrics = app.extensions["metrics"]
         self.stopped = threading.Event()
         self.threads: list[threading.Thread] = []
         self.liveness_pool = ThreadPoolExecutor(app.config["LIVENESS_PARALLEL"], thread_name_prefix="liveness")
@@ -71,6 +73,7 @@ class Background:
             while not self.stopped.is_set():
                 try:
                     step(connection)
+                    self.metrics.loop_succeeded(name)
                     retry = 0.0
                 except AwsUnavailable as error:
                     retry = min(max(1.0, retry * 2), RETRY_CAP_SECONDS)

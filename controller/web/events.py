@@ -78,10 +78,14 @@ def events() -> Response:
     if not streams.acquire(blocking=False):
         raise TooManyStreams("Too many live streams are open; the page keeps itself current by refreshing.")
 
+    open_streams = current_app.extensions["metrics"].event_streams
+
     def frames() -> Iterator[str]:
+        open_streams.inc()
         try:
             yield from stream(current_app.config["DATABASE"], after)
         finally:
+            open_streams.dec()
             streams.release()
 
     return Response(
