@@ -3,6 +3,7 @@
 python -m controller                                   serve, with waitress
 python -m controller users add NAME --role approver    add a user; prints their API token last
 python -m controller users list | remove NAME | token NAME
+python -m controller policy check FILE [--order ORDER.json]   check an approval policy file
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import sys
 
 from controller import create_app
 from controller.access import auth
-from controller.cli import users
-from controller.core.config import ConfigurationError
+from controller.cli import policy, users
+from controller.core import logs
+from controller.core.config import ConfigurationError, settings
 from controller.service.startup import prepare_to_serve, wsgi_server
 
 
 def serve() -> None:
     """Start the controller with the production server, or explain what configuration is missing."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        logs.configure(settings()["LOG_FORMAT"])
         app = create_app()
         auth.check_bind(app)
     except ConfigurationError as error:  # DatabaseTooNew among them
@@ -49,11 +51,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     commands = parser.add_subparsers(dest="command")
     users.add_parser(commands)
+    policy.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command is None:
         serve()
     else:
-        sys.exit(users.run(args))
+        sys.exit({"users": users.run, "policy": policy.run}[args.command](args))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ from typing import Any
 
 from boto3.session import Session
 
-from emulator.provision_api import ApiDeployment, provision_api
-from emulator.provision_table import provision_approvals_table
+from emulator.provision.api import ApiDeployment, provision_api
+from emulator.provision.table import provision_approvals_table
 from stack.definition import load_stack, render_template, resource_name
 from stack.lambda_package import build_payload
 from stack.paths import TEMPLATE_FILE
