@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 
 from controller.access import auth
+from controller.approval.inbox import DeadLetters
 from controller.core.config import DEFAULTS, check, load_config
 from controller.core.errors import register_error_handlers
 from controller.service.aws import make_clients
@@ -23,6 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; keeps field order
     db.init_app(app)
     app.extensions["aws"] = make_clients(app.config)
+    app.extensions["dead_letters"] = DeadLetters()
     register_error_handlers(app)
     security.init_app(app)  # host names, body size, cross-site: before anything else
     auth.init_app(app)  # then who is asking

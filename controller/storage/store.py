@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from controller.core import states
-from controller.storage.db import now, transaction
+from controller.storage.db import health_of, mark_writable, now, transaction
 
 TIMED_OUT = "The approval timeout passed."
 HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution")  # never shown to a reader
@@ -294,3 +294,26 @@ def public(row: sqlite3.Row) -> dict[str, Any]:
     shown = {key: row[key] for key in row.keys() if key not in HIDDEN_COLUMNS}  # noqa: SIM118 (a Row is no dict)
     shown["order"] = json.loads(row["order_json"])
     return shown
+
+
+# --- whether the store can be written ------------------------------------------------------------
+
+
+def probe(db: sqlite3.Connection) -> None:
+    """Write one row; StoreUnavailable if the store cannot be written, else any failure noted is cleared."""
+    db.execute(
+        "INSERT INTO store_probe (id, probed_at) VALUES (1, :now) ON CONFLICT (id) DO UPDATE SET probed_at = :now",
+        {"now": now()},
+    )
+    mark_writable(db)
+
+
+def check_writable(db: sqlite3.Connection) -> None:
+    """Raise StoreUnavailable unless the store can be written; it writes only once a failure was noted."""
+    if health_of(db).failure is not None:
+        probe(db)
+
+
+def failure(db: sqlite3.Connection) -> str | None:
+    """Return why the store last failed, or None when its last write went through."""
+    return health_of(db).failure
