@@ -3,16 +3,12 @@ dead-letter queue because of it, and approval requests found on the dead-letter 
 
 from __future__ import annotations
 
-import errno
-import os
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
+from harness.disk import CannotMount, Disk, small_disk
 from harness.stacks import make_stack
 from harness.waiting import wait_for
 
@@ -21,51 +17,19 @@ from harness.waiting import wait_for
 # the 5 x 60 s after which the stack's own queue would move a request the controller could not store.
 VISIBILITY_SECONDS, MAX_RECEIVE_COUNT = 1, 2
 OUTAGE_SECONDS = 10 * VISIBILITY_SECONDS * MAX_RECEIVE_COUNT
-CHUNKS = (1 << 20, 1 << 16, 1 << 12, 1)  # fill in ever smaller writes, so not a byte is left
-
-
-@dataclass
-class Disk:
-    """A small tmpfs of its own, mounted for one test, that it can fill and free again."""
-
-    path: Path
-
-    def fill(self) -> None:
-        """Write a filler file until the file system is full."""
-        fd = os.open(self.path / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        try:
-            for size in CHUNKS:
-                while True:
-                    try:
-                        os.write(fd, b"\0" * size)
-                    except OSError as error:
-                        if error.errno != errno.ENOSPC:
-                            raise
-                        break
-        finally:
-            os.close(fd)
-
-    def free(self) -> None:
-        (self.path / "filler").unlink()
 
 
 @pytest.fixture
-def disk(tmp_path: Path) -> Iterator[Disk]:
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"mounting a tmpfs needs root (CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+def disk() -> Iterator[Disk]:
     try:
-        yield Disk(mount_point)
-    finally:
-        subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
+        with small_disk() as mounted:
+            yield mounted
+    except CannotMount as error:
+        pytest.skip(str(error))
 
 
 def test_while_the_disk_is_full_nothing_reaches_the_dead_letter_queue_and_afterwards_every_request_is_decidable(
-    emulator, controller_factory, disk
+    emulator, disk, controller_factory
 ):
     stack = make_stack(emulator, visibility_timeout_seconds=VISIBILITY_SECONDS, max_receive_count=MAX_RECEIVE_COUNT)
     # not reading the dead-letter queue, this controller leaves there whatever reached it
@@ -101,7 +65,7 @@ def test_while_the_disk_is_full_nothing_reaches_the_dead_letter_queue_and_afterw
     assert stack.wait_until_finished(names[-1])["status"] == "SUCCEEDED"
 
 
-def test_the_page_says_the_store_is_failing(emulator, controller_factory, disk):
+def test_the_page_says_the_store_is_failing(emulator, disk, controller_factory):
     stack = make_stack(emulator)
     controller = controller_factory(stack, DATABASE=str(disk.path / "approvals.sqlite3"))
     name = stack.start()
