@@ -51,7 +51,10 @@ def record(response: Any) -> Any:
     each = g.get("audit_each") or [
         {"request_id": _request_id(response), "status": response.status_code, "outcome": _outcome(response)}
     ]
+    refused = current_app.extensions["metrics"].refused
     for entry in each:
+        if entry["status"] >= 400:
+            refused.labels(entry["outcome"]).inc()
         try:
             store.audit(get_db(), {**attempt, **entry})
         except StoreUnavailable as error:  # the attempt is refused, and its answer must still reach the caller
