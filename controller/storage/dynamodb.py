@@ -13,9 +13,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.core import states
+from controller.core.errors import StoreUnavailable
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
     ApprovalRequest,
@@ -113,11 +114,18 @@ def _update(
     return update
 
 
+class Health:
+    """Why the table last failed to take a write, shared by every store of one backend; None once one did."""
+
+    failure: str | None = None
+
+
 class DynamoDbStore:
     """The store interface on one table, through a boto3 client that may be shared between threads."""
 
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: Any, table: str, health: Health | None = None) -> None:
         self.dynamodb, self.table = dynamodb, table
+        self.health = health or Health()
 
     def close(self) -> None:
         """Nothing to release: the client is the backend's, and every write is committed when it returns."""
@@ -567,16 +575,34 @@ class DynamoDbStore:
             bounds, tuple(sum(1 for t in took if t <= bound) for bound in bounds), len(took), float(sum(took))
         )
 
+    # --- whether the table takes writes ---------------------------------------------------------------
+
+    def probe(self) -> None:
+        try:
+            self.dynamodb.put_item(TableName=self.table, Item=_wire({"pk": "health", "sk": "probe", "at": now()}))
+        except (BotoCoreError, ClientError) as error:
+            self.health.failure = f"the approvals table {self.table} takes no write: {error}"
+            raise StoreUnavailable(self.health.failure) from error
+        self.health.failure = None
+
+    def check_writable(self) -> None:
+        if self.health.failure is not None:
+            self.probe()
+
+    def failure(self) -> str | None:
+        return self.health.failure
+
 
 class DynamoDbBackend:
     """The approvals table: its layout is fixed by stack.json, so migrating only checks that it is there."""
 
     def __init__(self, dynamodb: Any, table: str) -> None:
         self.dynamodb, self.table = dynamodb, table
+        self.health = Health()
 
     def migrate(self) -> int:
         self.dynamodb.describe_table(TableName=self.table)
         return SCHEMA_VERSION
 
     def open(self) -> DynamoDbStore:
-        return DynamoDbStore(self.dynamodb, self.table)
+        return DynamoDbStore(self.dynamodb, self.table, self.health)

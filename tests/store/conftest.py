@@ -24,7 +24,7 @@ def sqlite_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return SqliteBackend(str(tmp_path / "store.sqlite3"))
 
 
-def dynamodb_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+def dynamodb_backend(request: pytest.FixtureRequest, tmp_path: Path) -> DynamoDbBackend:
     """A new table of the approvals table's layout in the session's emulator."""
     emulator: Emulator = request.getfixturevalue("emulator")
     dynamodb, name = emulator.client("dynamodb"), f"store-{uuid.uuid4().hex[:12]}"
@@ -46,7 +46,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 
 
 @pytest.fixture
-def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> DynamoDbBackend:
     """A DynamoDB backend alone, for what only a store that several controllers share must do."""
     made = dynamodb_backend(request, tmp_path)
     made.migrate()

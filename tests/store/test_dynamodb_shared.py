@@ -7,10 +7,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from controller.core import states
+from controller.core.errors import StoreUnavailable
+from controller.storage.dynamodb import DynamoDbBackend, DynamoDbStore
 from controller.storage.interface import Backend, Store
 from controller.storage.records import Decision
+from harness.emulator import Emulator
 from harness.store_records import new_request
+from harness.waiting import free_port
 
 CONTROLLERS = 4
 
@@ -69,3 +75,17 @@ def test_lists_longer_than_one_page_of_dynamodb_are_read_whole(shared: Backend) 
     assert [request.id for request in store.pending()] == [request.id for request in arrived]
     assert store.count_pending() == len(arrived)
     assert store.pending_summary().count == len(arrived)
+
+
+def test_a_table_out_of_reach_is_reported_unavailable_to_every_store_until_a_write_goes_through(
+    shared: DynamoDbBackend, emulator: Emulator
+) -> None:
+    nowhere = emulator.client("dynamodb", endpoint_url=f"http://127.0.0.1:{free_port()}")
+    cut_off = DynamoDbStore(nowhere, shared.table, shared.health)
+
+    with pytest.raises(StoreUnavailable, match=shared.table):
+        cut_off.probe()
+
+    assert shared.open().failure() == cut_off.failure() is not None
+    shared.open().check_writable()  # this one reaches the table
+    assert cut_off.failure() is None
