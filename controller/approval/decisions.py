@@ -7,6 +7,7 @@ import logging
 import re
 import sqlite3
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
@@ -14,11 +15,13 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 
 from controller.approval import executions
 from controller.core import states, text
+from controller.core.digest import DIGEST, order_digest
 from controller.core.errors import (
     AlreadyDecided,
     ApprovalError,
     AwsUnavailable,
     InvalidInput,
+    OrderChanged,
     RequestExpired,
     RequestNotFound,
 )
@@ -51,6 +54,26 @@ def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
                 f"'{field}' must not hold control characters (but tab and newline) or bidi formatting characters."
             )
     return {"decision": kind, **{field: fields.get(field) or None for field in ("approver", "comment", "reason")}}
+
+
+def expected_digest(fields: dict[str, Any]) -> str | None:
+    """Take the optional `expected_order_digest` out of a decision's fields; InvalidInput unless it is a digest."""
+    if "expected_order_digest" not in fields:
+        return None
+    expected = fields.pop("expected_order_digest")
+    if not (isinstance(expected, str) and DIGEST.fullmatch(expected)):
+        raise InvalidInput("'expected_order_digest' must be the order_digest shown with a request: 64 hex digits.")
+    return expected
+
+
+def check_digest(request_id: str, order: Any, expected: str | None) -> None:
+    """Raise OrderChanged when a decision says it saw another order than the one stored."""
+    if expected is not None and order_digest(order) != expected:
+        raise OrderChanged(
+            f"Request {request_id} holds another order than the one you saw (its order_digest differs);"
+            f" nothing was decided. GET /approvals/{request_id} shows it.",
+            order_digest=order_digest(order),
+        )
 
 
 def _refuse_closed(row: sqlite3.Row) -> NoReturn:
@@ -121,9 +144,15 @@ def _stored(db: sqlite3.Connection, request_id: str) -> sqlite3.Row:
     return row
 
 
-def decide(db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str, Any]) -> dict[str, Any]:
-    """Send the decision once and record it; return the request as stored afterwards."""
+def decide(
+    db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str, Any], expected: str | None = None
+) -> dict[str, Any]:
+    """Send the decision once and record it; return the request as stored afterwards.
+
+    With `expected`, the digest of the order the decider saw, a request holding another order is refused.
+    """
     row = _stored(db, request_id)
+    check_digest(request_id, json.loads(row["order_json"]), expected)
     if row["state"] == states.PENDING and row["expires_at"] <= now():
         store.expire_overdue(db, request_id)  # a late decision must not reach a token whose time is up
     claimed = store.claim(db, request_id, decision)
@@ -137,16 +166,23 @@ def decide(db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str
 
 
 def decide_many(
-    database: str, sfn: Any, request_ids: list[str], decision: dict[str, Any], parallel: int
+    database: str,
+    sfn: Any,
+    request_ids: list[str],
+    decision: dict[str, Any],
+    parallel: int,
+    expected: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight.
+    """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight;
+    `expected` maps ids to the digest of the order the decider saw.
 
     Returns one outcome per id, in order: {"id", "status": 200, "request"} or {"id", "status", "error", "message"}.
     """
 
     def one(request_id: str) -> dict[str, Any]:
         try:
-            decided = decide(thread_connection(database), sfn, request_id, decision)
+            digest = (expected or {}).get(request_id)
+            decided = decide(thread_connection(database), sfn, request_id, decision, digest)
         except ApprovalError as error:
             return {"id": request_id, "status": error.status, **error.as_dict()}
         except Exception:  # one id's fault must not hide the others' outcomes, already decided

@@ -62,8 +62,16 @@ class AmbiguousRequest(ApprovalError):
     status, code = 409, "SeveralPending"
 
 
+class RequestNotNamed(ApprovalError):
+    status, code = 409, "RequestNotNamed"
+
+
 class RequestExpired(ApprovalError):
     status, code = 410, "RequestExpired"
+
+
+class OrderChanged(ApprovalError):
+    status, code = 412, "OrderChanged"
 
 
 class TooManyAttempts(ApprovalError):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from controller.core import states
+from controller.core.digest import order_digest
 from controller.storage.db import now, transaction
 
 TIMED_OUT = "The approval timeout passed."
@@ -293,4 +294,5 @@ def public(row: sqlite3.Row) -> dict[str, Any]:
     """Return what may be shown of a request: everything but the task token and bookkeeping."""
     shown = {key: row[key] for key in row.keys() if key not in HIDDEN_COLUMNS}  # noqa: SIM118 (a Row is no dict)
     shown["order"] = json.loads(row["order_json"])
+    shown["order_digest"] = order_digest(shown["order"])
     return shown

@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, current_app, flash, g, redirect, render_temp
 from controller.access import auth
 from controller.approval import decisions
 from controller.core import states, text
+from controller.core.digest import DIGEST
 from controller.core.errors import ApprovalError
 from controller.service import aws
 from controller.storage import store
@@ -26,6 +27,7 @@ ERROR_TITLES = {
     "InvalidInput": "Not sent",
     "RequestNotFound": "Not found",
     "AlreadyDecided": "Already decided",
+    "OrderChanged": "Not decided, the order changed",
     "RequestExpired": "Expired",
     "AwsUnavailable": "AWS unreachable, nothing was decided; try again",
 }
@@ -76,8 +78,9 @@ def decide(kind: str, request_id: str) -> Any:
         return _refused()
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
     try:
+        expected = decisions.expected_digest(request.form.to_dict())
         decision, _ = auth.as_signed_in(decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]}))
-        decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision)
+        decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision, expected)
     except ApprovalError as error:
         g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
@@ -106,8 +109,14 @@ def decide_selected() -> Any:
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
         return redirect(url_for("pages.index"), code=303)
     config = current_app.config
+    shown = dict(entry.partition(" ")[::2] for entry in request.form.getlist("digests"))  # "id digest" per card
     outcomes = decisions.decide_many(
-        config["DATABASE"], aws.client("stepfunctions"), ids[:MAX_SELECTED], decision, config["DECISION_PARALLEL"]
+        config["DATABASE"],
+        aws.client("stepfunctions"),
+        ids[:MAX_SELECTED],
+        decision,
+        config["DECISION_PARALLEL"],
+        expected={key: value for key, value in shown.items() if DIGEST.fullmatch(value)},
     )
     audit.record_each(outcomes)
     if len(ids) > MAX_SELECTED:
