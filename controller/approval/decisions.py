@@ -26,7 +26,7 @@ from controller.core.errors import (
     RequestNotFound,
 )
 from controller.storage import store
-from controller.storage.db import now, thread_connection
+from controller.storage.db import connection, now
 
 log = logging.getLogger(__name__)
 # Step Functions' answers for a token that can no longer be used; moto says InvalidToken
@@ -181,8 +181,8 @@ def decide_many(
 
     def one(request_id: str) -> dict[str, Any]:
         try:
-            digest = (expected or {}).get(request_id)
-            decided = decide(thread_connection(database), sfn, request_id, decision, digest)
+            with connection(database) as db:  # closed here: the pool's threads end with the call
+                decided = decide(db, sfn, request_id, decision, (expected or {}).get(request_id))
         except ApprovalError as error:
             return {"id": request_id, "status": error.status, **error.as_dict()}
         except Exception:  # one id's fault must not hide the others' outcomes, already decided

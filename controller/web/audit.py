@@ -49,8 +49,11 @@ def record(response: Any) -> Any:
     each = g.get("audit_each") or [
         {"request_id": _request_id(response), "status": response.status_code, "outcome": _outcome(response)}
     ]
+    refused = current_app.extensions["metrics"].refused
     for entry in each:
         store.audit(get_db(), {**attempt, **entry})
+        if entry["status"] >= 400:
+            refused.labels(entry["outcome"]).inc()
     return response
 
 
