@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from controller.approval import decisions, executions
+from controller.approval import decisions, executions, policy
 from controller.core.errors import AwsUnavailable
 from controller.storage import store
 
@@ -62,8 +62,26 @@ def parse_message(body: str) -> dict[str, Any]:
     return row
 
 
+def with_rule(row: dict[str, Any], rules: policy.Policy | None) -> dict[str, Any]:
+    """Return the row with the approval rule that applies to its order, fixed now; as it is without a policy."""
+    if rules is None:
+        return row
+    applied = rules.apply(
+        json.loads(row["order_json"]),
+        datetime.fromisoformat(row["requested_at"]),
+        datetime.fromisoformat(row["expires_at"]),
+    )
+    return {**row, "rule_json": applied.to_json()}
+
+
 def _take_batch(
-    db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int, batch_size: int, notify: bool
+    db: sqlite3.Connection,
+    sqs: Any,
+    queue_url: str,
+    wait_seconds: int,
+    batch_size: int,
+    notify: bool,
+    rules: policy.Policy | None,
 ) -> int:
     """Store one batch of messages, delete the stored ones from SQS, return how many were received."""
     messages = sqs.receive_message(
@@ -75,7 +93,7 @@ def _take_batch(
     handled: list[dict[str, str]] = []
     for message in messages:
         try:
-            store.save(db, parse_message(message["Body"]), notify)
+            store.save(db, with_rule(parse_message(message["Body"]), rules), notify)
         except InvalidMessage as error:
             # left on the queue: after maxReceiveCount receives, the redrive policy moves it to the DLQ
             receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
@@ -96,6 +114,7 @@ def pull(
     max_batches: int,
     batch_size: int = 10,
     notify: bool = False,
+    rules: policy.Policy | None = None,
 ) -> None:
     """Drain up to max_batches full batches; only the first receive waits, so an empty queue never hangs.
 
@@ -103,7 +122,7 @@ def pull(
     """
     try:
         for batch in range(max_batches):
-            taken = _take_batch(db, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify)
+            taken = _take_batch(db, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify, rules)
             if taken < batch_size:
                 return
     except (ClientError, BotoCoreError) as error:
@@ -126,6 +145,7 @@ def pull_configured(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any],
         config["PULL_MAX_BATCHES"],
         config["PULL_BATCH_SIZE"],
         notify=bool(config["NOTIFY_WEBHOOK_URL"]),
+        rules=config.get("POLICY"),
     )
 
 

@@ -58,6 +58,10 @@ class AlreadyDecided(ApprovalError):
     status, code = 409, "AlreadyDecided"
 
 
+class AlreadyApproved(ApprovalError):
+    status, code = 409, "AlreadyApproved"
+
+
 class AmbiguousRequest(ApprovalError):
     status, code = 409, "SeveralPending"
 

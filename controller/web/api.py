@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from controller.access import auth
-from controller.approval import decisions
+from controller.approval import decisions, quorum
 from controller.core.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound, RequestNotNamed
 from controller.service import aws
 from controller.storage import store
@@ -63,7 +63,7 @@ def pending() -> Any:
     warnings = listing.refresh()
     db = get_db()
     return jsonify(
-        pending=[store.public(row) for row in store.pending(db, limit)],
+        pending=[quorum.shown(db, row) for row in store.pending(db, limit)],
         count=store.count_pending(db),
         warnings=warnings,
         invalid_messages=store.invalid_messages(db, limit),
@@ -107,10 +107,11 @@ def decide(kind: str, request_id: str | None) -> Any:
     if ids is not None and expected is not None:
         raise InvalidInput("'expected_order_digest' goes with one request; a decision of several 'ids' takes none.")
     decision, notes = auth.as_signed_in(decisions.validate(kind, fields))
+    groups = auth.decider_groups()
     warned = {"warnings": notes} if notes else {}
     if ids is None:
         request_id = request_id or _only_pending_id(expected)
-        decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision, expected)
+        decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision, expected, groups)
         return jsonify({**decided, **warned})
     outcomes = decisions.decide_many(
         current_app.config["DATABASE"],
@@ -118,6 +119,7 @@ def decide(kind: str, request_id: str | None) -> Any:
         ids,
         decision,
         current_app.config["DECISION_PARALLEL"],
+        groups=groups,
     )
     audit.record_each(outcomes)
     decided = sum(outcome["status"] == 200 for outcome in outcomes)
@@ -132,4 +134,4 @@ def approval(request_id: str) -> Any:
     if row is None:
         raise RequestNotFound(f"No approval request with id {request_id}.")
     execution = listing.execution_status(db, row)
-    return jsonify(request=store.public(row), execution=execution)
+    return jsonify(request=quorum.shown(db, row), execution=execution)

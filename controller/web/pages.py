@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from controller.access import auth
-from controller.approval import decisions
+from controller.approval import decisions, quorum
 from controller.core import states, text
 from controller.core.digest import DIGEST
 from controller.core.errors import ApprovalError
@@ -37,7 +37,7 @@ def _page_data() -> dict[str, Any]:
     """Return what the page shows: pending requests, warnings, recent outcomes."""
     warnings, db = listing.refresh(), get_db()
     return {
-        "pending": [store.public(row) for row in store.pending(db, PAGE_SIZE)],
+        "pending": [quorum.shown(db, row) for row in store.pending(db, PAGE_SIZE)],
         "pending_count": store.count_pending(db),
         "warnings": warnings,
         "recent": listing.recent_outcomes(db),
@@ -80,13 +80,15 @@ def decide(kind: str, request_id: str) -> Any:
     try:
         expected = decisions.expected_digest(request.form.to_dict())
         decision, _ = auth.as_signed_in(decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]}))
-        decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision, expected)
+        decided = decisions.decide(
+            get_db(), aws.client("stepfunctions"), request_id, decision, expected, auth.decider_groups()
+        )
     except ApprovalError as error:
         g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
     else:
-        g.audit_outcome = decided["state"]
-        flash(f"Order {decided['order'].get('order_id', request_id)} {decided['state']}.", "success")
+        g.audit_outcome = audit.state_reached(decided)
+        flash(f"Order {decided['order'].get('order_id', request_id)} {g.audit_outcome}.", "success")
     return redirect(url_for("pages.index"), code=303)
 
 
@@ -117,6 +119,7 @@ def decide_selected() -> Any:
         decision,
         config["DECISION_PARALLEL"],
         expected={key: value for key, value in shown.items() if DIGEST.fullmatch(value)},
+        groups=auth.decider_groups(),
     )
     audit.record_each(outcomes)
     if len(ids) > MAX_SELECTED:
