@@ -13,7 +13,7 @@ from controller.core.errors import register_error_handlers
 from controller.core.metrics import Metrics
 from controller.service.aws import make_clients
 from controller.storage import db
-from controller.web import api, audit, events, metrics, pages, security, signin
+from controller.web import api, audit, events, metrics, pages, requestlog, security, signin
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["metrics"] = Metrics()
     app.extensions["aws"] = make_clients(app.config, app.extensions["metrics"])
     register_error_handlers(app)
+    requestlog.init_app(app)  # first: every request gets its id and its log line, refused or not
     security.init_app(app)  # host names, body size, cross-site: before anything else
     auth.init_app(app)  # then who is asking
     app.register_blueprint(api.bp)

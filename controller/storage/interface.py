@@ -18,10 +18,12 @@ from controller.storage.records import (
     AuditAttempt,
     AuditEvent,
     Decision,
+    DecisionTimes,
     DueNotification,
     ExecutionStatus,
     NewRequest,
     NotificationCounts,
+    PendingSummary,
     SetAsideMessage,
     StoredEvent,
     User,
@@ -203,7 +205,27 @@ class InvalidMessageStore(Protocol):
         ...
 
 
-class Store(RequestStore, EventStore, NotificationStore, UserStore, AuditStore, InvalidMessageStore, Protocol):
+class InsightStore(Protocol):
+    """Aggregates of the requests for /metrics and the insights: counted over the whole store, so that every
+    controller of one store reports the same."""
+
+    def pending_summary(self) -> PendingSummary:
+        """Return how many requests are pending, the oldest one's request time and the soonest expiry."""
+        ...
+
+    def ended_counts(self) -> dict[str, int]:
+        """Return how many requests ended in each of states.ENDED, every one of them present (0 when none)."""
+        ...
+
+    def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
+        """Return the time from storing to deciding of approved and rejected requests, binned at bounds (seconds,
+        ascending)."""
+        ...
+
+
+class Store(
+    RequestStore, EventStore, NotificationStore, UserStore, AuditStore, InvalidMessageStore, InsightStore, Protocol
+):
     """Everything the controller keeps, for one unit of work; close it when that work ends."""
 
     def close(self) -> None:

@@ -182,3 +182,22 @@ class SetAsideMessage:
     receive_count: int
     first_seen: str
     last_seen: str
+
+
+@dataclass(frozen=True)
+class PendingSummary:
+    """How many requests wait, the oldest one's request time and the first expiry among them (None when none)."""
+
+    count: int
+    oldest_requested_at: str | None
+    soonest_expires_at: str | None
+
+
+@dataclass(frozen=True)
+class DecisionTimes:
+    """Times from storing to approving or rejecting, as a histogram: per bound, how many took at most that long."""
+
+    bounds: tuple[float, ...]
+    at_most: tuple[int, ...]  # cumulative, one per bound
+    count: int
+    total_seconds: float

@@ -21,16 +21,20 @@ from controller.storage.records import (
     AuditAttempt,
     AuditEvent,
     Decision,
+    DecisionTimes,
     DueNotification,
     ExecutionStatus,
     NewRequest,
     NotificationCounts,
+    PendingSummary,
     SetAsideMessage,
     StoredEvent,
     User,
 )
 
 now = db.now
+# seconds from a request being stored to its decision, over approval_requests' columns
+TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
 
 
 def _ago(seconds: float) -> str:
@@ -398,6 +402,32 @@ class SqliteStore:
             SetAsideMessage(row["message_id"], row["reason"], row["receive_count"], row["first_seen"], row["last_seen"])
             for row in rows
         ]
+
+    # --- aggregates ----------------------------------------------------------------------------------
+
+    def pending_summary(self) -> PendingSummary:
+        count, oldest, soonest = self.connection.execute(
+            "SELECT COUNT(*), MIN(requested_at), MIN(expires_at) FROM approval_requests WHERE state = ?",
+            (states.PENDING,),
+        ).fetchone()
+        return PendingSummary(int(count), oldest, soonest)
+
+    def ended_counts(self) -> dict[str, int]:
+        marks = ", ".join("?" * len(states.ENDED))
+        rows = self.connection.execute(
+            f"SELECT state, COUNT(*) FROM approval_requests WHERE state IN ({marks}) GROUP BY state", states.ENDED
+        ).fetchall()
+        return {state: 0 for state in states.ENDED} | {row[0]: int(row[1]) for row in rows}
+
+    def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
+        marks = ", ".join("?" * len(states.DECIDED))
+        row = self.connection.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(d), 0.0){', SUM(d <= ?)' * len(bounds)} FROM"
+            f" (SELECT {TIME_TO_DECISION} AS d FROM approval_requests"
+            f" WHERE state IN ({marks}) AND decided_at IS NOT NULL)",
+            (*bounds, *states.DECIDED),
+        ).fetchone()
+        return DecisionTimes(bounds, tuple(int(n or 0) for n in row[2:]), int(row[0]), float(row[1]))
 
 
 class SqliteBackend:

@@ -349,39 +349,3 @@ def public(row: sqlite3.Row) -> dict[str, Any]:
     shown["order"] = json.loads(row["order_json"])
     shown["order_digest"] = order_digest(shown["order"])
     return shown
-
-
-# --- what the metrics and the insights read ------------------------------------------------------
-
-# seconds from a request being stored to its decision; an expression over approval_requests' columns
-TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
-
-
-def pending_summary(db: sqlite3.Connection) -> tuple[int, str | None, str | None]:
-    """Return how many requests are pending, when the oldest of them was requested and the soonest expiry."""
-    count, oldest, soonest = db.execute(
-        "SELECT COUNT(*), MIN(requested_at), MIN(expires_at) FROM approval_requests WHERE state = ?", (states.PENDING,)
-    ).fetchone()
-    return int(count), oldest, soonest
-
-
-def ended_counts(db: sqlite3.Connection) -> dict[str, int]:
-    """Return how many requests ended in each final state (every state present, 0 when none did)."""
-    marks = ", ".join("?" * len(states.ENDED))
-    rows = db.execute(
-        f"SELECT state, COUNT(*) FROM approval_requests WHERE state IN ({marks}) GROUP BY state", states.ENDED
-    ).fetchall()
-    return {state: 0 for state in states.ENDED} | {row[0]: int(row[1]) for row in rows}
-
-
-def decision_times(db: sqlite3.Connection, bounds: tuple[float, ...]) -> tuple[list[int], int, float]:
-    """Return the time from storing to deciding of approved and rejected requests as a histogram:
-    how many took at most each bound (cumulative), how many in all, and their sum in seconds."""
-    marks = ", ".join("?" * len(states.DECIDED))
-    buckets = ", SUM(d <= ?)" * len(bounds)
-    row = db.execute(
-        f"SELECT COUNT(*), COALESCE(SUM(d), 0.0){buckets} FROM"
-        f" (SELECT {TIME_TO_DECISION} AS d FROM approval_requests WHERE state IN ({marks}) AND decided_at IS NOT NULL)",
-        (*bounds, *states.DECIDED),
-    ).fetchone()
-    return [int(value or 0) for value in row[2:]], int(row[0]), float(row[1])
