@@ -30,6 +30,7 @@ ERROR_TITLES = {
     "OrderChanged": "Not decided, the order changed",
     "RequestExpired": "Expired",
     "AwsUnavailable": "AWS unreachable, nothing was decided; try again",
+    "StoreUnavailable": "The store is failing; try again once it recovers",
 }
 
 
