@@ -164,6 +164,7 @@ class DeadLetters:
     next_check: float = 0.0  # time.monotonic() of the next look
 
     def shown(self) -> dict[str, Any]:
+        """Return what /pending shows of it."""
         return {"count": self.count, "checked_at": self.checked_at}
 
 

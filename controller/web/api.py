@@ -68,9 +68,7 @@ def pending() -> Any:
         warnings=warnings,
         invalid_messages=store.invalid_messages(db, limit),
         notifications=store.notification_counts(db),
-        dead_letters=current_app.extensions["dead_letters"].shown()
-        if current_app.config.get("DEAD_LETTER_QUEUE_URL")
-        else None,
+        dead_letters=listing.dead_letters(),
         store={"failure": store.failure(db)},
     )
 
