@@ -119,7 +119,7 @@ def main() -> None:
     write_outputs(args.outputs, outputs)
     print(f"emulator ready: AWS endpoint {endpoint_url}, outputs in {args.outputs}", flush=True)
     stopped = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # Ctrl-C, kill, a closed terminal
         signal.signal(signum, lambda *_: stopped.set())
     stopped.wait()
     gateway.shutdown()
