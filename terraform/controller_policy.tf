@@ -39,12 +39,12 @@ data "aws_iam_policy_document" "controller" {
     resources = ["arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${aws_sfn_state_machine.this.name}:*"]
   }
 
-  # What controller/storage/dynamodb.py calls (TransactWriteItems is authorised by its Put and Update parts);
+  # What controller/storage/dynamodb.py calls (TransactWriteItems is authorised by its parts);
   # never Scan: every read is a key lookup or a query.
   statement {
     sid = "KeepRequestsInTheApprovalsTable"
     actions = [
-      "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable",
+      "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable",
       "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
     ]
     resources = [aws_dynamodb_table.this.arn]

@@ -8,7 +8,7 @@ in commit order on every controller. Items become records here and nowhere else.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -19,6 +19,8 @@ from controller.core import states
 from controller.core.errors import StoreUnavailable
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
+    Approval,
+    ApprovalOutcome,
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
@@ -67,6 +69,10 @@ def _request_key(request_id: str) -> dict[str, str]:
     return {"pk": f"request#{request_id}", "sk": "request"}
 
 
+def _approval_key(request_id: str, approver: str) -> dict[str, str]:
+    return {"pk": f"request#{request_id}", "sk": f"approval#{approver}"}
+
+
 def _request(item: dict[str, Any]) -> ApprovalRequest:
     decision = None
     if item.get("decision") is not None:
@@ -87,11 +93,13 @@ def _request(item: dict[str, Any]) -> ApprovalRequest:
         closed_reason=item.get("closed_reason"),
         claimed_at=item.get("claimed_at"),
         final_execution=ExecutionStatus(**final) if final else None,
+        rule=json.loads(item["rule_json"]) if item.get("rule_json") else None,
     )
 
 
 def _user(item: dict[str, Any]) -> User:
-    return User(item["sk"], item["role"], item["password_hash"], item["token_hash"], item["created_at"])
+    groups = tuple(json.loads(item.get("groups_json", "[]")))
+    return User(item["sk"], item["role"], item["password_hash"], item["token_hash"], item["created_at"], groups)
 
 
 def _update(
@@ -220,7 +228,7 @@ class DynamoDbStore:
                     return False
                 # another controller committed first: read the head again and retry
 
-    def _move(self, request: ApprovalRequest, to: str, values: dict[str, Any]) -> bool:
+    def _move(self, request: ApprovalRequest, to: str, values: dict[str, Any], *also: dict[str, Any]) -> bool:
         """Move a request from the state it was read in to another, with its lists and its event."""
         order = {
             states.PENDING: f"{request.received_at}#{request.id}",
@@ -237,7 +245,7 @@ class DynamoDbStore:
             _request_key(request.id), {"state": to, **values, **lists}, "#state = :from", **{"from": request.state}
         )
         change["ExpressionAttributeNames"]["#state"] = "state"
-        return self._commit({"Update": {"TableName": self.table, **change}}, "changed", request.id, to)
+        return self._commit({"Update": {"TableName": self.table, **change}}, "changed", request.id, to, *also)
 
     # --- requests ------------------------------------------------------------------------------------
 
@@ -258,7 +266,9 @@ class DynamoDbStore:
             "list_order": f"{stamp}#{request.id}",
             "check_key": states.PENDING,
             "check_order": f"{stamp}#{request.id}",
+            "rule_json": None if request.rule is None else json.dumps(request.rule),
         }
+        item = {name: value for name, value in item.items() if value is not None}
         put = {"Put": {"TableName": self.table, "Item": _wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
         notification = {
             "pk": "notifications",
@@ -335,8 +345,59 @@ class DynamoDbStore:
 
     def release(self, request_id: str) -> None:
         request = self.get_request(request_id)
-        if request is not None and request.state == states.DECIDING:
-            self._move(request, states.PENDING, dict.fromkeys(("decision", "approver", "comment", "reason")))
+        if request is None or request.state != states.DECIDING:
+            return
+        forgotten = dict.fromkeys(("decision", "approver", "comment", "reason"))
+        decision = request.decision
+        if request.rule is not None and decision is not None and decision.action == "approve" and decision.approver:
+            # the approval that claimed it goes too, so that its approver can send it again
+            found = self._get(_request_key(request.id)) or {}
+            forgotten["approval_count"] = max(int(found.get("approval_count", 1)) - 1, 0)
+            key = _wire(_approval_key(request.id, decision.approver))
+            self._move(request, states.PENDING, forgotten, {"Delete": {"TableName": self.table, "Key": key}})
+        else:
+            self._move(request, states.PENDING, forgotten)
+
+    def add_approval(self, request_id: str, approval: Approval, required: int) -> ApprovalOutcome:
+        item = {
+            **_approval_key(request_id, approval.approver),
+            "approver": approval.approver,
+            "at": approval.at,
+            "comment": approval.comment,
+        }
+        put = {"Put": {"TableName": self.table, "Item": _wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+        while True:
+            found = self._get(_request_key(request_id))
+            counted = int(found.get("approval_count", 0)) if found else 0
+            if found is None or found["state"] != states.PENDING or counted >= required:
+                return ApprovalOutcome("not pending")  # or about to be claimed by the approval that made the count
+            # the count moves one at a time, so exactly one approval makes it reach `required`
+            count = _update(
+                _request_key(request_id),
+                {"approval_count": counted + 1},
+                "#state = :pending AND (attribute_not_exists(approval_count) OR approval_count = :seen)",
+                pending=states.PENDING,
+                seen=counted,
+            )
+            count["ExpressionAttributeNames"]["#state"] = "state"
+            try:
+                self.dynamodb.transact_write_items(TransactItems=[{"Update": {"TableName": self.table, **count}}, put])
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                if reasons[1:2] == ["ConditionalCheckFailed"]:
+                    return ApprovalOutcome("duplicate")
+                continue  # the request moved or another approval counted first: read it again
+            if counted + 1 < required:
+                return ApprovalOutcome("recorded")
+            claimed = self.claim(request_id, Decision("approve", approval.approver, approval.comment))
+            return ApprovalOutcome("claimed", claimed) if claimed else ApprovalOutcome("not pending")
+
+    def approvals(self, request_id: str) -> list[Approval]:
+        items = self._partition(f"request#{request_id}", "begins_with(sk, :approval)", {":approval": "approval#"})
+        found = [Approval(item["approver"], item["at"], item.get("comment")) for item in items]
+        return sorted(found, key=lambda approval: (approval.at, approval.approver))
 
     def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
         request = self.get_request(request_id)
@@ -440,7 +501,7 @@ class DynamoDbStore:
             raise
         return True
 
-    def add_user(self, name: str, role: str, password_hash: str, token_hash: str) -> bool:
+    def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
         item = {
             "pk": "users",
             "sk": name,
@@ -448,6 +509,7 @@ class DynamoDbStore:
             "password_hash": password_hash,
             "token_hash": token_hash,
             "created_at": now(),
+            "groups_json": json.dumps(sorted(set(groups))),
         }
         return self._conditional(
             lambda: self.dynamodb.put_item(
@@ -463,6 +525,12 @@ class DynamoDbStore:
 
     def replace_token(self, name: str, token_hash: str) -> bool:
         update = _update({"pk": "users", "sk": name}, {"token_hash": token_hash}, "attribute_exists(pk)")
+        return self._conditional(lambda: self.dynamodb.update_item(TableName=self.table, **update))
+
+    def set_groups(self, name: str, groups: Sequence[str]) -> bool:
+        update = _update(
+            {"pk": "users", "sk": name}, {"groups_json": json.dumps(sorted(set(groups)))}, "attribute_exists(pk)"
+        )
         return self._conditional(lambda: self.dynamodb.update_item(TableName=self.table, **update))
 
     def locked_until(self, keys: list[str]) -> str | None:

@@ -93,10 +93,15 @@ def test_every_policy_argument_is_a_policy_document() -> None:
 
 
 # IAM authorises these calls by the actions of their parts: a batch of deletes by DeleteMessage, and a
-# transaction by the Put and Update it is made of (controller/storage/dynamodb.py writes no other part).
+# transaction by the parts it is made of (controller/storage/dynamodb.py writes these, and no Delete alone).
 AUTHORISED_AS = {
     "sqs:DeleteMessageBatch": {"sqs:DeleteMessage"},
-    "dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+    "dynamodb:TransactWriteItems": {
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    },
 }
 # DynamoDB decrypts the approvals table with its customer managed key on the caller's behalf.
 IMPLIED = {"dynamodb:GetItem": {"kms:Decrypt"}}
