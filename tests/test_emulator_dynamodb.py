@@ -124,7 +124,7 @@ class _WriterBetweenCopyAndRestore(DynamoDBBackend):
 
 def test_canary_moto_still_loses_a_write_made_while_a_transaction_is_cancelled() -> None:
     """Why the emulator serves DynamoDB one call at a time: once this fails, moto keeps such a write itself
-    and the lock in emulator/patches.py can go."""
+    and the lock in emulator/patches/dynamodb.py can go."""
     backend = _WriterBetweenCopyAndRestore(lambda: backend.put_item("t", {"pk": {"S": "meanwhile"}}))
     backend.create_table(
         "t",
