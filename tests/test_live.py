@@ -12,6 +12,7 @@ import requests
 
 from controller.storage import store
 from controller.storage.db import connect
+from harness.database import stored_task_tokens
 from harness.waiting import wait_for
 from harness.webhooks import WebhookReceiver
 
@@ -207,7 +208,7 @@ def test_a_new_request_is_notified_once_with_its_summary_and_a_link_but_never_it
     controller.wait_for_pending(name)
 
     wait_for(lambda: receiver.received, 30, "the notification, after two refused attempts")
-    token = connect(controller.app.config["DATABASE"]).execute("SELECT task_token FROM approval_requests").fetchone()[0]
+    (token,) = stored_task_tokens(controller.app.config["DATABASE"]).values()
     (sent,) = receiver.received
     assert sent["request_id"] == name
     assert "Order ORD-1001 from Ada Lovelace, total 28.00 EUR" in sent["text"]
