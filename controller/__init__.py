@@ -7,11 +7,13 @@ from typing import Any
 from flask import Flask
 
 from controller.access import auth
+from controller.approval.inbox import DeadLetters
 from controller.core.config import DEFAULTS, check, load_config
 from controller.core.errors import register_error_handlers
+from controller.core.metrics import Metrics
 from controller.service.aws import make_clients
 from controller.storage import db
-from controller.web import api, audit, events, pages, security, signin
+from controller.web import api, audit, events, metrics, pages, requestlog, security, signin
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -22,8 +24,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     check(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; keeps field order
     db.init_app(app)
-    app.extensions["aws"] = make_clients(app.config)
+    app.extensions["metrics"] = Metrics()
+    app.extensions["aws"] = make_clients(app.config, app.extensions["metrics"])
+    app.extensions["dead_letters"] = DeadLetters()
     register_error_handlers(app)
+    requestlog.init_app(app)  # first: every request gets its id and its log line, refused or not
     security.init_app(app)  # host names, body size, cross-site: before anything else
     auth.init_app(app)  # then who is asking
     app.register_blueprint(api.bp)
@@ -31,4 +36,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     pages.init_app(app)
     app.register_blueprint(signin.bp)
     audit.init_app(app)
+    metrics.init_app(app)
     return app

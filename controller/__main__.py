@@ -17,7 +17,8 @@ from flask import Flask
 from controller import create_app
 from controller.access import auth
 from controller.cli import policy, users
-from controller.core.config import ConfigurationError
+from controller.core import logs
+from controller.core.config import ConfigurationError, settings
 from controller.service.startup import prepare_to_serve, wsgi_server
 
 
@@ -28,8 +29,8 @@ def serve() -> None:
 
 def configured_app() -> Flask:
     """Build the app from the environment, or exit with what configuration is missing."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        logs.configure(settings()["LOG_FORMAT"])
         app = create_app()
         auth.check_bind(app)
     except ConfigurationError as error:  # DatabaseTooNew among them

@@ -74,6 +74,7 @@ class ServedController:
 
     def __init__(self, config: dict[str, Any], token: str | None = None) -> None:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.stopped = False
         self.app = create_app(config)
         self.background = prepare_to_serve(self.app)
         self.server = wsgi_server(self.app, port=0)
@@ -101,6 +102,9 @@ class ServedController:
         numbers they keep; it is closed last, once no worker can write to it, so that no write ever
         lands on a descriptor number the process has meanwhile given to something else.
         """
+        if self.stopped:
+            return
+        self.stopped = True
         closed = threading.Event()
 
         def close_connections() -> None:

@@ -71,6 +71,8 @@ def controller_factory(
     started: list[ServedController] = []
 
     def start(stack: Stack, **overrides: Any) -> ServedController:
+        if stack.dead_letter_queue_url:
+            overrides = {"DEAD_LETTER_QUEUE_URL": stack.dead_letter_queue_url, **overrides}
         config = controller_config(stack.emulator, stack.queue_url, tmp_path / "approvals.sqlite3", **overrides)
         started.append(ServedController(config, sign_in(config["DATABASE"])))
         return started[-1]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness import peek
 from harness.controllers import TEST_PASSWORD, add_user
-from harness.database import stored_task_tokens
 from harness.orders import ORDER
 from stack.paths import PROJECT_ROOT
 
@@ -63,6 +63,10 @@ def form_session(controller) -> tuple[requests.Session, str]:
     session = requests.Session()
     html = session.get(controller.url + "/", timeout=30).text
     return session, re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def stored_tokens(controller) -> list[str]:
+    return peek.task_tokens(controller.app.config["DATABASE"])
 
 
 def test_an_approver_sees_an_order_and_approves_it_with_a_click(stack, controller_factory, page):
@@ -210,7 +214,7 @@ def test_the_page_never_contains_a_task_token(stack, controller, page):
     expect(outcome_row(page, decided)).to_be_visible()
     shown = [page.content(), controller.get("/").text, controller.get("/ui/requests").text]
 
-    tokens = list(stored_task_tokens(controller.app.config["DATABASE"]).values())
+    tokens = stored_tokens(controller)
     assert len(tokens) == 2
     for token in tokens:
         assert all(token not in html for html in shown)

@@ -8,7 +8,7 @@ import threading
 import pytest
 import requests
 
-from harness.database import stored_states, stored_task_tokens
+from harness import peek
 from harness.orders import ORDER
 from harness.processes import ControllerProcess
 from harness.stacks import make_stack
@@ -103,11 +103,13 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
         assert len(answers) == 1, name
     assert kills == KILLS, "some kills came after the work was done"
     assert stack.queue_depth() == 0
-    assert stored_states(tmp_path / "approvals.sqlite3") == {
+    rows = peek.query(tmp_path / "approvals.sqlite3", "SELECT id, state, task_token FROM approval_requests")
+    assert {row["id"]: row["state"] for row in rows} == {
         n: "approved" if d == "approve" else "rejected" for n, d in decisions.items()
     }
     logs = controller.log.read_text(errors="replace")
-    tokens = stored_task_tokens(tmp_path / "approvals.sqlite3")
-    leaked = [name for name, token in tokens.items() if token in logs or any(token in body for body in bodies)]
+    leaked = [
+        row["id"] for row in rows if row["task_token"] in logs or any(row["task_token"] in body for body in bodies)
+    ]
     assert not leaked, "task tokens appeared in logs or responses"
     assert not (token and token in logs), "the API token appeared in the logs"

@@ -10,13 +10,18 @@ import requests
 from botocore.exceptions import ReadTimeoutError
 
 from controller.approval import executions
-from controller.storage.db import connect
-from harness.database import stored_task_tokens
+from controller.storage.db import connection
+from harness import peek
 from harness.orders import ORDER
 from harness.stacks import make_stack
 from harness.waiting import wait_for
 
 pytestmark = pytest.mark.both_sign_in_modes
+
+
+def stored_token(controller) -> str:
+    (token,) = peek.task_tokens(controller.app.config["DATABASE"])
+    return token
 
 
 def test_an_approved_order_succeeds_with_the_approvers_output(stack, controller):
@@ -78,8 +83,8 @@ def test_a_request_past_its_timeout_fails_and_a_late_approve_gets_410(expired_re
 
 def test_a_late_approve_is_refused_even_before_the_controller_notices_the_expiry(expired_request):
     controller, name = expired_request.controller, expired_request.name
-    connect(controller.app.config["DATABASE"]).execute(
-        "UPDATE approval_requests SET expires_at = '9999-12-31T00:00:00.000+00:00'"
+    peek.query(
+        controller.app.config["DATABASE"], "UPDATE approval_requests SET expires_at = '9999-12-31T00:00:00.000+00:00'"
     )
 
     response = controller.post(f"/approve/{name}")
@@ -173,9 +178,8 @@ def test_aws_unreachable_gets_503_and_the_request_stays_pending(stack, controlle
 
 def test_a_crash_between_store_and_delete_leaves_no_duplicate(emulator, controller_process, tmp_path):
     stack = make_stack(emulator, visibility_timeout_seconds=1)
-    controller = controller_process(
-        stack, tmp_path / "approvals.sqlite3", crash_at="before-call.sqs.DeleteMessageBatch"
-    )
+    database = tmp_path / "approvals.sqlite3"
+    controller = controller_process(stack, database, crash_at="before-call.sqs.DeleteMessageBatch")
     name = stack.start()
     wait_for(lambda: stack.queue_depth() == 1, 15, "the approval request on the queue")
 
@@ -236,7 +240,7 @@ def test_a_request_whose_execution_is_gone_is_no_longer_pending(stack, controlle
 def test_no_response_ever_contains_a_task_token(stack, controller):
     name = stack.start()
     controller.wait_for_pending(name)
-    (token,) = stored_task_tokens(controller.app.config["DATABASE"]).values()
+    token = stored_token(controller)
 
     bodies = [
         controller.get("/pending").text,
@@ -310,12 +314,14 @@ def test_a_decision_whose_answer_was_lost_is_finished_by_a_later_pending(stack, 
 def test_a_liveness_check_never_overwrites_a_decision_made_meanwhile(stack, controller):
     name = stack.start()
     controller.wait_for_pending(name)
-    database = connect(controller.app.config["DATABASE"])
-    seen_while_pending = database.execute("SELECT * FROM approval_requests WHERE id = ?", (name,)).fetchone()
+    (seen_while_pending,) = peek.query(
+        controller.app.config["DATABASE"], "SELECT * FROM approval_requests WHERE id = ?", (name,)
+    )
     assert controller.post(f"/approve/{name}", {"approver": "Grace"}).status_code == 200
     stack.wait_until_finished(name)
 
-    executions.settle_pending(database, stack.emulator.client("stepfunctions"), seen_while_pending)
+    with connection(controller.app.config["DATABASE"]) as database:
+        executions.settle_pending(database, stack.emulator.client("stepfunctions"), seen_while_pending)
 
     stored = controller.get(f"/approvals/{name}").json()["request"]
     assert (stored["state"], stored["approver"]) == ("approved", "Grace")

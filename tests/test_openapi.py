@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from harness import peek
 from harness.controllers import ServedController, controller_config
-from harness.database import stored_task_tokens
 from harness.emulator import Emulator
 from harness.stacks import Api, Stack, make_api, make_stack
 from stack.paths import OPENAPI_FILE
@@ -51,7 +51,7 @@ def fuzzed_controller(
         controller_config(stack.emulator, stack.queue_url, tmp_path_factory.mktemp("openapi") / "approvals.sqlite3")
     )
     controller.wait_for_pending(stack.start())
-    (token,) = stored_task_tokens(controller.app.config["DATABASE"]).values()
+    (token,) = peek.task_tokens(controller.app.config["DATABASE"])
     yield controller, token
     controller.stop()
 

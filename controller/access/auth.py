@@ -14,6 +14,7 @@ Roles come from the users table: viewers read, approvers decide too.
 from __future__ import annotations
 
 import functools
+import hmac
 import ipaddress
 import math
 import time
@@ -31,6 +32,7 @@ from controller.storage import store
 from controller.storage.db import get_db
 
 PUBLIC_ENDPOINTS = {"static", "signin.sign_in_form", "signin.sign_in", "signin.health"}
+METRICS_ENDPOINT = "metrics.scrape"  # also open to CONTROLLER_METRICS_TOKEN
 ADD_USER = "python -m controller users add NAME --role approver"
 SESSION_MAX_SECONDS = 12 * 3600  # a page session signs in again after a working day
 View = TypeVar("View", bound=Callable[..., Any])
@@ -64,9 +66,14 @@ def _listed(setting: str) -> set[str]:
     return {entry.strip() for entry in current_app.config[setting].split(",") if entry.strip()}
 
 
+def from_proxy_address() -> bool:
+    """Return whether this request came from one of CONTROLLER_TRUSTED_PROXIES."""
+    return request.remote_addr in _listed("TRUSTED_PROXIES")
+
+
 def from_trusted_proxy() -> bool:
-    """Return whether this request came through a configured proxy."""
-    return bool(current_app.config["TRUSTED_PROXY_HEADER"]) and request.remote_addr in _listed("TRUSTED_PROXIES")
+    """Return whether this request came through a configured sign-on proxy."""
+    return bool(current_app.config["TRUSTED_PROXY_HEADER"]) and from_proxy_address()
 
 
 def client_address() -> str:
@@ -129,10 +136,21 @@ def _session_user() -> Identity | None:
     return Identity(row["name"], row["role"])
 
 
+def metrics_token_matches() -> bool:
+    """Return whether the request carries CONTROLLER_METRICS_TOKEN as its bearer token."""
+    expected = current_app.config["METRICS_TOKEN"]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    matches = hmac.compare_digest(token.strip().encode(), expected.encode())
+    return bool(expected) and scheme.lower() == "bearer" and matches
+
+
 def identify() -> Any:
     """Find who is asking before any view runs; without an identity, 401 for the API and the sign-in form for pages."""
     g.sign_in = store.has_users(get_db())
     if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if request.endpoint == METRICS_ENDPOINT and metrics_token_matches():
+        g.metrics_token = True
         return None
     if not g.sign_in:
         if needs_users(current_app):

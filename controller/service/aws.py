@@ -8,9 +8,11 @@ import boto3
 from botocore.config import Config
 from flask import Flask, current_app
 
+from controller.core.metrics import Metrics
 
-def make_clients(config: dict[str, Any]) -> dict[str, Any]:
-    """Return {"sqs": client, "stepfunctions": client} for the configured stack."""
+
+def make_clients(config: dict[str, Any], metrics: Metrics) -> dict[str, Any]:
+    """Return {"sqs": client, "stepfunctions": client} for the configured stack, each call counted in metrics."""
     session_args: dict[str, Any] = {"region_name": config.get("AWS_REGION")}
     if config.get("CONFIG_SOURCE") == "emulator":
         # the emulator accepts any credentials; real ones must never be sent to it
@@ -21,10 +23,13 @@ def make_clients(config: dict[str, Any]) -> dict[str, Any]:
         connect_timeout=5,
         read_timeout=30,
     )
-    return {
+    clients = {
         service: session.client(service, endpoint_url=config.get("AWS_ENDPOINT_URL"), config=client_config)
         for service in ("sqs", "stepfunctions")
     }
+    for service, made in clients.items():
+        metrics.watch_aws(service, made.meta.events)
+    return clients
 
 
 def clients_of(app: Flask) -> dict[str, Any]:
