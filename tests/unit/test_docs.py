@@ -108,3 +108,12 @@ def test_ci_runs_the_readmes_test_command_word_for_word_on_the_pythons_the_readm
 def test_the_readme_stays_short() -> None:
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 250, f"README.md has {len(lines)} lines; move reference to docs/"
+
+
+def test_every_benchmark_runs_as_a_module_without_touching_sys_path() -> None:
+    hacks = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "bench").rglob("*.py")
+        if re.search(r"sys\.path\.(insert|append)", path.read_text(encoding="utf-8"))
+    ]
+    assert not hacks, f"run these as `python -m bench.<name>` instead of changing sys.path: {hacks}"
