@@ -41,6 +41,14 @@ def refresh() -> list[str]:
     return warnings
 
 
+def dead_letters() -> dict[str, Any] | None:
+    """Return what the last look at the dead-letter queue found; None when there is none to look at."""
+    if not current_app.config.get("DEAD_LETTER_QUEUE_URL"):
+        return None
+    seen: inbox.DeadLetters = current_app.extensions["dead_letters"]
+    return seen.shown()
+
+
 def execution_status(db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     """Return the request's execution status; status None and a warning when AWS could not be asked."""
     try:
