@@ -117,7 +117,8 @@ local_order() {
 }
 
 port="${CONTROLLER_PORT:-3000}"
-order='{"order_id": "ORD-1", "customer": {"id": "C-1", "name": "Ada"}, "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": 12.5}]}'
+# Pasted, '$RANDOM' gives each order an id of its own (bash and zsh).
+order='{"order_id": "ORD-'"'\$RANDOM'"'", "customer": {"id": "C-1", "name": "Ada"}, "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": 12.5}]}'
 if [[ "$mode" == aws ]]; then
   if [[ -z "$deployed_outputs" || "$deployed_outputs" == "{}" ]]; then
     echo "No deployed stack: run terraform apply first (see README), or use --local." >&2
@@ -183,13 +184,16 @@ else
   start_order=$(local_order)
 fi
 
+oldest="curl -s localhost:$port/pending | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"pending\"][0][\"id\"])'"
 cat <<NEXT
 
-Ready. In another shell:
+Ready. In another shell, paste these in order (run /pending again until it lists the order):
   $start_order
   curl localhost:$port/pending
-  curl -X POST localhost:$port/approve          # or /approve/<id>, /reject/<id> -d '{"reason": "..."}'
-  curl localhost:$port/approvals/<id>
+  id=\$($oldest)
+  curl -X POST localhost:$port/approve/\$id
+  curl localhost:$port/approvals/\$id
+  # or reject it: curl -X POST localhost:$port/reject/\$id -H 'Content-Type: application/json' -d '{"reason": "..."}'
 
 NEXT
 start controller -m controller

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from stack.paths import PROJECT_ROOT
 
 READY_SECONDS = 180  # a first start builds the Lambda package and may run terraform init
 STOP_SECONDS = 20
+DEFAULT_PORTS = {"controller": 3000, "aws": 5000, "gateway": 4000}
 MARK = "BUILD_AND_RUN_TEST_RUN"  # every process the script starts inherits it, so a test can find them all
 
 
@@ -40,6 +42,8 @@ class ScriptRun:
     """A running ./build_and_run.sh: its process, its ports, and what it printed."""
 
     workdir: Path
+    checkout: Path = PROJECT_ROOT
+    default_ports: bool = False  # as a user runs it: ports 3000, 4000 and 5000, state inside the checkout
     ports: dict[str, int] = field(default_factory=dict)
     mark: str = field(default_factory=lambda: uuid.uuid4().hex)
     process: subprocess.Popen[bytes] | None = None
@@ -50,21 +54,23 @@ class ScriptRun:
 
     def start(self, *options: str) -> None:
         """Start the script in a session of its own (as a terminal would run it) and wait for its controller."""
-        self.ports = self.ports or {"controller": free_port(), "aws": free_port(), "gateway": free_port()}
-        environ = {
-            **os.environ,
-            MARK: self.mark,
-            "VENV": sys.prefix,
-            "CONTROLLER_PORT": str(self.ports["controller"]),
-            "EMULATOR_PORT": str(self.ports["aws"]),
-            "EMULATOR_API_PORT": str(self.ports["gateway"]),
-            "EMULATOR_OUTPUTS": str(self.workdir / "outputs.json"),
-            "CONTROLLER_DATABASE": str(self.workdir / "approvals.sqlite3"),
-            "TMPDIR": str(self.workdir),
-        }
+        environ = {**os.environ, MARK: self.mark, "VENV": sys.prefix, "TMPDIR": str(self.workdir)}
+        if self.default_ports:
+            self.ports = DEFAULT_PORTS
+        else:
+            self.ports = self.ports or {"controller": free_port(), "aws": free_port(), "gateway": free_port()}
+            environ |= {
+                "CONTROLLER_PORT": str(self.ports["controller"]),
+                "EMULATOR_PORT": str(self.ports["aws"]),
+                "EMULATOR_API_PORT": str(self.ports["gateway"]),
+                "EMULATOR_OUTPUTS": str(self.outputs_file),
+                "CONTROLLER_DATABASE": str(self.workdir / "approvals.sqlite3"),
+            }
+        # The venv running the tests has the project installed; the script must not reinstall it from here.
+        (Path(sys.prefix) / ".installed").touch()
         with (self.workdir / "script.log").open("ab") as log:
             process = self.process = subprocess.Popen(
-                [str(PROJECT_ROOT / "build_and_run.sh"), *options],
+                [str(self.checkout / "build_and_run.sh"), *options],
                 cwd=self.workdir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -75,8 +81,12 @@ class ScriptRun:
         wait_for(lambda: "controller ready on" in self.log or process.poll() is not None, READY_SECONDS, "Ready")
         assert process.poll() is None, f"the script ended before its controller was ready:\n{self.log[-3000:]}"
 
+    @property
+    def outputs_file(self) -> Path:
+        return self.checkout / ".emulator" / "outputs.json" if self.default_ports else self.workdir / "outputs.json"
+
     def outputs(self) -> dict[str, str]:
-        raw = json.loads((self.workdir / "outputs.json").read_text())
+        raw = json.loads(self.outputs_file.read_text())
         return {key: item["value"] for key, item in raw.items()}
 
     def processes(self) -> dict[int, str]:
@@ -107,7 +117,7 @@ class ScriptRun:
 
         with contextlib.suppress(TimeoutError):
             wait_for(gone, STOP_SECONDS, "every process of the run to end")
-        return self.processes(), [port for port in self.ports.values() if _listening(port)]
+        return self.processes(), [port for port in self.ports.values() if listening(port)]
 
     def kill_everything(self) -> None:
         """Kill whatever of the run is left, so a failed test leaves nothing either."""
@@ -118,6 +128,17 @@ class ScriptRun:
             self.process.wait()
 
 
-def _listening(port: int) -> bool:
+def copy_of_checkout(destination: Path) -> Path:
+    """Copy the checkout's tracked files, as a fresh clone has them, and return where."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source, target = PROJECT_ROOT / name, destination / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
+
+
+def listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
