@@ -9,7 +9,7 @@ from flask import Flask
 from controller.access import auth
 from controller.core.config import DEFAULTS, check, load_config
 from controller.core.errors import register_error_handlers
-from controller.service.aws import make_clients
+from controller.service import aws
 from controller.storage import db
 from controller.web import api, audit, events, pages, security, signin
 
@@ -22,7 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     check(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; keeps field order
     db.init_app(app)
-    app.extensions["aws"] = make_clients(app.config)
+    aws.init_app(app)
     register_error_handlers(app)
     security.init_app(app)  # host names, body size, cross-site: before anything else
     auth.init_app(app)  # then who is asking

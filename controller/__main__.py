@@ -2,7 +2,7 @@
 
 python -m controller                                   serve, with waitress
 python -m controller users add NAME --role approver    add a user; prints their API token last
-python -m controller users list | remove NAME | token NAME
+python -m controller users list | remove NAME | token NAME | passwd NAME | local-mode
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from controller.access import auth
 from controller.cli import users
 from controller.core.config import ConfigurationError
 from controller.service.startup import prepare_to_serve, wsgi_server
+from controller.storage import db
 
 
 def serve() -> None:
@@ -24,7 +25,8 @@ def serve() -> None:
     try:
         app = create_app()
         auth.check_bind(app)
-    except ConfigurationError as error:  # DatabaseTooNew among them
+        serving = db.claim_serving(app.config["DATABASE"])  # held until the process ends
+    except ConfigurationError as error:  # DatabaseTooNew, DatabaseUnusable and AlreadyServed among them
         sys.exit(f"controller: {error}")
     if not auth.is_loopback(app.config["HOST"]):
         logging.getLogger("controller").warning(
@@ -39,7 +41,10 @@ def serve() -> None:
         f" {auth.mode_description(app)}, {app.config['THREADS']} threads)",
         flush=True,
     )
-    server.run()
+    try:
+        server.run()
+    finally:
+        serving.close()
 
 
 def main(argv: list[str] | None = None) -> None:

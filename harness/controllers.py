@@ -14,6 +14,7 @@ from waitress import wasyncore
 
 from controller import create_app
 from controller.access import credentials
+from controller.core import text
 from controller.service.startup import prepare_to_serve, wsgi_server
 from controller.storage import db, store
 from harness.emulator import Emulator
@@ -31,7 +32,7 @@ def add_user(database: Path | str, name: str, role: str = "approver", password: 
     try:
         token = credentials.new_token()
         hashes = credentials.hash_password(password), credentials.hash_token(token)
-        if not store.add_user(connection, name, role, *hashes):
+        if not store.add_user(connection, name, text.name_key(name), role, *hashes):
             raise ValueError(f"{name} is already a user")
     finally:
         connection.close()

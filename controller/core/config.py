@@ -21,7 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "PULL_WAIT_SECONDS": 20,  # the background pull's long poll; requests never wait for SQS
     "PULL_MAX_BATCHES": 10,
     "PULL_BATCH_SIZE": 10,
-    "AWS_MAX_ATTEMPTS": 4,
+    "AWS_MAX_ATTEMPTS": 3,  # each AWS call, retries included; a hung endpoint costs at most this times the timeouts
+    "AWS_CONNECT_TIMEOUT_SECONDS": 3.0,
+    "AWS_READ_TIMEOUT_SECONDS": 5.0,  # an AWS answer takes milliseconds; the long poll adds its own wait to this
     # each check is a DescribeExecution per pending request; decisions find a stopped execution anyway
     "LIVENESS_CHECK_SECONDS": 300,
     "LIVENESS_PARALLEL": 4,
@@ -33,11 +35,14 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",  # signs the page's session cookie; empty: a random key per process
     "ALLOWED_HOSTS": "",  # names besides 127.0.0.1, localhost and [::1] the controller answers to, comma-separated
     "MAX_BODY_BYTES": 65536,  # a decision body is a few kB; larger bodies get 413
-    "THREADS": 8,  # the production server's worker threads
+    "THREADS": 8,  # the production server's worker threads; at most half may wait on AWS, a quarter stream /events
+    "CONNECTION_LIMIT": 1000,  # open connections the server accepts; beyond it, new ones wait in the kernel's queue
+    "IDLE_TIMEOUT_SECONDS": 30,  # a connection with no request running and nothing sent or received is closed
     "SECURE_COOKIES": False,  # mark the session cookie Secure (the controller is reached over HTTPS)
     "SIGNIN_MAX_FAILURES": 5,  # failed sign-ins (per name and per address) before a lockout
     "SIGNIN_LOCKOUT_SECONDS": 300,
-    "TRUSTED_PROXIES": "",  # addresses of a signing-in proxy (oauth2-proxy), comma-separated
+    # addresses (or networks) of reverse proxies in front, comma-separated: only their X-Forwarded-For is believed
+    "TRUSTED_PROXIES": "",
     "TRUSTED_PROXY_HEADER": "",  # the header that proxy names the user in, e.g. X-Forwarded-Email
 }
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
@@ -92,9 +97,16 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError("CONTROLLER_PULL_BATCH_SIZE must be from 1 to 10, the range SQS allows.")
     if not 0 <= config["PULL_WAIT_SECONDS"] <= 20:
         raise ConfigurationError("CONTROLLER_PULL_WAIT_SECONDS must be from 0 to 20, the range SQS allows.")
-    for key in ("PULL_MAX_BATCHES", "AWS_MAX_ATTEMPTS", "LIVENESS_PARALLEL", "DECISION_PARALLEL", "THREADS"):
+    for key in ("PULL_MAX_BATCHES", "AWS_MAX_ATTEMPTS", "LIVENESS_PARALLEL", "DECISION_PARALLEL"):
         if config[key] < 1:
             raise ConfigurationError(f"CONTROLLER_{key} must be at least 1.")
+    for key in ("AWS_CONNECT_TIMEOUT_SECONDS", "AWS_READ_TIMEOUT_SECONDS", "IDLE_TIMEOUT_SECONDS"):
+        if not 0 < config[key] <= 300:
+            raise ConfigurationError(f"CONTROLLER_{key} must be more than 0 and at most 300.")
+    if config["THREADS"] < 2:
+        raise ConfigurationError("CONTROLLER_THREADS must be at least 2: one is always kept for requests without AWS.")
+    if config["CONNECTION_LIMIT"] < 10:
+        raise ConfigurationError("CONTROLLER_CONNECTION_LIMIT must be at least 10.")
     if config["MAX_BODY_BYTES"] < 1024:
         raise ConfigurationError("CONTROLLER_MAX_BODY_BYTES must be at least 1024.")
 

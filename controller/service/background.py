@@ -79,7 +79,9 @@ class Background:
         return db.thread_connection(self.config["DATABASE"])
 
     def _pull_once(self) -> None:
-        inbox.pull_configured(self._connection(), self.clients["sqs"], self.config, self.config["PULL_WAIT_SECONDS"])
+        inbox.pull_configured(
+            self._connection(), self.clients["sqs_long_poll"], self.config, self.config["PULL_WAIT_SECONDS"]
+        )
 
     def _settle(self, row: Any) -> bool:
         """Check one request's execution; False when AWS could not say (it is checked again later)."""

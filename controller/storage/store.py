@@ -28,34 +28,92 @@ def has_users(db: sqlite3.Connection) -> bool:
     return exists == 1
 
 
+def had_users(db: sqlite3.Connection) -> bool:
+    """Return whether a user was ever added and local mode was not chosen again since (see reopen)."""
+    exists: int = db.execute("SELECT EXISTS (SELECT 1 FROM sign_in_state)").fetchone()[0]
+    return exists == 1
+
+
+def reopen(db: sqlite3.Connection) -> bool:
+    """Return the database to local mode, on purpose; False (nothing changed) while a user exists."""
+    with transaction(db):
+        if has_users(db):
+            return False
+        db.execute("DELETE FROM sign_in_state")
+    return True
+
+
 def users(db: sqlite3.Connection) -> list[sqlite3.Row]:
     """Return every user, by name."""
     return db.execute("SELECT * FROM users ORDER BY name").fetchall()
 
 
-def user(db: sqlite3.Connection, name: str) -> sqlite3.Row | None:
-    """Return the user with this name, or None."""
-    row: sqlite3.Row | None = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+def user(db: sqlite3.Connection, name_key: str) -> sqlite3.Row | None:
+    """Return the user whose name has this key (text.name_key: case and Unicode form set aside), or None."""
+    row: sqlite3.Row | None = db.execute("SELECT * FROM users WHERE name_key = ?", (name_key,)).fetchone()
     return row
 
 
-def add_user(db: sqlite3.Connection, name: str, role: str, password_hash: str, token_hash: str) -> bool:
-    """Add a user; False if the name is taken."""
-    cursor = db.execute(
-        "INSERT OR IGNORE INTO users (name, role, password_hash, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-        (name, role, password_hash, token_hash, now()),
-    )
-    return cursor.rowcount == 1
+def add_user(db: sqlite3.Connection, name: str, name_key: str, role: str, password_hash: str, token_hash: str) -> bool:
+    """Add a user; False if a user with this name key exists. The database is closed to local mode from now on."""
+    with transaction(db):
+        if user(db, name_key) is not None:
+            return False
+        db.execute(
+            "INSERT INTO users (name, name_key, role, password_hash, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (name, name_key, role, password_hash, token_hash, now()),
+        )
+    return True
+
+
+def _end_sessions(db: sqlite3.Connection, name: str) -> None:
+    db.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+
+
+def _change_user(db: sqlite3.Connection, statement: str, name: str, *values: str) -> bool:
+    """Run an UPDATE or DELETE of the user named `name` and end every session of theirs, at once."""
+    with transaction(db):
+        changed = db.execute(statement, (*values, name)).rowcount == 1
+        _end_sessions(db, name)
+    return changed
 
 
 def remove_user(db: sqlite3.Connection, name: str) -> bool:
-    """Remove a user; False if there was none of that name."""
-    return db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 1
+    """Remove a user and end their sessions; False if there was none of that name."""
+    return _change_user(db, "DELETE FROM users WHERE name = ?", name)
 
 
 def replace_token(db: sqlite3.Connection, name: str, token_hash: str) -> bool:
-    """Give a user a new token hash (the old token stops working); False if there is no such user."""
-    return db.execute("UPDATE users SET token_hash = ? WHERE name = ?", (token_hash, name)).rowcount == 1
+    """Give a user a new token hash (the old token stops working) and end their sessions; False if no such user."""
+    return _change_user(db, "UPDATE users SET token_hash = ? WHERE name = ?", name, token_hash)
+
+
+def replace_password(db: sqlite3.Connection, name: str, password_hash: str) -> bool:
+    """Give a user a new password hash and end their sessions; False if there is no such user."""
+    return _change_user(db, "UPDATE users SET password_hash = ? WHERE name = ?", name, password_hash)
+
+
+def start_session(db: sqlite3.Connection, secret_hash: str, name: str, lifetime_seconds: float) -> None:
+    """Record a page session of a user, valid for lifetime_seconds unless ended sooner."""
+    db.execute(
+        "INSERT INTO sessions (secret_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        (secret_hash, name, now(), _ago(-lifetime_seconds)),
+    )
+
+
+def session_user(db: sqlite3.Connection, secret_hash: str) -> sqlite3.Row | None:
+    """Return the user of a page session still running, or None (ended, expired, or never started)."""
+    row: sqlite3.Row | None = db.execute(
+        "SELECT u.* FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.secret_hash = ? AND s.expires_at > ?",
+        (secret_hash, now()),
+    ).fetchone()
+    return row
+
+
+def end_sessions(db: sqlite3.Connection, name: str) -> None:
+    """End every page session of a user (signing out on one browser signs out all of them)."""
+    _end_sessions(db, name)
+    db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now(),))  # and forget everyone's expired ones
 
 
 def locked_until(db: sqlite3.Connection, keys: list[str]) -> str | None:
@@ -67,23 +125,36 @@ def locked_until(db: sqlite3.Connection, keys: list[str]) -> str | None:
     return until
 
 
-def count_failure(db: sqlite3.Connection, key: str, max_failures: int, lockout_seconds: float) -> None:
-    """Count a failed sign-in; the max_failures-th in a row locks the key for lockout_seconds and restarts the count."""
-    until = (datetime.now(timezone.utc) + timedelta(seconds=lockout_seconds)).isoformat(timespec="milliseconds")
-    db.execute(
-        "INSERT INTO sign_in_failures (key, failures, last_failed_at) VALUES (:key, 1, :now)"
-        " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = :now",
-        {"key": key, "now": now()},
-    )
-    db.execute(
-        "UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key = ? AND failures >= ?",
-        (until, key, max_failures),
-    )
+def take_attempt(db: sqlite3.Connection, keys: list[str], max_attempts: int, lockout_seconds: float) -> str | None:
+    """Count an attempt to sign in against each key (a name, an address) before its secret is checked.
+
+    Returns None when the attempt may go on, else the end of the lockout that refuses it: one already
+    running, or the one this attempt starts by being the (max_attempts + 1)-th in a row on a key.
+    Counted in one transaction, so parallel attempts cannot slip past the count.
+    """
+    marks = ", ".join("?" * len(keys))
+    with transaction(db):
+        until = locked_until(db, keys)
+        if until is not None:
+            return until
+        db.executemany(
+            "INSERT INTO sign_in_failures (key, failures, last_failed_at) VALUES (:key, 1, :now)"
+            " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = :now",
+            [{"key": key, "now": now()} for key in keys],
+        )
+        lockout_ends = _ago(-lockout_seconds)
+        locked = db.execute(
+            f"UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key IN ({marks}) AND failures > ?",
+            (lockout_ends, *keys, max_attempts),
+        ).rowcount
+    return lockout_ends if locked else None
 
 
-def forget_failures(db: sqlite3.Connection, keys: list[str]) -> None:
-    """Clear the failure counts of these keys after a successful sign-in."""
-    db.executemany("DELETE FROM sign_in_failures WHERE key = ?", [(key,) for key in keys])
+def forgive_attempt(db: sqlite3.Connection, name_key: str, address_key: str) -> None:
+    """After a successful sign-in: clear the name's count, and take back only this attempt from the address's."""
+    with transaction(db):
+        db.execute("DELETE FROM sign_in_failures WHERE key = ?", (name_key,))
+        db.execute("UPDATE sign_in_failures SET failures = MAX(failures - 1, 0) WHERE key = ?", (address_key,))
 
 
 def audit(db: sqlite3.Connection, event: dict[str, Any]) -> None:

@@ -98,14 +98,17 @@ def decide(kind: str, request_id: str | None) -> Any:
     warned = {"warnings": notes} if notes else {}
     if ids is None:
         request_id = request_id or _only_pending_id()
-        return jsonify({**decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision), **warned})
-    outcomes = decisions.decide_many(
-        current_app.config["DATABASE"],
-        aws.client("stepfunctions"),
-        ids,
-        decision,
-        current_app.config["DECISION_PARALLEL"],
-    )
+        with aws.slot():
+            decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision)
+        return jsonify({**decided, **warned})
+    with aws.slot():
+        outcomes = decisions.decide_many(
+            current_app.config["DATABASE"],
+            aws.client("stepfunctions"),
+            ids,
+            decision,
+            current_app.config["DECISION_PARALLEL"],
+        )
     audit.record_each(outcomes)
     decided = sum(outcome["status"] == 200 for outcome in outcomes)
     return jsonify(results=outcomes, decided=decided, refused=len(outcomes) - decided, **warned)

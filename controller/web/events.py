@@ -71,7 +71,7 @@ def stream(database: str, after: int, seconds: float = STREAM_SECONDS) -> Iterat
 def events() -> Response:
     """Stream `stored` and `changed` events ({"id", "state"}), each with its number as the SSE id.
 
-    Each stream holds a server thread; past half of them, 503: the page then refreshes on a timer.
+    Each stream holds a server thread; past a quarter of them, 503: the page then refreshes on a timer.
     """
     streams: threading.BoundedSemaphore = current_app.extensions["event_streams"]
     after = _start_after()
@@ -92,6 +92,6 @@ def events() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Serve /events, with at most half the server's threads held by streams."""
-    app.extensions["event_streams"] = threading.BoundedSemaphore(max(1, app.config["THREADS"] // 2))
+    """Serve /events, with at most a quarter of the server's threads held by streams (half may wait on AWS)."""
+    app.extensions["event_streams"] = threading.BoundedSemaphore(max(1, app.config["THREADS"] // 4))
     app.register_blueprint(bp)

@@ -20,7 +20,8 @@ RECENT_SHOWN = 10
 def refresh() -> list[str]:
     """Bring the stored requests up to date with AWS; return warnings for the reader when it is unreachable."""
     try:
-        inbox.refresh(get_db(), aws.clients_of(current_app), current_app.config)
+        with aws.slot():
+            inbox.refresh(get_db(), aws.clients_of(current_app), current_app.config)
     except AwsUnavailable as error:
         return [f"Showing stored requests only; AWS could not be reached: {error.message}"]
     return []
@@ -29,7 +30,8 @@ def refresh() -> list[str]:
 def execution_status(db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     """Return the request's execution status; status None and a warning when AWS could not be asked."""
     try:
-        return executions.status_of(db, aws.client("stepfunctions"), row)
+        with aws.slot():
+            return executions.status_of(db, aws.client("stepfunctions"), row)
     except AwsUnavailable as error:
         return {"status": None, "error": None, "cause": None, "warning": error.message}
 
