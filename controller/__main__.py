@@ -3,6 +3,7 @@
 python -m controller                                   serve, with waitress
 python -m controller users add NAME --role approver    add a user; prints their API token last
 python -m controller users list | remove NAME | token NAME | passwd NAME | local-mode
+python -m controller policy check FILE [--order ORDER.json]   check an approval policy file
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 from controller import create_app
 from controller.access import auth
-from controller.cli import users
+from controller.cli import policy, users
 from controller.core.config import ConfigurationError
 from controller.service.startup import prepare_to_serve, wsgi_server
 from controller.storage import db
@@ -31,7 +32,7 @@ def serve() -> None:
     if not auth.is_loopback(app.config["HOST"]):
         logging.getLogger("controller").warning(
             "listening on %s, beyond this machine: every request needs sign-in; serve it over HTTPS through a"
-            " reverse proxy (README: Running for a team)",
+            " reverse proxy (docs/operations.md)",
             app.config["HOST"],
         )
     prepare_to_serve(app)
@@ -54,11 +55,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     commands = parser.add_subparsers(dest="command")
     users.add_parser(commands)
+    policy.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command is None:
         serve()
     else:
-        sys.exit(users.run(args))
+        sys.exit({"users": users.run, "policy": policy.run}[args.command](args))
 
 
 if __name__ == "__main__":

@@ -16,10 +16,11 @@ from typing import Any
 from boto3.session import Session
 from werkzeug.serving import make_server
 
-from emulator import lambda_runner, patches
-from emulator.gateway import create_gateway
+from emulator import patches
+from emulator.apigateway.gateway import create_gateway
 from emulator.hosts import LocalOnly, local_moto_server
-from emulator.provision import Deployment, provision
+from emulator.lambda_runner import pool
+from emulator.provision.stack import Deployment, provision
 from stack.definition import load_stack
 from stack.paths import EMULATOR_OUTPUTS
 
@@ -70,7 +71,7 @@ def _start_aws(args: argparse.Namespace) -> tuple[Any, str]:
     """Start moto's server with this project's patches and Lambda runner; return it and its endpoint."""
     os.environ["MOTO_PORT"] = str(args.port)  # the state machine interpreter calls back on this port
     patches.apply()
-    lambda_runner.install()
+    pool.install()
     server = local_moto_server(args.host, args.port)  # loopback names only, no CORS
     server.start()
     return server, f"http://{args.host}:{args.port}"
@@ -121,7 +122,7 @@ def main() -> None:
         signal.signal(signum, lambda *_: stopped.set())
     stopped.wait()
     gateway.shutdown()
-    lambda_runner.POOL.stop_all()
+    pool.POOL.stop_all()
     aws.stop()
     args.outputs.unlink(missing_ok=True)
 

@@ -7,8 +7,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.provision import PARTITION, create_state_machine
-from emulator.provision_api import provision_api
+from emulator.provision.api import provision_api
+from emulator.provision.stack import PARTITION, create_state_machine
 from harness.emulator import Emulator
 from harness.orders import ORDER
 from harness.waiting import wait_for

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,3 +84,20 @@ def _no_real_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+
+
+@pytest.fixture
+def fixed_moto() -> Iterator[None]:
+    """moto in this process with the emulator's fixes, as `python -m emulator` runs it; as shipped again after."""
+    from emulator import patches  # only the tests that patch moto pay for importing it
+
+    patches.apply()
+    yield
+    patches.undo()
+
+
+@pytest.fixture(autouse=True)
+def _moto_as_shipped_after_each_test() -> Iterator[None]:
+    yield
+    patches = sys.modules.get("emulator.patches")
+    assert patches is None or not patches.applied(), "a test left the emulator's fixes installed in moto"

@@ -25,7 +25,7 @@ from controller.approval.decisions import FIELD_LIMITS
 from controller.core.config import DEFAULTS
 from controller.core.text import HIDDEN
 from controller.storage.db import connect
-from emulator.gateway import MAX_PAYLOAD_BYTES
+from emulator.apigateway.gateway import MAX_PAYLOAD_BYTES
 from harness.controllers import ServedController, add_user, controller_config
 from harness.emulator import Emulator
 from harness.orders import ORDER
@@ -45,6 +45,7 @@ TYPED_FIELDS: dict[tuple[str | int, ...], str] = {
     ("items", 0, "quantity"): "integer",
     ("items", 0, "unit_price"): "number",
     ("currency",): "string",
+    ("requested_by",): "string",
 }
 
 json_scalars = (

@@ -10,8 +10,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from emulator.gateway import MAX_PAYLOAD_BYTES
-from emulator.patches import MAX_EXECUTION_INPUT_BYTES
+from emulator.apigateway.gateway import MAX_PAYLOAD_BYTES
+from emulator.patches.stepfunctions import MAX_EXECUTION_INPUT_BYTES
 from harness.emulator import Emulator
 from harness.orders import ORDER
 from harness.stacks import Api, Stack, make_api, make_stack

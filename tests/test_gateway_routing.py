@@ -11,8 +11,8 @@ import pytest
 from moto import mock_aws
 from werkzeug.test import Client
 
-from emulator.gateway import create_gateway
-from emulator.provision_api import ApiDeployment, provision_api
+from emulator.apigateway.gateway import create_gateway
+from emulator.provision.api import ApiDeployment, provision_api
 from stack.definition import load_stack
 
 STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:routing"

@@ -66,7 +66,7 @@ def test_a_handler_exception_comes_back_as_a_lambda_error(emulator):
 
     assert error is not None
     assert (payload["errorType"], payload["errorMessage"]) == ("OutOfStock", "SKU BOOK-1 is out of stock")
-    assert not [frame for frame in payload["stackTrace"] if "lambda_worker" in frame]
+    assert not [frame for frame in payload["stackTrace"] if "lambda_runner" in frame]
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from controller.storage import store
 from controller.storage.db import connect
 from harness.waiting import wait_for
+from harness.webhooks import WebhookReceiver
 
 
 class EventListener:
@@ -191,28 +190,6 @@ def test_concurrent_bulk_approvals_of_the_same_requests_decide_each_once(stack, 
         history = sfn.get_execution_history(executionArn=stack.execution_arn(name))["events"]
         approvals = [e for e in history if e.get("taskSucceededEventDetails", {}).get("resourceType") == "sqs"]
         assert len(approvals) == 1
-
-
-class WebhookReceiver:
-    """A local HTTP endpoint that records what it is sent and fails the first `failures` posts."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.failures = failures
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @Request.application
-    def app(self, request: Request) -> Response:
-        if self.failures > 0:
-            self.failures -= 1
-            return Response("busy", status=503)
-        self.received.append(json.loads(request.get_data()))
-        return Response("ok")
-
-    def stop(self) -> None:
-        self.server.shutdown()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import pytest
 from jsonschema import Draft4Validator
 
-from emulator.provision_api import MODEL_NAME, RESPONSE_PATTERNS
+from emulator.provision.api import MODEL_NAME, RESPONSE_PATTERNS
 from harness.orders import ORDER
 from stack.definition import TemplateError, load_stack, render_template, template_placeholders
 from stack.paths import ORDER_SCHEMA_FILE, REQUEST_TEMPLATE_FILE, RESPONSE_TEMPLATE_FILE, TEMPLATE_FILE

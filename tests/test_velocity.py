@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator import velocity
-from emulator.mapping import Input, Util, escape_javascript
+from emulator.apigateway import velocity
+from emulator.apigateway.mapping import Input, Util, escape_javascript
 from stack.definition import render_template
 from stack.paths import REQUEST_TEMPLATE_FILE, RESPONSE_TEMPLATE_FILE
 

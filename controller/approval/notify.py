@@ -1,6 +1,10 @@
 """Tells approvers that a request waits: a webhook POST per new request, in the JSON shape that
 Slack-compatible incoming webhooks accept. Never the task token; retried with backoff, and a
-notification that keeps failing is recorded as failed, logged and counted, never dropped unseen."""
+notification that keeps failing is recorded as failed, logged and counted, never dropped unseen.
+
+Whoever submits an order writes its fields, so each one is sent as data, not markup: escaped as
+Slack asks (&, <, > as entities: no mention, no link of its own label) and kept on its line.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from controller.core import text
 from controller.storage import store
 
 log = logging.getLogger(__name__)
@@ -19,23 +24,36 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 600.0
 TIMEOUT_SECONDS = 10
 BATCH = 20
+SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})  # the only three Slack asks for
+
+
+def field(value: Any) -> str:
+    """Return a value from the order as Slack text that reads as written: one line, no markup."""
+    return text.one_line(str(value)).translate(SLACK_ESCAPES)
 
 
 def message(row: sqlite3.Row, page_url: str) -> dict[str, Any]:
     """Return the webhook body for a stored request: a one-paragraph summary and a link to the page."""
     order = json.loads(row["order_json"])
     lines = [
-        f"• {item.get('quantity')} x {item.get('sku')} at {item.get('unit_price')}"
+        f"• {field(item.get('quantity'))} x {field(item.get('sku'))} at {field(item.get('unit_price'))}"
         for item in order.get("items", [])
         if isinstance(item, dict)
     ]
-    total = order.get("total")
+    total, customer = order.get("total"), order.get("customer")
+    name = customer.get("name", "an unknown customer") if isinstance(customer, dict) else "an unknown customer"
     summary = (
-        f"Order {order.get('order_id', row['id'])} from {order.get('customer', {}).get('name', 'an unknown customer')}"
-        + (f", total {total:.2f} {order.get('currency', '')}".rstrip() if isinstance(total, (int, float)) else "")
+        f"Order {field(order.get('order_id', row['id']))} from {field(name)}"
+        + (
+            f", total {total:.2f} {field(order.get('currency', ''))}".rstrip()
+            if isinstance(total, (int, float))
+            else ""
+        )
         + f", waits for approval until {row['expires_at']}."
     )
-    return {"text": "\n".join([summary, *lines[:10], f"Decide: {page_url}"]), "request_id": row["id"]}
+    body = "\n".join([summary, *lines[:10], f"Decide: {page_url}"])
+    # no previews: Slack would otherwise draw one for a bare address an order carries
+    return {"text": body, "unfurl_links": False, "unfurl_media": False, "request_id": row["id"]}
 
 
 def backoff(attempts: int) -> float:

@@ -2,7 +2,8 @@
 
 An order's fields come from whoever posted the order, so "lun\u202eRTL" could read reversed on the
 page. Where such text is shown it is neutralised; where it would be recorded (a decision's fields,
-a user's name) it is refused.
+a user's name) it is refused. Text that must stay on one line (a field in a chat message) loses
+line breaks, zero-width and tag characters too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ def neutralised(value: Any) -> Any:
     if isinstance(value, str) and not isinstance(value, Markup):
         return HIDDEN.sub(REPLACEMENT, value)
     return value
+
+
+# controls (newline and tab too), format characters (bidi, zero-width, tags, soft hyphen) and the
+# line and paragraph separators: none of them may start a line or hide text within one
+INLINE_UNSAFE = ("Cc", "Cf", "Zl", "Zp")
+
+
+def one_line(text: str) -> str:
+    """Return text with every character that could break a line or hide text shown as a visible mark."""
+    return "".join(REPLACEMENT if unicodedata.category(char) in INLINE_UNSAFE else char for char in text)
 
 
 # Scripts that one writing system mixes on purpose, so their letters in one name are not a disguise.

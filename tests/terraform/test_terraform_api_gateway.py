@@ -4,7 +4,7 @@ import re
 
 from hcl_checks import REPO_ROOT, TERRAFORM_DIR, load_module, unquote
 
-from emulator.provision_api import MODEL_NAME, RESPONSE_PATTERNS, VALIDATOR_NAME
+from emulator.provision.api import MODEL_NAME, RESPONSE_PATTERNS, VALIDATOR_NAME
 from stack.definition import template_placeholders
 
 TEMPLATES = TERRAFORM_DIR / "templates"

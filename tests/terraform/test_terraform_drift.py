@@ -78,7 +78,7 @@ def test_the_dead_letter_redrive_count_comes_from_stack_json() -> None:
 def test_the_api_url_output_ends_with_the_stack_json_path_on_aws_and_in_the_emulator() -> None:
     api_url = load_module(TERRAFORM_DIR).outputs["api_url"].body["value"]
     on_aws = '"${aws_api_gateway_stage.this.invoke_url}${local.stack.api.path}"'
-    # the emulator gateway's long form, as emulator/provision_api.py builds it for the built-in stack
+    # the emulator gateway's long form, as emulator/provision/api.py builds it for the built-in stack
     in_emulator = (
         '"${var.emulator_gateway_url}/restapis/${aws_api_gateway_rest_api.this.id}'
         '/${aws_api_gateway_stage.this.stage_name}/_user_request_${local.stack.api.path}"'

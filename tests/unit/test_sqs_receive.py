@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import boto3
+import pytest
 from moto import mock_aws
 from moto.sqs.models import sqs_backends
-
-from emulator import patches
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 
 
+@pytest.mark.usefixtures("fixed_moto")
 @mock_aws
 def test_a_message_past_the_retention_period_is_not_returned_and_a_fresh_one_is():
-    patches.apply()  # the emulator's corrections, as `python -m emulator` applies them
     sqs = boto3.client("sqs", region_name=REGION)
     urls = {
         name: sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
@@ -28,9 +27,9 @@ def test_a_message_past_the_retention_period_is_not_returned_and_a_fresh_one_is(
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=urls["fresh"])["Messages"]] == ["order"]
 
 
+@pytest.mark.usefixtures("fixed_moto")
 @mock_aws
 def test_a_receive_from_a_deep_queue_reads_no_queue_wide_attributes_per_message(monkeypatch):
-    patches.apply()
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="deep")["QueueUrl"]
     for number in range(300):

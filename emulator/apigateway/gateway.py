@@ -28,9 +28,14 @@ from typing import Any
 from jsonschema import Draft4Validator
 from werkzeug.wrappers import Request, Response
 
-from emulator import rest_apis, velocity
-from emulator.integrations import IntegrationNotEmulated, IntegrationResult, IntegrationTimeout, call_aws_action
-from emulator.mapping import Input, Util
+from emulator.apigateway import rest_apis, velocity
+from emulator.apigateway.integrations import (
+    IntegrationNotEmulated,
+    IntegrationResult,
+    IntegrationTimeout,
+    call_aws_action,
+)
+from emulator.apigateway.mapping import Input, Util
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's REST API payload limit
 DEFAULT_CONTENT_TYPE = "application/json"  # what API Gateway assumes when a call sends none

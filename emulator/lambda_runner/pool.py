@@ -23,6 +23,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from stack.paths import PROJECT_ROOT
+
 _CODE_ROOT = Path(tempfile.mkdtemp(prefix="emulator-lambda-"))
 
 
@@ -31,11 +33,11 @@ class Worker:
 
     def __init__(self, code_dir: Path, handler: str, function_name: str) -> None:
         self.process: subprocess.Popen[str] = subprocess.Popen(
-            [sys.executable, "-m", "emulator.lambda_worker", str(code_dir), handler, function_name],
+            [sys.executable, "-m", "emulator.lambda_runner.worker", str(code_dir), handler, function_name],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=PROJECT_ROOT,
         )
 
     def invoke(self, event: Any, timeout_seconds: float) -> dict[str, Any] | None:

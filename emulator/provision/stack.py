@@ -8,7 +8,7 @@ from typing import Any
 
 from boto3.session import Session
 
-from emulator.provision_api import ApiDeployment, provision_api
+from emulator.provision.api import ApiDeployment, provision_api
 from stack.definition import load_stack, render_template, resource_name
 from stack.lambda_package import build_payload
 from stack.paths import TEMPLATE_FILE
