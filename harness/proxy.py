@@ -14,8 +14,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from harness.emulator import stop
 from harness.waiting import free_port, wait_for
@@ -93,6 +95,25 @@ def running_proxy(
         yield proxy
     finally:
         stop(process)
+
+
+class _FromAddress(HTTPAdapter):
+    """Connects from a given local address, so that one machine can play several clients."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def client_at(address: str) -> requests.Session:
+    """Return a session whose connections come from `address` (any of 127.0.0.0/8 on Linux); close it after."""
+    session = requests.Session()
+    session.mount("http://", _FromAddress(address))
+    return session
 
 
 def _answers(proxy: Proxy) -> bool:

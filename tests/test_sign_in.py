@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from harness.controllers import TEST_PASSWORD, add_user, controller_environment
+from harness.controllers import users_command as harness_users_command
 from harness.waiting import wait_for
 
 TIMEOUT = 30
@@ -20,16 +21,7 @@ TIMEOUT = 30
 
 def users_command(controller, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `python -m controller users ...` on the controller's database, the password on stdin."""
-    environment = {"CONTROLLER_DATABASE": controller.app.config["DATABASE"], "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-m", "controller", "users", *args],
-        input=None if password is None else password + "\n",
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
+    return harness_users_command(controller.app.config["DATABASE"], *args, password=password)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -66,6 +66,10 @@ class RequestExpired(ApprovalError):
     status, code = 410, "RequestExpired"
 
 
+class UnsupportedMediaType(ApprovalError):
+    status, code = 415, "UnsupportedMediaType"
+
+
 class TooManyAttempts(ApprovalError):
     status, code = 429, "TooManyAttempts"
 

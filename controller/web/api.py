@@ -9,7 +9,13 @@ from flask import Blueprint, current_app, jsonify, request
 
 from controller.access import auth
 from controller.approval import decisions
-from controller.core.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound
+from controller.core.errors import (
+    AmbiguousRequest,
+    InvalidInput,
+    NoPendingRequest,
+    RequestNotFound,
+    UnsupportedMediaType,
+)
 from controller.service import aws
 from controller.storage import store
 from controller.storage.db import get_db
@@ -26,8 +32,13 @@ def _body() -> dict[str, Any]:
     """Return the optional JSON object body; InvalidInput for anything else."""
     body: Any = {}
     if request.get_data():
+        if not request.is_json:  # a form or text/plain body is what another site's page can send without asking
+            raise UnsupportedMediaType(
+                "A body must be JSON sent with Content-Type: application/json (curl: -H 'Content-Type:"
+                " application/json'); nothing was decided."
+            )
         try:
-            body = request.get_json(force=True, silent=True)  # curl -d sends JSON as a form unless told otherwise
+            body = request.get_json(silent=True)
         except RecursionError:  # nested deeper than the parser goes: not a decision either
             body = None
         if not isinstance(body, dict):

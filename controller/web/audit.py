@@ -16,6 +16,7 @@ from controller.storage import store
 from controller.storage.db import get_db
 
 bp = Blueprint("audit", __name__)
+MAX_IDS = 1000  # a bulk attempt names at most 100 ids; a refused one naming more is recorded once, without them
 
 
 def _outcome(response: Any) -> str:
@@ -28,10 +29,18 @@ def _outcome(response: Any) -> str:
     return str(response.status_code)
 
 
-def _request_id(response: Any) -> str | None:
+def _request_ids(response: Any) -> list[str | None]:
+    """Return the requests an attempt was about: the one in the URL or the answer, else every id it sent."""
     named = (request.view_args or {}).get("request_id")
     body = response.get_json(silent=True) if response.is_json else None
-    return named or (body.get("id") if isinstance(body, dict) else None)
+    answered = body.get("id") if isinstance(body, dict) else None
+    if named or answered:
+        return [named or answered]
+    sent = request.get_json(silent=True) if request.is_json else None
+    ids = sent.get("ids") if isinstance(sent, dict) else request.form.getlist("ids")
+    if isinstance(ids, list) and 0 < len(ids) <= MAX_IDS and all(isinstance(each, str) for each in ids):
+        return list(dict.fromkeys(ids))  # a refused bulk attempt shows in each request's trail
+    return [None]
 
 
 def record(response: Any) -> Any:
@@ -47,7 +56,8 @@ def record(response: Any) -> Any:
         "action": (request.view_args or {}).get("kind") or request.form.get("kind") or request.endpoint,
     }
     each = g.get("audit_each") or [
-        {"request_id": _request_id(response), "status": response.status_code, "outcome": _outcome(response)}
+        {"request_id": request_id, "status": response.status_code, "outcome": _outcome(response)}
+        for request_id in _request_ids(response)
     ]
     for entry in each:
         store.audit(get_db(), {**attempt, **entry})
