@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -283,3 +284,76 @@ def test_a_removed_users_page_session_stops_working(controller):
     assert users_command(controller, "remove", "Ada").returncode == 0
 
     assert session.get(controller.url + "/pending", timeout=TIMEOUT).status_code == 401
+
+
+def test_forty_parallel_guesses_get_exactly_the_allowed_attempts_and_then_429(stack, controller_factory):
+    controller = controller_factory(stack, SIGNIN_MAX_FAILURES=5)
+    add_user(controller.app.config["DATABASE"], "Ada")
+
+    with ThreadPoolExecutor(40) as guessers:
+        codes = list(
+            guessers.map(lambda i: signed_in_session(controller, "Ada", f"guess {i}")[1].status_code, range(40))
+        )
+    assert (codes.count(401), codes.count(429)) == (5, 35)
+
+
+def test_an_account_holder_signing_in_between_guesses_at_other_names_is_still_locked_out(stack, controller_factory):
+    controller = controller_factory(stack, SIGNIN_MAX_FAILURES=5)
+    add_user(controller.app.config["DATABASE"], "Mallory")
+    add_user(controller.app.config["DATABASE"], "Ada")
+
+    own, guesses = [], []
+    for i in range(8):
+        own.append(signed_in_session(controller, "Mallory")[1].status_code)
+        guesses.append(signed_in_session(controller, f"victim{i}", "guess")[1].status_code)
+
+    assert guesses == [401] * 5 + [429] * 3  # a success takes back only its own attempt from the address
+    assert own[:5] == [303] * 5
+
+
+@pytest.mark.parametrize(
+    ("existing", "look_alike"),
+    [
+        ("Grace", "grace"),  # case
+        ("Grace", "\uff27race"),  # fullwidth G
+        ("Grace", "gr\u0430ce"),  # Cyrillic a
+        ("Grace", "Gr\u200bace"),  # zero-width space
+        ("Grace", "Grace\U000e0041"),  # a tag character
+        ("Gr\u00e2ce", "Gra\u0302ce"),  # NFD of the same name
+        ("Grace", "Grace\ufe0f"),  # a variation selector
+    ],
+)
+def test_a_user_name_that_passes_for_an_existing_one_is_refused(controller, existing, look_alike):
+    assert users_command(controller, "add", existing, "--role", "viewer", password=TEST_PASSWORD).returncode == 0
+
+    added = users_command(controller, "add", look_alike, "--role", "approver", password=TEST_PASSWORD)
+
+    assert added.returncode == 1 and "Traceback" not in added.stderr
+    assert len(users_command(controller, "list").stdout.splitlines()) == 1
+
+
+def test_a_name_signs_in_whatever_its_case_and_the_lockout_counts_it_as_one(stack, controller_factory):
+    controller = controller_factory(stack, SIGNIN_MAX_FAILURES=2)
+    add_user(controller.app.config["DATABASE"], "Grace")
+
+    failures = [signed_in_session(controller, name, "wrong")[1].status_code for name in ("grace", "GRACE")]
+    locked = signed_in_session(controller, "Grace")[1].status_code
+
+    assert (failures, locked) == ([401, 401], 429)
+
+
+def test_a_bulk_attempt_refused_as_a_whole_is_in_each_named_requests_audit_trail(stack, controller):
+    first, second = stack.start(), stack.start()
+    controller.wait_for_pending(first)
+    controller.wait_for_pending(second)
+    viewer = add_user(controller.app.config["DATABASE"], "Vic", "viewer")
+    approver = add_user(controller.app.config["DATABASE"], "Ada")
+
+    refused = requests.post(
+        controller.url + "/approve", json={"ids": [first, second]}, headers=bearer(viewer), timeout=TIMEOUT
+    )
+
+    assert refused.status_code == 403
+    for name in (first, second):
+        trail = requests.get(f"{controller.url}/approvals/{name}/audit", headers=bearer(approver), timeout=TIMEOUT)
+        assert [(e["actor"], e["status"]) for e in trail.json()["events"]] == [("Vic", 403)]
