@@ -9,9 +9,10 @@ from flask import Flask
 from controller.access import auth
 from controller.core.config import DEFAULTS, check, load_config
 from controller.core.errors import register_error_handlers
+from controller.core.metrics import Metrics
 from controller.service import aws
 from controller.storage import db
-from controller.web import api, audit, events, pages, security, signin
+from controller.web import api, audit, events, metrics, pages, requestlog, security, signin
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -22,8 +23,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     check(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; keeps field order
     db.init_app(app)
+    app.extensions["metrics"] = Metrics()
     aws.init_app(app)
     register_error_handlers(app)
+    requestlog.init_app(app)  # first: every request gets its id and its log line, refused or not
     security.init_app(app)  # host names, body size, cross-site: before anything else
     auth.init_app(app)  # then who is asking
     app.register_blueprint(api.bp)
@@ -31,4 +34,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     pages.init_app(app)
     app.register_blueprint(signin.bp)
     audit.init_app(app)
+    metrics.init_app(app)
     return app

@@ -15,15 +15,16 @@ import sys
 from controller import create_app
 from controller.access import auth
 from controller.cli import policy, users
-from controller.core.config import ConfigurationError
+from controller.core import logs
+from controller.core.config import ConfigurationError, settings
 from controller.service.startup import prepare_to_serve, wsgi_server
 from controller.storage import db
 
 
 def serve() -> None:
     """Start the controller with the production server, or explain what configuration is missing."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        logs.configure(settings()["LOG_FORMAT"])
         app = create_app()
         auth.check_bind(app)
         serving = db.claim_serving(app.config["DATABASE"])  # held until the process ends

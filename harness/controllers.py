@@ -16,7 +16,6 @@ from waitress import wasyncore
 
 from controller import create_app
 from controller.access import credentials
-from controller.core import text
 from controller.service.startup import prepare_to_serve, wsgi_server
 from controller.storage import db, store
 from harness.emulator import Emulator
@@ -34,7 +33,7 @@ def add_user(database: Path | str, name: str, role: str = "approver", password: 
     try:
         token = credentials.new_token()
         hashes = credentials.hash_password(password), credentials.hash_token(token)
-        if not store.add_user(connection, name, text.name_key(name), role, *hashes):
+        if not store.add_user(connection, name, role, *hashes):
             raise ValueError(f"{name} is already a user")
     finally:
         connection.close()
@@ -90,6 +89,7 @@ class ServedController:
 
     def __init__(self, config: dict[str, Any], token: str | None = None) -> None:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.stopped = False
         self.app = create_app(config)
         self.background = prepare_to_serve(self.app)
         self.server = wsgi_server(self.app, port=0)
@@ -117,6 +117,9 @@ class ServedController:
         numbers they keep; it is closed last, once no worker can write to it, so that no write ever
         lands on a descriptor number the process has meanwhile given to something else.
         """
+        if self.stopped:
+            return
+        self.stopped = True
         closed = threading.Event()
 
         def close_connections() -> None:

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from controller.approval.decisions import FIELD_LIMITS
 from controller.core.config import DEFAULTS
 from controller.core.text import HIDDEN
-from controller.storage.db import connect
 from emulator.apigateway.gateway import MAX_PAYLOAD_BYTES
+from harness import peek
 from harness.controllers import ServedController, add_user, controller_config
 from harness.emulator import Emulator
 from harness.orders import ORDER
@@ -254,13 +254,10 @@ def waiting(
 
 def stored_rows(controller: ServedController) -> list[tuple]:
     """Every stored request and set-aside message, as plain tuples."""
-    connection = connect(controller.app.config["DATABASE"])
-    try:
-        requests_ = connection.execute("SELECT * FROM approval_requests ORDER BY id").fetchall()
-        messages = connection.execute("SELECT message_id, reason FROM invalid_messages ORDER BY message_id").fetchall()
-        return [tuple(row) for row in requests_] + [tuple(row) for row in messages]
-    finally:
-        connection.close()
+    database = controller.app.config["DATABASE"]
+    requests_ = peek.query(database, "SELECT * FROM approval_requests ORDER BY id")
+    messages = peek.query(database, "SELECT message_id, reason FROM invalid_messages ORDER BY message_id")
+    return [tuple(row) for row in requests_] + [tuple(row) for row in messages]
 
 
 def bad_decision_bodies(kind: str) -> st.SearchStrategy[bytes]:

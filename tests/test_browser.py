@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from controller.storage.db import connect
+from harness import peek
 from harness.controllers import TEST_PASSWORD, add_user
 from harness.orders import ORDER
 from stack.paths import PROJECT_ROOT
@@ -66,8 +66,7 @@ def form_session(controller) -> tuple[requests.Session, str]:
 
 
 def stored_tokens(controller) -> list[str]:
-    rows = connect(controller.app.config["DATABASE"]).execute("SELECT task_token FROM approval_requests").fetchall()
-    return [row[0] for row in rows]
+    return peek.task_tokens(controller.app.config["DATABASE"])
 
 
 def test_an_approver_sees_an_order_and_approves_it_with_a_click(stack, controller_factory, page):

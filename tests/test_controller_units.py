@@ -11,7 +11,7 @@ from moto import mock_aws
 from controller.approval import inbox
 from controller.core.config import ConfigurationError, load_config
 from controller.storage import store
-from controller.storage.db import connect, init_db
+from controller.storage.db import connection, init_db
 
 MESSAGE = {
     "MessageTitle": "Processing Order, approve / reject to proceed.",
@@ -115,10 +115,8 @@ def test_the_inbox_stores_valid_messages_once_and_leaves_invalid_ones_for_the_de
     for body in (json.dumps(MESSAGE), "not json", json.dumps(MESSAGE)):
         sqs.send_message(QueueUrl=queue_url, MessageBody=body)
     init_db(str(tmp_path / "db.sqlite3"))
-    db = connect(str(tmp_path / "db.sqlite3"))
-
-    inbox.pull(db, sqs, queue_url, wait_seconds=0, max_batches=3)
-
-    assert [row["id"] for row in store.pending(db)] == ["exec-1"]
+    with connection(str(tmp_path / "db.sqlite3")) as db:
+        inbox.pull(db, sqs, queue_url, wait_seconds=0, max_batches=3)
+        assert [row["id"] for row in store.pending(db)] == ["exec-1"]
     left = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
     assert left["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"

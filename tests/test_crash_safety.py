@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from controller.storage.db import connect
+from harness import peek
 from harness.controllers import add_user, controller_environment
 from harness.orders import ORDER
 from harness.stacks import Stack, make_stack
@@ -139,11 +139,7 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
         assert len(answers) == 1, name
     assert controller.kills == KILLS, "some kills came after the work was done"
     assert stack.queue_depth() == 0
-    rows = (
-        connect(str(tmp_path / "approvals.sqlite3"))
-        .execute("SELECT id, state, task_token FROM approval_requests")
-        .fetchall()
-    )
+    rows = peek.query(tmp_path / "approvals.sqlite3", "SELECT id, state, task_token FROM approval_requests")
     assert {row["id"]: row["state"] for row in rows} == {
         n: "approved" if d == "approve" else "rejected" for n, d in decisions.items()
     }

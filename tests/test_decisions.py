@@ -13,7 +13,8 @@ import requests
 from botocore.exceptions import ReadTimeoutError
 
 from controller.approval import executions
-from controller.storage.db import connect
+from controller.storage.db import connection
+from harness import peek
 from harness.controllers import controller_environment
 from harness.orders import ORDER
 from harness.stacks import make_stack
@@ -27,7 +28,8 @@ def auth_mode(request) -> str:
 
 
 def stored_token(controller) -> str:
-    return connect(controller.app.config["DATABASE"]).execute("SELECT task_token FROM approval_requests").fetchone()[0]
+    (token,) = peek.task_tokens(controller.app.config["DATABASE"])
+    return token
 
 
 def test_an_approved_order_succeeds_with_the_approvers_output(stack, controller):
@@ -89,8 +91,8 @@ def test_a_request_past_its_timeout_fails_and_a_late_approve_gets_410(expired_re
 
 def test_a_late_approve_is_refused_even_before_the_controller_notices_the_expiry(expired_request):
     controller, name = expired_request.controller, expired_request.name
-    connect(controller.app.config["DATABASE"]).execute(
-        "UPDATE approval_requests SET expires_at = '9999-12-31T00:00:00.000+00:00'"
+    peek.query(
+        controller.app.config["DATABASE"], "UPDATE approval_requests SET expires_at = '9999-12-31T00:00:00.000+00:00'"
     )
 
     response = controller.post(f"/approve/{name}")
@@ -373,12 +375,14 @@ def test_a_decision_whose_answer_was_lost_is_finished_by_a_later_pending(stack, 
 def test_a_liveness_check_never_overwrites_a_decision_made_meanwhile(stack, controller):
     name = stack.start()
     controller.wait_for_pending(name)
-    database = connect(controller.app.config["DATABASE"])
-    seen_while_pending = database.execute("SELECT * FROM approval_requests WHERE id = ?", (name,)).fetchone()
+    (seen_while_pending,) = peek.query(
+        controller.app.config["DATABASE"], "SELECT * FROM approval_requests WHERE id = ?", (name,)
+    )
     assert controller.post(f"/approve/{name}", {"approver": "Grace"}).status_code == 200
     stack.wait_until_finished(name)
 
-    executions.settle_pending(database, stack.emulator.client("stepfunctions"), seen_while_pending)
+    with connection(controller.app.config["DATABASE"]) as database:
+        executions.settle_pending(database, stack.emulator.client("stepfunctions"), seen_while_pending)
 
     stored = controller.get(f"/approvals/{name}").json()["request"]
     assert (stored["state"], stored["approver"]) == ("approved", "Grace")

@@ -13,8 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from controller.storage import store
-from controller.storage.db import connect
+from harness import peek
 from harness.waiting import wait_for
 from harness.webhooks import WebhookReceiver
 
@@ -76,7 +75,11 @@ def listen() -> Iterator[Any]:
 def test_the_background_pull_stores_a_request_before_anyone_asks(stack, controller):
     name = stack.start()
 
-    wait_for(lambda: store.get(connect(controller.app.config["DATABASE"]), name), 15, "the request to be stored")
+    wait_for(
+        lambda: peek.query(controller.app.config["DATABASE"], "SELECT id FROM approval_requests WHERE id = ?", (name,)),
+        15,
+        "the request to be stored",
+    )
     wait_for(lambda: stack.queue_depth() == 0, 15, "the message to be deleted from the queue")
 
 
@@ -195,6 +198,33 @@ def test_concurrent_bulk_approvals_of_the_same_requests_decide_each_once(stack, 
         assert len(approvals) == 1
 
 
+def test_bulk_decisions_leave_no_database_connection_open(stack, controller_factory):
+    controller = controller_factory(stack, BACKGROUND=False)  # no worker loops holding connections of their own
+    database = controller.app.config["DATABASE"]
+    names = [stack.start() for _ in range(2)]
+    for name in names:
+        controller.wait_for_pending(name)
+    before = peek.open_connections(database)
+
+    answers = [
+        controller.post("/approve", {"ids": [*names, *(f"gone-{call}-{n}" for n in range(7))]}) for call in range(20)
+    ]
+
+    assert [answer.json()["decided"] for answer in answers] == [2] + [0] * 19
+    assert peek.open_connections(database) == before == 0
+
+
+def test_a_stopped_controller_closes_every_database_connection(stack, controller_factory):
+    controller = controller_factory(stack)  # with its background loops
+    database = controller.app.config["DATABASE"]
+    controller.wait_for_pending(stack.start())
+    assert peek.open_connections(database) > 0
+
+    controller.stop()
+
+    wait_for(lambda: peek.open_connections(database) == 0, 15, "the worker loops to close their connections")
+
+
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     started = WebhookReceiver(failures=2)
@@ -210,7 +240,7 @@ def test_a_new_request_is_notified_once_with_its_summary_and_a_link_but_never_it
     controller.wait_for_pending(name)
 
     wait_for(lambda: receiver.received, 30, "the notification, after two refused attempts")
-    token = connect(controller.app.config["DATABASE"]).execute("SELECT task_token FROM approval_requests").fetchone()[0]
+    (token,) = peek.task_tokens(controller.app.config["DATABASE"])
     (sent,) = receiver.received
     assert sent["request_id"] == name
     assert "Order ORD-1001 from Ada Lovelace, total 28.00 EUR" in sent["text"]

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from controller import create_app
-from controller.storage.db import connect
+from harness import peek
 from harness.controllers import ServedController, controller_config
 from harness.emulator import Emulator
 from harness.stacks import Api, Stack, make_api, make_stack
@@ -60,9 +60,7 @@ def fuzzed_controller(
         controller_config(stack.emulator, stack.queue_url, tmp_path_factory.mktemp("openapi") / "approvals.sqlite3")
     )
     controller.wait_for_pending(stack.start())
-    database = connect(controller.app.config["DATABASE"])
-    token = database.execute("SELECT task_token FROM approval_requests").fetchone()[0]
-    database.close()
+    (token,) = peek.task_tokens(controller.app.config["DATABASE"])
     yield controller, token
     controller.stop()
 

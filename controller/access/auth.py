@@ -19,6 +19,7 @@ not itself a trusted proxy; from anyone else the header is ignored.
 from __future__ import annotations
 
 import functools
+import hmac
 import ipaddress
 import math
 import secrets
@@ -37,6 +38,7 @@ from controller.storage import store
 from controller.storage.db import get_db
 
 PUBLIC_ENDPOINTS = {"static", "signin.sign_in_form", "signin.sign_in", "signin.health"}
+METRICS_ENDPOINT = "metrics.scrape"  # also open to CONTROLLER_METRICS_TOKEN
 ADD_USER = "python -m controller users add NAME --role approver"
 LOCAL_MODE = "python -m controller users local-mode"
 SESSION_MAX_SECONDS = 12 * 3600  # a page session signs in again after a working day
@@ -87,9 +89,14 @@ def _trusted(address: str) -> bool:
     return any(parsed in network for network in current_app.extensions["trusted_proxies"])
 
 
+def from_proxy_address() -> bool:
+    """Return whether this request came from one of CONTROLLER_TRUSTED_PROXIES."""
+    return _trusted(request.remote_addr or "")
+
+
 def from_trusted_proxy() -> bool:
     """Return whether this request came from a configured signing-in proxy (TRUSTED_PROXY_HEADER mode)."""
-    return bool(current_app.config["TRUSTED_PROXY_HEADER"]) and _trusted(request.remote_addr or "")
+    return bool(current_app.config["TRUSTED_PROXY_HEADER"]) and from_proxy_address()
 
 
 def client_address() -> str:
@@ -151,7 +158,7 @@ def check_password(name: str, password: str) -> Identity | None:
     """
     name_key, address_key = f"name:{text.name_key(name)}", f"address:{client_address()}"
     _take_attempt([name_key, address_key])
-    row = store.user(get_db(), text.name_key(name))
+    row = store.user(get_db(), name)
     if not credentials.password_matches(password, row["password_hash"] if row else None) or row is None:
         return None
     store.forgive_attempt(get_db(), name_key, address_key)
@@ -178,7 +185,7 @@ def _proxy_user() -> Identity | None:
     name = request.headers.get(current_app.config["TRUSTED_PROXY_HEADER"], "").strip() if from_trusted_proxy() else ""
     if not name:
         return None
-    row = store.user(get_db(), text.name_key(name))
+    row = store.user(get_db(), name)
     if row is None:
         raise NotAllowed(f"{name} signed in at the proxy but is not a user of this controller; add them: {ADD_USER}.")
     return Identity(row["name"], row["role"])
@@ -210,10 +217,21 @@ def _session_user() -> Identity | None:
     return Identity(row["name"], row["role"])
 
 
+def metrics_token_matches() -> bool:
+    """Return whether the request carries CONTROLLER_METRICS_TOKEN as its bearer token."""
+    expected = current_app.config["METRICS_TOKEN"]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    matches = hmac.compare_digest(token.strip().encode(), expected.encode())
+    return bool(expected) and scheme.lower() == "bearer" and matches
+
+
 def identify() -> Any:
     """Find who is asking before any view runs; without an identity, 401 for the API and the sign-in form for pages."""
     g.sign_in = store.has_users(get_db())
     if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if request.endpoint == METRICS_ENDPOINT and metrics_token_matches():
+        g.metrics_token = True
         return None
     if not g.sign_in:
         refuse_without_users()

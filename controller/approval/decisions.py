@@ -23,7 +23,7 @@ from controller.core.errors import (
     RequestNotFound,
 )
 from controller.storage import store
-from controller.storage.db import now, thread_connection
+from controller.storage.db import connection, now
 
 log = logging.getLogger(__name__)
 # Step Functions' answers for a token that can no longer be used; moto says InvalidToken
@@ -146,7 +146,8 @@ def decide_many(
 
     def one(request_id: str) -> dict[str, Any]:
         try:
-            decided = decide(thread_connection(database), sfn, request_id, decision)
+            with connection(database) as db:  # closed here: the pool's threads end with the call
+                decided = decide(db, sfn, request_id, decision)
         except ApprovalError as error:
             return {"id": request_id, "status": error.status, **error.as_dict()}
         except Exception:  # one id's fault must not hide the others' outcomes, already decided

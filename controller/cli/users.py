@@ -73,7 +73,7 @@ def _new_password(name: str) -> str:
 
 def _existing(connection: Any, name: str) -> str:
     """Return the stored name of the user this name designates (whatever its case or form)."""
-    row = store.user(connection, text.name_key(name))
+    row = store.user(connection, name)
     if row is None:
         raise ConfigurationError(f"There is no user {name}.")
     stored: str = row["name"]
@@ -82,14 +82,14 @@ def _existing(connection: Any, name: str) -> str:
 
 def _add(connection: Any, name: str, role: str) -> str:
     name = check_name(name)
-    taken = store.user(connection, text.name_key(name))
+    taken = store.user(connection, name)
     if taken is not None:
         raise ConfigurationError(
             f"There is already a user {taken['name']} (names differing only in case or form are one name);"
             f" `users token {taken['name']}` issues a new token."
         )
     password_hash, token = _new_password(name), credentials.new_token()
-    if not store.add_user(connection, name, text.name_key(name), role, password_hash, credentials.hash_token(token)):
+    if not store.add_user(connection, name, role, password_hash, credentials.hash_token(token)):
         raise ConfigurationError(f"There is already a user {name}.")
     print(f"Added {name} as {role}. Sign-in is now required. Their API token (shown once):")
     return token

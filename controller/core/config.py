@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     # addresses (or networks) of reverse proxies in front, comma-separated: only their X-Forwarded-For is believed
     "TRUSTED_PROXIES": "",
     "TRUSTED_PROXY_HEADER": "",  # the header that proxy names the user in, e.g. X-Forwarded-Email
+    "LOG_FORMAT": "text",  # or "json": one JSON object per line, for a log collector
+    "METRICS_TOKEN": "",  # a bearer token that reads /metrics only (for Prometheus), besides users' tokens
 }
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -107,6 +109,10 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError("CONTROLLER_THREADS must be at least 2: one is always kept for requests without AWS.")
     if config["CONNECTION_LIMIT"] < 10:
         raise ConfigurationError("CONTROLLER_CONNECTION_LIMIT must be at least 10.")
+    if config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigurationError("CONTROLLER_LOG_FORMAT must be text or json.")
+    if config["METRICS_TOKEN"] and len(config["METRICS_TOKEN"]) < 32:
+        raise ConfigurationError("CONTROLLER_METRICS_TOKEN must be at least 32 characters (openssl rand -hex 32).")
     if config["MAX_BODY_BYTES"] < 1024:
         raise ConfigurationError("CONTROLLER_MAX_BODY_BYTES must be at least 1024.")
 

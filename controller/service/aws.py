@@ -19,6 +19,7 @@ from botocore.config import Config
 from flask import Flask, current_app
 
 from controller.core.errors import AwsUnavailable
+from controller.core.metrics import Metrics
 
 SLOT_WAIT_SECONDS = 0.5  # how long a request waits for an AWS slot before it answers without AWS
 LONG_POLL_MARGIN_SECONDS = 5  # the background's long poll is answered at most this long after its wait ends
@@ -38,8 +39,8 @@ def _client_config(config: dict[str, Any], read_timeout: float) -> Config:
     )
 
 
-def make_clients(config: dict[str, Any]) -> dict[str, Any]:
-    """Return {"sqs", "stepfunctions", "sqs_long_poll"} clients for the configured stack.
+def make_clients(config: dict[str, Any], metrics: Metrics) -> dict[str, Any]:
+    """Return {"sqs", "stepfunctions", "sqs_long_poll"} clients for the configured stack, each call counted.
 
     The long-poll client is the background pull's only: its read timeout covers the poll's wait.
     """
@@ -53,11 +54,14 @@ def make_clients(config: dict[str, Any]) -> dict[str, Any]:
     long_poll = _client_config(
         config, config["AWS_READ_TIMEOUT_SECONDS"] + config["PULL_WAIT_SECONDS"] + LONG_POLL_MARGIN_SECONDS
     )
-    return {
+    clients = {
         "sqs": session.client("sqs", endpoint_url=endpoint, config=short),
         "stepfunctions": session.client("stepfunctions", endpoint_url=endpoint, config=short),
         "sqs_long_poll": session.client("sqs", endpoint_url=endpoint, config=long_poll),
     }
+    for name, made in clients.items():
+        metrics.watch_aws(name.removesuffix("_long_poll"), made.meta.events)  # the long poll is SQS too
+    return clients
 
 
 def clients_of(app: Flask) -> dict[str, Any]:
@@ -88,5 +92,5 @@ def slot() -> Iterator[None]:
 
 def init_app(app: Flask) -> None:
     """Make the app's clients and its AWS slots (no call is made)."""
-    app.extensions["aws"] = make_clients(app.config)
+    app.extensions["aws"] = make_clients(app.config, app.extensions["metrics"])
     app.extensions["aws_slots"] = threading.BoundedSemaphore(aws_slots(app.config))

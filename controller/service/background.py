@@ -5,13 +5,14 @@
   left claimed, expiry, and the trimming of the event log;
 - webhook notifications of new requests, when configured.
 
-Each loop has its own SQLite connection and uses the app's boto3 clients (thread-safe), so a
+Each loop has its own SQLite connection, closed when the loop ends, and uses the app's boto3 clients (thread-safe), so a
 fault injected into a client or a crash inside one shows as it would in a request.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from flask import Flask
 
 from controller.approval import decisions, executions, inbox, notify
 from controller.core.errors import AwsUnavailable
+from controller.core.metrics import Metrics
 from controller.service.aws import clients_of
 from controller.storage import db, store
 
@@ -37,6 +39,7 @@ class Background:
     def __init__(self, app: Flask) -> None:
         self.config = app.config
         self.clients = clients_of(app)
+        self.metrics: Metrics = app.extensions["metrics"]
         self.stopped = threading.Event()
         self.threads: list[threading.Thread] = []
         self.liveness_pool = ThreadPoolExecutor(app.config["LIVENESS_PARALLEL"], thread_name_prefix="liveness")
@@ -44,7 +47,7 @@ class Background:
     def start(self) -> None:
         # a long poll paces itself; without one, a short pause keeps the loop from spinning
         pull_pause = 0.0 if self.config["PULL_WAIT_SECONDS"] else 0.1
-        loops: list[tuple[str, Callable[[], None], float]] = [("pull", self._pull_once, pull_pause)]
+        loops: list[tuple[str, Callable[[sqlite3.Connection], None], float]] = [("pull", self._pull_once, pull_pause)]
         loops.append(("upkeep", self._upkeep_once, UPKEEP_SECONDS))
         if self.config["NOTIFY_WEBHOOK_URL"]:
             loops.append(("notify", self._notify_once, NOTIFY_SECONDS))
@@ -56,45 +59,45 @@ class Background:
             self.threads.append(thread)
 
     def stop(self) -> None:
-        """Ask every loop to end after its current step (a long poll ends within PULL_WAIT_SECONDS)."""
+        """Ask every loop to end after its current step (a long poll ends within PULL_WAIT_SECONDS).
+
+        Each loop closes its connection as it ends; a liveness check closes its own when it is done.
+        """
         self.stopped.set()
         self.liveness_pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self, name: str, step: Callable[[], None], pause: float) -> None:
+    def _run(self, name: str, step: Callable[[sqlite3.Connection], None], pause: float) -> None:
         """Repeat step until stopped; when AWS is unreachable, wait longer each time, up to 30 s."""
         retry = 0.0
-        while not self.stopped.is_set():
-            try:
-                step()
-                retry = 0.0
-            except AwsUnavailable as error:
-                retry = min(max(1.0, retry * 2), RETRY_CAP_SECONDS)
-                log.warning("background %s: %s; trying again in %.0f s", name, error.message, retry)
-            except Exception:  # a bug must not silently end the loop that keeps requests flowing
-                retry = min(max(1.0, retry * 2), RETRY_CAP_SECONDS)
-                log.exception("background %s failed; trying again in %.0f s", name, retry)
-            self.stopped.wait(pause + retry)
+        with db.connection(self.config["DATABASE"]) as connection:
+            while not self.stopped.is_set():
+                try:
+                    step(connection)
+                    self.metrics.loop_succeeded(name)
+                    retry = 0.0
+                except AwsUnavailable as error:
+                    retry = min(max(1.0, retry * 2), RETRY_CAP_SECONDS)
+                    log.warning("background %s: %s; trying again in %.0f s", name, error.message, retry)
+                except Exception:  # a bug must not silently end the loop that keeps requests flowing
+                    retry = min(max(1.0, retry * 2), RETRY_CAP_SECONDS)
+                    log.exception("background %s failed; trying again in %.0f s", name, retry)
+                self.stopped.wait(pause + retry)
 
-    def _connection(self) -> Any:
-        return db.thread_connection(self.config["DATABASE"])
-
-    def _pull_once(self) -> None:
-        inbox.pull_configured(
-            self._connection(), self.clients["sqs_long_poll"], self.config, self.config["PULL_WAIT_SECONDS"]
-        )
+    def _pull_once(self, connection: sqlite3.Connection) -> None:
+        inbox.pull_configured(connection, self.clients["sqs_long_poll"], self.config, self.config["PULL_WAIT_SECONDS"])
 
     def _settle(self, row: Any) -> bool:
         """Check one request's execution; False when AWS could not say (it is checked again later)."""
         try:
-            executions.settle_pending(self._connection(), self.clients["stepfunctions"], row)
+            with db.connection(self.config["DATABASE"]) as connection:
+                executions.settle_pending(connection, self.clients["stepfunctions"], row)
         except AwsUnavailable as error:
             log.warning("liveness check of %s: %s", row["id"], error.message)
             return False
         return True
 
-    def _upkeep_once(self) -> None:
+    def _upkeep_once(self, connection: sqlite3.Connection) -> None:
         """Each part on its own: a request AWS cannot answer for must not hold up the others or the rest."""
-        connection = self._connection()
         stale = store.stale(connection, self.config["LIVENESS_CHECK_SECONDS"], LIVENESS_BATCH)
         checked = list(self.liveness_pool.map(self._settle, stale))
         decisions.resume_claims(connection, self.clients["stepfunctions"], self.config["CLAIM_STALE_SECONDS"])
@@ -103,8 +106,8 @@ class Background:
         if stale and not any(checked):
             raise AwsUnavailable("no liveness check got an answer")  # back off, as for the other loops
 
-    def _notify_once(self) -> None:
-        notify.send_due(self._connection(), self.config["NOTIFY_WEBHOOK_URL"], page_url(self.config))
+    def _notify_once(self, connection: sqlite3.Connection) -> None:
+        notify.send_due(connection, self.config["NOTIFY_WEBHOOK_URL"], page_url(self.config))
 
 
 def page_url(config: Any) -> str:

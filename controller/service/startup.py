@@ -66,9 +66,8 @@ def prepare_to_serve(app: Flask) -> Background | None:
 
     If AWS is down, the claims are finished later by the background upkeep (or by /pending).
     """
-    decisions.resume_claims(
-        db.thread_connection(app.config["DATABASE"]), clients_of(app)["stepfunctions"], older_than_seconds=0
-    )
+    with db.connection(app.config["DATABASE"]) as connection:
+        decisions.resume_claims(connection, clients_of(app)["stepfunctions"], older_than_seconds=0)
     if not app.config["BACKGROUND"]:
         return None
     background = Background(app)

@@ -1,4 +1,4 @@
-"""SQLite storage: one connection per request context, and a schema that upgrades in place.
+"""SQLite storage: a connection per unit of work, closed when it ends, and a schema that upgrades in place.
 
 The schema is the ordered SQL files in migrations/; `PRAGMA user_version` records how many
 have been applied. Each start applies the missing ones in one transaction.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -17,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 from controller.core.config import ConfigurationError
 
@@ -53,24 +52,29 @@ def connect(path: str) -> sqlite3.Connection:
     return connection
 
 
-_per_thread = threading.local()
-
-
-def thread_connection(path: str) -> sqlite3.Connection:
-    """Return this thread's connection to the database at path, kept open for the thread's life.
-
-    Opening and closing one per request costs a WAL checkpoint each time; a server's threads
-    live long, and a connection must not be shared between threads that use it at once.
-    """
-    connections: dict[str, sqlite3.Connection] = _per_thread.__dict__.setdefault("connections", {})
-    if path not in connections:
-        connections[path] = connect(path)
-    return connections[path]
+@contextmanager
+def connection(path: str) -> Iterator[sqlite3.Connection]:
+    """Open a connection for one unit of work (a bulk decision's id, a background loop) and close it after."""
+    opened = connect(path)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def get_db() -> sqlite3.Connection:
-    """Return the connection the current request uses."""
-    return thread_connection(current_app.config["DATABASE"])
+    """Return the connection the current request uses, opened on first use and closed when the request ends."""
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"])
+    opened: sqlite3.Connection = g.db
+    return opened
+
+
+def close_db(_error: BaseException | None = None) -> None:
+    """Close the request's connection, if it opened one."""
+    opened: sqlite3.Connection | None = g.pop("db", None)
+    if opened is not None:
+        opened.close()
 
 
 @contextmanager
@@ -203,5 +207,6 @@ def now() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Bring the schema up to date."""
+    """Bring the schema up to date; close each request's connection when its context ends."""
     init_db(app.config["DATABASE"])
+    app.teardown_appcontext(close_db)

@@ -8,8 +8,9 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from controller.core import states
+from controller.core import states, text
 from controller.storage.db import now, transaction
+from controller.storage.sqlite import SqliteStore
 
 TIMED_OUT = "The approval timeout passed."
 HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution")  # never shown to a reader
@@ -28,77 +29,15 @@ def has_users(db: sqlite3.Connection) -> bool:
     return exists == 1
 
 
-def had_users(db: sqlite3.Connection) -> bool:
-    """Return whether a user was ever added and local mode was not chosen again since (see reopen)."""
-    exists: int = db.execute("SELECT EXISTS (SELECT 1 FROM sign_in_state)").fetchone()[0]
-    return exists == 1
-
-
-def reopen(db: sqlite3.Connection) -> bool:
-    """Return the database to local mode, on purpose; False (nothing changed) while a user exists."""
-    with transaction(db):
-        if has_users(db):
-            return False
-        db.execute("DELETE FROM sign_in_state")
-    return True
-
-
 def users(db: sqlite3.Connection) -> list[sqlite3.Row]:
     """Return every user, by name."""
     return db.execute("SELECT * FROM users ORDER BY name").fetchall()
 
 
-def user(db: sqlite3.Connection, name_key: str) -> sqlite3.Row | None:
-    """Return the user whose name has this key (text.name_key: case and Unicode form set aside), or None."""
-    row: sqlite3.Row | None = db.execute("SELECT * FROM users WHERE name_key = ?", (name_key,)).fetchone()
+def user(db: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+    """Return the user of this name whatever its case or Unicode form (text.name_key), or None."""
+    row: sqlite3.Row | None = db.execute("SELECT * FROM users WHERE name_key = ?", (text.name_key(name),)).fetchone()
     return row
-
-
-def add_user(db: sqlite3.Connection, name: str, name_key: str, role: str, password_hash: str, token_hash: str) -> bool:
-    """Add a user; False if a user with this name key exists. The database is closed to local mode from now on."""
-    with transaction(db):
-        if user(db, name_key) is not None:
-            return False
-        db.execute(
-            "INSERT INTO users (name, name_key, role, password_hash, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (name, name_key, role, password_hash, token_hash, now()),
-        )
-    return True
-
-
-def _end_sessions(db: sqlite3.Connection, name: str) -> None:
-    db.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
-
-
-def _change_user(db: sqlite3.Connection, statement: str, name: str, *values: str) -> bool:
-    """Run an UPDATE or DELETE of the user named `name` and end every session of theirs, at once."""
-    with transaction(db):
-        changed = db.execute(statement, (*values, name)).rowcount == 1
-        _end_sessions(db, name)
-    return changed
-
-
-def remove_user(db: sqlite3.Connection, name: str) -> bool:
-    """Remove a user and end their sessions; False if there was none of that name."""
-    return _change_user(db, "DELETE FROM users WHERE name = ?", name)
-
-
-def replace_token(db: sqlite3.Connection, name: str, token_hash: str) -> bool:
-    """Give a user a new token hash (the old token stops working) and end their sessions; False if no such user."""
-    return _change_user(db, "UPDATE users SET token_hash = ? WHERE name = ?", name, token_hash)
-
-
-def replace_password(db: sqlite3.Connection, name: str, password_hash: str) -> bool:
-    """Give a user a new password hash and end their sessions; False if there is no such user."""
-    return _change_user(db, "UPDATE users SET password_hash = ? WHERE name = ?", name, password_hash)
-
-
-def start_session(db: sqlite3.Connection, secret_hash: str, name: str, lifetime_seconds: float) -> None:
-    """Record a page session of a user, valid for lifetime_seconds unless ended sooner."""
-    db.execute(
-        "INSERT INTO sessions (secret_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
-        (secret_hash, name, now(), _ago(-lifetime_seconds)),
-    )
 
 
 def session_user(db: sqlite3.Connection, secret_hash: str) -> sqlite3.Row | None:
@@ -110,51 +49,51 @@ def session_user(db: sqlite3.Connection, secret_hash: str) -> sqlite3.Row | None
     return row
 
 
+# The rest of the users' queries are the store interface's (controller.storage.sqlite), on this connection.
+
+
+def had_users(db: sqlite3.Connection) -> bool:
+    return SqliteStore(db).had_users()
+
+
+def reopen(db: sqlite3.Connection) -> bool:
+    return SqliteStore(db).reopen()
+
+
+def add_user(db: sqlite3.Connection, name: str, role: str, password_hash: str, token_hash: str) -> bool:
+    return SqliteStore(db).add_user(name, role, password_hash, token_hash)
+
+
+def remove_user(db: sqlite3.Connection, name: str) -> bool:
+    return SqliteStore(db).remove_user(name)
+
+
+def replace_token(db: sqlite3.Connection, name: str, token_hash: str) -> bool:
+    return SqliteStore(db).replace_token(name, token_hash)
+
+
+def replace_password(db: sqlite3.Connection, name: str, password_hash: str) -> bool:
+    return SqliteStore(db).replace_password(name, password_hash)
+
+
+def start_session(db: sqlite3.Connection, secret_hash: str, name: str, lifetime_seconds: float) -> None:
+    SqliteStore(db).start_session(secret_hash, name, lifetime_seconds)
+
+
 def end_sessions(db: sqlite3.Connection, name: str) -> None:
-    """End every page session of a user (signing out on one browser signs out all of them)."""
-    _end_sessions(db, name)
-    db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now(),))  # and forget everyone's expired ones
+    SqliteStore(db).end_sessions(name)
 
 
 def locked_until(db: sqlite3.Connection, keys: list[str]) -> str | None:
-    """Return the latest end of a lockout still running on any of these keys, or None."""
-    marks = ", ".join("?" * len(keys))
-    until: str | None = db.execute(
-        f"SELECT MAX(locked_until) FROM sign_in_failures WHERE key IN ({marks}) AND locked_until > ?", (*keys, now())
-    ).fetchone()[0]
-    return until
+    return SqliteStore(db).locked_until(keys)
 
 
 def take_attempt(db: sqlite3.Connection, keys: list[str], max_attempts: int, lockout_seconds: float) -> str | None:
-    """Count an attempt to sign in against each key (a name, an address) before its secret is checked.
-
-    Returns None when the attempt may go on, else the end of the lockout that refuses it: one already
-    running, or the one this attempt starts by being the (max_attempts + 1)-th in a row on a key.
-    Counted in one transaction, so parallel attempts cannot slip past the count.
-    """
-    marks = ", ".join("?" * len(keys))
-    with transaction(db):
-        until = locked_until(db, keys)
-        if until is not None:
-            return until
-        db.executemany(
-            "INSERT INTO sign_in_failures (key, failures, last_failed_at) VALUES (:key, 1, :now)"
-            " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = :now",
-            [{"key": key, "now": now()} for key in keys],
-        )
-        lockout_ends = _ago(-lockout_seconds)
-        locked = db.execute(
-            f"UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key IN ({marks}) AND failures > ?",
-            (lockout_ends, *keys, max_attempts),
-        ).rowcount
-    return lockout_ends if locked else None
+    return SqliteStore(db).take_attempt(keys, max_attempts, lockout_seconds)
 
 
 def forgive_attempt(db: sqlite3.Connection, name_key: str, address_key: str) -> None:
-    """After a successful sign-in: clear the name's count, and take back only this attempt from the address's."""
-    with transaction(db):
-        db.execute("DELETE FROM sign_in_failures WHERE key = ?", (name_key,))
-        db.execute("UPDATE sign_in_failures SET failures = MAX(failures - 1, 0) WHERE key = ?", (address_key,))
+    SqliteStore(db).forgive_attempt(name_key, address_key)
 
 
 def audit(db: sqlite3.Connection, event: dict[str, Any]) -> None:
@@ -365,3 +304,39 @@ def public(row: sqlite3.Row) -> dict[str, Any]:
     shown = {key: row[key] for key in row.keys() if key not in HIDDEN_COLUMNS}  # noqa: SIM118 (a Row is no dict)
     shown["order"] = json.loads(row["order_json"])
     return shown
+
+
+# --- what the metrics and the insights read ------------------------------------------------------
+
+# seconds from a request being stored to its decision; an expression over approval_requests' columns
+TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
+
+
+def pending_summary(db: sqlite3.Connection) -> tuple[int, str | None, str | None]:
+    """Return how many requests are pending, when the oldest of them was requested and the soonest expiry."""
+    count, oldest, soonest = db.execute(
+        "SELECT COUNT(*), MIN(requested_at), MIN(expires_at) FROM approval_requests WHERE state = ?", (states.PENDING,)
+    ).fetchone()
+    return int(count), oldest, soonest
+
+
+def ended_counts(db: sqlite3.Connection) -> dict[str, int]:
+    """Return how many requests ended in each final state (every state present, 0 when none did)."""
+    marks = ", ".join("?" * len(states.ENDED))
+    rows = db.execute(
+        f"SELECT state, COUNT(*) FROM approval_requests WHERE state IN ({marks}) GROUP BY state", states.ENDED
+    ).fetchall()
+    return {state: 0 for state in states.ENDED} | {row[0]: int(row[1]) for row in rows}
+
+
+def decision_times(db: sqlite3.Connection, bounds: tuple[float, ...]) -> tuple[list[int], int, float]:
+    """Return the time from storing to deciding of approved and rejected requests as a histogram:
+    how many took at most each bound (cumulative), how many in all, and their sum in seconds."""
+    marks = ", ".join("?" * len(states.DECIDED))
+    buckets = ", SUM(d <= ?)" * len(bounds)
+    row = db.execute(
+        f"SELECT COUNT(*), COALESCE(SUM(d), 0.0){buckets} FROM"
+        f" (SELECT {TIME_TO_DECISION} AS d FROM approval_requests WHERE state IN ({marks}) AND decided_at IS NOT NULL)",
+        (*bounds, *states.DECIDED),
+    ).fetchone()
+    return [int(value or 0) for value in row[2:]], int(row[0]), float(row[1])

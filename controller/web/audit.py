@@ -59,8 +59,11 @@ def record(response: Any) -> Any:
         {"request_id": request_id, "status": response.status_code, "outcome": _outcome(response)}
         for request_id in _request_ids(response)
     ]
+    refused = current_app.extensions["metrics"].refused
     for entry in each:
         store.audit(get_db(), {**attempt, **entry})
+        if entry["status"] >= 400:
+            refused.labels(entry["outcome"]).inc()
     return response
 
 

@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, Response, current_app, request, stream_with_
 from controller.access import auth
 from controller.core.errors import InvalidInput, TooManyStreams
 from controller.storage import store
-from controller.storage.db import get_db, thread_connection
+from controller.storage.db import connection, get_db
 
 bp = Blueprint("events", __name__)
 POLL_SECONDS = 0.1
@@ -48,26 +48,26 @@ def _frame(event: str, data: dict[str, Any], event_id: int | None = None) -> str
 
 def stream(database: str, after: int, seconds: float = STREAM_SECONDS) -> Iterator[str]:
     """Yield SSE frames for the changes after event `after`, for `seconds`."""
-    connection = thread_connection(database)
-    yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
-    oldest, newest = store.event_range(connection)
-    if after > newest or (oldest and after < oldest - 1):
-        # older than what is kept, or from another database: the page must reload its lists
-        yield _frame("reset", {"reason": "the events since the last one seen are not kept; reload the lists"})
-        after = newest
-    deadline, quiet_since = time.monotonic() + seconds, time.monotonic()
-    while time.monotonic() < deadline:
-        rows = store.events_after(connection, after)
-        for row in rows:
-            after = row["seq"]
-            yield _frame(row["kind"], {"id": row["request_id"], "state": row["state"]}, after)
-        if rows:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
-            yield ": still here\n\n"  # a comment: finds a gone client, and keeps proxies from closing the stream
-            quiet_since = time.monotonic()
-        else:
-            time.sleep(POLL_SECONDS)
+    with connection(database) as db:  # closed when the stream ends or the client goes
+        yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
+        oldest, newest = store.event_range(db)
+        if after > newest or (oldest and after < oldest - 1):
+            # older than what is kept, or from another database: the page must reload its lists
+            yield _frame("reset", {"reason": "the events since the last one seen are not kept; reload the lists"})
+            after = newest
+        deadline, quiet_since = time.monotonic() + seconds, time.monotonic()
+        while time.monotonic() < deadline:
+            rows = store.events_after(db, after)
+            for row in rows:
+                after = row["seq"]
+                yield _frame(row["kind"], {"id": row["request_id"], "state": row["state"]}, after)
+            if rows:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
+                yield ": still here\n\n"  # a comment: finds a gone client, and keeps proxies from closing the stream
+                quiet_since = time.monotonic()
+            else:
+                time.sleep(POLL_SECONDS)
 
 
 class StreamSlots:
@@ -110,10 +110,14 @@ def events() -> Response:
     caller = f"user:{user.name}" if user else f"address:{auth.client_address()}"
     slots.take(caller)
 
+    open_streams = current_app.extensions["metrics"].event_streams
+
     def frames() -> Iterator[str]:
+        open_streams.inc()
         try:
             yield from stream(current_app.config["DATABASE"], after)
         finally:
+            open_streams.dec()
             slots.give_back(caller)
 
     return Response(

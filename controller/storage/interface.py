@@ -1,0 +1,240 @@
+"""The store seam: every query the controller makes, grouped by concern, in records rather than rows.
+
+A `Backend` opens a `Store` for one unit of work (a request, a background loop, one id of a bulk
+decision) and the caller closes it when that work ends. Each state change of a request is guarded
+by the state it leaves, so two writers can never both move one request, whichever store keeps it.
+The contract tests in tests/store/ hold every implementation to the same behaviour.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from controller.storage.records import (
+    ApprovalRequest,
+    AuditAttempt,
+    AuditEvent,
+    Decision,
+    DueNotification,
+    ExecutionStatus,
+    NewRequest,
+    NotificationCounts,
+    SetAsideMessage,
+    StoredEvent,
+    User,
+)
+
+TIMEOUT_PASSED = "The approval timeout passed."  # the closed_reason of a request that expired
+
+
+class RequestStore(Protocol):
+    """Approval requests, from arrival to their end."""
+
+    def save_request(self, request: NewRequest, notify: bool = False) -> bool:
+        """Store a request unless it is already stored (SQS may deliver a message twice); with notify, queue
+        its webhook notification at once, so that neither is kept without the other. True if it was new."""
+        ...
+
+    def get_request(self, request_id: str) -> ApprovalRequest | None:
+        """Return the stored request with this id, or None."""
+        ...
+
+    def pending(self, limit: int = -1) -> list[ApprovalRequest]:
+        """Return pending requests, oldest arrival first; limit -1 means all."""
+        ...
+
+    def count_pending(self) -> int:
+        """Return how many requests wait for a decision."""
+        ...
+
+    def recent_ended(self, limit: int = 10) -> list[ApprovalRequest]:
+        """Return the latest requests that ended (decided, expired or closed), newest first."""
+        ...
+
+    def expire_overdue(self, request_id: str | None = None) -> None:
+        """Mark pending requests (all, or the one named) whose approval timeout has passed as expired."""
+        ...
+
+    def stale(self, older_than_seconds: float, limit: int) -> list[ApprovalRequest]:
+        """Return pending requests whose execution has not been looked at for a while, least recently first."""
+        ...
+
+    def touch(self, request_id: str) -> None:
+        """Note that the request's execution was just looked at."""
+        ...
+
+    def claim(self, request_id: str, decision: Decision) -> ApprovalRequest | None:
+        """Reserve a pending request for one decision and return it claimed; None if it is not pending."""
+        ...
+
+    def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
+        """Return requests claimed for a decision longer ago than any AWS call can take."""
+        ...
+
+    def release(self, request_id: str) -> None:
+        """Return a claimed request to pending, its decision forgotten, after a call that reached no one."""
+        ...
+
+    def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
+        """Record the end of a request (approved, rejected, expired, closed) if it is still in from_state."""
+        ...
+
+    def keep_final_execution(self, request_id: str, execution: ExecutionStatus) -> None:
+        """Keep an execution's status once it has ended, so that it need not be asked for again."""
+        ...
+
+
+class EventStore(Protocol):
+    """The numbered log of requests being stored and changing state, which /events streams."""
+
+    def events_after(self, seq: int, limit: int = 500) -> list[StoredEvent]:
+        """Return the changes after the one numbered seq, oldest first."""
+        ...
+
+    def event_range(self) -> tuple[int, int]:
+        """Return the numbers of the oldest and the latest change kept ((0, 0) when there is none)."""
+        ...
+
+    def forget_events(self, keep: int) -> None:
+        """Drop all but the latest `keep` changes; a page that was away longer reloads its lists."""
+        ...
+
+
+class NotificationStore(Protocol):
+    """Webhook notifications of new requests: delivered, retried or given up on, never dropped unseen."""
+
+    def due_notifications(self, limit: int) -> list[DueNotification]:
+        """Return the notifications to send now, with their request, the longest due first."""
+        ...
+
+    def notification_sent(self, request_id: str) -> None:
+        """Record that the request's notification was delivered."""
+        ...
+
+    def notification_failed(self, request_id: str, error: str, retry_in_seconds: float | None) -> None:
+        """Record a failed attempt: try again after retry_in_seconds, or give up when that is None."""
+        ...
+
+    def notification_counts(self) -> NotificationCounts:
+        """Return how many notifications were delivered, failed for good, or still wait."""
+        ...
+
+
+class UserStore(Protocol):
+    """The people who may sign in, their page sessions, and the attempts that lock a name or an address out.
+
+    A user's name is unique whatever its case or Unicode form: two names with the same text.name_key
+    are one name, and every lookup by name goes by that key.
+    """
+
+    def has_users(self) -> bool:
+        """Return whether any user exists, which switches sign-in on."""
+        ...
+
+    def had_users(self) -> bool:
+        """Return whether a user was ever added since the store was new or reopened: then it stays closed to
+        local mode even with no user left."""
+        ...
+
+    def reopen(self) -> bool:
+        """Return the store to local mode on purpose (`users local-mode`); False, changing nothing, while a user
+        exists."""
+        ...
+
+    def users(self) -> list[User]:
+        """Return every user, by name."""
+        ...
+
+    def user(self, name: str) -> User | None:
+        """Return the user with this name in any case or form, or None."""
+        ...
+
+    def add_user(self, name: str, role: str, password_hash: str, token_hash: str) -> bool:
+        """Add a user, which closes the store to local mode (see had_users); False if the name is taken in any
+        case or form."""
+        ...
+
+    def remove_user(self, name: str) -> bool:
+        """Remove a user and end every session of theirs at once; False if there was none of that name."""
+        ...
+
+    def replace_token(self, name: str, token_hash: str) -> bool:
+        """Give a user a new token hash (the old token stops working) and end every session of theirs at once;
+        False if there is no such user."""
+        ...
+
+    def replace_password(self, name: str, password_hash: str) -> bool:
+        """Give a user a new password hash and end every session of theirs at once; False if there is no such
+        user."""
+        ...
+
+    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
+        """Record a page session of a user by the hash of its secret, valid for lifetime_seconds unless ended."""
+        ...
+
+    def session_user(self, secret_hash: str) -> User | None:
+        """Return the user of a session still running, or None (ended, expired, its user removed, or unknown)."""
+        ...
+
+    def end_sessions(self, name: str) -> None:
+        """End every session of a user (and forget expired ones)."""
+        ...
+
+    def locked_until(self, keys: list[str]) -> str | None:
+        """Return the latest end of a lockout still running on any of these keys, or None."""
+        ...
+
+    def take_attempt(self, keys: list[str], max_attempts: int, lockout_seconds: float) -> str | None:
+        """Count an attempt to sign in against each key (a name, an address) before its secret is checked, at
+        once for all parallel attempts; return None when it may go on, else the end of the lockout that refuses
+        it: one already running, or the one it starts as the (max_attempts + 1)-th attempt in a row on a key."""
+        ...
+
+    def forgive_attempt(self, name_key: str, address_key: str) -> None:
+        """After a successful sign-in: clear the name's count, and take back only this attempt from the
+        address's, so that signing in between guesses gains no attempts."""
+        ...
+
+
+class AuditStore(Protocol):
+    """The audit trail: every attempt to decide, taken or refused."""
+
+    def record_attempt(self, attempt: AuditAttempt) -> None:
+        """Record an attempt to decide, numbered and timed now."""
+        ...
+
+    def audit_trail(self, request_id: str) -> list[AuditEvent]:
+        """Return the recorded attempts to decide a request, oldest first."""
+        ...
+
+
+class InvalidMessageStore(Protocol):
+    """Queue messages that are not approval requests; they stay on the queue for its dead-letter queue."""
+
+    def set_aside(self, message_id: str, reason: str, receive_count: int) -> None:
+        """Record such a message, or its latest receive (never its body: it may hold a token)."""
+        ...
+
+    def invalid_messages(self, limit: int) -> list[SetAsideMessage]:
+        """Return the messages set aside most recently, latest first."""
+        ...
+
+
+class Store(RequestStore, EventStore, NotificationStore, UserStore, AuditStore, InvalidMessageStore, Protocol):
+    """Everything the controller keeps, for one unit of work; close it when that work ends."""
+
+    def close(self) -> None:
+        """Release what the store holds for this unit of work (a connection); the data stays."""
+        ...
+
+
+class Backend(Protocol):
+    """Where the controller's data lives: it brings its schema up to date and opens stores on it."""
+
+    def migrate(self) -> int:
+        """Bring the schema up to date, all or nothing; return its version afterwards."""
+        ...
+
+    def open(self) -> Store:
+        """Return a store for one unit of work; the caller closes it."""
+        ...

@@ -1,0 +1,160 @@
+"""What crosses the store seam: frozen records, the same whichever store keeps them.
+
+Nothing above the storage package sees a database row; it gets these, and a store takes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Action = Literal["approve", "reject"]  # what an approver asks for; the state it leads to is in states.DECIDED_BY
+Change = Literal["stored", "changed"]  # what happened to a request, as /events names it
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An approver's decision on one request, before and after it is stored with it."""
+
+    action: Action
+    approver: str | None = None
+    comment: str | None = None
+    reason: str | None = None  # a rejection's cause for Step Functions; None for an approval
+
+
+@dataclass(frozen=True)
+class ExecutionStatus:
+    """What DescribeExecution said of a request's execution (status DOES_NOT_EXIST when it is gone)."""
+
+    status: str
+    error: str | None = None
+    cause: str | None = None
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """An approval request as the state machine's message brings it, before it is stored."""
+
+    id: str
+    execution_arn: str
+    task_token: str = field(repr=False)  # the key to the execution: never logged, never shown
+    order: dict[str, Any]
+    requested_at: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A stored approval request: its order, its state, and the decision taken on it, if any."""
+
+    id: str
+    execution_arn: str
+    task_token: str = field(repr=False)  # kept for SendTaskSuccess/SendTaskFailure; public() leaves it out
+    order: dict[str, Any]
+    requested_at: str
+    expires_at: str
+    received_at: str
+    checked_at: str  # when the execution was last looked at: bookkeeping, not shown
+    state: str
+    decision: Decision | None
+    decided_at: str | None
+    closed_reason: str | None
+    claimed_at: str | None
+    final_execution: ExecutionStatus | None  # kept once the execution has ended: not shown
+
+    def public(self) -> dict[str, Any]:
+        """Return what may be shown of the request: everything but the task token and the bookkeeping."""
+        decision = self.decision
+        return {
+            "id": self.id,
+            "execution_arn": self.execution_arn,
+            "requested_at": self.requested_at,
+            "expires_at": self.expires_at,
+            "received_at": self.received_at,
+            "state": self.state,
+            "decision": decision.action if decision else None,
+            "approver": decision.approver if decision else None,
+            "comment": decision.comment if decision else None,
+            "reason": decision.reason if decision else None,
+            "decided_at": self.decided_at,
+            "closed_reason": self.closed_reason,
+            "claimed_at": self.claimed_at,
+            "order": self.order,
+        }
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One change of a request, numbered in the order the store saw it: what /events streams."""
+
+    seq: int
+    kind: Change
+    request_id: str
+    state: str
+
+
+@dataclass(frozen=True)
+class DueNotification:
+    """A webhook notification of a new request that is due to be sent, after `attempts` failed ones."""
+
+    request: ApprovalRequest
+    attempts: int
+
+
+@dataclass(frozen=True)
+class NotificationCounts:
+    """How many notifications were delivered, failed for good, or still wait."""
+
+    delivered: int
+    failed: int
+    waiting: int
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone who may sign in; only hashes of their password and API token are kept."""
+
+    name: str
+    role: str
+    password_hash: str = field(repr=False)
+    token_hash: str = field(repr=False)
+    created_at: str
+
+
+@dataclass(frozen=True)
+class AuditAttempt:
+    """An attempt to decide, as the web layer saw it: who, from where, what, and how it ended."""
+
+    actor: str | None
+    role: str | None
+    address: str | None
+    action: str
+    request_id: str | None
+    status: int
+    outcome: str
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """A recorded attempt to decide, numbered and timed by the store."""
+
+    id: int
+    at: str
+    actor: str | None
+    role: str | None
+    address: str | None
+    action: str
+    request_id: str | None
+    status: int
+    outcome: str
+
+
+@dataclass(frozen=True)
+class SetAsideMessage:
+    """A queue message that is not an approval request (its body is never kept: it may hold a token)."""
+
+    message_id: str
+    reason: str
+    receive_count: int
+    first_seen: str
+    last_seen: str

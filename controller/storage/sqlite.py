@@ -1,0 +1,431 @@
+"""The SQLite store: every query of the store interface, on one connection per unit of work.
+
+Rows become records here and nowhere else; each state change is guarded by the state it leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from controller.core import states, text
+from controller.storage import db
+from controller.storage.interface import TIMEOUT_PASSED
+from controller.storage.records import (
+    ApprovalRequest,
+    AuditAttempt,
+    AuditEvent,
+    Decision,
+    DueNotification,
+    ExecutionStatus,
+    NewRequest,
+    NotificationCounts,
+    SetAsideMessage,
+    StoredEvent,
+    User,
+)
+
+now = db.now
+
+
+def _ago(seconds: float) -> str:
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+
+
+def _request(row: sqlite3.Row) -> ApprovalRequest:
+    decision = None
+    if row["decision"] is not None:
+        decision = Decision(row["decision"], row["approver"], row["comment"], row["reason"])
+    final = json.loads(row["final_execution"]) if row["final_execution"] else None
+    return ApprovalRequest(
+        id=row["id"],
+        execution_arn=row["execution_arn"],
+        task_token=row["task_token"],
+        order=json.loads(row["order_json"]),
+        requested_at=row["requested_at"],
+        expires_at=row["expires_at"],
+        received_at=row["received_at"],
+        checked_at=row["checked_at"],
+        state=row["state"],
+        decision=decision,
+        decided_at=row["decided_at"],
+        closed_reason=row["closed_reason"],
+        claimed_at=row["claimed_at"],
+        final_execution=ExecutionStatus(**final) if final else None,
+    )
+
+
+def _requests(rows: list[sqlite3.Row]) -> list[ApprovalRequest]:
+    return [_request(row) for row in rows]
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(row["name"], row["role"], row["password_hash"], row["token_hash"], row["created_at"])
+
+
+class SqliteStore:
+    """The store interface on one SQLite connection, in autocommit mode but where a change needs several
+    statements."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def close(self) -> None:
+        self.connection.close()
+
+    # --- requests ------------------------------------------------------------------------------------
+
+    def save_request(self, request: NewRequest, notify: bool = False) -> bool:
+        stamp = now()
+        with db.transaction(self.connection):
+            cursor = self.connection.execute(
+                "INSERT OR IGNORE INTO approval_requests"
+                " (id, execution_arn, task_token, order_json, requested_at, expires_at, received_at, checked_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    request.id,
+                    request.execution_arn,
+                    request.task_token,
+                    json.dumps(request.order),
+                    request.requested_at,
+                    request.expires_at,
+                    stamp,
+                    stamp,
+                ),
+            )
+            stored = cursor.rowcount == 1
+            if stored and notify:
+                self.connection.execute(
+                    "INSERT INTO notifications (request_id, next_attempt_at) VALUES (?, ?)", (request.id, stamp)
+                )
+        return stored
+
+    def get_request(self, request_id: str) -> ApprovalRequest | None:
+        row = self.connection.execute("SELECT * FROM approval_requests WHERE id = ?", (request_id,)).fetchone()
+        return _request(row) if row else None
+
+    def pending(self, limit: int = -1) -> list[ApprovalRequest]:
+        return _requests(
+            self.connection.execute(
+                "SELECT * FROM approval_requests WHERE state = ? ORDER BY received_at, id LIMIT ?",
+                (states.PENDING, limit),
+            ).fetchall()
+        )
+
+    def count_pending(self) -> int:
+        query = "SELECT COUNT(*) FROM approval_requests WHERE state = ?"
+        count: int = self.connection.execute(query, (states.PENDING,)).fetchone()[0]
+        return count
+
+    def recent_ended(self, limit: int = 10) -> list[ApprovalRequest]:
+        marks = ", ".join("?" * len(states.ENDED))
+        return _requests(
+            self.connection.execute(
+                f"SELECT * FROM approval_requests WHERE state IN ({marks})"
+                " ORDER BY COALESCE(decided_at, checked_at) DESC, id LIMIT ?",
+                (*states.ENDED, limit),
+            ).fetchall()
+        )
+
+    def expire_overdue(self, request_id: str | None = None) -> None:
+        self.connection.execute(
+            "UPDATE approval_requests SET state = :expired, closed_reason = :reason"
+            " WHERE state = :pending AND expires_at <= :now AND (:id IS NULL OR id = :id)",
+            {
+                "expired": states.EXPIRED,
+                "reason": TIMEOUT_PASSED,
+                "pending": states.PENDING,
+                "now": now(),
+                "id": request_id,
+            },
+        )
+
+    def stale(self, older_than_seconds: float, limit: int) -> list[ApprovalRequest]:
+        return _requests(
+            self.connection.execute(
+                "SELECT * FROM approval_requests WHERE state = ? AND checked_at <= ? ORDER BY checked_at LIMIT ?",
+                (states.PENDING, _ago(older_than_seconds), limit),
+            ).fetchall()
+        )
+
+    def touch(self, request_id: str) -> None:
+        self.connection.execute("UPDATE approval_requests SET checked_at = ? WHERE id = ?", (now(), request_id))
+
+    def claim(self, request_id: str, decision: Decision) -> ApprovalRequest | None:
+        row = self.connection.execute(
+            "UPDATE approval_requests SET state = :deciding, decision = :action, approver = :approver,"
+            " comment = :comment, reason = :reason, claimed_at = :claimed_at WHERE id = :id AND state = :pending"
+            " RETURNING *",
+            {
+                "action": decision.action,
+                "approver": decision.approver,
+                "comment": decision.comment,
+                "reason": decision.reason,
+                "id": request_id,
+                "claimed_at": now(),
+                "deciding": states.DECIDING,
+                "pending": states.PENDING,
+            },
+        ).fetchone()
+        return _request(row) if row else None
+
+    def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
+        return _requests(
+            self.connection.execute(
+                "SELECT * FROM approval_requests WHERE state = ? AND claimed_at <= ?",
+                (states.DECIDING, _ago(older_than_seconds)),
+            ).fetchall()
+        )
+
+    def release(self, request_id: str) -> None:
+        self.connection.execute(
+            "UPDATE approval_requests SET state = ?, decision = NULL, approver = NULL, comment = NULL,"
+            " reason = NULL WHERE id = ? AND state = ?",
+            (states.PENDING, request_id, states.DECIDING),
+        )
+
+    def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
+        decided_at = now() if state in states.DECIDED else None
+        cursor = self.connection.execute(
+            "UPDATE approval_requests SET state = ?, decided_at = ?, closed_reason = ? WHERE id = ? AND state = ?",
+            (state, decided_at, closed_reason, request_id, from_state),
+        )
+        return cursor.rowcount == 1
+
+    def keep_final_execution(self, request_id: str, execution: ExecutionStatus) -> None:
+        kept = json.dumps({"status": execution.status, "error": execution.error, "cause": execution.cause})
+        self.connection.execute("UPDATE approval_requests SET final_execution = ? WHERE id = ?", (kept, request_id))
+
+    # --- the event log -------------------------------------------------------------------------------
+
+    def events_after(self, seq: int, limit: int = 500) -> list[StoredEvent]:
+        rows = self.connection.execute(
+            "SELECT seq, kind, request_id, state FROM request_events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+        return [StoredEvent(row["seq"], row["kind"], row["request_id"], row["state"]) for row in rows]
+
+    def event_range(self) -> tuple[int, int]:
+        first, last = self.connection.execute(
+            "SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM request_events"
+        ).fetchone()
+        return int(first), int(last)
+
+    def forget_events(self, keep: int) -> None:
+        self.connection.execute(
+            "DELETE FROM request_events WHERE seq <= (SELECT MAX(seq) FROM request_events) - ?", (keep,)
+        )
+
+    # --- notifications -------------------------------------------------------------------------------
+
+    def due_notifications(self, limit: int) -> list[DueNotification]:
+        rows = self.connection.execute(
+            "SELECT n.attempts, r.* FROM notifications n JOIN approval_requests r ON r.id = n.request_id"
+            " WHERE n.delivered_at IS NULL AND n.failed_at IS NULL AND n.next_attempt_at <= ?"
+            " ORDER BY n.next_attempt_at LIMIT ?",
+            (now(), limit),
+        ).fetchall()
+        return [DueNotification(_request(row), row["attempts"]) for row in rows]
+
+    def notification_sent(self, request_id: str) -> None:
+        self.connection.execute("UPDATE notifications SET delivered_at = ? WHERE request_id = ?", (now(), request_id))
+
+    def notification_failed(self, request_id: str, error: str, retry_in_seconds: float | None) -> None:
+        if retry_in_seconds is None:
+            self.connection.execute(
+                "UPDATE notifications SET attempts = attempts + 1, last_error = ?, failed_at = ? WHERE request_id = ?",
+                (error, now(), request_id),
+            )
+            return
+        self.connection.execute(
+            "UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+            " WHERE request_id = ?",
+            (error, _ago(-retry_in_seconds), request_id),
+        )
+
+    def notification_counts(self) -> NotificationCounts:
+        delivered, failed, waiting = self.connection.execute(
+            "SELECT COUNT(delivered_at), COUNT(failed_at), COUNT(*) - COUNT(delivered_at) - COUNT(failed_at)"
+            " FROM notifications"
+        ).fetchone()
+        return NotificationCounts(delivered, failed, waiting)
+
+    # --- users and sign-in failures ------------------------------------------------------------------
+
+    def has_users(self) -> bool:
+        exists: int = self.connection.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0]
+        return exists == 1
+
+    def had_users(self) -> bool:
+        exists: int = self.connection.execute("SELECT EXISTS (SELECT 1 FROM sign_in_state)").fetchone()[0]
+        return exists == 1
+
+    def reopen(self) -> bool:
+        with db.transaction(self.connection):
+            if self.has_users():
+                return False
+            self.connection.execute("DELETE FROM sign_in_state")
+        return True
+
+    def users(self) -> list[User]:
+        return [_user(row) for row in self.connection.execute("SELECT * FROM users ORDER BY name").fetchall()]
+
+    def user(self, name: str) -> User | None:
+        row = self.connection.execute("SELECT * FROM users WHERE name_key = ?", (text.name_key(name),)).fetchone()
+        return _user(row) if row else None
+
+    def add_user(self, name: str, role: str, password_hash: str, token_hash: str) -> bool:
+        with db.transaction(self.connection):  # the check and the insert under one write lock
+            if self.user(name) is not None:
+                return False
+            self.connection.execute(
+                "INSERT INTO users (name, name_key, role, password_hash, token_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",  # a trigger closes the database to local mode
+                (name, text.name_key(name), role, password_hash, token_hash, now()),
+            )
+        return True
+
+    def _change_user(self, statement: str, name: str, *values: str) -> bool:
+        """Change or delete the user named `name` and end every session of theirs, in one transaction."""
+        with db.transaction(self.connection):
+            changed = self.connection.execute(statement, (*values, name)).rowcount == 1
+            self.connection.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+        return changed
+
+    def remove_user(self, name: str) -> bool:
+        return self._change_user("DELETE FROM users WHERE name = ?", name)
+
+    def replace_token(self, name: str, token_hash: str) -> bool:
+        return self._change_user("UPDATE users SET token_hash = ? WHERE name = ?", name, token_hash)
+
+    def replace_password(self, name: str, password_hash: str) -> bool:
+        return self._change_user("UPDATE users SET password_hash = ? WHERE name = ?", name, password_hash)
+
+    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
+        self.connection.execute(
+            "INSERT INTO sessions (secret_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            (secret_hash, name, now(), _ago(-lifetime_seconds)),
+        )
+
+    def session_user(self, secret_hash: str) -> User | None:
+        row = self.connection.execute(
+            "SELECT u.* FROM sessions s JOIN users u ON u.name = s.user_name"
+            " WHERE s.secret_hash = ? AND s.expires_at > ?",
+            (secret_hash, now()),
+        ).fetchone()
+        return _user(row) if row else None
+
+    def end_sessions(self, name: str) -> None:
+        with db.transaction(self.connection):
+            self.connection.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+            self.connection.execute("DELETE FROM sessions WHERE expires_at <= ?", (now(),))  # everyone's expired
+
+    def locked_until(self, keys: list[str]) -> str | None:
+        marks = ", ".join("?" * len(keys))
+        until: str | None = self.connection.execute(
+            f"SELECT MAX(locked_until) FROM sign_in_failures WHERE key IN ({marks}) AND locked_until > ?",
+            (*keys, now()),
+        ).fetchone()[0]
+        return until
+
+    def take_attempt(self, keys: list[str], max_attempts: int, lockout_seconds: float) -> str | None:
+        marks = ", ".join("?" * len(keys))
+        with db.transaction(self.connection):  # parallel attempts queue on the write lock: none slips past
+            until = self.locked_until(keys)
+            if until is not None:
+                return until
+            self.connection.executemany(
+                "INSERT INTO sign_in_failures (key, failures, last_failed_at) VALUES (:key, 1, :now)"
+                " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = :now",
+                [{"key": key, "now": now()} for key in keys],
+            )
+            lockout_ends = _ago(-lockout_seconds)
+            locked = self.connection.execute(
+                f"UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key IN ({marks}) AND failures > ?",
+                (lockout_ends, *keys, max_attempts),
+            ).rowcount
+        return lockout_ends if locked else None
+
+    def forgive_attempt(self, name_key: str, address_key: str) -> None:
+        with db.transaction(self.connection):
+            self.connection.execute("DELETE FROM sign_in_failures WHERE key = ?", (name_key,))
+            self.connection.execute(
+                "UPDATE sign_in_failures SET failures = MAX(failures - 1, 0) WHERE key = ?", (address_key,)
+            )
+
+    # --- the audit trail -----------------------------------------------------------------------------
+
+    def record_attempt(self, attempt: AuditAttempt) -> None:
+        self.connection.execute(
+            "INSERT INTO audit_events (at, actor, role, address, action, request_id, status, outcome)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                now(),
+                attempt.actor,
+                attempt.role,
+                attempt.address,
+                attempt.action,
+                attempt.request_id,
+                attempt.status,
+                attempt.outcome,
+            ),
+        )
+
+    def audit_trail(self, request_id: str) -> list[AuditEvent]:
+        rows = self.connection.execute(
+            "SELECT * FROM audit_events WHERE request_id = ? ORDER BY id", (request_id,)
+        ).fetchall()
+        return [
+            AuditEvent(
+                row["id"],
+                row["at"],
+                row["actor"],
+                row["role"],
+                row["address"],
+                row["action"],
+                row["request_id"],
+                row["status"],
+                row["outcome"],
+            )
+            for row in rows
+        ]
+
+    # --- invalid messages ----------------------------------------------------------------------------
+
+    def set_aside(self, message_id: str, reason: str, receive_count: int) -> None:
+        stamp = now()
+        self.connection.execute(
+            "INSERT INTO invalid_messages (message_id, reason, receive_count, first_seen, last_seen)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id)"
+            " DO UPDATE SET receive_count = excluded.receive_count, last_seen = excluded.last_seen",
+            (message_id, reason, receive_count, stamp, stamp),
+        )
+
+    def invalid_messages(self, limit: int) -> list[SetAsideMessage]:
+        rows = self.connection.execute(
+            "SELECT * FROM invalid_messages ORDER BY last_seen DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [
+            SetAsideMessage(row["message_id"], row["reason"], row["receive_count"], row["first_seen"], row["last_seen"])
+            for row in rows
+        ]
+
+
+class SqliteBackend:
+    """An SQLite file: the schema migrated in place, a connection per store."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def migrate(self) -> int:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        connection = db.connect(self.path)
+        try:
+            return db.migrate(connection)
+        finally:
+            connection.close()
+
+    def open(self) -> SqliteStore:
+        return SqliteStore(db.connect(self.path))
