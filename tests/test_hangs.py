@@ -7,15 +7,14 @@ then continued; slow clients are raw sockets that send half a request and wait.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 import requests
 
 from harness.emulator import hung
+from harness.proxy import half_requests
 from harness.waiting import wait_for
 
 ANSWER_SECONDS = 5  # what "answers" means here: far more than a free thread needs, far less than an AWS hang
@@ -63,17 +62,6 @@ def test_while_aws_hangs_health_sign_in_and_stored_requests_answer_and_a_decisio
     if state == "pending":
         assert controller.post(f"/approve/{name}").status_code == 200
     assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
-
-
-def half_requests(url: str, count: int) -> list[socket.socket]:
-    """Open connections that each send half a request line's headers and then nothing."""
-    parts = urlsplit(url)
-    opened = []
-    for _ in range(count):
-        connection = socket.create_connection((parts.hostname, parts.port), timeout=10)
-        connection.sendall(f"GET /pending HTTP/1.1\r\nHost: {parts.netloc}\r\n".encode())
-        opened.append(connection)
-    return opened
 
 
 def test_a_hundred_and_twenty_slow_connections_leave_normal_requests_answered(controller):
