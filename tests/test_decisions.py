@@ -190,8 +190,8 @@ from controller import create_app
 from controller.service.startup import prepare_to_serve
 app = create_app()
 prepare_to_serve(app)
-for service in ("sqs", "stepfunctions"):
-    app.extensions["aws"][service].meta.events.register(sys.argv[2], lambda **_: os._exit(137))
+for client in app.extensions["aws"].values():  # the background's long-poll client too
+    client.meta.events.register(sys.argv[2], lambda **_: os._exit(137))
 app.run(port=int(sys.argv[1]))
 """
 

@@ -36,6 +36,8 @@ def _request_ids(response: Any) -> list[str | None]:
     answered = body.get("id") if isinstance(body, dict) else None
     if named or answered:
         return [named or answered]
+    if (request.content_length or 0) > current_app.config["MAX_BODY_BYTES"]:
+        return [None]  # refused unread: nothing to name
     sent = request.get_json(silent=True) if request.is_json else None
     ids = sent.get("ids") if isinstance(sent, dict) else request.form.getlist("ids")
     if isinstance(ids, list) and 0 < len(ids) <= MAX_IDS and all(isinstance(each, str) for each in ids):

@@ -21,6 +21,7 @@ from flask import Blueprint, Flask, Response, current_app, request, stream_with_
 
 from controller.access import auth
 from controller.core.errors import InvalidInput, TooManyStreams
+from controller.service.aws import aws_slots
 from controller.storage import store
 from controller.storage.db import connection, get_db
 
@@ -101,8 +102,8 @@ class StreamSlots:
 def events() -> Response:
     """Stream `stored` and `changed` events ({"id", "state"}), each with its number as the SSE id.
 
-    Each stream holds a server thread; past a quarter of them, or past half of those for one caller,
-    503: the page then refreshes on a timer.
+    Each stream holds a server thread; past its share of them (see init_app), 503: the page then
+    refreshes on a timer.
     """
     slots: StreamSlots = current_app.extensions["event_streams"]
     after = _start_after()
@@ -128,7 +129,8 @@ def events() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Serve /events, with at most a quarter of the server's threads held by streams (half may wait on AWS)."""
-    total = max(1, app.config["THREADS"] // 4)
-    app.extensions["event_streams"] = StreamSlots(total, per_caller=max(1, total // 2))
+    """Serve /events with the threads that may not wait on AWS, but one (3 of 8), and all but one of those for
+    one caller (a reconnecting page, or two tabs, but never every slot)."""
+    total = max(1, app.config["THREADS"] - aws_slots(app.config) - 1)
+    app.extensions["event_streams"] = StreamSlots(total, per_caller=max(1, total - 1))
     app.register_blueprint(bp)
