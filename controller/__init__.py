@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask
 
 from controller.access import auth
+from controller.approval import policy
+from controller.approval.inbox import DeadLetters
 from controller.core.config import DEFAULTS, check, load_config
 from controller.core.errors import register_error_handlers
 from controller.core.metrics import Metrics
@@ -23,8 +25,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     check(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; keeps field order
     db.init_app(app)
+    # read and checked once, so a bad file stops the start; requests then carry the rule they got
+    app.config["POLICY"] = policy.load(app.config["POLICY_FILE"]) if app.config["POLICY_FILE"] else None
     app.extensions["metrics"] = Metrics()
     aws.init_app(app)
+    app.extensions["dead_letters"] = DeadLetters()
     register_error_handlers(app)
     requestlog.init_app(app)  # first: every request gets its id and its log line, refused or not
     security.init_app(app)  # host names, body size, cross-site: before anything else

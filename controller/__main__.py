@@ -2,6 +2,8 @@
 
 python -m controller                                   serve, with waitress
 python -m controller users add NAME --role approver    add a user; prints their API token last
+python -m controller users add NAME --role approver --group finance   ... in a group (repeatable)
+python -m controller users groups NAME [GROUP ...]    set a user's groups
 python -m controller users list | remove NAME | token NAME | passwd NAME | local-mode
 python -m controller policy check FILE [--order ORDER.json]   check an approval policy file
 """

@@ -11,7 +11,8 @@ every request (so no restart is needed):
 - else `Authorization: Bearer <token>` (API clients);
 - else the page's session, recorded in the store so that it can be ended from anywhere.
 
-Roles come from the users table: viewers read, approvers decide too. Behind CONTROLLER_TRUSTED_PROXIES
+Roles and groups come from the users table: viewers read, approvers decide too, and approval
+rules may name the groups whose members decide a request. Behind CONTROLLER_TRUSTED_PROXIES
 the client's address (for the audit trail and the lockout) is the last X-Forwarded-For entry that is
 not itself a trusted proxy; from anyone else the header is ignored.
 """
@@ -53,12 +54,19 @@ class Identity:
 
     name: str
     role: str
+    groups: tuple[str, ...] = ()  # from the users table, whichever way they signed in
 
 
 def current_user() -> Identity | None:
     """Return who signed in for this request; None in local mode."""
     user: Identity | None = g.get("user")
     return user
+
+
+def decider_groups() -> tuple[str, ...] | None:
+    """Return the signed-in user's groups, for approval rules; None in local mode, where nobody signed in."""
+    user = current_user()
+    return None if user is None else user.groups
 
 
 def is_loopback(host: str) -> bool:
@@ -188,7 +196,7 @@ def _proxy_user() -> Identity | None:
     row = store.user(get_db(), name)
     if row is None:
         raise NotAllowed(f"{name} signed in at the proxy but is not a user of this controller; add them: {ADD_USER}.")
-    return Identity(row["name"], row["role"])
+    return Identity(row["name"], row["role"], store.groups_of(row))
 
 
 def _bearer_user() -> Identity | None:
@@ -205,7 +213,7 @@ def _bearer_user() -> Identity | None:
     if matched is None:
         _take_attempt([f"address:{client_address()}"])
         raise SignInRequired("That token is not valid. `python -m controller users token NAME` issues a new one.")
-    return Identity(matched["name"], matched["role"])
+    return Identity(matched["name"], matched["role"], store.groups_of(matched))
 
 
 def _session_user() -> Identity | None:
@@ -214,7 +222,7 @@ def _session_user() -> Identity | None:
     if row is None:
         session.pop("session", None)  # ended, expired, or its user removed
         return None
-    return Identity(row["name"], row["role"])
+    return Identity(row["name"], row["role"], store.groups_of(row))
 
 
 def metrics_token_matches() -> bool:

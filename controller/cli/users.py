@@ -1,5 +1,5 @@
-"""python -m controller users ...: add, list and remove the people who may sign in, set their passwords and
-issue their tokens.
+"""python -m controller users ...: add, list and remove the people who may sign in, set their groups and
+passwords, issue tokens.
 
 Adding the first user switches sign-in on for a running controller; it reads the users table on
 every request. Removing the last one does not switch it off: the controller refuses everyone until
@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from controller.access import credentials
+from controller.approval import policy
 from controller.core import text
 from controller.core.config import ConfigurationError, settings
 from controller.storage import db, store
@@ -31,7 +32,11 @@ def add_parser(commands: Any) -> None:
     add = actions.add_parser("add", help="add a user; reads the password from the terminal or one line of stdin")
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, required=True)
-    actions.add_parser("list", help="list the users and their roles")
+    add.add_argument("--group", action="append", default=[], help="a group the user is in (repeatable)")
+    groups = actions.add_parser("groups", help="set a user's groups (none given: no group)")
+    groups.add_argument("name")
+    groups.add_argument("groups", nargs="*")
+    actions.add_parser("list", help="list the users, their roles and groups")
     actions.add_parser("remove", help="remove a user").add_argument("name")
     actions.add_parser("token", help="issue a new API token; the old one stops working").add_argument("name")
     actions.add_parser(
@@ -64,6 +69,15 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_groups(groups: list[str]) -> None:
+    """Refuse a group name an approval rule could not name."""
+    for group in groups:
+        if not policy.GROUP_NAME.fullmatch(group):
+            raise ConfigurationError(
+                f"{group!r} is not a group name: 1 to 64 letters, digits, and . _ @ - (not first)."
+            )
+
+
 def _new_password(name: str) -> str:
     password = read_password(name)
     if len(password) < credentials.MIN_PASSWORD_LENGTH:
@@ -80,8 +94,9 @@ def _existing(connection: Any, name: str) -> str:
     return stored
 
 
-def _add(connection: Any, name: str, role: str) -> str:
+def _add(connection: Any, name: str, role: str, groups: list[str]) -> str:
     name = check_name(name)
+    check_groups(groups)
     taken = store.user(connection, name)
     if taken is not None:
         raise ConfigurationError(
@@ -89,9 +104,10 @@ def _add(connection: Any, name: str, role: str) -> str:
             f" `users token {taken['name']}` issues a new token."
         )
     password_hash, token = _new_password(name), credentials.new_token()
-    if not store.add_user(connection, name, role, password_hash, credentials.hash_token(token)):
+    if not store.add_user(connection, name, role, password_hash, credentials.hash_token(token), groups):
         raise ConfigurationError(f"There is already a user {name}.")
-    print(f"Added {name} as {role}. Sign-in is now required. Their API token (shown once):")
+    member = f", in {', '.join(sorted(set(groups)))}" if groups else ""
+    print(f"Added {name} as {role}{member}. Sign-in is now required. Their API token (shown once):")
     return token
 
 
@@ -137,7 +153,13 @@ def _local_mode(connection: Any) -> None:
 
 def _run(connection: Any, args: argparse.Namespace) -> None:
     if args.action == "add":
-        print(_add(connection, args.name, args.role), flush=True)
+        print(_add(connection, args.name, args.role, args.group), flush=True)
+    elif args.action == "groups":
+        check_groups(args.groups)
+        name = _existing(connection, args.name)
+        if not store.set_groups(connection, name, args.groups):
+            raise ConfigurationError(f"There is no user {name}.")
+        print(f"{name} is in {', '.join(sorted(set(args.groups))) or 'no group'}.")
     elif args.action == "token":
         print(_token(connection, args.name), flush=True)
     elif args.action == "passwd":
@@ -148,7 +170,8 @@ def _run(connection: Any, args: argparse.Namespace) -> None:
         _local_mode(connection)
     else:
         for row in store.users(connection):
-            print(f"{row['name']}\t{row['role']}\tadded {row['created_at']}")
+            groups = ",".join(store.groups_of(row)) or "-"
+            print(f"{row['name']}\t{row['role']}\t{groups}\tadded {row['created_at']}")
 
 
 def run(args: argparse.Namespace) -> int:

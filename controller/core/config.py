@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "PULL_WAIT_SECONDS": 20,  # the background pull's long poll; requests never wait for SQS
     "PULL_MAX_BATCHES": 10,
     "PULL_BATCH_SIZE": 10,
+    "DEAD_LETTER_CHECK_SECONDS": 60,  # how often the dead-letter queue is looked at for approval requests
     "AWS_MAX_ATTEMPTS": 3,  # each AWS call, retries included; a hung endpoint costs at most this times the timeouts
     "AWS_CONNECT_TIMEOUT_SECONDS": 3.0,
     "AWS_READ_TIMEOUT_SECONDS": 5.0,  # an AWS answer takes milliseconds; the long poll adds its own wait to this
@@ -44,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     # addresses (or networks) of reverse proxies in front, comma-separated: only their X-Forwarded-For is believed
     "TRUSTED_PROXIES": "",
     "TRUSTED_PROXY_HEADER": "",  # the header that proxy names the user in, e.g. X-Forwarded-Email
+    "POLICY_FILE": "",  # approval rules (docs/approval-rules.md); empty: any approver decides a request alone
     "LOG_FORMAT": "text",  # or "json": one JSON object per line, for a log collector
     "METRICS_TOKEN": "",  # a bearer token that reads /metrics only (for Prometheus), besides users' tokens
 }
@@ -99,7 +101,13 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError("CONTROLLER_PULL_BATCH_SIZE must be from 1 to 10, the range SQS allows.")
     if not 0 <= config["PULL_WAIT_SECONDS"] <= 20:
         raise ConfigurationError("CONTROLLER_PULL_WAIT_SECONDS must be from 0 to 20, the range SQS allows.")
-    for key in ("PULL_MAX_BATCHES", "AWS_MAX_ATTEMPTS", "LIVENESS_PARALLEL", "DECISION_PARALLEL"):
+    for key in (
+        "PULL_MAX_BATCHES",
+        "DEAD_LETTER_CHECK_SECONDS",
+        "AWS_MAX_ATTEMPTS",
+        "LIVENESS_PARALLEL",
+        "DECISION_PARALLEL",
+    ):
         if config[key] < 1:
             raise ConfigurationError(f"CONTROLLER_{key} must be at least 1.")
     for key in ("AWS_CONNECT_TIMEOUT_SECONDS", "AWS_READ_TIMEOUT_SECONDS", "IDLE_TIMEOUT_SECONDS"):
@@ -125,6 +133,7 @@ def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         config.update(
             CONFIG_SOURCE="environment",
             APPROVAL_QUEUE_URL=environ["APPROVAL_QUEUE_URL"],
+            DEAD_LETTER_QUEUE_URL=environ.get("DEAD_LETTER_QUEUE_URL"),
             AWS_ENDPOINT_URL=environ.get("AWS_ENDPOINT_URL"),
             AWS_REGION=environ.get("AWS_REGION")
             or environ.get("AWS_DEFAULT_REGION")
@@ -135,6 +144,7 @@ def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     config.update(
         CONFIG_SOURCE=source,
         APPROVAL_QUEUE_URL=outputs["approval_queue_url"],
+        DEAD_LETTER_QUEUE_URL=environ.get("DEAD_LETTER_QUEUE_URL") or outputs.get("dead_letter_queue_url"),
         AWS_ENDPOINT_URL=outputs.get("aws_endpoint_url"),
         AWS_REGION=outputs.get("aws_region") or environ.get("AWS_REGION") or _region_of(outputs["approval_queue_url"]),
     )

@@ -58,12 +58,24 @@ class AlreadyDecided(ApprovalError):
     status, code = 409, "AlreadyDecided"
 
 
+class AlreadyApproved(ApprovalError):
+    status, code = 409, "AlreadyApproved"
+
+
 class AmbiguousRequest(ApprovalError):
     status, code = 409, "SeveralPending"
 
 
+class RequestNotNamed(ApprovalError):
+    status, code = 409, "RequestNotNamed"
+
+
 class RequestExpired(ApprovalError):
     status, code = 410, "RequestExpired"
+
+
+class OrderChanged(ApprovalError):
+    status, code = 412, "OrderChanged"
 
 
 class UnsupportedMediaType(ApprovalError):
@@ -84,6 +96,10 @@ class TooManyStreams(ApprovalError):
 
 class AwsUnavailable(ApprovalError):
     status, code = 503, "AwsUnavailable"
+
+
+class StoreUnavailable(ApprovalError):
+    status, code = 503, "StoreUnavailable"
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -8,17 +8,22 @@ The contract tests in tests/store/ hold every implementation to the same behavio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from controller.storage.records import (
+    Approval,
+    ApprovalOutcome,
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
     Decision,
+    DecisionTimes,
     DueNotification,
     ExecutionStatus,
     NewRequest,
     NotificationCounts,
+    PendingSummary,
     SetAsideMessage,
     StoredEvent,
     User,
@@ -67,12 +72,23 @@ class RequestStore(Protocol):
         """Reserve a pending request for one decision and return it claimed; None if it is not pending."""
         ...
 
+    def add_approval(self, request_id: str, approval: Approval, required: int) -> ApprovalOutcome:
+        """Record one person's approval of a pending request, at most once per approver; the approval that
+        makes `required` also claims the request for `Decision("approve", approver, comment)`, in one atomic
+        step, so that two last approvals racing claim it once."""
+        ...
+
+    def approvals(self, request_id: str) -> list[Approval]:
+        """Return the approvals a request has received, oldest first."""
+        ...
+
     def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
         """Return requests claimed for a decision longer ago than any AWS call can take."""
         ...
 
     def release(self, request_id: str) -> None:
-        """Return a claimed request to pending, its decision forgotten, after a call that reached no one."""
+        """Return a claimed request to pending, its decision forgotten, after a call that reached no one; an
+        approval that claimed it (add_approval) is taken back too, so that its approver can send it again."""
         ...
 
     def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
@@ -149,9 +165,13 @@ class UserStore(Protocol):
         """Return the user with this name in any case or form, or None."""
         ...
 
-    def add_user(self, name: str, role: str, password_hash: str, token_hash: str) -> bool:
-        """Add a user, which closes the store to local mode (see had_users); False if the name is taken in any
-        case or form."""
+    def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
+        """Add a user, in these groups, which closes the store to local mode (see had_users); False if the name
+        is taken in any case or form."""
+        ...
+
+    def set_groups(self, name: str, groups: Sequence[str]) -> bool:
+        """Make these the user's groups (none: no group); False if there is no such user."""
         ...
 
     def remove_user(self, name: str) -> bool:
@@ -220,7 +240,52 @@ class InvalidMessageStore(Protocol):
         ...
 
 
-class Store(RequestStore, EventStore, NotificationStore, UserStore, AuditStore, InvalidMessageStore, Protocol):
+class InsightStore(Protocol):
+    """Aggregates of the requests for /metrics and the insights: counted over the whole store, so that every
+    controller of one store reports the same."""
+
+    def pending_summary(self) -> PendingSummary:
+        """Return how many requests are pending, the oldest one's request time and the soonest expiry."""
+        ...
+
+    def ended_counts(self) -> dict[str, int]:
+        """Return how many requests ended in each of states.ENDED, every one of them present (0 when none)."""
+        ...
+
+    def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
+        """Return the time from storing to deciding of approved and rejected requests, binned at bounds (seconds,
+        ascending)."""
+        ...
+
+
+class HealthStore(Protocol):
+    """Whether the store takes writes. A failure of the medium (a full disk) met by any unit of work raises
+    StoreUnavailable there and is noted for all of them, until a write goes through again."""
+
+    def probe(self) -> None:
+        """Write once: StoreUnavailable if that fails, else a failure noted before is cleared."""
+        ...
+
+    def check_writable(self) -> None:
+        """Raise StoreUnavailable unless the store takes writes; it writes only while a failure is noted."""
+        ...
+
+    def failure(self) -> str | None:
+        """Return why the store last failed, or None once a write went through again."""
+        ...
+
+
+class Store(
+    RequestStore,
+    EventStore,
+    NotificationStore,
+    UserStore,
+    AuditStore,
+    InvalidMessageStore,
+    InsightStore,
+    HealthStore,
+    Protocol,
+):
     """Everything the controller keeps, for one unit of work; close it when that work ends."""
 
     def close(self) -> None:

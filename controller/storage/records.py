@@ -41,6 +41,28 @@ class NewRequest:
     order: dict[str, Any]
     requested_at: str
     expires_at: str
+    rule: dict[str, Any] | None = None  # the approval rule it is decided under, opaque here; None: any approver
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One person's approval of a request that a rule has several people approve."""
+
+    approver: str
+    at: str
+    comment: str | None = None
+
+
+ApprovalResult = Literal["claimed", "recorded", "duplicate", "not pending"]
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    """What came of adding an approval: the request claimed (the rule's count reached), the approval
+    recorded (more are needed), refused as this approver's second, or refused as the request is not pending."""
+
+    result: ApprovalResult
+    claimed: ApprovalRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,7 @@ class ApprovalRequest:
     closed_reason: str | None
     claimed_at: str | None
     final_execution: ExecutionStatus | None  # kept once the execution has ended: not shown
+    rule: dict[str, Any] | None = None  # the approval rule fixed when it was stored; not shown as such
 
     def public(self) -> dict[str, Any]:
         """Return what may be shown of the request: everything but the task token and the bookkeeping."""
@@ -119,6 +142,7 @@ class User:
     password_hash: str = field(repr=False)
     token_hash: str = field(repr=False)
     created_at: str
+    groups: tuple[str, ...] = ()  # approval rules name who may decide by group
 
 
 @dataclass(frozen=True)
@@ -158,3 +182,22 @@ class SetAsideMessage:
     receive_count: int
     first_seen: str
     last_seen: str
+
+
+@dataclass(frozen=True)
+class PendingSummary:
+    """How many requests wait, the oldest one's request time and the first expiry among them (None when none)."""
+
+    count: int
+    oldest_requested_at: str | None
+    soonest_expires_at: str | None
+
+
+@dataclass(frozen=True)
+class DecisionTimes:
+    """Times from storing to approving or rejecting, as a histogram: per bound, how many took at most that long."""
+
+    bounds: tuple[float, ...]
+    at_most: tuple[int, ...]  # cumulative, one per bound
+    count: int
+    total_seconds: float

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,20 +15,26 @@ from controller.core import states, text
 from controller.storage import db
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
+    Approval,
+    ApprovalOutcome,
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
     Decision,
+    DecisionTimes,
     DueNotification,
     ExecutionStatus,
     NewRequest,
     NotificationCounts,
+    PendingSummary,
     SetAsideMessage,
     StoredEvent,
     User,
 )
 
 now = db.now
+# seconds from a request being stored to its decision, over approval_requests' columns
+TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
 
 
 def _ago(seconds: float) -> str:
@@ -39,6 +46,7 @@ def _request(row: sqlite3.Row) -> ApprovalRequest:
     if row["decision"] is not None:
         decision = Decision(row["decision"], row["approver"], row["comment"], row["reason"])
     final = json.loads(row["final_execution"]) if row["final_execution"] else None
+    rule = json.loads(row["rule_json"]) if row["rule_json"] else None
     return ApprovalRequest(
         id=row["id"],
         execution_arn=row["execution_arn"],
@@ -54,6 +62,7 @@ def _request(row: sqlite3.Row) -> ApprovalRequest:
         closed_reason=row["closed_reason"],
         claimed_at=row["claimed_at"],
         final_execution=ExecutionStatus(**final) if final else None,
+        rule=rule,
     )
 
 
@@ -62,7 +71,8 @@ def _requests(rows: list[sqlite3.Row]) -> list[ApprovalRequest]:
 
 
 def _user(row: sqlite3.Row) -> User:
-    return User(row["name"], row["role"], row["password_hash"], row["token_hash"], row["created_at"])
+    groups = tuple(json.loads(row["groups_json"]))
+    return User(row["name"], row["role"], row["password_hash"], row["token_hash"], row["created_at"], groups)
 
 
 class SqliteStore:
@@ -81,9 +91,8 @@ class SqliteStore:
         stamp = now()
         with db.transaction(self.connection):
             cursor = self.connection.execute(
-                "INSERT OR IGNORE INTO approval_requests"
-                " (id, execution_arn, task_token, order_json, requested_at, expires_at, received_at, checked_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO approval_requests (id, execution_arn, task_token, order_json, requested_at,"
+                " expires_at, received_at, checked_at, rule_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     request.id,
                     request.execution_arn,
@@ -93,6 +102,7 @@ class SqliteStore:
                     request.expires_at,
                     stamp,
                     stamp,
+                    None if request.rule is None else json.dumps(request.rule),
                 ),
             )
             stored = cursor.rowcount == 1
@@ -171,6 +181,29 @@ class SqliteStore:
         ).fetchone()
         return _request(row) if row else None
 
+    def add_approval(self, request_id: str, approval: Approval, required: int) -> ApprovalOutcome:
+        with db.transaction(self.connection):
+            row = self.connection.execute("SELECT state FROM approval_requests WHERE id = ?", (request_id,)).fetchone()
+            if row is None or row["state"] != states.PENDING:
+                return ApprovalOutcome("not pending")
+            inserted = self.connection.execute(
+                "INSERT OR IGNORE INTO approvals (request_id, approver, at, comment) VALUES (?, ?, ?, ?)",
+                (request_id, approval.approver, approval.at, approval.comment),
+            )
+            if inserted.rowcount == 0:
+                return ApprovalOutcome("duplicate")
+            query = "SELECT COUNT(*) FROM approvals WHERE request_id = ?"
+            if self.connection.execute(query, (request_id,)).fetchone()[0] < required:
+                return ApprovalOutcome("recorded")
+            decision = Decision("approve", approval.approver, approval.comment)
+            return ApprovalOutcome("claimed", self.claim(request_id, decision))
+
+    def approvals(self, request_id: str) -> list[Approval]:
+        rows = self.connection.execute(
+            "SELECT approver, at, comment FROM approvals WHERE request_id = ? ORDER BY at, approver", (request_id,)
+        ).fetchall()
+        return [Approval(row["approver"], row["at"], row["comment"]) for row in rows]
+
     def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
         return _requests(
             self.connection.execute(
@@ -180,11 +213,17 @@ class SqliteStore:
         )
 
     def release(self, request_id: str) -> None:
-        self.connection.execute(
-            "UPDATE approval_requests SET state = ?, decision = NULL, approver = NULL, comment = NULL,"
-            " reason = NULL WHERE id = ? AND state = ?",
-            (states.PENDING, request_id, states.DECIDING),
-        )
+        with db.transaction(self.connection):
+            self.connection.execute(
+                "DELETE FROM approvals WHERE request_id = :id AND approver = (SELECT approver FROM approval_requests"
+                " WHERE id = :id AND state = :deciding AND decision = 'approve' AND rule_json IS NOT NULL)",
+                {"id": request_id, "deciding": states.DECIDING},
+            )
+            self.connection.execute(
+                "UPDATE approval_requests SET state = ?, decision = NULL, approver = NULL, comment = NULL,"
+                " reason = NULL WHERE id = ? AND state = ?",
+                (states.PENDING, request_id, states.DECIDING),
+            )
 
     def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
         decided_at = now() if state in states.DECIDED else None
@@ -276,14 +315,14 @@ class SqliteStore:
         row = self.connection.execute("SELECT * FROM users WHERE name_key = ?", (text.name_key(name),)).fetchone()
         return _user(row) if row else None
 
-    def add_user(self, name: str, role: str, password_hash: str, token_hash: str) -> bool:
+    def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
         with db.transaction(self.connection):  # the check and the insert under one write lock
             if self.user(name) is not None:
                 return False
             self.connection.execute(
-                "INSERT INTO users (name, name_key, role, password_hash, token_hash, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",  # a trigger closes the database to local mode
-                (name, text.name_key(name), role, password_hash, token_hash, now()),
+                "INSERT INTO users (name, name_key, role, password_hash, token_hash, created_at, groups_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",  # a trigger closes the database to local mode
+                (name, text.name_key(name), role, password_hash, token_hash, now(), json.dumps(sorted(set(groups)))),
             )
         return True
 
@@ -293,6 +332,10 @@ class SqliteStore:
             changed = self.connection.execute(statement, (*values, name)).rowcount == 1
             self.connection.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
         return changed
+
+    def set_groups(self, name: str, groups: Sequence[str]) -> bool:
+        query = "UPDATE users SET groups_json = ? WHERE name = ?"
+        return self.connection.execute(query, (json.dumps(sorted(set(groups))), name)).rowcount == 1
 
     def remove_user(self, name: str) -> bool:
         return self._change_user("DELETE FROM users WHERE name = ?", name)
@@ -411,6 +454,48 @@ class SqliteStore:
             SetAsideMessage(row["message_id"], row["reason"], row["receive_count"], row["first_seen"], row["last_seen"])
             for row in rows
         ]
+
+    # --- aggregates ----------------------------------------------------------------------------------
+
+    def pending_summary(self) -> PendingSummary:
+        count, oldest, soonest = self.connection.execute(
+            "SELECT COUNT(*), MIN(requested_at), MIN(expires_at) FROM approval_requests WHERE state = ?",
+            (states.PENDING,),
+        ).fetchone()
+        return PendingSummary(int(count), oldest, soonest)
+
+    def ended_counts(self) -> dict[str, int]:
+        marks = ", ".join("?" * len(states.ENDED))
+        rows = self.connection.execute(
+            f"SELECT state, COUNT(*) FROM approval_requests WHERE state IN ({marks}) GROUP BY state", states.ENDED
+        ).fetchall()
+        return {state: 0 for state in states.ENDED} | {row[0]: int(row[1]) for row in rows}
+
+    def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
+        marks = ", ".join("?" * len(states.DECIDED))
+        row = self.connection.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(d), 0.0){', SUM(d <= ?)' * len(bounds)} FROM"
+            f" (SELECT {TIME_TO_DECISION} AS d FROM approval_requests"
+            f" WHERE state IN ({marks}) AND decided_at IS NOT NULL)",
+            (*bounds, *states.DECIDED),
+        ).fetchone()
+        return DecisionTimes(bounds, tuple(int(n or 0) for n in row[2:]), int(row[0]), float(row[1]))
+
+    # --- whether the store takes writes -----------------------------------------------------------
+
+    def probe(self) -> None:
+        self.connection.execute(
+            "INSERT INTO store_probe (id, probed_at) VALUES (1, :now) ON CONFLICT (id) DO UPDATE SET probed_at = :now",
+            {"now": now()},
+        )
+        db.mark_writable(self.connection)
+
+    def check_writable(self) -> None:
+        if self.failure() is not None:
+            self.probe()
+
+    def failure(self) -> str | None:
+        return db.health_of(self.connection).failure
 
 
 class SqliteBackend:

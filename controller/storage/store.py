@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from controller.core import states, text
+from controller.core.digest import order_digest
 from controller.storage.db import now, transaction
 from controller.storage.sqlite import SqliteStore
 
 TIMED_OUT = "The approval timeout passed."
-HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution")  # never shown to a reader
+HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution", "rule_json")  # never shown to a reader
 
 
 def _ago(seconds: float) -> str:
@@ -60,8 +62,21 @@ def reopen(db: sqlite3.Connection) -> bool:
     return SqliteStore(db).reopen()
 
 
-def add_user(db: sqlite3.Connection, name: str, role: str, password_hash: str, token_hash: str) -> bool:
-    return SqliteStore(db).add_user(name, role, password_hash, token_hash)
+def add_user(
+    db: sqlite3.Connection, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()
+) -> bool:
+    return SqliteStore(db).add_user(name, role, password_hash, token_hash, groups)
+
+
+def set_groups(db: sqlite3.Connection, name: str, groups: Sequence[str]) -> bool:
+    """Make these the user's groups (none: no group); False if there is no such user."""
+    cursor = db.execute("UPDATE users SET groups_json = ? WHERE name = ?", (json.dumps(sorted(set(groups))), name))
+    return cursor.rowcount == 1
+
+
+def groups_of(user: sqlite3.Row) -> tuple[str, ...]:
+    """Return the groups of a user as stored."""
+    return tuple(json.loads(user["groups_json"]))
 
 
 def remove_user(db: sqlite3.Connection, name: str) -> bool:
@@ -120,11 +135,10 @@ def save(db: sqlite3.Connection, row: dict[str, Any], notify: bool = False) -> b
     stamp = now()
     with transaction(db):
         cursor = db.execute(
-            "INSERT OR IGNORE INTO approval_requests"
-            " (id, execution_arn, task_token, order_json, requested_at, expires_at, received_at, checked_at)"
-            " VALUES (:id, :execution_arn, :task_token, :order_json, :requested_at, :expires_at,"
-            " :received_at, :checked_at)",
-            {**row, "received_at": stamp, "checked_at": stamp},
+            "INSERT OR IGNORE INTO approval_requests (id, execution_arn, task_token, order_json, requested_at,"
+            " expires_at, received_at, checked_at, rule_json) VALUES (:id, :execution_arn, :task_token, :order_json,"
+            " :requested_at, :expires_at, :received_at, :checked_at, :rule_json)",
+            {"rule_json": None, **row, "received_at": stamp, "checked_at": stamp},
         )
         stored = cursor.rowcount == 1
         if stored and notify:
@@ -211,6 +225,38 @@ def claim(db: sqlite3.Connection, request_id: str, decision: dict[str, Any]) -> 
     return row
 
 
+def add_approval(
+    db: sqlite3.Connection, request_id: str, decision: dict[str, Any], required: int
+) -> tuple[str, sqlite3.Row | None]:
+    """Record one person's approval of a pending request; the one that makes `required` claims it at once.
+
+    Returns ("claimed", the claimed row), ("recorded", None) when more are needed, ("duplicate", None)
+    when this approver has approved it already, or ("not pending", None).
+    """
+    with transaction(db):
+        state = db.execute("SELECT state FROM approval_requests WHERE id = ?", (request_id,)).fetchone()
+        if state is None or state[0] != states.PENDING:
+            return "not pending", None
+        inserted = db.execute(
+            "INSERT OR IGNORE INTO approvals (request_id, approver, at, comment) VALUES (?, ?, ?, ?)",
+            (request_id, decision["approver"], now(), decision["comment"]),
+        )
+        if inserted.rowcount == 0:
+            return "duplicate", None
+        count = db.execute("SELECT COUNT(*) FROM approvals WHERE request_id = ?", (request_id,)).fetchone()[0]
+        if count < required:
+            return "recorded", None
+        return "claimed", claim(db, request_id, decision)
+
+
+def approvals(db: sqlite3.Connection, request_id: str) -> list[dict[str, Any]]:
+    """Return the approvals a request has received, oldest first: approver, at, comment."""
+    rows = db.execute(
+        "SELECT approver, at, comment FROM approvals WHERE request_id = ? ORDER BY at, approver", (request_id,)
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
 def stale_claims(db: sqlite3.Connection, older_than_seconds: float) -> list[sqlite3.Row]:
     """Return requests claimed for a decision longer ago than any AWS call can take."""
     return db.execute(
@@ -220,12 +266,19 @@ def stale_claims(db: sqlite3.Connection, older_than_seconds: float) -> list[sqli
 
 
 def release(db: sqlite3.Connection, request_id: str) -> None:
-    """Return a claimed request to pending after a call that did not reach Step Functions."""
-    db.execute(
-        "UPDATE approval_requests SET state = ?, decision = NULL, approver = NULL, comment = NULL,"
-        " reason = NULL WHERE id = ? AND state = ?",
-        (states.PENDING, request_id, states.DECIDING),
-    )
+    """Return a claimed request to pending after a call that did not reach Step Functions; the approval
+    that completed a rule's count is taken back with it, so its approver can send it again."""
+    with transaction(db):
+        db.execute(
+            "DELETE FROM approvals WHERE request_id = :id AND approver = (SELECT approver FROM approval_requests"
+            " WHERE id = :id AND state = :deciding AND decision = 'approve' AND rule_json IS NOT NULL)",
+            {"id": request_id, "deciding": states.DECIDING},
+        )
+        db.execute(
+            "UPDATE approval_requests SET state = ?, decision = NULL, approver = NULL, comment = NULL,"
+            " reason = NULL WHERE id = ? AND state = ?",
+            (states.PENDING, request_id, states.DECIDING),
+        )
 
 
 def finish(db: sqlite3.Connection, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
@@ -303,40 +356,23 @@ def public(row: sqlite3.Row) -> dict[str, Any]:
     """Return what may be shown of a request: everything but the task token and bookkeeping."""
     shown = {key: row[key] for key in row.keys() if key not in HIDDEN_COLUMNS}  # noqa: SIM118 (a Row is no dict)
     shown["order"] = json.loads(row["order_json"])
+    shown["order_digest"] = order_digest(shown["order"])
     return shown
 
 
-# --- what the metrics and the insights read ------------------------------------------------------
-
-# seconds from a request being stored to its decision; an expression over approval_requests' columns
-TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
+# --- whether the store can be written ------------------------------------------------------------
 
 
-def pending_summary(db: sqlite3.Connection) -> tuple[int, str | None, str | None]:
-    """Return how many requests are pending, when the oldest of them was requested and the soonest expiry."""
-    count, oldest, soonest = db.execute(
-        "SELECT COUNT(*), MIN(requested_at), MIN(expires_at) FROM approval_requests WHERE state = ?", (states.PENDING,)
-    ).fetchone()
-    return int(count), oldest, soonest
+def probe(db: sqlite3.Connection) -> None:
+    """Write one row; StoreUnavailable if the store cannot be written, else any failure noted is cleared."""
+    SqliteStore(db).probe()
 
 
-def ended_counts(db: sqlite3.Connection) -> dict[str, int]:
-    """Return how many requests ended in each final state (every state present, 0 when none did)."""
-    marks = ", ".join("?" * len(states.ENDED))
-    rows = db.execute(
-        f"SELECT state, COUNT(*) FROM approval_requests WHERE state IN ({marks}) GROUP BY state", states.ENDED
-    ).fetchall()
-    return {state: 0 for state in states.ENDED} | {row[0]: int(row[1]) for row in rows}
+def check_writable(db: sqlite3.Connection) -> None:
+    """Raise StoreUnavailable unless the store can be written; it writes only once a failure was noted."""
+    SqliteStore(db).check_writable()
 
 
-def decision_times(db: sqlite3.Connection, bounds: tuple[float, ...]) -> tuple[list[int], int, float]:
-    """Return the time from storing to deciding of approved and rejected requests as a histogram:
-    how many took at most each bound (cumulative), how many in all, and their sum in seconds."""
-    marks = ", ".join("?" * len(states.DECIDED))
-    buckets = ", SUM(d <= ?)" * len(bounds)
-    row = db.execute(
-        f"SELECT COUNT(*), COALESCE(SUM(d), 0.0){buckets} FROM"
-        f" (SELECT {TIME_TO_DECISION} AS d FROM approval_requests WHERE state IN ({marks}) AND decided_at IS NOT NULL)",
-        (*bounds, *states.DECIDED),
-    ).fetchone()
-    return [int(value or 0) for value in row[2:]], int(row[0]), float(row[1])
+def failure(db: sqlite3.Connection) -> str | None:
+    """Return why the store last failed, or None when its last write went through."""
+    return SqliteStore(db).failure()

@@ -6,16 +6,18 @@ answered it: the view, an error (409, 410, 503), the identity check (401) or the
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from controller.access import auth
-from controller.core.errors import RequestNotFound
+from controller.core.errors import RequestNotFound, StoreUnavailable
 from controller.storage import store
 from controller.storage.db import get_db
 
 bp = Blueprint("audit", __name__)
+log = logging.getLogger(__name__)
 MAX_IDS = 1000  # a bulk attempt names at most 100 ids; a refused one naming more is recorded once, without them
 
 
@@ -25,8 +27,16 @@ def _outcome(response: Any) -> str:
         return str(g.audit_outcome)
     body = response.get_json(silent=True) if response.is_json else None
     if isinstance(body, dict):
-        return str(body.get("error") or body.get("state") or response.status_code)
+        return str(body.get("error") or state_reached(body) or response.status_code)
     return str(response.status_code)
+
+
+def state_reached(request_shown: dict[str, Any]) -> str | None:
+    """Return the state a decision left a request in; "approval 1 of 2" for one that needs more."""
+    if request_shown.get("state") == "pending" and "approvals_required" in request_shown:
+        return f"approval {len(request_shown['approvals'])} of {request_shown['approvals_required']}"
+    state: str | None = request_shown.get("state")
+    return state
 
 
 def _request_ids(response: Any) -> list[str | None]:
@@ -63,9 +73,12 @@ def record(response: Any) -> Any:
     ]
     refused = current_app.extensions["metrics"].refused
     for entry in each:
-        store.audit(get_db(), {**attempt, **entry})
         if entry["status"] >= 400:
             refused.labels(entry["outcome"]).inc()
+        try:
+            store.audit(get_db(), {**attempt, **entry})
+        except StoreUnavailable as error:  # the attempt is refused, and its answer must still reach the caller
+            log.error("attempt to decide not audited, the store failed (%s): %s", error.message, {**attempt, **entry})
     return response
 
 
@@ -75,7 +88,7 @@ def record_each(outcomes: list[dict[str, Any]]) -> None:
         {
             "request_id": outcome["id"],
             "status": outcome["status"],
-            "outcome": outcome.get("error") or outcome["request"]["state"],
+            "outcome": outcome.get("error") or state_reached(outcome["request"]),
         }
         for outcome in outcomes
     ]

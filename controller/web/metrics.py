@@ -20,8 +20,8 @@ from prometheus_client.registry import Collector
 from controller.access import auth
 from controller.core.errors import NotAllowed
 from controller.core.metrics import Metrics
-from controller.storage import store
-from controller.storage.db import connection
+from controller.storage.interface import Backend
+from controller.storage.sqlite import SqliteBackend
 
 bp = Blueprint("metrics", __name__)
 # from a quick look to a working day and more: approval waits are long
@@ -35,16 +35,18 @@ def _seconds_since(timestamp: str) -> float:
 class StoreCollector(Collector):
     """The shared state, read from the store when Prometheus scrapes."""
 
-    def __init__(self, database: str) -> None:
-        self.database = database
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
 
     def collect(self) -> Iterator[Metric]:
-        with connection(self.database) as db:
-            count, oldest, soonest = store.pending_summary(db)
-            ended = store.ended_counts(db)
-            cumulative, total, seconds = store.decision_times(db, DECISION_SECONDS_BUCKETS)
-            sent = store.notification_counts(db)
-        yield GaugeMetricFamily("controller_pending_requests", "Requests waiting for a decision.", value=count)
+        store = self.backend.open()
+        try:
+            pending, ended = store.pending_summary(), store.ended_counts()
+            times, sent = store.decision_times(DECISION_SECONDS_BUCKETS), store.notification_counts()
+        finally:
+            store.close()
+        yield GaugeMetricFamily("controller_pending_requests", "Requests waiting for a decision.", value=pending.count)
+        oldest, soonest = pending.oldest_requested_at, pending.soonest_expires_at
         yield GaugeMetricFamily(
             "controller_pending_oldest_age_seconds",
             "How long the oldest pending request has waited since it was requested (0 when none waits).",
@@ -64,18 +66,20 @@ class StoreCollector(Collector):
         for state, n in ended.items():
             decisions.add_metric([state], n)
         yield decisions
-        buckets = [(repr(bound), float(n)) for bound, n in zip(DECISION_SECONDS_BUCKETS, cumulative, strict=True)]
         yield HistogramMetricFamily(
             "controller_time_to_decision_seconds",
             "Time from a request being stored to its approval or rejection.",
-            buckets=[*buckets, ("+Inf", float(total))],
-            sum_value=seconds,
+            buckets=[
+                *((repr(b), float(n)) for b, n in zip(times.bounds, times.at_most, strict=True)),
+                ("+Inf", times.count),
+            ],
+            sum_value=times.total_seconds,
         )
         notifications = GaugeMetricFamily(
             "controller_notifications", "Webhook notifications: delivered, waiting, failed.", labels=["status"]
         )
-        for status, n in sent.items():
-            notifications.add_metric([status], n)
+        for status in ("delivered", "waiting", "failed"):
+            notifications.add_metric([status], getattr(sent, status))
         yield notifications
 
 
@@ -99,5 +103,5 @@ def scrape() -> Response:
 
 def init_app(app: Flask) -> None:
     """Serve /metrics, with the store's series on the app's registry."""
-    app.extensions["metrics"].registry.register(StoreCollector(app.config["DATABASE"]))
+    app.extensions["metrics"].registry.register(StoreCollector(SqliteBackend(app.config["DATABASE"])))
     app.register_blueprint(bp)

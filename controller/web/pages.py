@@ -8,8 +8,9 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from controller.access import auth
-from controller.approval import decisions
+from controller.approval import decisions, quorum
 from controller.core import states, text
+from controller.core.digest import DIGEST
 from controller.core.errors import ApprovalError
 from controller.service import aws
 from controller.storage import store
@@ -26,8 +27,10 @@ ERROR_TITLES = {
     "InvalidInput": "Not sent",
     "RequestNotFound": "Not found",
     "AlreadyDecided": "Already decided",
+    "OrderChanged": "Not decided, the order changed",
     "RequestExpired": "Expired",
     "AwsUnavailable": "AWS unreachable, nothing was decided; try again",
+    "StoreUnavailable": "The store is failing; try again once it recovers",
 }
 
 
@@ -35,7 +38,7 @@ def _page_data() -> dict[str, Any]:
     """Return what the page shows: pending requests, warnings, recent outcomes."""
     warnings, db = listing.refresh(), get_db()
     return {
-        "pending": [store.public(row) for row in store.pending(db, PAGE_SIZE)],
+        "pending": [quorum.shown(db, row) for row in store.pending(db, PAGE_SIZE)],
         "pending_count": store.count_pending(db),
         "warnings": warnings,
         "recent": listing.recent_outcomes(db),
@@ -76,15 +79,18 @@ def decide(kind: str, request_id: str) -> Any:
         return _refused()
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
     try:
+        expected = decisions.expected_digest(request.form.to_dict())
         decision, _ = auth.as_signed_in(decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]}))
         with aws.slot():
-            decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision)
+            decided = decisions.decide(
+                get_db(), aws.client("stepfunctions"), request_id, decision, expected, auth.decider_groups()
+            )
     except ApprovalError as error:
         g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
     else:
-        g.audit_outcome = decided["state"]
-        flash(f"Order {decided['order'].get('order_id', request_id)} {decided['state']}.", "success")
+        g.audit_outcome = audit.state_reached(decided)
+        flash(f"Order {decided['order'].get('order_id', request_id)} {g.audit_outcome}.", "success")
     return redirect(url_for("pages.index"), code=303)
 
 
@@ -101,6 +107,7 @@ def decide_selected() -> Any:
         return redirect(url_for("pages.index"), code=303)
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
     config = current_app.config
+    shown = dict(entry.partition(" ")[::2] for entry in request.form.getlist("digests"))  # "id digest" per card
     try:
         decision, _ = auth.as_signed_in(decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]}))
         with aws.slot():
@@ -110,6 +117,8 @@ def decide_selected() -> Any:
                 ids[:MAX_SELECTED],
                 decision,
                 config["DECISION_PARALLEL"],
+                expected={key: value for key, value in shown.items() if DIGEST.fullmatch(value)},
+                groups=auth.decider_groups(),
             )
     except ApprovalError as error:
         g.audit_outcome = error.code

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from controller.access import auth
 from controller.core.errors import TooManyAttempts
+from controller.storage import db
 from controller.web.security import csrf_ok
 
 bp = Blueprint("signin", __name__)
@@ -54,5 +55,13 @@ def sign_out() -> Any:
 
 @bp.get("/health")
 def health() -> Any:
-    """Say the controller answers (no identity needed; nothing about requests)."""
+    """Say whether the controller answers and its store can be written (no identity needed; nothing about requests)."""
+    noted = db.health(current_app.config["DATABASE"])
+    if noted.failure:
+        return {
+            "status": "failing",
+            "store": noted.failure,
+            "since": noted.since,
+            "sign_in": bool(g.get("sign_in")),
+        }, 503
     return {"status": "ok", "sign_in": bool(g.get("sign_in"))}
