@@ -21,7 +21,7 @@ from flask import Flask, current_app
 from controller.core.errors import AwsUnavailable
 from controller.core.metrics import Metrics
 
-SLOT_WAIT_SECONDS = 0.5  # how long a request waits for an AWS slot before it answers without AWS
+SLOT_WAIT_SECONDS = 0.1  # how long a request waits for an AWS slot before it answers without AWS
 LONG_POLL_MARGIN_SECONDS = 5  # the background's long poll is answered at most this long after its wait ends
 
 

@@ -289,7 +289,7 @@ def _refuse_emptied(path: Path) -> None:
         )
 
 
-def _unusable(path: Path, error: sqlite3.Error | OSError) -> DatabaseUnusable:
+def _unusable(path: Path, error: BaseException) -> DatabaseUnusable:
     """Return the error that says what is wrong with the database file and what to do."""
     cause = str(error)
     if "readonly" in cause or "unable to open" in cause or isinstance(error, OSError):
@@ -313,8 +313,9 @@ def init_db(path: str) -> None:
             migrate(connection)
         finally:
             connection.close()
-    except (sqlite3.Error, OSError) as error:
-        raise _unusable(where, error) from error
+    except (sqlite3.Error, OSError, StoreUnavailable) as error:
+        cause = error.__cause__ if isinstance(error, StoreUnavailable) and error.__cause__ else error
+        raise _unusable(where, cause) from error
 
 
 def claim_serving(path: str) -> IO[str]:
