@@ -30,8 +30,8 @@ from controller.storage import store
 from controller.storage.db import connection, now
 
 log = logging.getLogger(__name__)
-# Step Functions' answers for a token that can no longer be used; moto says InvalidToken
-# where AWS says TaskTimedOut, so all of them mean the same here.
+# Step Functions' answers for a token that can no longer be used: TaskTimedOut for one answered or timed
+# out, InvalidToken for one it does not know (an emulator restarted since), so all of them mean the same here.
 TOKEN_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 SETTLE_POLLS, SETTLE_POLL_SECONDS = 10, 0.2
 NOT_SENT = (EndpointConnectionError, ConnectTimeoutError)  # the request never reached AWS
