@@ -8,6 +8,7 @@ The contract tests in tests/store/ hold every implementation to the same behavio
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 from controller.storage.records import (
@@ -21,6 +22,7 @@ from controller.storage.records import (
     NewRequest,
     NotificationCounts,
     PendingSummary,
+    RequestQuery,
     SetAsideMessage,
     StoredEvent,
     User,
@@ -187,6 +189,23 @@ class InvalidMessageStore(Protocol):
         ...
 
 
+class QueryStore(Protocol):
+    """Finding requests among many: the page's search, filters, sorts and pages, and the history."""
+
+    def find_requests(self, query: RequestQuery, limit: int, offset: int = 0) -> list[ApprovalRequest]:
+        """Return one page of the requests the query matches, in its order (ties broken by id)."""
+        ...
+
+    def count_requests(self, query: RequestQuery) -> int:
+        """Return how many requests the query matches."""
+        ...
+
+    def iter_requests(self, query: RequestQuery) -> Iterator[ApprovalRequest]:
+        """Yield every request the query matches, in its order, without holding them all at once; the store
+        stays open until the iteration ends."""
+        ...
+
+
 class InsightStore(Protocol):
     """Aggregates of the requests for /metrics and the insights: counted over the whole store, so that every
     controller of one store reports the same."""
@@ -206,7 +225,15 @@ class InsightStore(Protocol):
 
 
 class Store(
-    RequestStore, EventStore, NotificationStore, UserStore, AuditStore, InvalidMessageStore, InsightStore, Protocol
+    RequestStore,
+    EventStore,
+    NotificationStore,
+    UserStore,
+    AuditStore,
+    InvalidMessageStore,
+    QueryStore,
+    InsightStore,
+    Protocol,
 ):
     """Everything the controller keeps, for one unit of work; close it when that work ends."""
 

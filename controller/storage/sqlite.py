@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from controller.storage.records import (
     NewRequest,
     NotificationCounts,
     PendingSummary,
+    RequestQuery,
     SetAsideMessage,
     StoredEvent,
     User,
@@ -32,6 +34,54 @@ from controller.storage.records import (
 now = db.now
 # seconds from a request being stored to its decision, over approval_requests' columns
 TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
+ORDER_TOTAL = "json_extract(order_json, '$.total')"
+ORDER_BY = {
+    "waiting": "received_at, id",
+    "newest": "received_at DESC, id DESC",
+    "expiry": "expires_at, id",
+    "total": f"{ORDER_TOTAL} DESC, id",
+    "ended": "COALESCE(decided_at, checked_at) DESC, id",
+}
+CONTAINS = "instr(lower({}), lower(?)) > 0"
+TEXT_MATCH = (
+    "("
+    + " OR ".join(
+        CONTAINS.format(column)
+        for column in (
+            "id",
+            "json_extract(order_json, '$.order_id')",
+            "json_extract(order_json, '$.customer.name')",
+            "json_extract(order_json, '$.customer.id')",
+        )
+    )
+    + " OR EXISTS (SELECT 1 FROM json_each(order_json, '$.items') WHERE "
+    + CONTAINS.format("json_extract(value, '$.sku')")
+    + "))"
+)
+CUSTOMER_MATCH = (
+    "(" + " OR ".join(CONTAINS.format(f"json_extract(order_json, '$.customer.{key}')") for key in ("name", "id")) + ")"
+)
+
+
+def _where(query: RequestQuery) -> tuple[str, list[object]]:
+    """Return the WHERE clause and its parameters for a query: fixed fragments, values only as parameters."""
+    clauses = [f"state IN ({', '.join('?' * len(query.states))})"]
+    parameters: list[object] = [*query.states]
+    optional: list[tuple[object, str, int]] = [
+        (query.text, TEXT_MATCH, 5),
+        (query.customer, CUSTOMER_MATCH, 2),
+        (query.approver, CONTAINS.format("approver"), 1),
+        (query.requested_from, "requested_at >= ?", 1),
+        (query.requested_before, "requested_at < ?", 1),
+        (query.min_total, f"{ORDER_TOTAL} >= ?", 1),
+        (query.max_total, f"{ORDER_TOTAL} <= ?", 1),
+        (query.currency, "json_extract(order_json, '$.currency') = ?", 1),
+    ]
+    for value, clause, uses in optional:
+        if value is not None:
+            clauses.append(clause)
+            parameters.extend([value] * uses)
+    return " AND ".join(clauses), parameters
 
 
 def _ago(seconds: float) -> str:
@@ -362,6 +412,36 @@ class SqliteStore:
             SetAsideMessage(row["message_id"], row["reason"], row["receive_count"], row["first_seen"], row["last_seen"])
             for row in rows
         ]
+
+    # --- finding requests ----------------------------------------------------------------------------
+
+    def find_requests(self, query: RequestQuery, limit: int, offset: int = 0) -> list[ApprovalRequest]:
+        where, parameters = _where(query)
+        return _requests(
+            self.connection.execute(
+                f"SELECT * FROM approval_requests WHERE {where} ORDER BY {ORDER_BY[query.sort]} LIMIT ? OFFSET ?",
+                (*parameters, limit, offset),
+            ).fetchall()
+        )
+
+    def count_requests(self, query: RequestQuery) -> int:
+        where, parameters = _where(query)
+        count: int = self.connection.execute(
+            f"SELECT COUNT(*) FROM approval_requests WHERE {where}", parameters
+        ).fetchone()[0]
+        return count
+
+    def iter_requests(self, query: RequestQuery) -> Iterator[ApprovalRequest]:
+        where, parameters = _where(query)
+        # a cursor of its own reads the rows as they are asked for, never all at once
+        cursor = self.connection.execute(
+            f"SELECT * FROM approval_requests WHERE {where} ORDER BY {ORDER_BY[query.sort]}", parameters
+        )
+        try:
+            for row in cursor:
+                yield _request(row)
+        finally:
+            cursor.close()
 
     # --- aggregates ----------------------------------------------------------------------------------
 
