@@ -21,6 +21,7 @@ from controller.core.errors import (
     InvalidInput,
     RequestExpired,
     RequestNotFound,
+    StoreUnavailable,
 )
 from controller.storage import store
 from controller.storage.db import connection, now
@@ -111,7 +112,14 @@ def _deliver(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
         raise AwsUnavailable(f"Step Functions could not be reached; try again. ({type(error).__name__})") from error
     except BotoCoreError as error:  # the answer was lost: the decision may have been taken
         raise AwsUnavailable(unknown) from error
-    store.finish(db, row["id"], states.DECIDED_BY[row["decision"]], None, from_state=states.DECIDING)
+    try:
+        store.finish(db, row["id"], states.DECIDED_BY[row["decision"]], None, from_state=states.DECIDING)
+    except StoreUnavailable as error:  # the claim stays; resume_claims records the outcome once the store is back
+        raise StoreUnavailable(
+            f"Step Functions took the decision on request {row['id']}, but the store could not record it"
+            f" ({error.details['reason']}); it is recorded once the store can be written again.",
+            **error.details,
+        ) from error
 
 
 def _stored(db: sqlite3.Connection, request_id: str) -> sqlite3.Row:

@@ -7,7 +7,9 @@ import json
 import logging
 import re
 import sqlite3
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -16,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from controller.approval import decisions, executions
 from controller.core.errors import AwsUnavailable
 from controller.storage import store
+from controller.storage.db import now
 
 log = logging.getLogger(__name__)
 LIVENESS_CHECKS_PER_CALL = 10  # a few per refresh, so a refresh stays cheap however many are pending
@@ -23,6 +26,8 @@ LIVENESS_CHECKS_PER_CALL = 10  # a few per refresh, so a refresh stays cheap how
 EXECUTION_ARN = re.compile(r"arn:[a-z-]+:states:[a-z0-9-]+:[0-9]{12}:execution:[^:\s]+:[^:\s]+")
 EVENTS_KEPT = 10_000  # state changes kept for /events; a page away longer reloads its lists
 MAX_TASK_TOKEN_LENGTH = 1024  # SendTaskSuccess/SendTaskFailure take no longer token
+# a dead letter we leave alone is hidden from other readers this long, so one look sees each message once
+DEAD_LETTER_HOLD_SECONDS = 10
 
 
 class InvalidMessage(ValueError):
@@ -62,6 +67,30 @@ def parse_message(body: str) -> dict[str, Any]:
     return row
 
 
+def _store_and_delete(
+    db: sqlite3.Connection, sqs: Any, queue_url: str, messages: list[dict[str, Any]], notify: bool, set_aside: bool
+) -> None:
+    """Store the approval requests among messages, then delete from SQS those stored, even if a later one failed.
+
+    With set_aside, a message that is no approval request is recorded; either way it stays on its queue.
+    """
+    handled: list[dict[str, str]] = []
+    try:
+        for message in messages:
+            try:
+                store.save(db, parse_message(message["Body"]), notify)
+            except InvalidMessage as error:
+                if set_aside:  # after maxReceiveCount receives, the redrive policy moves it to the DLQ
+                    receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+                    store.set_aside(db, message["MessageId"], str(error), receives)
+                    log.warning("message %s set aside: %s", message["MessageId"], error)
+                continue
+            handled.append({"Id": str(len(handled)), "ReceiptHandle": message["ReceiptHandle"]})
+    finally:
+        if handled:
+            sqs.delete_message_batch(QueueUrl=queue_url, Entries=handled)
+
+
 def _take_batch(
     db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int, batch_size: int, notify: bool
 ) -> int:
@@ -72,19 +101,7 @@ def _take_batch(
         WaitTimeSeconds=wait_seconds,
         MessageSystemAttributeNames=["ApproximateReceiveCount"],
     ).get("Messages", [])
-    handled: list[dict[str, str]] = []
-    for message in messages:
-        try:
-            store.save(db, parse_message(message["Body"]), notify)
-        except InvalidMessage as error:
-            # left on the queue: after maxReceiveCount receives, the redrive policy moves it to the DLQ
-            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
-            store.set_aside(db, message["MessageId"], str(error), receives)
-            log.warning("message %s set aside: %s", message["MessageId"], error)
-            continue
-        handled.append({"Id": str(len(handled)), "ReceiptHandle": message["ReceiptHandle"]})
-    if handled:
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=handled)
+    _store_and_delete(db, sqs, queue_url, messages, notify, set_aside=True)
     return len(messages)
 
 
@@ -99,8 +116,11 @@ def pull(
 ) -> None:
     """Drain up to max_batches full batches; only the first receive waits, so an empty queue never hangs.
 
-    With notify, each newly stored request gets a webhook notification queued with it.
+    With notify, each newly stored request gets a webhook notification queued with it. Nothing is
+    received while the store cannot be written (StoreUnavailable): each receive of a message it
+    could not store would count towards the queue's maxReceiveCount, and so towards the DLQ.
     """
+    store.check_writable(db)
     try:
         for batch in range(max_batches):
             taken = _take_batch(db, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify)
@@ -108,6 +128,62 @@ def pull(
                 return
     except (ClientError, BotoCoreError) as error:
         raise AwsUnavailable(f"Could not read the approval queue: {error}") from error
+
+
+@dataclass
+class DeadLetters:
+    """What the last look at the dead-letter queue found; one per app, shared by its threads."""
+
+    count: int | None = None  # messages left there: none of them is an approval request
+    checked_at: str | None = None
+    next_check: float = 0.0  # time.monotonic() of the next look
+
+    def shown(self) -> dict[str, Any]:
+        return {"count": self.count, "checked_at": self.checked_at}
+
+
+def recover_dead_letters(
+    db: sqlite3.Connection, sqs: Any, queue_url: str, max_batches: int, batch_size: int, notify: bool
+) -> int:
+    """Store every approval request on the dead-letter queue and delete it there; leave anything else.
+
+    Whatever put a request there (a store that failed before this check existed, a bug, an operator),
+    it is stored like any other. Returns how many messages the dead-letter queue holds afterwards.
+    """
+    store.check_writable(db)
+    try:
+        for _ in range(max_batches):
+            messages = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=batch_size,
+                VisibilityTimeout=DEAD_LETTER_HOLD_SECONDS,
+            ).get("Messages", [])
+            _store_and_delete(db, sqs, queue_url, messages, notify, set_aside=False)
+            if len(messages) < batch_size:
+                break
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+    except (ClientError, BotoCoreError) as error:
+        raise AwsUnavailable(f"Could not read the dead-letter queue: {error}") from error
+    return sum(int(value) for value in attributes.values())
+
+
+def check_dead_letters(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any], seen: DeadLetters) -> None:
+    """Look at the configured dead-letter queue when a look is due (every DEAD_LETTER_CHECK_SECONDS)."""
+    if not config.get("DEAD_LETTER_QUEUE_URL") or time.monotonic() < seen.next_check:
+        return
+    seen.next_check = time.monotonic() + config["DEAD_LETTER_CHECK_SECONDS"]
+    seen.count = recover_dead_letters(
+        db,
+        sqs,
+        config["DEAD_LETTER_QUEUE_URL"],
+        config["PULL_MAX_BATCHES"],
+        config["PULL_BATCH_SIZE"],
+        notify=bool(config["NOTIFY_WEBHOOK_URL"]),
+    )
+    seen.checked_at = now()
 
 
 def check_liveness(db: sqlite3.Connection, sfn: Any, older_than_seconds: float) -> None:
@@ -129,14 +205,18 @@ def pull_configured(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any],
     )
 
 
-def refresh(db: sqlite3.Connection, clients: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+def refresh(
+    db: sqlite3.Connection, clients: Mapping[str, Any], config: Mapping[str, Any], dead_letters: DeadLetters
+) -> None:
     """Take what has arrived; without a background worker, also do its upkeep here, as requests come.
 
-    Raises AwsUnavailable when AWS could not be reached; what is stored stays right either way.
+    Raises AwsUnavailable when AWS could not be reached, StoreUnavailable when the store could not
+    be written; what is stored stays right either way.
     """
     try:
         pull_configured(db, clients["sqs"], config)
         if not config["BACKGROUND"]:
+            check_dead_letters(db, clients["sqs"], config, dead_letters)
             check_liveness(db, clients["stepfunctions"], config["LIVENESS_CHECK_SECONDS"])
             decisions.resume_claims(db, clients["stepfunctions"], config["CLAIM_STALE_SECONDS"])
             store.forget_events(db, EVENTS_KEPT)

@@ -10,6 +10,7 @@ from typing import Any
 
 from controller.core import states
 from controller.storage.db import now, transaction
+from controller.storage.sqlite import SqliteStore
 
 TIMED_OUT = "The approval timeout passed."
 HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution")  # never shown to a reader
@@ -294,3 +295,21 @@ def public(row: sqlite3.Row) -> dict[str, Any]:
     shown = {key: row[key] for key in row.keys() if key not in HIDDEN_COLUMNS}  # noqa: SIM118 (a Row is no dict)
     shown["order"] = json.loads(row["order_json"])
     return shown
+
+
+# --- whether the store can be written ------------------------------------------------------------
+
+
+def probe(db: sqlite3.Connection) -> None:
+    """Write one row; StoreUnavailable if the store cannot be written, else any failure noted is cleared."""
+    SqliteStore(db).probe()
+
+
+def check_writable(db: sqlite3.Connection) -> None:
+    """Raise StoreUnavailable unless the store can be written; it writes only once a failure was noted."""
+    SqliteStore(db).check_writable()
+
+
+def failure(db: sqlite3.Connection) -> str | None:
+    """Return why the store last failed, or None when its last write went through."""
+    return SqliteStore(db).failure()

@@ -68,6 +68,10 @@ def pending() -> Any:
         warnings=warnings,
         invalid_messages=store.invalid_messages(db, limit),
         notifications=store.notification_counts(db),
+        dead_letters=current_app.extensions["dead_letters"].shown()
+        if current_app.config.get("DEAD_LETTER_QUEUE_URL")
+        else None,
+        store={"failure": store.failure(db)},
     )
 
 

@@ -6,16 +6,18 @@ answered it: the view, an error (409, 410, 503), the identity check (401) or the
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from controller.access import auth
-from controller.core.errors import RequestNotFound
+from controller.core.errors import RequestNotFound, StoreUnavailable
 from controller.storage import store
 from controller.storage.db import get_db
 
 bp = Blueprint("audit", __name__)
+log = logging.getLogger(__name__)
 
 
 def _outcome(response: Any) -> str:
@@ -51,9 +53,12 @@ def record(response: Any) -> Any:
     ]
     refused = current_app.extensions["metrics"].refused
     for entry in each:
-        store.audit(get_db(), {**attempt, **entry})
         if entry["status"] >= 400:
             refused.labels(entry["outcome"]).inc()
+        try:
+            store.audit(get_db(), {**attempt, **entry})
+        except StoreUnavailable as error:  # the attempt is refused, and its answer must still reach the caller
+            log.error("attempt to decide not audited, the store failed (%s): %s", error.message, {**attempt, **entry})
     return response
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 
 from controller.approval import executions, inbox
-from controller.core.errors import AwsUnavailable
+from controller.core.errors import AwsUnavailable, StoreUnavailable
 from controller.service import aws
 from controller.storage import store
 from controller.storage.db import get_db
@@ -18,12 +18,27 @@ RECENT_SHOWN = 10
 
 
 def refresh() -> list[str]:
-    """Bring the stored requests up to date with AWS; return warnings for the reader when it is unreachable."""
+    """Bring the stored requests up to date with AWS; return warnings for the reader when that failed."""
+    dead_letters: inbox.DeadLetters = current_app.extensions["dead_letters"]
+    warnings = []
     try:
-        inbox.refresh(get_db(), aws.clients_of(current_app), current_app.config)
+        inbox.refresh(get_db(), aws.clients_of(current_app), current_app.config, dead_letters)
     except AwsUnavailable as error:
-        return [f"Showing stored requests only; AWS could not be reached: {error.message}"]
-    return []
+        warnings.append(f"Showing stored requests only; AWS could not be reached: {error.message}")
+    except StoreUnavailable:
+        pass  # said below, from the store's health, whichever thread met the failure
+    failure = store.failure(get_db())
+    if failure:
+        warnings.append(
+            f"The store is failing ({failure}): decisions are refused, and new requests wait on the queue"
+            " until it can be written again; this page shows what was stored before."
+        )
+    if dead_letters.count:
+        warnings.append(
+            f"{dead_letters.count} message(s) on the dead-letter queue are not approval requests;"
+            " they are left there for you to look at."
+        )
+    return warnings
 
 
 def execution_status(db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:

@@ -6,11 +6,11 @@ import re
 import time
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from controller.access import auth, credentials
 from controller.core.errors import TooManyAttempts
-from controller.storage import store
+from controller.storage import db, store
 from controller.storage.db import get_db
 from controller.web.security import csrf_ok
 
@@ -63,5 +63,13 @@ def sign_out() -> Any:
 
 @bp.get("/health")
 def health() -> Any:
-    """Say the controller answers (no identity needed; nothing about requests)."""
+    """Say whether the controller answers and its store can be written (no identity needed; nothing about requests)."""
+    noted = db.health(current_app.config["DATABASE"])
+    if noted.failure:
+        return {
+            "status": "failing",
+            "store": noted.failure,
+            "since": noted.since,
+            "sign_in": bool(g.get("sign_in")),
+        }, 503
     return {"status": "ok", "sign_in": bool(g.get("sign_in"))}
