@@ -15,6 +15,7 @@ from controller.storage.records import (
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
+    DailyOutcomes,
     Decision,
     DecisionTimes,
     DueNotification,
@@ -221,6 +222,16 @@ class InsightStore(Protocol):
     def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
         """Return the time from storing to deciding of approved and rejected requests, binned at bounds (seconds,
         ascending)."""
+        ...
+
+    def decision_quantiles(self, since: str, quantiles: tuple[float, ...]) -> tuple[float | None, ...]:
+        """Return, for each quantile (0 < q <= 1), the time from storing to deciding that q of the approvals and
+        rejections decided since then took at most (nearest rank); None for each when there were none."""
+        ...
+
+    def ended_per_day(self, since: str) -> list[DailyOutcomes]:
+        """Return how many requests ended on each UTC day since then, oldest day first, days without any left out.
+        A request ends when it is decided, when its approval timeout passes, or (closed) when it was last checked."""
         ...
 
 

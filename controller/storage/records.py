@@ -199,3 +199,11 @@ class RequestQuery:
     max_total: float | None = None
     currency: str | None = None
     sort: Sort = "waiting"  # waiting: oldest first; newest; expiry: soonest first; total: highest; ended: latest
+
+
+@dataclass(frozen=True)
+class DailyOutcomes:
+    """How many requests ended on one UTC day (YYYY-MM-DD), by the state they ended in."""
+
+    day: str
+    counts: dict[str, int]

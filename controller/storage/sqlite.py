@@ -6,6 +6,7 @@ Rows become records here and nowhere else; each state change is guarded by the s
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from controller.storage.records import (
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
+    DailyOutcomes,
     Decision,
     DecisionTimes,
     DueNotification,
@@ -34,6 +36,7 @@ from controller.storage.records import (
 now = db.now
 # seconds from a request being stored to its decision, over approval_requests' columns
 TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
+ENDED_AT = f"COALESCE(decided_at, CASE state WHEN '{states.EXPIRED}' THEN expires_at ELSE checked_at END)"
 ORDER_TOTAL = "json_extract(order_json, '$.total')"
 ORDER_BY = {
     "waiting": "received_at, id",
@@ -468,6 +471,34 @@ class SqliteStore:
             (*bounds, *states.DECIDED),
         ).fetchone()
         return DecisionTimes(bounds, tuple(int(n or 0) for n in row[2:]), int(row[0]), float(row[1]))
+
+    def decision_quantiles(self, since: str, quantiles: tuple[float, ...]) -> tuple[float | None, ...]:
+        marks = ", ".join("?" * len(states.DECIDED))
+        decided = f"FROM approval_requests WHERE state IN ({marks}) AND decided_at >= ?"
+        count: int = self.connection.execute(f"SELECT COUNT(*) {decided}", (*states.DECIDED, since)).fetchone()[0]
+        if not count:
+            return tuple(None for _ in quantiles)
+        ranked = f"SELECT {TIME_TO_DECISION} AS d {decided} ORDER BY d LIMIT 1 OFFSET ?"
+        return tuple(
+            float(
+                self.connection.execute(ranked, (*states.DECIDED, since, max(0, math.ceil(q * count) - 1))).fetchone()[
+                    0
+                ]
+            )
+            for q in quantiles
+        )
+
+    def ended_per_day(self, since: str) -> list[DailyOutcomes]:
+        marks = ", ".join("?" * len(states.ENDED))
+        rows = self.connection.execute(
+            f"SELECT substr({ENDED_AT}, 1, 10) AS day, state, COUNT(*) FROM approval_requests"
+            f" WHERE state IN ({marks}) AND {ENDED_AT} >= ? GROUP BY day, state ORDER BY day",
+            (*states.ENDED, since),
+        ).fetchall()
+        days: dict[str, dict[str, int]] = {}
+        for day, state, count in rows:
+            days.setdefault(day, dict.fromkeys(states.ENDED, 0))[state] = int(count)
+        return [DailyOutcomes(day, counts) for day, counts in days.items()]
 
     # --- whether the store takes writes -----------------------------------------------------------
 

@@ -25,7 +25,6 @@ MAX_TEXT = 100
 MAX_PAGE_NUMBER = 1_000_000
 NUMBER = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # an amount as people type it: 250 or 99.50
 CURRENCY = re.compile(r"[A-Z]{3}")
-WHOLE = re.compile(r"[0-9]{1,7}")
 
 
 @dataclass(frozen=True)
@@ -75,11 +74,13 @@ def _date(name: str) -> date | None:
 
 
 def _whole(name: str, default: int, highest: int) -> int:
-    value = _matching(name, WHOLE, f"a whole number from 1 to {highest}")
-    number = int(value) if value is not None else default
-    if not 1 <= number <= highest:
+    """Return a whole number from 1 to highest: ASCII digits only, no longer than highest's (int() takes "²")."""
+    if name not in request.args:
+        return default
+    value = request.args[name]
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(highest)) and 1 <= int(value) <= highest):
         raise InvalidInput(f"'{name}' must be a whole number from 1 to {highest}.")
-    return number
+    return int(value)
 
 
 def _sort(allowed: tuple[Sort, ...]) -> Sort:
@@ -90,11 +91,11 @@ def _sort(allowed: tuple[Sort, ...]) -> Sort:
     raise InvalidInput(f"'sort' must be one of {', '.join(allowed)}.")
 
 
-def _paged(query: RequestQuery, per: int, max_per: int) -> Finding:
-    return Finding(query, _whole("page", 1, MAX_PAGE_NUMBER), _whole("per", per, max_per))
+def _paged(query: RequestQuery, per: int, max_per: int, size: str = "per") -> Finding:
+    return Finding(query, _whole("page", 1, MAX_PAGE_NUMBER), _whole(size, per, max_per))
 
 
-def pending(per: int, max_per: int) -> Finding:
+def pending(per: int, max_per: int, size: str = "per") -> Finding:
     """Return the pending list's query from the URL; InvalidInput for a parameter out of shape."""
     query = RequestQuery(
         states=(states.PENDING,),
@@ -104,7 +105,7 @@ def pending(per: int, max_per: int) -> Finding:
         currency=_matching("currency", CURRENCY, "a three-letter currency code such as EUR"),
         sort=_sort(PENDING_SORTS),
     )
-    return _paged(query, per, max_per)
+    return _paged(query, per, max_per, size)
 
 
 def history(per: int, max_per: int) -> Finding:
@@ -123,6 +124,11 @@ def history(per: int, max_per: int) -> Finding:
         sort=_sort(HISTORY_SORTS),
     )
     return _paged(query, per, max_per)
+
+
+def filtered(query: RequestQuery) -> bool:
+    """Return whether the query narrows the pending list (a sort or a page alone does not)."""
+    return any(value is not None for value in (query.text, query.min_total, query.max_total, query.currency))
 
 
 def page_args(page: int) -> dict[str, Any]:

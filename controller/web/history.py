@@ -8,12 +8,10 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, stream_with_context
+from flask import Blueprint, Flask, Response, render_template, stream_with_context
 
-from controller.storage.interface import Store
 from controller.storage.records import ApprovalRequest
-from controller.storage.sqlite import SqliteBackend
-from controller.web import finding
+from controller.web import finding, listing
 
 bp = Blueprint("history", __name__)
 PER_PAGE, MAX_PER_PAGE = 50, 500
@@ -24,11 +22,6 @@ COLUMNS = (
 )  # fmt: skip
 # a spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def open_store() -> Store:
-    """Return a store of the app's database for one view; the caller closes it."""
-    return SqliteBackend(current_app.config["DATABASE"]).open()
 
 
 def neutralised(value: Any) -> Any:
@@ -70,7 +63,7 @@ def csv_chunks(requests: Iterable[ApprovalRequest]) -> Iterator[str]:
 def history() -> Any:
     """Show the ended requests that match the URL's filters, a page at a time, latest first."""
     found = finding.history(PER_PAGE, MAX_PER_PAGE)
-    store = open_store()
+    store = listing.open_store()
     try:
         matched = store.count_requests(found.query)
         ended = store.find_requests(found.query, found.per, found.offset)
@@ -85,7 +78,7 @@ def history_csv() -> Response:
     query = finding.history(PER_PAGE, MAX_PER_PAGE).query
 
     def body() -> Iterator[str]:
-        store = open_store()
+        store = listing.open_store()
         try:
             yield from csv_chunks(store.iter_requests(query))
         finally:
