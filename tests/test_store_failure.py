@@ -3,11 +3,13 @@ dead-letter queue because of it, and approval requests found on the dead-letter 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from controller.core.config import load_config
 from harness.disk import CannotMount, Disk, small_disk
 from harness.stacks import make_stack
 from harness.waiting import wait_for
@@ -102,3 +104,17 @@ def test_an_approval_request_put_on_the_dead_letter_queue_by_hand_is_stored_and_
     assert any("1 message(s) on the dead-letter queue" in w for w in controller.get("/pending").json()["warnings"])
     assert controller.post(f"/approve/{name}").status_code == 200
     assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
+
+
+def test_the_emulators_stack_gives_the_controller_the_dead_letter_queue_its_approval_queue_redrives_to(
+    emulator, tmp_path
+):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({key: {"value": value} for key, value in emulator.outputs.items()}))
+    sqs = emulator.client("sqs")
+
+    config = load_config({"EMULATOR_OUTPUTS": str(outputs)})
+
+    redrive = sqs.get_queue_attributes(QueueUrl=config["APPROVAL_QUEUE_URL"], AttributeNames=["RedrivePolicy"])
+    target = json.loads(redrive["Attributes"]["RedrivePolicy"])["deadLetterTargetArn"]
+    assert sqs.get_queue_url(QueueName=target.rsplit(":", 1)[-1])["QueueUrl"] == config["DEAD_LETTER_QUEUE_URL"]

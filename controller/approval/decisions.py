@@ -7,18 +7,21 @@ import logging
 import re
 import sqlite3
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-from controller.approval import executions
+from controller.approval import executions, quorum
 from controller.core import states, text
+from controller.core.digest import DIGEST, order_digest
 from controller.core.errors import (
     AlreadyDecided,
     ApprovalError,
     AwsUnavailable,
     InvalidInput,
+    OrderChanged,
     RequestExpired,
     RequestNotFound,
     StoreUnavailable,
@@ -27,8 +30,8 @@ from controller.storage import store
 from controller.storage.db import connection, now
 
 log = logging.getLogger(__name__)
-# Step Functions' answers for a token that can no longer be used; moto says InvalidToken
-# where AWS says TaskTimedOut, so all of them mean the same here.
+# Step Functions' answers for a token that can no longer be used: TaskTimedOut for one answered or timed
+# out, InvalidToken for one it does not know (an emulator restarted since), so all of them mean the same here.
 TOKEN_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 SETTLE_POLLS, SETTLE_POLL_SECONDS = 10, 0.2
 NOT_SENT = (EndpointConnectionError, ConnectTimeoutError)  # the request never reached AWS
@@ -54,6 +57,26 @@ def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     return {"decision": kind, **{field: fields.get(field) or None for field in ("approver", "comment", "reason")}}
 
 
+def expected_digest(fields: dict[str, Any]) -> str | None:
+    """Take the optional `expected_order_digest` out of a decision's fields; InvalidInput unless it is a digest."""
+    if "expected_order_digest" not in fields:
+        return None
+    expected = fields.pop("expected_order_digest")
+    if not (isinstance(expected, str) and DIGEST.fullmatch(expected)):
+        raise InvalidInput("'expected_order_digest' must be the order_digest shown with a request: 64 hex digits.")
+    return expected
+
+
+def check_digest(request_id: str, order: Any, expected: str | None) -> None:
+    """Raise OrderChanged when a decision says it saw another order than the one stored."""
+    if expected is not None and order_digest(order) != expected:
+        raise OrderChanged(
+            f"Request {request_id} holds another order than the one you saw (its order_digest differs);"
+            f" nothing was decided. GET /approvals/{request_id} shows it.",
+            order_digest=order_digest(order),
+        )
+
+
 def _refuse_closed(row: sqlite3.Row) -> NoReturn:
     """Raise the error that explains why a request that is not pending cannot be decided."""
     if row["state"] in states.DECIDED:
@@ -68,11 +91,10 @@ def _refuse_closed(row: sqlite3.Row) -> NoReturn:
     raise RequestExpired(f"Request {row['id']} can no longer be decided: {row['closed_reason']}", state=row["state"])
 
 
-def _send(sfn: Any, row: sqlite3.Row) -> None:
+def _send(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
     """Send the decision stored in a claimed row."""
     if row["decision"] == "approve":
-        output = {"status": "APPROVED", "approver": row["approver"], "comment": row["comment"]}
-        sfn.send_task_success(taskToken=row["task_token"], output=json.dumps(output))
+        sfn.send_task_success(taskToken=row["task_token"], output=json.dumps(quorum.output(db, row)))
     else:
         cause = row["reason"] or "Rejected by the approver."
         sfn.send_task_failure(taskToken=row["task_token"], error=executions.REJECTION_ERROR, cause=cause)
@@ -96,7 +118,7 @@ def _deliver(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
     """Send a claimed decision and record what happened; the row stays claimed while the outcome is unknown."""
     unknown = f"The outcome of request {row['id']} is not known yet; GET /approvals/{row['id']} will show it."
     try:
-        _send(sfn, row)
+        _send(db, sfn, row)
     except ClientError as error:
         if error.response["Error"]["Code"] not in TOKEN_GONE:  # refused (throttled, denied): nothing was decided
             store.release(db, row["id"])
@@ -129,25 +151,74 @@ def _stored(db: sqlite3.Connection, request_id: str) -> sqlite3.Row:
     return row
 
 
-def decide(db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str, Any]) -> dict[str, Any]:
-    """Send the decision once and record it; return the request as stored afterwards."""
+def _claim(
+    db: sqlite3.Connection, row: sqlite3.Row, decision: dict[str, Any], groups: Sequence[str] | None
+) -> sqlite3.Row | None:
+    """Claim a pending request for this decision; None when it was an approval that leaves it pending.
+
+    Under a rule, the decider must be eligible, and an approval is recorded: the one that makes the
+    rule's count claims the request in the same transaction, so that it is decided exactly once.
+    """
+    rule = quorum.rule_of(row)
+    if rule is None:
+        claimed = store.claim(db, row["id"], decision)
+    else:
+        refused = quorum.refusal(db, row, rule, decision, groups)
+        if refused is not None:
+            raise refused
+        if decision["decision"] == "approve":
+            outcome, claimed = store.add_approval(db, row["id"], decision, rule.approvals)
+            if outcome == "recorded":
+                return None
+            if outcome == "duplicate":  # the same person again, racing themselves past the check above
+                raise quorum.already_approved(db, row["id"], rule, decision["approver"])
+        else:
+            claimed = store.claim(db, row["id"], decision)
+    if claimed is None:
+        _refuse_closed(_stored(db, row["id"]))
+    return claimed
+
+
+def decide(
+    db: sqlite3.Connection,
+    sfn: Any,
+    request_id: str,
+    decision: dict[str, Any],
+    expected: str | None = None,
+    groups: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Send the decision once and record it; return the request as stored afterwards.
+
+    With `expected`, the digest of the order the decider saw, a request holding another order is refused.
+    `groups` are the signed-in decider's (None in local mode), for requests under an approval rule; an
+    approval that leaves such a request short of its count is recorded and the request stays pending.
+    """
     row = _stored(db, request_id)
+    check_digest(request_id, json.loads(row["order_json"]), expected)
     if row["state"] == states.PENDING and row["expires_at"] <= now():
         store.expire_overdue(db, request_id)  # a late decision must not reach a token whose time is up
-    claimed = store.claim(db, request_id, decision)
+        row = _stored(db, request_id)
+    claimed = _claim(db, row, decision, groups)
     if claimed is None:
-        _refuse_closed(_stored(db, request_id))
+        return quorum.shown(db, _stored(db, request_id))
     _deliver(db, sfn, claimed)
     settled = _stored(db, request_id)
     if settled["state"] != states.DECIDED_BY[decision["decision"]]:
         _refuse_closed(settled)
-    return store.public(settled)
+    return quorum.shown(db, settled)
 
 
 def decide_many(
-    database: str, sfn: Any, request_ids: list[str], decision: dict[str, Any], parallel: int
+    database: str,
+    sfn: Any,
+    request_ids: list[str],
+    decision: dict[str, Any],
+    parallel: int,
+    expected: Mapping[str, str] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight.
+    """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight;
+    `expected` maps ids to the digest of the order the decider saw.
 
     Returns one outcome per id, in order: {"id", "status": 200, "request"} or {"id", "status", "error", "message"}.
     """
@@ -155,7 +226,7 @@ def decide_many(
     def one(request_id: str) -> dict[str, Any]:
         try:
             with connection(database) as db:  # closed here: the pool's threads end with the call
-                decided = decide(db, sfn, request_id, decision)
+                decided = decide(db, sfn, request_id, decision, (expected or {}).get(request_id), groups)
         except ApprovalError as error:
             return {"id": request_id, "status": error.status, **error.as_dict()}
         except Exception:  # one id's fault must not hide the others' outcomes, already decided

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from controller.approval import decisions, executions
+from controller.approval import decisions, executions, policy
 from controller.core.errors import AwsUnavailable
 from controller.storage import store
 from controller.storage.db import now
@@ -67,8 +67,26 @@ def parse_message(body: str) -> dict[str, Any]:
     return row
 
 
+def with_rule(row: dict[str, Any], rules: policy.Policy | None) -> dict[str, Any]:
+    """Return the row with the approval rule that applies to its order, fixed now; as it is without a policy."""
+    if rules is None:
+        return row
+    applied = rules.apply(
+        json.loads(row["order_json"]),
+        datetime.fromisoformat(row["requested_at"]),
+        datetime.fromisoformat(row["expires_at"]),
+    )
+    return {**row, "rule_json": applied.to_json()}
+
+
 def _store_and_delete(
-    db: sqlite3.Connection, sqs: Any, queue_url: str, messages: list[dict[str, Any]], notify: bool, set_aside: bool
+    db: sqlite3.Connection,
+    sqs: Any,
+    queue_url: str,
+    messages: list[dict[str, Any]],
+    notify: bool,
+    set_aside: bool,
+    rules: policy.Policy | None = None,
 ) -> None:
     """Store the approval requests among messages, then delete from SQS those stored, even if a later one failed.
 
@@ -78,7 +96,7 @@ def _store_and_delete(
     try:
         for message in messages:
             try:
-                store.save(db, parse_message(message["Body"]), notify)
+                store.save(db, with_rule(parse_message(message["Body"]), rules), notify)
             except InvalidMessage as error:
                 if set_aside:  # after maxReceiveCount receives, the redrive policy moves it to the DLQ
                     receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
@@ -92,7 +110,13 @@ def _store_and_delete(
 
 
 def _take_batch(
-    db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int, batch_size: int, notify: bool
+    db: sqlite3.Connection,
+    sqs: Any,
+    queue_url: str,
+    wait_seconds: int,
+    batch_size: int,
+    notify: bool,
+    rules: policy.Policy | None,
 ) -> int:
     """Store one batch of messages, delete the stored ones from SQS, return how many were received."""
     messages = sqs.receive_message(
@@ -101,7 +125,7 @@ def _take_batch(
         WaitTimeSeconds=wait_seconds,
         MessageSystemAttributeNames=["ApproximateReceiveCount"],
     ).get("Messages", [])
-    _store_and_delete(db, sqs, queue_url, messages, notify, set_aside=True)
+    _store_and_delete(db, sqs, queue_url, messages, notify, set_aside=True, rules=rules)
     return len(messages)
 
 
@@ -113,6 +137,7 @@ def pull(
     max_batches: int,
     batch_size: int = 10,
     notify: bool = False,
+    rules: policy.Policy | None = None,
 ) -> None:
     """Drain up to max_batches full batches; only the first receive waits, so an empty queue never hangs.
 
@@ -123,7 +148,7 @@ def pull(
     store.check_writable(db)
     try:
         for batch in range(max_batches):
-            taken = _take_batch(db, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify)
+            taken = _take_batch(db, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify, rules)
             if taken < batch_size:
                 return
     except (ClientError, BotoCoreError) as error:
@@ -139,11 +164,18 @@ class DeadLetters:
     next_check: float = 0.0  # time.monotonic() of the next look
 
     def shown(self) -> dict[str, Any]:
+        """Return what /pending shows of it."""
         return {"count": self.count, "checked_at": self.checked_at}
 
 
 def recover_dead_letters(
-    db: sqlite3.Connection, sqs: Any, queue_url: str, max_batches: int, batch_size: int, notify: bool
+    db: sqlite3.Connection,
+    sqs: Any,
+    queue_url: str,
+    max_batches: int,
+    batch_size: int,
+    notify: bool,
+    rules: policy.Policy | None = None,
 ) -> int:
     """Store every approval request on the dead-letter queue and delete it there; leave anything else.
 
@@ -158,7 +190,7 @@ def recover_dead_letters(
                 MaxNumberOfMessages=batch_size,
                 VisibilityTimeout=DEAD_LETTER_HOLD_SECONDS,
             ).get("Messages", [])
-            _store_and_delete(db, sqs, queue_url, messages, notify, set_aside=False)
+            _store_and_delete(db, sqs, queue_url, messages, notify, set_aside=False, rules=rules)
             if len(messages) < batch_size:
                 break
         attributes = sqs.get_queue_attributes(
@@ -182,6 +214,7 @@ def check_dead_letters(db: sqlite3.Connection, sqs: Any, config: Mapping[str, An
         config["PULL_MAX_BATCHES"],
         config["PULL_BATCH_SIZE"],
         notify=bool(config["NOTIFY_WEBHOOK_URL"]),
+        rules=config.get("POLICY"),
     )
     seen.checked_at = now()
 
@@ -202,6 +235,7 @@ def pull_configured(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any],
         config["PULL_MAX_BATCHES"],
         config["PULL_BATCH_SIZE"],
         notify=bool(config["NOTIFY_WEBHOOK_URL"]),
+        rules=config.get("POLICY"),
     )
 
 

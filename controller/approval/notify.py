@@ -44,6 +44,7 @@ def message(row: sqlite3.Row, page_url: str) -> dict[str, Any]:
     name = customer.get("name", "an unknown customer") if isinstance(customer, dict) else "an unknown customer"
     summary = (
         f"Order {field(order.get('order_id', row['id']))} from {field(name)}"
+        + (f", requested by {field(order['requested_by'])}" if isinstance(order.get("requested_by"), str) else "")
         + (
             f", total {total:.2f} {field(order.get('currency', ''))}".rstrip()
             if isinstance(total, (int, float))

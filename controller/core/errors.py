@@ -58,12 +58,24 @@ class AlreadyDecided(ApprovalError):
     status, code = 409, "AlreadyDecided"
 
 
+class AlreadyApproved(ApprovalError):
+    status, code = 409, "AlreadyApproved"
+
+
 class AmbiguousRequest(ApprovalError):
     status, code = 409, "SeveralPending"
 
 
+class RequestNotNamed(ApprovalError):
+    status, code = 409, "RequestNotNamed"
+
+
 class RequestExpired(ApprovalError):
     status, code = 410, "RequestExpired"
+
+
+class OrderChanged(ApprovalError):
+    status, code = 412, "OrderChanged"
 
 
 class TooManyAttempts(ApprovalError):

@@ -42,6 +42,28 @@ class NewRequest:
     order: dict[str, Any]
     requested_at: str
     expires_at: str
+    rule: dict[str, Any] | None = None  # the approval rule it is decided under, opaque here; None: any approver
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One person's approval of a request that a rule has several people approve."""
+
+    approver: str
+    at: str
+    comment: str | None = None
+
+
+ApprovalResult = Literal["claimed", "recorded", "duplicate", "not pending"]
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    """What came of adding an approval: the request claimed (the rule's count reached), the approval
+    recorded (more are needed), refused as this approver's second, or refused as the request is not pending."""
+
+    result: ApprovalResult
+    claimed: ApprovalRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,7 @@ class ApprovalRequest:
     closed_reason: str | None
     claimed_at: str | None
     final_execution: ExecutionStatus | None  # kept once the execution has ended: not shown
+    rule: dict[str, Any] | None = None  # the approval rule fixed when it was stored; not shown as such
 
     def public(self) -> dict[str, Any]:
         """Return what may be shown of the request: everything but the task token and the bookkeeping."""
@@ -120,6 +143,7 @@ class User:
     password_hash: str = field(repr=False)
     token_hash: str = field(repr=False)
     created_at: str
+    groups: tuple[str, ...] = ()  # approval rules name who may decide by group
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from controller.core import states
+from controller.core.digest import order_digest
 from controller.storage.db import now, transaction
 from controller.storage.sqlite import SqliteStore
 
 TIMED_OUT = "The approval timeout passed."
-HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution")  # never shown to a reader
+HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution", "rule_json")  # never shown to a reader
 
 
 def _ago(seconds: float) -> str:
@@ -40,13 +42,27 @@ def user(db: sqlite3.Connection, name: str) -> sqlite3.Row | None:
     return row
 
 
-def add_user(db: sqlite3.Connection, name: str, role: str, password_hash: str, token_hash: str) -> bool:
-    """Add a user; False if the name is taken."""
+def add_user(
+    db: sqlite3.Connection, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()
+) -> bool:
+    """Add a user, in these groups; False if the name is taken."""
     cursor = db.execute(
-        "INSERT OR IGNORE INTO users (name, role, password_hash, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-        (name, role, password_hash, token_hash, now()),
+        "INSERT OR IGNORE INTO users (name, role, password_hash, token_hash, created_at, groups_json)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (name, role, password_hash, token_hash, now(), json.dumps(sorted(set(groups)))),
     )
     return cursor.rowcount == 1
+
+
+def set_groups(db: sqlite3.Connection, name: str, groups: Sequence[str]) -> bool:
+    """Make these the user's groups (none: no group); False if there is no such user."""
+    cursor = db.execute("UPDATE users SET groups_json = ? WHERE name = ?", (json.dumps(sorted(set(groups))), name))
+    return cursor.rowcount == 1
+
+
+def groups_of(user: sqlite3.Row) -> tuple[str, ...]:
+    """Return the groups of a user as stored."""
+    return tuple(json.loads(user["groups_json"]))
 
 
 def remove_user(db: sqlite3.Connection, name: str) -> bool:
@@ -111,11 +127,10 @@ def save(db: sqlite3.Connection, row: dict[str, Any], notify: bool = False) -> b
     stamp = now()
     with transaction(db):
         cursor = db.execute(
-            "INSERT OR IGNORE INTO approval_requests"
-            " (id, execution_arn, task_token, order_json, requested_at, expires_at, received_at, checked_at)"
-            " VALUES (:id, :execution_arn, :task_token, :order_json, :requested_at, :expires_at,"
-            " :received_at, :checked_at)",
-            {**row, "received_at": stamp, "checked_at": stamp},
+            "INSERT OR IGNORE INTO approval_requests (id, execution_arn, task_token, order_json, requested_at,"
+            " expires_at, received_at, checked_at, rule_json) VALUES (:id, :execution_arn, :task_token, :order_json,"
+            " :requested_at, :expires_at, :received_at, :checked_at, :rule_json)",
+            {"rule_json": None, **row, "received_at": stamp, "checked_at": stamp},
         )
         stored = cursor.rowcount == 1
         if stored and notify:
@@ -202,6 +217,38 @@ def claim(db: sqlite3.Connection, request_id: str, decision: dict[str, Any]) -> 
     return row
 
 
+def add_approval(
+    db: sqlite3.Connection, request_id: str, decision: dict[str, Any], required: int
+) -> tuple[str, sqlite3.Row | None]:
+    """Record one person's approval of a pending request; the one that makes `required` claims it at once.
+
+    Returns ("claimed", the claimed row), ("recorded", None) when more are needed, ("duplicate", None)
+    when this approver has approved it already, or ("not pending", None).
+    """
+    with transaction(db):
+        state = db.execute("SELECT state FROM approval_requests WHERE id = ?", (request_id,)).fetchone()
+        if state is None or state[0] != states.PENDING:
+            return "not pending", None
+        inserted = db.execute(
+            "INSERT OR IGNORE INTO approvals (request_id, approver, at, comment) VALUES (?, ?, ?, ?)",
+            (request_id, decision["approver"], now(), decision["comment"]),
+        )
+        if inserted.rowcount == 0:
+            return "duplicate", None
+        count = db.execute("SELECT COUNT(*) FROM approvals WHERE request_id = ?", (request_id,)).fetchone()[0]
+        if count < required:
+            return "recorded", None
+        return "claimed", claim(db, request_id, decision)
+
+
+def approvals(db: sqlite3.Connection, request_id: str) -> list[dict[str, Any]]:
+    """Return the approvals a request has received, oldest first: approver, at, comment."""
+    rows = db.execute(
+        "SELECT approver, at, comment FROM approvals WHERE request_id = ? ORDER BY at, approver", (request_id,)
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
 def stale_claims(db: sqlite3.Connection, older_than_seconds: float) -> list[sqlite3.Row]:
     """Return requests claimed for a decision longer ago than any AWS call can take."""
     return db.execute(
@@ -211,12 +258,19 @@ def stale_claims(db: sqlite3.Connection, older_than_seconds: float) -> list[sqli
 
 
 def release(db: sqlite3.Connection, request_id: str) -> None:
-    """Return a claimed request to pending after a call that did not reach Step Functions."""
-    db.execute(
-        "UPDATE approval_requests SET state = ?, decision = NULL, approver = NULL, comment = NULL,"
-        " reason = NULL WHERE id = ? AND state = ?",
-        (states.PENDING, request_id, states.DECIDING),
-    )
+    """Return a claimed request to pending after a call that did not reach Step Functions; the approval
+    that completed a rule's count is taken back with it, so its approver can send it again."""
+    with transaction(db):
+        db.execute(
+            "DELETE FROM approvals WHERE request_id = :id AND approver = (SELECT approver FROM approval_requests"
+            " WHERE id = :id AND state = :deciding AND decision = 'approve' AND rule_json IS NOT NULL)",
+            {"id": request_id, "deciding": states.DECIDING},
+        )
+        db.execute(
+            "UPDATE approval_requests SET state = ?, decision = NULL, approver = NULL, comment = NULL,"
+            " reason = NULL WHERE id = ? AND state = ?",
+            (states.PENDING, request_id, states.DECIDING),
+        )
 
 
 def finish(db: sqlite3.Connection, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
@@ -294,6 +348,7 @@ def public(row: sqlite3.Row) -> dict[str, Any]:
     """Return what may be shown of a request: everything but the task token and bookkeeping."""
     shown = {key: row[key] for key in row.keys() if key not in HIDDEN_COLUMNS}  # noqa: SIM118 (a Row is no dict)
     shown["order"] = json.loads(row["order_json"])
+    shown["order_digest"] = order_digest(shown["order"])
     return shown
 
 

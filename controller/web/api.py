@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from controller.access import auth
-from controller.approval import decisions
-from controller.core.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound
+from controller.approval import decisions, quorum
+from controller.core.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound, RequestNotNamed
 from controller.service import aws
 from controller.storage import store
 from controller.storage.db import get_db
@@ -55,22 +55,22 @@ def pending() -> Any:
     limit = found.per
     warnings = listing.refresh()
     db = get_db()
-    shown, matched = listing.find_pending(found)
+    shown, matched = listing.find_pending(db, found)
     return jsonify(
-        pending=[request.public() for request in shown],
+        pending=[quorum.shown(db, row) for row in shown],
         count=store.count_pending(db),
         matched=matched,
         warnings=warnings,
         invalid_messages=store.invalid_messages(db, limit),
         notifications=store.notification_counts(db),
-        dead_letters=current_app.extensions["dead_letters"].shown()
-        if current_app.config.get("DEAD_LETTER_QUEUE_URL")
-        else None,
+        dead_letters=listing.dead_letters(),
         store={"failure": store.failure(db)},
     )
 
 
-def _only_pending_id() -> str:
+def _only_pending_id(expected: str | None) -> str:
+    """Return the one pending request's id. Signed in, only with the digest of its order: one may have
+    arrived between looking and deciding, and a decision must not land on an order nobody saw."""
     db = get_db()
     store.expire_overdue(db)
     ids = [row["id"] for row in store.pending(db, MAX_PAGE)]
@@ -78,6 +78,12 @@ def _only_pending_id() -> str:
         raise NoPendingRequest("No request is waiting for a decision. GET /pending pulls new ones.")
     if len(ids) > 1:
         raise AmbiguousRequest(f"{len(ids)} requests are pending; name one in the URL.", pending=ids)
+    if g.get("sign_in") and expected is None:
+        raise RequestNotNamed(
+            "Signed in, a decision names its request: POST to /approve/<id> or /reject/<id>, or send the"
+            " expected_order_digest of the order you saw.",
+            pending=ids,
+        )
     only: str = ids[0]
     return only
 
@@ -89,21 +95,28 @@ def decide(kind: str, request_id: str | None) -> Any:
     """Approve (SendTaskSuccess) or reject (SendTaskFailure, optional reason) a request, exactly once.
 
     Without an id in the URL, {"ids": [...]} decides several, each on its own; without either, the
-    only pending request. Signed in, the approver is the signed-in user whatever the body says.
+    only pending request (signed in, only with its expected_order_digest). An expected_order_digest
+    that is not the order's gets 412. Signed in, the approver is the signed-in user whatever the body says.
     """
     fields = _body()
     ids = _ids(fields.pop("ids")) if "ids" in fields and request_id is None else None
+    expected = decisions.expected_digest(fields)
+    if ids is not None and expected is not None:
+        raise InvalidInput("'expected_order_digest' goes with one request; a decision of several 'ids' takes none.")
     decision, notes = auth.as_signed_in(decisions.validate(kind, fields))
+    groups = auth.decider_groups()
     warned = {"warnings": notes} if notes else {}
     if ids is None:
-        request_id = request_id or _only_pending_id()
-        return jsonify({**decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision), **warned})
+        request_id = request_id or _only_pending_id(expected)
+        decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision, expected, groups)
+        return jsonify({**decided, **warned})
     outcomes = decisions.decide_many(
         current_app.config["DATABASE"],
         aws.client("stepfunctions"),
         ids,
         decision,
         current_app.config["DECISION_PARALLEL"],
+        groups=groups,
     )
     audit.record_each(outcomes)
     decided = sum(outcome["status"] == 200 for outcome in outcomes)
@@ -118,4 +131,4 @@ def approval(request_id: str) -> Any:
     if row is None:
         raise RequestNotFound(f"No approval request with id {request_id}.")
     execution = listing.execution_status(db, row)
-    return jsonify(request=store.public(row), execution=execution)
+    return jsonify(request=quorum.shown(db, row), execution=execution)

@@ -26,8 +26,16 @@ def _outcome(response: Any) -> str:
         return str(g.audit_outcome)
     body = response.get_json(silent=True) if response.is_json else None
     if isinstance(body, dict):
-        return str(body.get("error") or body.get("state") or response.status_code)
+        return str(body.get("error") or state_reached(body) or response.status_code)
     return str(response.status_code)
+
+
+def state_reached(request_shown: dict[str, Any]) -> str | None:
+    """Return the state a decision left a request in; "approval 1 of 2" for one that needs more."""
+    if request_shown.get("state") == "pending" and "approvals_required" in request_shown:
+        return f"approval {len(request_shown['approvals'])} of {request_shown['approvals_required']}"
+    state: str | None = request_shown.get("state")
+    return state
 
 
 def _request_id(response: Any) -> str | None:
@@ -68,7 +76,7 @@ def record_each(outcomes: list[dict[str, Any]]) -> None:
         {
             "request_id": outcome["id"],
             "status": outcome["status"],
-            "outcome": outcome.get("error") or outcome["request"]["state"],
+            "outcome": outcome.get("error") or state_reached(outcome["request"]),
         }
         for outcome in outcomes
     ]

@@ -14,7 +14,6 @@ from controller.service import aws
 from controller.storage import store
 from controller.storage.db import get_db
 from controller.storage.interface import Store
-from controller.storage.records import ApprovalRequest
 from controller.storage.sqlite import SqliteBackend
 from controller.web.finding import Finding
 
@@ -45,6 +44,14 @@ def refresh() -> list[str]:
     return warnings
 
 
+def dead_letters() -> dict[str, Any] | None:
+    """Return what the last look at the dead-letter queue found; None when there is none to look at."""
+    if not current_app.config.get("DEAD_LETTER_QUEUE_URL"):
+        return None
+    seen: inbox.DeadLetters = current_app.extensions["dead_letters"]
+    return seen.shown()
+
+
 def execution_status(db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     """Return the request's execution status; status None and a warning when AWS could not be asked."""
     try:
@@ -65,10 +72,15 @@ def open_store() -> Store:
     return SqliteBackend(current_app.config["DATABASE"]).open()
 
 
-def find_pending(found: Finding) -> tuple[list[ApprovalRequest], int]:
-    """Return one page of the pending requests the URL asks for, and how many match in all."""
+def find_pending(db: sqlite3.Connection, found: Finding) -> tuple[list[sqlite3.Row], int]:
+    """Return one page of the pending requests the URL asks for, and how many match in all.
+
+    As rows, which the approval rules still read (quorum.shown), until the callers move to the store's records.
+    """
     opened = open_store()
     try:
-        return opened.find_requests(found.query, found.per, found.offset), opened.count_requests(found.query)
+        page, matched = opened.find_requests(found.query, found.per, found.offset), opened.count_requests(found.query)
     finally:
         opened.close()
+    rows = [store.get(db, request.id) for request in page]
+    return [row for row in rows if row is not None], matched

@@ -8,8 +8,9 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from controller.access import auth
-from controller.approval import decisions
+from controller.approval import decisions, quorum
 from controller.core import states, text
+from controller.core.digest import DIGEST
 from controller.core.errors import ApprovalError
 from controller.service import aws
 from controller.storage import store
@@ -26,6 +27,7 @@ ERROR_TITLES = {
     "InvalidInput": "Not sent",
     "RequestNotFound": "Not found",
     "AlreadyDecided": "Already decided",
+    "OrderChanged": "Not decided, the order changed",
     "RequestExpired": "Expired",
     "AwsUnavailable": "AWS unreachable, nothing was decided; try again",
     "StoreUnavailable": "The store is failing; try again once it recovers",
@@ -36,9 +38,9 @@ def _page_data() -> dict[str, Any]:
     """Return what the page shows: the pending requests the URL asks for, warnings, recent outcomes."""
     found = finding.pending(PAGE_SIZE, PAGE_SIZE)
     warnings, db = listing.refresh(), get_db()
-    shown, matched = listing.find_pending(found)
+    shown, matched = listing.find_pending(db, found)
     return {
-        "pending": [request.public() for request in shown],
+        "pending": [_standing(db, row) for row in shown],
         "pending_count": store.count_pending(db),
         "found": found,
         "matched": matched,
@@ -47,6 +49,13 @@ def _page_data() -> dict[str, Any]:
         "warnings": warnings,
         "recent": listing.recent_outcomes(db),
     }
+
+
+def _standing(db: Any, row: Any) -> dict[str, Any]:
+    """Return a pending request as its card shows it: its rule and approvals, and why the viewer may not decide."""
+    user = auth.current_user()
+    name = user.name if user else None
+    return {**quorum.shown(db, row), "why_not": quorum.why_not(db, row, name, auth.decider_groups())}
 
 
 @bp.get("/")
@@ -83,14 +92,21 @@ def decide(kind: str, request_id: str) -> Any:
         return _refused()
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
     try:
+        expected = decisions.expected_digest(request.form.to_dict())
         decision, _ = auth.as_signed_in(decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]}))
-        decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision)
+        decided = decisions.decide(
+            get_db(), aws.client("stepfunctions"), request_id, decision, expected, auth.decider_groups()
+        )
     except ApprovalError as error:
         g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
     else:
-        g.audit_outcome = decided["state"]
-        flash(f"Order {decided['order'].get('order_id', request_id)} {decided['state']}.", "success")
+        g.audit_outcome = audit.state_reached(decided)
+        order_id = decided["order"].get("order_id", request_id)
+        done = (
+            f"{order_id} {g.audit_outcome}" if decided["state"] != states.PENDING else f"{order_id}: {g.audit_outcome}"
+        )
+        flash(f"Order {done}.", "success")
     return redirect(url_for("pages.index"), code=303)
 
 
@@ -113,8 +129,15 @@ def decide_selected() -> Any:
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
         return redirect(url_for("pages.index"), code=303)
     config = current_app.config
+    shown = dict(entry.partition(" ")[::2] for entry in request.form.getlist("digests"))  # "id digest" per card
     outcomes = decisions.decide_many(
-        config["DATABASE"], aws.client("stepfunctions"), ids[:MAX_SELECTED], decision, config["DECISION_PARALLEL"]
+        config["DATABASE"],
+        aws.client("stepfunctions"),
+        ids[:MAX_SELECTED],
+        decision,
+        config["DECISION_PARALLEL"],
+        expected={key: value for key, value in shown.items() if DIGEST.fullmatch(value)},
+        groups=auth.decider_groups(),
     )
     audit.record_each(outcomes)
     if len(ids) > MAX_SELECTED:
