@@ -45,7 +45,7 @@ ORDER_BY = {
     "newest": "received_at DESC, id DESC",
     "expiry": "expires_at, id",
     "total": f"{ORDER_TOTAL} DESC, id",
-    "ended": "COALESCE(decided_at, checked_at) DESC, id",
+    "ended": f"{ENDED_AT} DESC, id",
 }
 CONTAINS = "instr(lower({}), lower(?)) > 0"
 TEXT_MATCH = (
