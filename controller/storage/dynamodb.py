@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -17,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.core import states
 from controller.core.errors import StoreUnavailable
+from controller.storage import matching
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
     Approval,
@@ -24,6 +26,7 @@ from controller.storage.records import (
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
+    DailyOutcomes,
     Decision,
     DecisionTimes,
     DueNotification,
@@ -31,6 +34,7 @@ from controller.storage.records import (
     NewRequest,
     NotificationCounts,
     PendingSummary,
+    RequestQuery,
     SetAsideMessage,
     StoredEvent,
     User,
@@ -128,12 +132,19 @@ class Health:
     failure: str | None = None
 
 
+class Head:
+    """The latest event number this process saw committed, shared by every store of one backend: a change is
+    first tried against it, and the head is read from the table only when another controller moved it."""
+
+    latest: int | None = None
+
+
 class DynamoDbStore:
     """The store interface on one table, through a boto3 client that may be shared between threads."""
 
-    def __init__(self, dynamodb: Any, table: str, health: Health | None = None) -> None:
+    def __init__(self, dynamodb: Any, table: str, health: Health | None = None, head: Head | None = None) -> None:
         self.dynamodb, self.table = dynamodb, table
-        self.health = health or Health()
+        self.health, self.head = health or Health(), head or Head()
 
     def close(self) -> None:
         """Nothing to release: the client is the backend's, and every write is committed when it returns."""
@@ -189,12 +200,17 @@ class DynamoDbStore:
 
     # --- writing a change with its event -------------------------------------------------------------
 
+    def _latest(self) -> int:
+        head = self._get(HEAD)
+        return int(head["latest"]) if head else 0
+
     def _commit(self, change: dict[str, Any], kind: str, request_id: str, state: str, *also: dict[str, Any]) -> bool:
         """Apply a change of a request (a transaction part conditioned on the state it leaves) with its event and
         any further parts; False if the change's own condition failed, which nothing retries."""
+        seen = self.head.latest
         while True:
-            head = self._get(HEAD)
-            seen = int(head["latest"]) if head else 0
+            if seen is None:
+                seen = self._latest()
             event = {
                 "pk": "events",
                 "sk": f"{seen + 1:020d}",
@@ -219,6 +235,7 @@ class DynamoDbStore:
                         {"Update": {"TableName": self.table, **moved}},
                     ]
                 )
+                self.head.latest = seen + 1
                 return True
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
@@ -226,7 +243,7 @@ class DynamoDbStore:
                 reasons = error.response.get("CancellationReasons") or [{}]
                 if reasons[0].get("Code") == "ConditionalCheckFailed":
                     return False
-                # another controller committed first: read the head again and retry
+                seen = None  # another controller committed first: read the head again and retry
 
     def _move(self, request: ApprovalRequest, to: str, values: dict[str, Any], *also: dict[str, Any]) -> bool:
         """Move a request from the state it was read in to another, with its lists and its event."""
@@ -338,7 +355,9 @@ class DynamoDbStore:
             "reason": decision.reason,
             "claimed_at": now(),
         }
-        return self.get_request(request_id) if self._move(request, states.DECIDING, values) else None
+        if not self._move(request, states.DECIDING, values):
+            return None
+        return replace(request, state=states.DECIDING, decision=decision, claimed_at=values["claimed_at"])
 
     def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
         return [_request(item) for item in self._list(states.DECIDING, upto=_ago(older_than_seconds) + LAST)]
@@ -643,6 +662,38 @@ class DynamoDbStore:
             bounds, tuple(sum(1 for t in took if t <= bound) for bound in bounds), len(took), float(sum(took))
         )
 
+    def decision_quantiles(self, since: str, quantiles: tuple[float, ...]) -> tuple[float | None, ...]:
+        took = [
+            matching.seconds_to_decision(request)
+            for request in self._all(ENDED)
+            if request.state in states.DECIDED and request.decided_at and request.decided_at >= since
+        ]
+        return matching.quantiles(took, quantiles)
+
+    def ended_per_day(self, since: str) -> list[DailyOutcomes]:
+        return matching.per_day(self._all(ENDED), since)
+
+    # --- finding requests: the table is keyed for the lists, so the filters run here ------------------
+
+    def _all(self, name: str) -> Iterator[ApprovalRequest]:
+        return (_request(item) for item in self._list(name))
+
+    def _matching(self, query: RequestQuery) -> list[ApprovalRequest]:
+        lists = ([states.PENDING] if states.PENDING in query.states else []) + (
+            [ENDED] if set(query.states) & set(states.ENDED) else []
+        )
+        found = [request for name in lists for request in self._all(name)]
+        return matching.ordered(found, query)
+
+    def find_requests(self, query: RequestQuery, limit: int, offset: int = 0) -> list[ApprovalRequest]:
+        return self._matching(query)[offset : offset + limit]
+
+    def count_requests(self, query: RequestQuery) -> int:
+        return len(self._matching(query))
+
+    def iter_requests(self, query: RequestQuery) -> Iterator[ApprovalRequest]:
+        yield from self._matching(query)  # sorted in memory: DynamoDB cannot order by an order's fields
+
     # --- whether the table takes writes ---------------------------------------------------------------
 
     def probe(self) -> None:
@@ -666,11 +717,11 @@ class DynamoDbBackend:
 
     def __init__(self, dynamodb: Any, table: str) -> None:
         self.dynamodb, self.table = dynamodb, table
-        self.health = Health()
+        self.health, self.head = Health(), Head()
 
     def migrate(self) -> int:
         self.dynamodb.describe_table(TableName=self.table)
         return SCHEMA_VERSION
 
     def open(self) -> DynamoDbStore:
-        return DynamoDbStore(self.dynamodb, self.table, self.health)
+        return DynamoDbStore(self.dynamodb, self.table, self.health, self.head)
