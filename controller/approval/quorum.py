@@ -45,6 +45,18 @@ def refusal(
     return None
 
 
+def why_not(db: sqlite3.Connection, row: sqlite3.Row, name: str | None, groups: Sequence[str] | None) -> dict[str, Any]:
+    """Return, for the page, why this person may not approve or may not reject the request now (None: they may)."""
+    rule = rule_of(row)
+    if rule is None:
+        return {"approve": None, "reject": None}
+    reasons = {}
+    for kind in ("approve", "reject"):  # a reason to reject is typed on the page, so its absence is not asked about
+        refused = refusal(db, row, rule, {"decision": kind, "approver": name, "reason": "given"}, groups)
+        reasons[kind] = refused.message if refused else None
+    return reasons
+
+
 def already_approved(db: sqlite3.Connection, request_id: str, rule: AppliedRule, name: str) -> AlreadyApproved:
     """Return the error for a second approval by the same person."""
     return AlreadyApproved(

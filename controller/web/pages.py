@@ -38,11 +38,18 @@ def _page_data() -> dict[str, Any]:
     """Return what the page shows: pending requests, warnings, recent outcomes."""
     warnings, db = listing.refresh(), get_db()
     return {
-        "pending": [quorum.shown(db, row) for row in store.pending(db, PAGE_SIZE)],
+        "pending": [_standing(db, row) for row in store.pending(db, PAGE_SIZE)],
         "pending_count": store.count_pending(db),
         "warnings": warnings,
         "recent": listing.recent_outcomes(db),
     }
+
+
+def _standing(db: Any, row: Any) -> dict[str, Any]:
+    """Return a pending request as its card shows it: its rule and approvals, and why the viewer may not decide."""
+    user = auth.current_user()
+    name = user.name if user else None
+    return {**quorum.shown(db, row), "why_not": quorum.why_not(db, row, name, auth.decider_groups())}
 
 
 @bp.get("/")
@@ -89,7 +96,11 @@ def decide(kind: str, request_id: str) -> Any:
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
     else:
         g.audit_outcome = audit.state_reached(decided)
-        flash(f"Order {decided['order'].get('order_id', request_id)} {g.audit_outcome}.", "success")
+        order_id = decided["order"].get("order_id", request_id)
+        done = (
+            f"{order_id} {g.audit_outcome}" if decided["state"] != states.PENDING else f"{order_id}: {g.audit_outcome}"
+        )
+        flash(f"Order {done}.", "success")
     return redirect(url_for("pages.index"), code=303)
 
 
