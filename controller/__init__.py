@@ -14,7 +14,7 @@ from controller.core.errors import register_error_handlers
 from controller.core.metrics import Metrics
 from controller.service.aws import make_clients
 from controller.storage import db
-from controller.web import api, audit, events, metrics, pages, requestlog, security, signin
+from controller.web import api, audit, events, history, insights, metrics, pages, requestlog, security, signin
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -40,4 +40,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(signin.bp)
     audit.init_app(app)
     metrics.init_app(app)
+    history.init_app(app)
+    insights.init_app(app)
     return app

@@ -71,7 +71,12 @@ def _post(url: str, body: dict[str, Any]) -> None:
 
 
 def send_due(db: sqlite3.Connection, webhook_url: str, page_url: str) -> int:
-    """Send the notifications that are due; return how many were delivered."""
+    """Send the notifications that are due; return how many were delivered.
+
+    Nothing is sent while the store cannot be written (StoreUnavailable): a delivery it could not
+    record would be sent again once it recovers.
+    """
+    store.check_writable(db)
     delivered = 0
     for row in store.due_notifications(db, BATCH):
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -13,13 +12,12 @@ from controller.core.errors import AmbiguousRequest, InvalidInput, NoPendingRequ
 from controller.service import aws
 from controller.storage import store
 from controller.storage.db import get_db
-from controller.web import audit, listing
+from controller.web import audit, finding, listing
 
 bp = Blueprint("approvals", __name__)
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 MAX_BULK = 100
 MAX_ID_LENGTH = 80  # the longest execution name Step Functions allows
-LIMIT_PATTERN = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() refuses "²" and 5000-digit strings
 
 
 def _body() -> dict[str, Any]:
@@ -49,22 +47,19 @@ def _ids(value: Any) -> list[str]:
     return value
 
 
-def _limit() -> int:
-    raw = request.args.get("limit", str(DEFAULT_PAGE))
-    if not LIMIT_PATTERN.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
-        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}.")
-    return int(raw)
-
-
 @bp.get("/pending")
 def pending() -> Any:
-    """List the requests waiting for a decision (oldest first, ?limit=, default 100), after pulling new ones."""
-    limit = _limit()
+    """List the requests waiting for a decision, after pulling new ones: oldest first, ?limit= (default 100)
+    a page; ?q=, min_total, max_total, currency, sort and page as on the page (docs/api.md)."""
+    found = finding.pending(DEFAULT_PAGE, MAX_PAGE, size="limit")
+    limit = found.per
     warnings = listing.refresh()
     db = get_db()
+    shown, matched = listing.find_pending(db, found)
     return jsonify(
-        pending=[quorum.shown(db, row) for row in store.pending(db, limit)],
+        pending=[quorum.shown(db, row) for row in shown],
         count=store.count_pending(db),
+        matched=matched,
         warnings=warnings,
         invalid_messages=store.invalid_messages(db, limit),
         notifications=store.notification_counts(db),

@@ -15,11 +15,11 @@ from controller.core.errors import ApprovalError
 from controller.service import aws
 from controller.storage import store
 from controller.storage.db import get_db
-from controller.web import audit, listing
+from controller.web import audit, finding, listing
 from controller.web.security import csrf_ok
 
 bp = Blueprint("pages", __name__)
-PAGE_SIZE = 100  # the oldest pending requests shown; the heading still counts them all
+PAGE_SIZE = 100  # pending requests shown a page; the heading still counts them all
 MAX_SELECTED = PAGE_SIZE  # a decision from the page covers at most the cards it shows
 FORM_FIELDS = {"approve": ("approver",), "reject": ("approver", "reason")}
 # what the approver reads first for each error the API can return
@@ -35,11 +35,17 @@ ERROR_TITLES = {
 
 
 def _page_data() -> dict[str, Any]:
-    """Return what the page shows: pending requests, warnings, recent outcomes."""
+    """Return what the page shows: the pending requests the URL asks for, warnings, recent outcomes."""
+    found = finding.pending(PAGE_SIZE, PAGE_SIZE)
     warnings, db = listing.refresh(), get_db()
+    shown, matched = listing.find_pending(db, found)
     return {
-        "pending": [_standing(db, row) for row in store.pending(db, PAGE_SIZE)],
+        "pending": [_standing(db, row) for row in shown],
         "pending_count": store.count_pending(db),
+        "found": found,
+        "matched": matched,
+        "filtered": finding.filtered(found.query),
+        "page_args": finding.page_args,
         "warnings": warnings,
         "recent": listing.recent_outcomes(db),
     }

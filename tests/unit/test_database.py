@@ -14,7 +14,7 @@ from controller.core import states
 from controller.storage import store
 from controller.storage.db import MIGRATIONS, DatabaseTooNew, connect, init_db
 
-UNVERSIONED = sorted((Path(__file__).parent / "data" / "unversioned_schemas").glob("schema-*.sql"))
+UNVERSIONED = sorted((Path(__file__).parents[1] / "data" / "unversioned_schemas").glob("schema-*.sql"))
 REQUEST = {
     "id": "exec-1",
     "execution_arn": "arn:aws:states:eu-west-1:123456789012:execution:sm:exec-1",
