@@ -8,7 +8,14 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from controller.access import auth
 from controller.approval import decisions, quorum
-from controller.core.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound, RequestNotNamed
+from controller.core.errors import (
+    AmbiguousRequest,
+    InvalidInput,
+    NoPendingRequest,
+    RequestNotFound,
+    RequestNotNamed,
+    UnsupportedMediaType,
+)
 from controller.service import aws
 from controller.storage import store
 from controller.storage.db import get_db
@@ -24,8 +31,13 @@ def _body() -> dict[str, Any]:
     """Return the optional JSON object body; InvalidInput for anything else."""
     body: Any = {}
     if request.get_data():
+        if not request.is_json:  # a form or text/plain body is what another site's page can send without asking
+            raise UnsupportedMediaType(
+                "A body must be JSON sent with Content-Type: application/json (curl: -H 'Content-Type:"
+                " application/json'); nothing was decided."
+            )
         try:
-            body = request.get_json(force=True, silent=True)  # curl -d sends JSON as a form unless told otherwise
+            body = request.get_json(silent=True)
         except RecursionError:  # nested deeper than the parser goes: not a decision either
             body = None
         if not isinstance(body, dict):
@@ -108,16 +120,18 @@ def decide(kind: str, request_id: str | None) -> Any:
     warned = {"warnings": notes} if notes else {}
     if ids is None:
         request_id = request_id or _only_pending_id(expected)
-        decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision, expected, groups)
+        with aws.slot():
+            decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision, expected, groups)
         return jsonify({**decided, **warned})
-    outcomes = decisions.decide_many(
-        current_app.config["DATABASE"],
-        aws.client("stepfunctions"),
-        ids,
-        decision,
-        current_app.config["DECISION_PARALLEL"],
-        groups=groups,
-    )
+    with aws.slot():
+        outcomes = decisions.decide_many(
+            current_app.config["DATABASE"],
+            aws.client("stepfunctions"),
+            ids,
+            decision,
+            current_app.config["DECISION_PARALLEL"],
+            groups=groups,
+        )
     audit.record_each(outcomes)
     decided = sum(outcome["status"] == 200 for outcome in outcomes)
     return jsonify(results=outcomes, decided=decided, refused=len(outcomes) - decided, **warned)

@@ -25,7 +25,8 @@ def refresh() -> list[str]:
     dead_letters: inbox.DeadLetters = current_app.extensions["dead_letters"]
     warnings = []
     try:
-        inbox.refresh(get_db(), aws.clients_of(current_app), current_app.config, dead_letters)
+        with aws.slot():
+            inbox.refresh(get_db(), aws.clients_of(current_app), current_app.config, dead_letters)
     except AwsUnavailable as error:
         warnings.append(f"Showing stored requests only; AWS could not be reached: {error.message}")
     except StoreUnavailable:
@@ -55,7 +56,8 @@ def dead_letters() -> dict[str, Any] | None:
 def execution_status(db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     """Return the request's execution status; status None and a warning when AWS could not be asked."""
     try:
-        return executions.status_of(db, aws.client("stepfunctions"), row)
+        with aws.slot():
+            return executions.status_of(db, aws.client("stepfunctions"), row)
     except AwsUnavailable as error:
         return {"status": None, "error": None, "cause": None, "warning": error.message}
 
