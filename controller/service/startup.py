@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from waitress.server import create_server
 
-from controller.approval import decisions
+from controller.approval import decisions, restart
 from controller.core.config import ConfigurationError
 from controller.service.aws import clients_of
 from controller.service.background import Background
@@ -62,12 +62,17 @@ def _allow_open_files(connection_limit: int) -> None:
 
 
 def prepare_to_serve(app: Flask) -> Background | None:
-    """Finish decisions a crash left claimed, then start the background work unless it is turned off.
+    """Finish decisions a crash left claimed, close pending requests whose executions are gone, then start
+    the background work unless it is turned off.
 
     If AWS is down, the claims are finished later by the background upkeep (or by /pending).
     """
+    sfn = clients_of(app)["stepfunctions"]
     with db.connection(app.config["DATABASE"]) as connection:
-        decisions.resume_claims(connection, clients_of(app)["stepfunctions"], older_than_seconds=0)
+        decisions.resume_claims(connection, sfn, older_than_seconds=0)
+    restart.close_gone(
+        lambda: db.connection(app.config["DATABASE"]), sfn, from_emulator=app.config["CONFIG_SOURCE"] == "emulator"
+    )
     if not app.config["BACKGROUND"]:
         return None
     background = Background(app)
