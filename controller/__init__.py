@@ -12,9 +12,9 @@ from controller.approval.inbox import DeadLetters
 from controller.core.config import DEFAULTS, check, load_config
 from controller.core.errors import register_error_handlers
 from controller.core.metrics import Metrics
-from controller.service.aws import make_clients
+from controller.service import aws
 from controller.storage import db
-from controller.web import api, audit, events, metrics, pages, requestlog, security, signin
+from controller.web import api, audit, events, history, insights, metrics, pages, requestlog, security, signin
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -28,7 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # read and checked once, so a bad file stops the start; requests then carry the rule they got
     app.config["POLICY"] = policy.load(app.config["POLICY_FILE"]) if app.config["POLICY_FILE"] else None
     app.extensions["metrics"] = Metrics()
-    app.extensions["aws"] = make_clients(app.config, app.extensions["metrics"])
+    aws.init_app(app)
     app.extensions["dead_letters"] = DeadLetters()
     register_error_handlers(app)
     requestlog.init_app(app)  # first: every request gets its id and its log line, refused or not
@@ -40,4 +40,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(signin.bp)
     audit.init_app(app)
     metrics.init_app(app)
+    history.init_app(app)
+    insights.init_app(app)
     return app

@@ -4,7 +4,7 @@ python -m controller                                   serve, with waitress
 python -m controller users add NAME --role approver    add a user; prints their API token last
 python -m controller users add NAME --role approver --group finance   ... in a group (repeatable)
 python -m controller users groups NAME [GROUP ...]    set a user's groups
-python -m controller users list | remove NAME | token NAME
+python -m controller users list | remove NAME | token NAME | passwd NAME | local-mode
 python -m controller policy check FILE [--order ORDER.json]   check an approval policy file
 """
 
@@ -22,6 +22,7 @@ from controller.cli import policy, users
 from controller.core import logs
 from controller.core.config import ConfigurationError, settings
 from controller.service.startup import prepare_to_serve, wsgi_server
+from controller.storage import db
 
 
 def serve() -> None:
@@ -35,7 +36,8 @@ def configured_app() -> Flask:
         logs.configure(settings()["LOG_FORMAT"])
         app = create_app()
         auth.check_bind(app)
-    except ConfigurationError as error:  # DatabaseTooNew among them
+        app.extensions["serving"] = db.claim_serving(app.config["DATABASE"])  # held until the process ends
+    except ConfigurationError as error:  # DatabaseTooNew, DatabaseUnusable and AlreadyServed among them
         sys.exit(f"controller: {error}")
     return app
 
@@ -55,7 +57,10 @@ def run(app: Flask) -> None:
         f" {auth.mode_description(app)}, {app.config['THREADS']} threads)",
         flush=True,
     )
-    server.run()
+    try:
+        server.run()
+    finally:
+        app.extensions["serving"].close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,34 +1,66 @@
-"""The one place boto3 clients are made, so the endpoint, region and retry policy apply everywhere."""
+"""The one place boto3 clients are made, so the endpoint, region, timeouts and retry policy apply everywhere.
+
+An AWS endpoint that hangs (a black hole, not a refusal) holds whoever calls it for up to
+AWS_MAX_ATTEMPTS times (connect + read timeout). So a request thread takes one of a bounded number
+of AWS slots before it calls; when none is free within a moment, it answers without AWS (stored
+requests and a warning, or 503 for a decision) and the threads left over keep answering /health,
+sign-in and the pages that need no AWS.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from flask import Flask, current_app
 
+from controller.core.errors import AwsUnavailable
 from controller.core.metrics import Metrics
+
+SLOT_WAIT_SECONDS = 0.1  # how long a request waits for an AWS slot before it answers without AWS
+LONG_POLL_MARGIN_SECONDS = 5  # the background's long poll is answered at most this long after its wait ends
+
+
+def aws_slots(config: dict[str, Any]) -> int:
+    """Return how many request threads may wait on AWS at once: half of them, so the rest always answer."""
+    threads: int = config["THREADS"]
+    return max(1, threads // 2)
+
+
+def _client_config(config: dict[str, Any], read_timeout: float) -> Config:
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": config["AWS_MAX_ATTEMPTS"]},
+        connect_timeout=config["AWS_CONNECT_TIMEOUT_SECONDS"],
+        read_timeout=read_timeout,
+    )
 
 
 def make_clients(config: dict[str, Any], metrics: Metrics) -> dict[str, Any]:
-    """Return {"sqs": client, "stepfunctions": client} for the configured stack, each call counted in metrics."""
+    """Return {"sqs", "stepfunctions", "sqs_long_poll"} clients for the configured stack, each call counted.
+
+    The long-poll client is the background pull's only: its read timeout covers the poll's wait.
+    """
     session_args: dict[str, Any] = {"region_name": config.get("AWS_REGION")}
     if config.get("CONFIG_SOURCE") == "emulator":
         # the emulator accepts any credentials; real ones must never be sent to it
         session_args.update(aws_access_key_id="emulator", aws_secret_access_key="emulator")
     session = boto3.session.Session(**session_args)
-    client_config = Config(
-        retries={"mode": "standard", "total_max_attempts": config["AWS_MAX_ATTEMPTS"]},
-        connect_timeout=5,
-        read_timeout=30,
+    endpoint = config.get("AWS_ENDPOINT_URL")
+    short = _client_config(config, config["AWS_READ_TIMEOUT_SECONDS"])
+    long_poll = _client_config(
+        config, config["AWS_READ_TIMEOUT_SECONDS"] + config["PULL_WAIT_SECONDS"] + LONG_POLL_MARGIN_SECONDS
     )
     clients = {
-        service: session.client(service, endpoint_url=config.get("AWS_ENDPOINT_URL"), config=client_config)
-        for service in ("sqs", "stepfunctions")
+        "sqs": session.client("sqs", endpoint_url=endpoint, config=short),
+        "stepfunctions": session.client("stepfunctions", endpoint_url=endpoint, config=short),
+        "sqs_long_poll": session.client("sqs", endpoint_url=endpoint, config=long_poll),
     }
-    for service, made in clients.items():
-        metrics.watch_aws(service, made.meta.events)
+    for name, made in clients.items():
+        metrics.watch_aws(name.removesuffix("_long_poll"), made.meta.events)  # the long poll is SQS too
     return clients
 
 
@@ -41,3 +73,24 @@ def clients_of(app: Flask) -> dict[str, Any]:
 def client(service: str) -> Any:
     """Return the current app's client for "sqs" or "stepfunctions"."""
     return clients_of(current_app)[service]
+
+
+@contextmanager
+def slot() -> Iterator[None]:
+    """Hold one of the request threads' AWS slots for the block; AwsUnavailable when none frees up soon."""
+    slots: threading.BoundedSemaphore = current_app.extensions["aws_slots"]
+    if not slots.acquire(timeout=SLOT_WAIT_SECONDS):
+        raise AwsUnavailable(
+            f"AWS is slow to answer: {aws_slots(current_app.config)} calls to it are already waiting;"
+            " nothing was sent, try again shortly."
+        )
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def init_app(app: Flask) -> None:
+    """Make the app's clients and its AWS slots (no call is made)."""
+    app.extensions["aws"] = make_clients(app.config, app.extensions["metrics"])
+    app.extensions["aws_slots"] = threading.BoundedSemaphore(aws_slots(app.config))

@@ -98,7 +98,7 @@ class Background:
                 self.stopped.wait(pause + retry)
 
     def _pull_once(self, connection: sqlite3.Connection) -> None:
-        inbox.pull_configured(connection, self.clients["sqs"], self.config, self.config["PULL_WAIT_SECONDS"])
+        inbox.pull_configured(connection, self.clients["sqs_long_poll"], self.config, self.config["PULL_WAIT_SECONDS"])
         inbox.check_dead_letters(connection, self.clients["sqs"], self.config, self.dead_letters)
 
     def _settle(self, row: Any) -> bool:

@@ -8,7 +8,7 @@ The contract tests in tests/store/ hold every implementation to the same behavio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from controller.storage.records import (
@@ -17,6 +17,7 @@ from controller.storage.records import (
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
+    DailyOutcomes,
     Decision,
     DecisionTimes,
     DueNotification,
@@ -24,6 +25,7 @@ from controller.storage.records import (
     NewRequest,
     NotificationCounts,
     PendingSummary,
+    RequestQuery,
     SetAsideMessage,
     StoredEvent,
     User,
@@ -137,10 +139,24 @@ class NotificationStore(Protocol):
 
 
 class UserStore(Protocol):
-    """The people who may sign in, and the failed sign-ins that lock a name or an address out."""
+    """The people who may sign in, their page sessions, and the attempts that lock a name or an address out.
+
+    A user's name is unique whatever its case or Unicode form: two names with the same text.name_key
+    are one name, and every lookup by name goes by that key.
+    """
 
     def has_users(self) -> bool:
         """Return whether any user exists, which switches sign-in on."""
+        ...
+
+    def had_users(self) -> bool:
+        """Return whether a user was ever added since the store was new or reopened: then it stays closed to
+        local mode even with no user left."""
+        ...
+
+    def reopen(self) -> bool:
+        """Return the store to local mode on purpose (`users local-mode`); False, changing nothing, while a user
+        exists."""
         ...
 
     def users(self) -> list[User]:
@@ -148,11 +164,12 @@ class UserStore(Protocol):
         ...
 
     def user(self, name: str) -> User | None:
-        """Return the user with this name, or None."""
+        """Return the user with this name in any case or form, or None."""
         ...
 
     def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
-        """Add a user, in these groups; False if the name is taken."""
+        """Add a user, in these groups, which closes the store to local mode (see had_users); False if the name
+        is taken in any case or form."""
         ...
 
     def set_groups(self, name: str, groups: Sequence[str]) -> bool:
@@ -160,24 +177,44 @@ class UserStore(Protocol):
         ...
 
     def remove_user(self, name: str) -> bool:
-        """Remove a user; False if there was none of that name."""
+        """Remove a user and end every session of theirs at once; False if there was none of that name."""
         ...
 
     def replace_token(self, name: str, token_hash: str) -> bool:
-        """Give a user a new token hash (the old token stops working); False if there is no such user."""
+        """Give a user a new token hash (the old token stops working) and end every session of theirs at once;
+        False if there is no such user."""
+        ...
+
+    def replace_password(self, name: str, password_hash: str) -> bool:
+        """Give a user a new password hash and end every session of theirs at once; False if there is no such
+        user."""
+        ...
+
+    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
+        """Record a page session of a user by the hash of its secret, valid for lifetime_seconds unless ended."""
+        ...
+
+    def session_user(self, secret_hash: str) -> User | None:
+        """Return the user of a session still running, or None (ended, expired, its user removed, or unknown)."""
+        ...
+
+    def end_sessions(self, name: str) -> None:
+        """End every session of a user (and forget expired ones)."""
         ...
 
     def locked_until(self, keys: list[str]) -> str | None:
         """Return the latest end of a lockout still running on any of these keys, or None."""
         ...
 
-    def count_failure(self, key: str, max_failures: int, lockout_seconds: float) -> None:
-        """Count a failed sign-in; the max_failures-th in a row locks the key for lockout_seconds and restarts
-        the count."""
+    def take_attempt(self, keys: list[str], max_attempts: int, lockout_seconds: float) -> str | None:
+        """Count an attempt to sign in against each key (a name, an address) before its secret is checked, at
+        once for all parallel attempts; return None when it may go on, else the end of the lockout that refuses
+        it: one already running, or the one it starts as the (max_attempts + 1)-th attempt in a row on a key."""
         ...
 
-    def forget_failures(self, keys: list[str]) -> None:
-        """Clear the failure counts of these keys after a successful sign-in."""
+    def forgive_attempt(self, name_key: str, address_key: str) -> None:
+        """After a successful sign-in: clear the name's count, and take back only this attempt from the
+        address's, so that signing in between guesses gains no attempts."""
         ...
 
 
@@ -205,6 +242,23 @@ class InvalidMessageStore(Protocol):
         ...
 
 
+class QueryStore(Protocol):
+    """Finding requests among many: the page's search, filters, sorts and pages, and the history."""
+
+    def find_requests(self, query: RequestQuery, limit: int, offset: int = 0) -> list[ApprovalRequest]:
+        """Return one page of the requests the query matches, in its order (ties broken by id)."""
+        ...
+
+    def count_requests(self, query: RequestQuery) -> int:
+        """Return how many requests the query matches."""
+        ...
+
+    def iter_requests(self, query: RequestQuery) -> Iterator[ApprovalRequest]:
+        """Yield every request the query matches, in its order, without holding them all at once; the store
+        stays open until the iteration ends."""
+        ...
+
+
 class InsightStore(Protocol):
     """Aggregates of the requests for /metrics and the insights: counted over the whole store, so that every
     controller of one store reports the same."""
@@ -220,6 +274,16 @@ class InsightStore(Protocol):
     def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
         """Return the time from storing to deciding of approved and rejected requests, binned at bounds (seconds,
         ascending)."""
+        ...
+
+    def decision_quantiles(self, since: str, quantiles: tuple[float, ...]) -> tuple[float | None, ...]:
+        """Return, for each quantile (0 < q <= 1), the time from storing to deciding that q of the approvals and
+        rejections decided since then took at most (nearest rank); None for each when there were none."""
+        ...
+
+    def ended_per_day(self, since: str) -> list[DailyOutcomes]:
+        """Return how many requests ended on each UTC day since then, oldest day first, days without any left out.
+        A request ends when it is decided, when its approval timeout passes, or (closed) when it was last checked."""
         ...
 
 
@@ -247,6 +311,7 @@ class Store(
     UserStore,
     AuditStore,
     InvalidMessageStore,
+    QueryStore,
     InsightStore,
     HealthStore,
     Protocol,

@@ -6,12 +6,13 @@ Rows become records here and nowhere else; each state change is guarded by the s
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from controller.core import states
+from controller.core import states, text
 from controller.storage import db
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
@@ -20,6 +21,7 @@ from controller.storage.records import (
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
+    DailyOutcomes,
     Decision,
     DecisionTimes,
     DueNotification,
@@ -27,6 +29,7 @@ from controller.storage.records import (
     NewRequest,
     NotificationCounts,
     PendingSummary,
+    RequestQuery,
     SetAsideMessage,
     StoredEvent,
     User,
@@ -35,6 +38,55 @@ from controller.storage.records import (
 now = db.now
 # seconds from a request being stored to its decision, over approval_requests' columns
 TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
+ENDED_AT = f"COALESCE(decided_at, CASE state WHEN '{states.EXPIRED}' THEN expires_at ELSE checked_at END)"
+ORDER_TOTAL = "json_extract(order_json, '$.total')"
+ORDER_BY = {
+    "waiting": "received_at, id",
+    "newest": "received_at DESC, id DESC",
+    "expiry": "expires_at, id",
+    "total": f"{ORDER_TOTAL} DESC, id",
+    "ended": f"{ENDED_AT} DESC, id",
+}
+CONTAINS = "instr(lower({}), lower(?)) > 0"
+TEXT_MATCH = (
+    "("
+    + " OR ".join(
+        CONTAINS.format(column)
+        for column in (
+            "id",
+            "json_extract(order_json, '$.order_id')",
+            "json_extract(order_json, '$.customer.name')",
+            "json_extract(order_json, '$.customer.id')",
+        )
+    )
+    + " OR EXISTS (SELECT 1 FROM json_each(order_json, '$.items') WHERE "
+    + CONTAINS.format("json_extract(value, '$.sku')")
+    + "))"
+)
+CUSTOMER_MATCH = (
+    "(" + " OR ".join(CONTAINS.format(f"json_extract(order_json, '$.customer.{key}')") for key in ("name", "id")) + ")"
+)
+
+
+def _where(query: RequestQuery) -> tuple[str, list[object]]:
+    """Return the WHERE clause and its parameters for a query: fixed fragments, values only as parameters."""
+    clauses = [f"state IN ({', '.join('?' * len(query.states))})"]
+    parameters: list[object] = [*query.states]
+    optional: list[tuple[object, str, int]] = [
+        (query.text, TEXT_MATCH, 5),
+        (query.customer, CUSTOMER_MATCH, 2),
+        (query.approver, CONTAINS.format("approver"), 1),
+        (query.requested_from, "requested_at >= ?", 1),
+        (query.requested_before, "requested_at < ?", 1),
+        (query.min_total, f"{ORDER_TOTAL} >= ?", 1),
+        (query.max_total, f"{ORDER_TOTAL} <= ?", 1),
+        (query.currency, "json_extract(order_json, '$.currency') = ?", 1),
+    ]
+    for value, clause, uses in optional:
+        if value is not None:
+            clauses.append(clause)
+            parameters.extend([value] * uses)
+    return " AND ".join(clauses), parameters
 
 
 def _ago(seconds: float) -> str:
@@ -297,31 +349,73 @@ class SqliteStore:
         exists: int = self.connection.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0]
         return exists == 1
 
+    def had_users(self) -> bool:
+        exists: int = self.connection.execute("SELECT EXISTS (SELECT 1 FROM sign_in_state)").fetchone()[0]
+        return exists == 1
+
+    def reopen(self) -> bool:
+        with db.transaction(self.connection):
+            if self.has_users():
+                return False
+            self.connection.execute("DELETE FROM sign_in_state")
+        return True
+
     def users(self) -> list[User]:
         return [_user(row) for row in self.connection.execute("SELECT * FROM users ORDER BY name").fetchall()]
 
     def user(self, name: str) -> User | None:
-        row = self.connection.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        row = self.connection.execute("SELECT * FROM users WHERE name_key = ?", (text.name_key(name),)).fetchone()
         return _user(row) if row else None
 
     def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
-        cursor = self.connection.execute(
-            "INSERT OR IGNORE INTO users (name, role, password_hash, token_hash, created_at, groups_json)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (name, role, password_hash, token_hash, now(), json.dumps(sorted(set(groups)))),
-        )
-        return cursor.rowcount == 1
+        with db.transaction(self.connection):  # the check and the insert under one write lock
+            if self.user(name) is not None:
+                return False
+            self.connection.execute(
+                "INSERT INTO users (name, name_key, role, password_hash, token_hash, created_at, groups_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",  # a trigger closes the database to local mode
+                (name, text.name_key(name), role, password_hash, token_hash, now(), json.dumps(sorted(set(groups)))),
+            )
+        return True
+
+    def _change_user(self, statement: str, name: str, *values: str) -> bool:
+        """Change or delete the user named `name` and end every session of theirs, in one transaction."""
+        with db.transaction(self.connection):
+            changed = self.connection.execute(statement, (*values, name)).rowcount == 1
+            self.connection.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+        return changed
 
     def set_groups(self, name: str, groups: Sequence[str]) -> bool:
         query = "UPDATE users SET groups_json = ? WHERE name = ?"
         return self.connection.execute(query, (json.dumps(sorted(set(groups))), name)).rowcount == 1
 
     def remove_user(self, name: str) -> bool:
-        return self.connection.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 1
+        return self._change_user("DELETE FROM users WHERE name = ?", name)
 
     def replace_token(self, name: str, token_hash: str) -> bool:
-        query = "UPDATE users SET token_hash = ? WHERE name = ?"
-        return self.connection.execute(query, (token_hash, name)).rowcount == 1
+        return self._change_user("UPDATE users SET token_hash = ? WHERE name = ?", name, token_hash)
+
+    def replace_password(self, name: str, password_hash: str) -> bool:
+        return self._change_user("UPDATE users SET password_hash = ? WHERE name = ?", name, password_hash)
+
+    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
+        self.connection.execute(
+            "INSERT INTO sessions (secret_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            (secret_hash, name, now(), _ago(-lifetime_seconds)),
+        )
+
+    def session_user(self, secret_hash: str) -> User | None:
+        row = self.connection.execute(
+            "SELECT u.* FROM sessions s JOIN users u ON u.name = s.user_name"
+            " WHERE s.secret_hash = ? AND s.expires_at > ?",
+            (secret_hash, now()),
+        ).fetchone()
+        return _user(row) if row else None
+
+    def end_sessions(self, name: str) -> None:
+        with db.transaction(self.connection):
+            self.connection.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+            self.connection.execute("DELETE FROM sessions WHERE expires_at <= ?", (now(),))  # everyone's expired
 
     def locked_until(self, keys: list[str]) -> str | None:
         marks = ", ".join("?" * len(keys))
@@ -331,20 +425,30 @@ class SqliteStore:
         ).fetchone()[0]
         return until
 
-    def count_failure(self, key: str, max_failures: int, lockout_seconds: float) -> None:
-        with db.transaction(self.connection):
-            self.connection.execute(
+    def take_attempt(self, keys: list[str], max_attempts: int, lockout_seconds: float) -> str | None:
+        marks = ", ".join("?" * len(keys))
+        with db.transaction(self.connection):  # parallel attempts queue on the write lock: none slips past
+            until = self.locked_until(keys)
+            if until is not None:
+                return until
+            self.connection.executemany(
                 "INSERT INTO sign_in_failures (key, failures, last_failed_at) VALUES (:key, 1, :now)"
                 " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = :now",
-                {"key": key, "now": now()},
+                [{"key": key, "now": now()} for key in keys],
             )
-            self.connection.execute(
-                "UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key = ? AND failures >= ?",
-                (_ago(-lockout_seconds), key, max_failures),
-            )
+            lockout_ends = _ago(-lockout_seconds)
+            locked = self.connection.execute(
+                f"UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key IN ({marks}) AND failures > ?",
+                (lockout_ends, *keys, max_attempts),
+            ).rowcount
+        return lockout_ends if locked else None
 
-    def forget_failures(self, keys: list[str]) -> None:
-        self.connection.executemany("DELETE FROM sign_in_failures WHERE key = ?", [(key,) for key in keys])
+    def forgive_attempt(self, name_key: str, address_key: str) -> None:
+        with db.transaction(self.connection):
+            self.connection.execute("DELETE FROM sign_in_failures WHERE key = ?", (name_key,))
+            self.connection.execute(
+                "UPDATE sign_in_failures SET failures = MAX(failures - 1, 0) WHERE key = ?", (address_key,)
+            )
 
     # --- the audit trail -----------------------------------------------------------------------------
 
@@ -403,6 +507,36 @@ class SqliteStore:
             for row in rows
         ]
 
+    # --- finding requests ----------------------------------------------------------------------------
+
+    def find_requests(self, query: RequestQuery, limit: int, offset: int = 0) -> list[ApprovalRequest]:
+        where, parameters = _where(query)
+        return _requests(
+            self.connection.execute(
+                f"SELECT * FROM approval_requests WHERE {where} ORDER BY {ORDER_BY[query.sort]} LIMIT ? OFFSET ?",
+                (*parameters, limit, offset),
+            ).fetchall()
+        )
+
+    def count_requests(self, query: RequestQuery) -> int:
+        where, parameters = _where(query)
+        count: int = self.connection.execute(
+            f"SELECT COUNT(*) FROM approval_requests WHERE {where}", parameters
+        ).fetchone()[0]
+        return count
+
+    def iter_requests(self, query: RequestQuery) -> Iterator[ApprovalRequest]:
+        where, parameters = _where(query)
+        # a cursor of its own reads the rows as they are asked for, never all at once
+        cursor = self.connection.execute(
+            f"SELECT * FROM approval_requests WHERE {where} ORDER BY {ORDER_BY[query.sort]}", parameters
+        )
+        try:
+            for row in cursor:
+                yield _request(row)
+        finally:
+            cursor.close()
+
     # --- aggregates ----------------------------------------------------------------------------------
 
     def pending_summary(self) -> PendingSummary:
@@ -428,6 +562,34 @@ class SqliteStore:
             (*bounds, *states.DECIDED),
         ).fetchone()
         return DecisionTimes(bounds, tuple(int(n or 0) for n in row[2:]), int(row[0]), float(row[1]))
+
+    def decision_quantiles(self, since: str, quantiles: tuple[float, ...]) -> tuple[float | None, ...]:
+        marks = ", ".join("?" * len(states.DECIDED))
+        decided = f"FROM approval_requests WHERE state IN ({marks}) AND decided_at >= ?"
+        count: int = self.connection.execute(f"SELECT COUNT(*) {decided}", (*states.DECIDED, since)).fetchone()[0]
+        if not count:
+            return tuple(None for _ in quantiles)
+        ranked = f"SELECT {TIME_TO_DECISION} AS d {decided} ORDER BY d LIMIT 1 OFFSET ?"
+        return tuple(
+            float(
+                self.connection.execute(ranked, (*states.DECIDED, since, max(0, math.ceil(q * count) - 1))).fetchone()[
+                    0
+                ]
+            )
+            for q in quantiles
+        )
+
+    def ended_per_day(self, since: str) -> list[DailyOutcomes]:
+        marks = ", ".join("?" * len(states.ENDED))
+        rows = self.connection.execute(
+            f"SELECT substr({ENDED_AT}, 1, 10) AS day, state, COUNT(*) FROM approval_requests"
+            f" WHERE state IN ({marks}) AND {ENDED_AT} >= ? GROUP BY day, state ORDER BY day",
+            (*states.ENDED, since),
+        ).fetchall()
+        days: dict[str, dict[str, int]] = {}
+        for day, state, count in rows:
+            days.setdefault(day, dict.fromkeys(states.ENDED, 0))[state] = int(count)
+        return [DailyOutcomes(day, counts) for day, counts in days.items()]
 
     # --- whether the store takes writes -----------------------------------------------------------
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from controller.core import states
+from controller.core import states, text
 from controller.core.digest import order_digest
 from controller.storage.db import now, transaction
 from controller.storage.sqlite import SqliteStore
@@ -37,21 +37,35 @@ def users(db: sqlite3.Connection) -> list[sqlite3.Row]:
 
 
 def user(db: sqlite3.Connection, name: str) -> sqlite3.Row | None:
-    """Return the user with this name, or None."""
-    row: sqlite3.Row | None = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+    """Return the user of this name whatever its case or Unicode form (text.name_key), or None."""
+    row: sqlite3.Row | None = db.execute("SELECT * FROM users WHERE name_key = ?", (text.name_key(name),)).fetchone()
     return row
+
+
+def session_user(db: sqlite3.Connection, secret_hash: str) -> sqlite3.Row | None:
+    """Return the user of a page session still running, or None (ended, expired, or never started)."""
+    row: sqlite3.Row | None = db.execute(
+        "SELECT u.* FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.secret_hash = ? AND s.expires_at > ?",
+        (secret_hash, now()),
+    ).fetchone()
+    return row
+
+
+# The rest of the users' queries are the store interface's (controller.storage.sqlite), on this connection.
+
+
+def had_users(db: sqlite3.Connection) -> bool:
+    return SqliteStore(db).had_users()
+
+
+def reopen(db: sqlite3.Connection) -> bool:
+    return SqliteStore(db).reopen()
 
 
 def add_user(
     db: sqlite3.Connection, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()
 ) -> bool:
-    """Add a user, in these groups; False if the name is taken."""
-    cursor = db.execute(
-        "INSERT OR IGNORE INTO users (name, role, password_hash, token_hash, created_at, groups_json)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (name, role, password_hash, token_hash, now(), json.dumps(sorted(set(groups)))),
-    )
-    return cursor.rowcount == 1
+    return SqliteStore(db).add_user(name, role, password_hash, token_hash, groups)
 
 
 def set_groups(db: sqlite3.Connection, name: str, groups: Sequence[str]) -> bool:
@@ -66,41 +80,35 @@ def groups_of(user: sqlite3.Row) -> tuple[str, ...]:
 
 
 def remove_user(db: sqlite3.Connection, name: str) -> bool:
-    """Remove a user; False if there was none of that name."""
-    return db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 1
+    return SqliteStore(db).remove_user(name)
 
 
 def replace_token(db: sqlite3.Connection, name: str, token_hash: str) -> bool:
-    """Give a user a new token hash (the old token stops working); False if there is no such user."""
-    return db.execute("UPDATE users SET token_hash = ? WHERE name = ?", (token_hash, name)).rowcount == 1
+    return SqliteStore(db).replace_token(name, token_hash)
+
+
+def replace_password(db: sqlite3.Connection, name: str, password_hash: str) -> bool:
+    return SqliteStore(db).replace_password(name, password_hash)
+
+
+def start_session(db: sqlite3.Connection, secret_hash: str, name: str, lifetime_seconds: float) -> None:
+    SqliteStore(db).start_session(secret_hash, name, lifetime_seconds)
+
+
+def end_sessions(db: sqlite3.Connection, name: str) -> None:
+    SqliteStore(db).end_sessions(name)
 
 
 def locked_until(db: sqlite3.Connection, keys: list[str]) -> str | None:
-    """Return the latest end of a lockout still running on any of these keys, or None."""
-    marks = ", ".join("?" * len(keys))
-    until: str | None = db.execute(
-        f"SELECT MAX(locked_until) FROM sign_in_failures WHERE key IN ({marks}) AND locked_until > ?", (*keys, now())
-    ).fetchone()[0]
-    return until
+    return SqliteStore(db).locked_until(keys)
 
 
-def count_failure(db: sqlite3.Connection, key: str, max_failures: int, lockout_seconds: float) -> None:
-    """Count a failed sign-in; the max_failures-th in a row locks the key for lockout_seconds and restarts the count."""
-    until = (datetime.now(timezone.utc) + timedelta(seconds=lockout_seconds)).isoformat(timespec="milliseconds")
-    db.execute(
-        "INSERT INTO sign_in_failures (key, failures, last_failed_at) VALUES (:key, 1, :now)"
-        " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = :now",
-        {"key": key, "now": now()},
-    )
-    db.execute(
-        "UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key = ? AND failures >= ?",
-        (until, key, max_failures),
-    )
+def take_attempt(db: sqlite3.Connection, keys: list[str], max_attempts: int, lockout_seconds: float) -> str | None:
+    return SqliteStore(db).take_attempt(keys, max_attempts, lockout_seconds)
 
 
-def forget_failures(db: sqlite3.Connection, keys: list[str]) -> None:
-    """Clear the failure counts of these keys after a successful sign-in."""
-    db.executemany("DELETE FROM sign_in_failures WHERE key = ?", [(key,) for key in keys])
+def forgive_attempt(db: sqlite3.Connection, name_key: str, address_key: str) -> None:
+    SqliteStore(db).forgive_attempt(name_key, address_key)
 
 
 def audit(db: sqlite3.Connection, event: dict[str, Any]) -> None:

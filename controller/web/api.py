@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
 from controller.access import auth
 from controller.approval import decisions, quorum
-from controller.core.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound, RequestNotNamed
+from controller.core.errors import (
+    AmbiguousRequest,
+    InvalidInput,
+    NoPendingRequest,
+    RequestNotFound,
+    RequestNotNamed,
+    UnsupportedMediaType,
+)
 from controller.service import aws
 from controller.storage import store
 from controller.storage.db import get_db
-from controller.web import audit, listing
+from controller.web import audit, finding, listing
 
 bp = Blueprint("approvals", __name__)
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 MAX_BULK = 100
 MAX_ID_LENGTH = 80  # the longest execution name Step Functions allows
-LIMIT_PATTERN = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() refuses "²" and 5000-digit strings
 
 
 def _body() -> dict[str, Any]:
     """Return the optional JSON object body; InvalidInput for anything else."""
     body: Any = {}
     if request.get_data():
+        if not request.is_json:  # a form or text/plain body is what another site's page can send without asking
+            raise UnsupportedMediaType(
+                "A body must be JSON sent with Content-Type: application/json (curl: -H 'Content-Type:"
+                " application/json'); nothing was decided."
+            )
         try:
-            body = request.get_json(force=True, silent=True)  # curl -d sends JSON as a form unless told otherwise
+            body = request.get_json(silent=True)
         except RecursionError:  # nested deeper than the parser goes: not a decision either
             body = None
         if not isinstance(body, dict):
@@ -49,22 +59,19 @@ def _ids(value: Any) -> list[str]:
     return value
 
 
-def _limit() -> int:
-    raw = request.args.get("limit", str(DEFAULT_PAGE))
-    if not LIMIT_PATTERN.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
-        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}.")
-    return int(raw)
-
-
 @bp.get("/pending")
 def pending() -> Any:
-    """List the requests waiting for a decision (oldest first, ?limit=, default 100), after pulling new ones."""
-    limit = _limit()
+    """List the requests waiting for a decision, after pulling new ones: oldest first, ?limit= (default 100)
+    a page; ?q=, min_total, max_total, currency, sort and page as on the page (docs/api.md)."""
+    found = finding.pending(DEFAULT_PAGE, MAX_PAGE, size="limit")
+    limit = found.per
     warnings = listing.refresh()
     db = get_db()
+    shown, matched = listing.find_pending(db, found)
     return jsonify(
-        pending=[quorum.shown(db, row) for row in store.pending(db, limit)],
+        pending=[quorum.shown(db, row) for row in shown],
         count=store.count_pending(db),
+        matched=matched,
         warnings=warnings,
         invalid_messages=store.invalid_messages(db, limit),
         notifications=store.notification_counts(db),
@@ -113,16 +120,18 @@ def decide(kind: str, request_id: str | None) -> Any:
     warned = {"warnings": notes} if notes else {}
     if ids is None:
         request_id = request_id or _only_pending_id(expected)
-        decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision, expected, groups)
+        with aws.slot():
+            decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision, expected, groups)
         return jsonify({**decided, **warned})
-    outcomes = decisions.decide_many(
-        current_app.config["DATABASE"],
-        aws.client("stepfunctions"),
-        ids,
-        decision,
-        current_app.config["DECISION_PARALLEL"],
-        groups=groups,
-    )
+    with aws.slot():
+        outcomes = decisions.decide_many(
+            current_app.config["DATABASE"],
+            aws.client("stepfunctions"),
+            ids,
+            decision,
+            current_app.config["DECISION_PARALLEL"],
+            groups=groups,
+        )
     audit.record_each(outcomes)
     decided = sum(outcome["status"] == 200 for outcome in outcomes)
     return jsonify(results=outcomes, decided=decided, refused=len(outcomes) - decided, **warned)

@@ -18,6 +18,7 @@ from controller.storage.db import get_db
 
 bp = Blueprint("audit", __name__)
 log = logging.getLogger(__name__)
+MAX_IDS = 1000  # a bulk attempt names at most 100 ids; a refused one naming more is recorded once, without them
 
 
 def _outcome(response: Any) -> str:
@@ -38,10 +39,20 @@ def state_reached(request_shown: dict[str, Any]) -> str | None:
     return state
 
 
-def _request_id(response: Any) -> str | None:
+def _request_ids(response: Any) -> list[str | None]:
+    """Return the requests an attempt was about: the one in the URL or the answer, else every id it sent."""
     named = (request.view_args or {}).get("request_id")
     body = response.get_json(silent=True) if response.is_json else None
-    return named or (body.get("id") if isinstance(body, dict) else None)
+    answered = body.get("id") if isinstance(body, dict) else None
+    if named or answered:
+        return [named or answered]
+    if (request.content_length or 0) > current_app.config["MAX_BODY_BYTES"]:
+        return [None]  # refused unread: nothing to name
+    sent = request.get_json(silent=True) if request.is_json else None
+    ids = sent.get("ids") if isinstance(sent, dict) else request.form.getlist("ids")
+    if isinstance(ids, list) and 0 < len(ids) <= MAX_IDS and all(isinstance(each, str) for each in ids):
+        return list(dict.fromkeys(ids))  # a refused bulk attempt shows in each request's trail
+    return [None]
 
 
 def record(response: Any) -> Any:
@@ -57,7 +68,8 @@ def record(response: Any) -> Any:
         "action": (request.view_args or {}).get("kind") or request.form.get("kind") or request.endpoint,
     }
     each = g.get("audit_each") or [
-        {"request_id": _request_id(response), "status": response.status_code, "outcome": _outcome(response)}
+        {"request_id": request_id, "status": response.status_code, "outcome": _outcome(response)}
+        for request_id in _request_ids(response)
     ]
     refused = current_app.extensions["metrics"].refused
     for entry in each:

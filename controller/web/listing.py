@@ -13,6 +13,9 @@ from controller.core.errors import AwsUnavailable, StoreUnavailable
 from controller.service import aws
 from controller.storage import store
 from controller.storage.db import get_db
+from controller.storage.interface import Store
+from controller.storage.sqlite import SqliteBackend
+from controller.web.finding import Finding
 
 RECENT_SHOWN = 10
 
@@ -22,7 +25,8 @@ def refresh() -> list[str]:
     dead_letters: inbox.DeadLetters = current_app.extensions["dead_letters"]
     warnings = []
     try:
-        inbox.refresh(get_db(), aws.clients_of(current_app), current_app.config, dead_letters)
+        with aws.slot():
+            inbox.refresh(get_db(), aws.clients_of(current_app), current_app.config, dead_letters)
     except AwsUnavailable as error:
         warnings.append(f"Showing stored requests only; AWS could not be reached: {error.message}")
     except StoreUnavailable:
@@ -52,7 +56,8 @@ def dead_letters() -> dict[str, Any] | None:
 def execution_status(db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     """Return the request's execution status; status None and a warning when AWS could not be asked."""
     try:
-        return executions.status_of(db, aws.client("stepfunctions"), row)
+        with aws.slot():
+            return executions.status_of(db, aws.client("stepfunctions"), row)
     except AwsUnavailable as error:
         return {"status": None, "error": None, "cause": None, "warning": error.message}
 
@@ -62,3 +67,22 @@ def recent_outcomes(db: sqlite3.Connection) -> list[dict[str, Any]]:
     return [
         {**store.public(row), "execution": execution_status(db, row)} for row in store.recent_ended(db, RECENT_SHOWN)
     ]
+
+
+def open_store() -> Store:
+    """Return a store of the app's database for one view; the caller closes it."""
+    return SqliteBackend(current_app.config["DATABASE"]).open()
+
+
+def find_pending(db: sqlite3.Connection, found: Finding) -> tuple[list[sqlite3.Row], int]:
+    """Return one page of the pending requests the URL asks for, and how many match in all.
+
+    As rows, which the approval rules still read (quorum.shown), until the callers move to the store's records.
+    """
+    opened = open_store()
+    try:
+        page, matched = opened.find_requests(found.query, found.per, found.offset), opened.count_requests(found.query)
+    finally:
+        opened.close()
+    rows = [store.get(db, request.id) for request in page]
+    return [row for row in rows if row is not None], matched

@@ -15,11 +15,11 @@ from controller.core.errors import ApprovalError
 from controller.service import aws
 from controller.storage import store
 from controller.storage.db import get_db
-from controller.web import audit, listing
+from controller.web import audit, finding, listing
 from controller.web.security import csrf_ok
 
 bp = Blueprint("pages", __name__)
-PAGE_SIZE = 100  # the oldest pending requests shown; the heading still counts them all
+PAGE_SIZE = 100  # pending requests shown a page; the heading still counts them all
 MAX_SELECTED = PAGE_SIZE  # a decision from the page covers at most the cards it shows
 FORM_FIELDS = {"approve": ("approver",), "reject": ("approver", "reason")}
 # what the approver reads first for each error the API can return
@@ -35,11 +35,17 @@ ERROR_TITLES = {
 
 
 def _page_data() -> dict[str, Any]:
-    """Return what the page shows: pending requests, warnings, recent outcomes."""
+    """Return what the page shows: the pending requests the URL asks for, warnings, recent outcomes."""
+    found = finding.pending(PAGE_SIZE, PAGE_SIZE)
     warnings, db = listing.refresh(), get_db()
+    shown, matched = listing.find_pending(db, found)
     return {
-        "pending": [_standing(db, row) for row in store.pending(db, PAGE_SIZE)],
+        "pending": [_standing(db, row) for row in shown],
         "pending_count": store.count_pending(db),
+        "found": found,
+        "matched": matched,
+        "filtered": finding.filtered(found.query),
+        "page_args": finding.page_args,
         "warnings": warnings,
         "recent": listing.recent_outcomes(db),
     }
@@ -88,9 +94,10 @@ def decide(kind: str, request_id: str) -> Any:
     try:
         expected = decisions.expected_digest(request.form.to_dict())
         decision, _ = auth.as_signed_in(decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]}))
-        decided = decisions.decide(
-            get_db(), aws.client("stepfunctions"), request_id, decision, expected, auth.decider_groups()
-        )
+        with aws.slot():
+            decided = decisions.decide(
+                get_db(), aws.client("stepfunctions"), request_id, decision, expected, auth.decider_groups()
+            )
     except ApprovalError as error:
         g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
@@ -116,23 +123,24 @@ def decide_selected() -> Any:
         flash("Select one or more requests, then Approve selected or Reject selected.", "error")
         return redirect(url_for("pages.index"), code=303)
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
+    config = current_app.config
+    shown = dict(entry.partition(" ")[::2] for entry in request.form.getlist("digests"))  # "id digest" per card
     try:
         decision, _ = auth.as_signed_in(decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]}))
+        with aws.slot():
+            outcomes = decisions.decide_many(
+                config["DATABASE"],
+                aws.client("stepfunctions"),
+                ids[:MAX_SELECTED],
+                decision,
+                config["DECISION_PARALLEL"],
+                expected={key: value for key, value in shown.items() if DIGEST.fullmatch(value)},
+                groups=auth.decider_groups(),
+            )
     except ApprovalError as error:
         g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
         return redirect(url_for("pages.index"), code=303)
-    config = current_app.config
-    shown = dict(entry.partition(" ")[::2] for entry in request.form.getlist("digests"))  # "id digest" per card
-    outcomes = decisions.decide_many(
-        config["DATABASE"],
-        aws.client("stepfunctions"),
-        ids[:MAX_SELECTED],
-        decision,
-        config["DECISION_PARALLEL"],
-        expected={key: value for key, value in shown.items() if DIGEST.fullmatch(value)},
-        groups=auth.decider_groups(),
-    )
     audit.record_each(outcomes)
     if len(ids) > MAX_SELECTED:
         flash(f"Only the first {MAX_SELECTED} selected requests were decided; select the rest again.", "error")
