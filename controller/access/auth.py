@@ -143,11 +143,15 @@ def refuse_without_users() -> None:
             "This controller has had users, so it stays closed now that none is left. Add one: "
             f"{ADD_USER}; or, to serve without sign-in on this machine only, on purpose: {LOCAL_MODE}."
         )
-    reason = reachable_beyond_this_machine(current_app) or (
-        f"this request came through a proxy (it carries {header})" if (header := _forwarding_header()) else None
-    )
-    if reason is not None:
-        raise SignInRequired(f"No user exists and {reason} lets others reach this controller: {ADD_USER}.")
+    setting = reachable_beyond_this_machine(current_app)
+    if setting is not None:
+        raise SignInRequired(f"No user exists and {setting} lets others reach this controller: {ADD_USER}.")
+    header = _forwarding_header()
+    if header is not None:
+        raise SignInRequired(
+            f"No user exists and this request came through a proxy (it carries {header}), so others may reach "
+            f"this controller: {ADD_USER}."
+        )
 
 
 def _take_attempt(keys: list[str]) -> None:
