@@ -51,7 +51,7 @@ def listing_once_pulled(controller, headers: dict[str, str]) -> tuple[Any] | Non
 
 def test_adding_a_user_switches_sign_in_on_for_the_running_controller(controller):
     assert controller.get("/pending").status_code == 200
-    assert "Local mode, without sign-in" in controller.get("/").text
+    assert "Local mode, no sign-in" in controller.get("/").text
 
     added = users_command(controller, "add", "Ada", "--role", "approver", password=TEST_PASSWORD)
 
