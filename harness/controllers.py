@@ -42,6 +42,16 @@ def add_user(
     return token
 
 
+def make_newer_than_the_code(database: Path | str) -> None:
+    """Leave a controller database as a later version of the code would: one migration past the newest here."""
+    db.init_db(str(database))
+    connection = db.connect(str(database))
+    try:
+        connection.execute(f"PRAGMA user_version = {len(db.MIGRATIONS) + 1}")
+    finally:
+        connection.close()
+
+
 def users_command(database: Path | str, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `python -m controller users ...` on a database as an operator would, the password on stdin."""
     return subprocess.run(
