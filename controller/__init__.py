@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 
 from controller.access import auth
-from controller.core.config import DEFAULTS, check, load_config
+from controller.core.config import DEFAULTS, check
 from controller.core.errors import register_error_handlers
 from controller.core.metrics import Metrics
 from controller.service.aws import make_clients
-from controller.storage import db
+from controller.storage import context
+from controller.storage.backends import backend_for
 from controller.web import api, audit, events, metrics, pages, security, signin
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app from the environment (or test_config), with its database and AWS clients."""
+def create_app(config: Mapping[str, Any]) -> Flask:
+    """Build the app for a configuration (load_config() reads the environment's): its store, AWS clients, routes.
+
+    Only wiring: nothing is read from disk or sent anywhere; prepare_to_serve() migrates the store.
+    """
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(DEFAULTS)
-    app.config.update(load_config() if test_config is None else test_config)
+    app.config.update(config)
     check(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; keeps field order
-    db.init_app(app)
+    context.init_app(app, backend_for(app.config))
     app.extensions["metrics"] = Metrics()
     app.extensions["aws"] = make_clients(app.config, app.extensions["metrics"])
     register_error_handlers(app)

@@ -1,6 +1,7 @@
 """python -m controller: serve the approval controller (127.0.0.1:3000 unless configured), or manage its users.
 
-python -m controller                                   serve, with waitress
+python -m controller                                   serve, with waitress (migrating the database first)
+python -m controller migrate                           bring the database's schema up to date, and exit
 python -m controller users add NAME --role approver    add a user; prints their API token last
 python -m controller users list | remove NAME | token NAME
 python -m controller policy check FILE [--order ORDER.json]   check an approval policy file
@@ -14,8 +15,8 @@ import sys
 
 from controller import create_app
 from controller.access import auth
-from controller.cli import policy, users
-from controller.core.config import ConfigurationError
+from controller.cli import migrate, policy, users
+from controller.core.config import ConfigurationError, load_config
 from controller.service.startup import prepare_to_serve, wsgi_server
 
 
@@ -23,8 +24,8 @@ def serve() -> None:
     """Start the controller with the production server, or explain what configuration is missing."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        app = create_app()
-        auth.check_bind(app)
+        app = create_app(load_config())
+        prepare_to_serve(app)
     except ConfigurationError as error:  # DatabaseTooNew among them
         sys.exit(f"controller: {error}")
     if not auth.is_loopback(app.config["HOST"]):
@@ -33,7 +34,6 @@ def serve() -> None:
             " reverse proxy (docs/operations.md)",
             app.config["HOST"],
         )
-    prepare_to_serve(app)
     server = wsgi_server(app)
     print(
         f"controller ready on http://{app.config['HOST']}:{app.config['PORT']} ({app.config['CONFIG_SOURCE']} stack,"
@@ -44,18 +44,19 @@ def serve() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve, or run a users command."""
+    """Serve, or run a command."""
     parser = argparse.ArgumentParser(
         prog="python -m controller", description="Serve the approval controller, or manage its users."
     )
     commands = parser.add_subparsers(dest="command")
+    migrate.add_parser(commands)
     users.add_parser(commands)
     policy.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command is None:
         serve()
     else:
-        sys.exit({"users": users.run, "policy": policy.run}[args.command](args))
+        sys.exit({"migrate": migrate.run, "users": users.run, "policy": policy.run}[args.command](args))
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import schemathesis
 import yaml
+from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -25,7 +25,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from controller import create_app
 from harness import peek
 from harness.controllers import ServedController, controller_config
 from harness.emulator import Emulator
@@ -82,23 +81,13 @@ def test_the_openapi_order_schema_is_lambda_order_schema_json() -> None:
     assert spec()["components"]["schemas"]["Order"] == expected
 
 
-def test_the_openapi_description_lists_every_route_of_the_controllers_api(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "CONFIG_SOURCE": "environment",
-            "APPROVAL_QUEUE_URL": "http://127.0.0.1:9/q",
-            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-            "AWS_REGION": "eu-west-1",
-            "AWS_MAX_ATTEMPTS": 1,
-            "DATABASE": str(tmp_path / "approvals.sqlite3"),
-        }
-    )
+def test_the_openapi_description_lists_every_route_of_the_controllers_api(app: Flask) -> None:
     served = {
-        (method, rule.rule.replace("<any(approve, reject):kind>", kind).replace("<request_id>", "{id}"))
+        (method, rule.rule.replace("<any(approve, reject):action>", action).replace("<request_id>", "{id}"))
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith(("approvals.", "audit.")) or rule.endpoint == "signin.health"
         for method in rule.methods - {"HEAD", "OPTIONS"}
-        for kind in ("approve", "reject")
+        for action in ("approve", "reject")
     }
     described = {
         (method.upper(), path) for path, item in spec()["paths"].items() for method in item if method != "servers"

@@ -19,7 +19,7 @@ import ipaddress
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -28,8 +28,8 @@ from flask import Flask, current_app, g, redirect, request, session, url_for
 from controller.access import credentials
 from controller.core.config import ConfigurationError
 from controller.core.errors import NotAllowed, SignInRequired, TooManyAttempts
-from controller.storage import store
-from controller.storage.db import get_db
+from controller.storage.context import get_store
+from controller.storage.records import Decision
 
 PUBLIC_ENDPOINTS = {"static", "signin.sign_in_form", "signin.sign_in", "signin.health"}
 METRICS_ENDPOINT = "metrics.scrape"  # also open to CONTROLLER_METRICS_TOKEN
@@ -81,7 +81,7 @@ def client_address() -> str:
 
 def refuse_if_locked(keys: list[str]) -> None:
     """Raise TooManyAttempts (429, Retry-After) while a lockout runs on any of the keys."""
-    until = store.locked_until(get_db(), keys)
+    until = get_store().locked_until(keys)
     if until is not None:
         seconds = math.ceil((datetime.fromisoformat(until) - datetime.now(timezone.utc)).total_seconds())
         raise TooManyAttempts(f"Too many failed sign-ins; try again in {seconds} s.", retry_after=max(1, seconds))
@@ -90,8 +90,8 @@ def refuse_if_locked(keys: list[str]) -> None:
 def count_failure(keys: list[str]) -> None:
     """Count a failed sign-in against each key (a name, an address)."""
     for key in keys:
-        store.count_failure(
-            get_db(), key, current_app.config["SIGNIN_MAX_FAILURES"], current_app.config["SIGNIN_LOCKOUT_SECONDS"]
+        get_store().count_failure(
+            key, current_app.config["SIGNIN_MAX_FAILURES"], current_app.config["SIGNIN_LOCKOUT_SECONDS"]
         )
 
 
@@ -99,10 +99,10 @@ def _proxy_user() -> Identity | None:
     name = request.headers.get(current_app.config["TRUSTED_PROXY_HEADER"], "").strip() if from_trusted_proxy() else ""
     if not name:
         return None
-    row = store.user(get_db(), name)
-    if row is None:
+    user = get_store().user(name)
+    if user is None:
         raise NotAllowed(f"{name} signed in at the proxy but is not a user of this controller; add them: {ADD_USER}.")
-    return Identity(row["name"], row["role"])
+    return Identity(user.name, user.role)
 
 
 def _bearer_user() -> Identity | None:
@@ -113,22 +113,22 @@ def _bearer_user() -> Identity | None:
     keys = [f"address:{client_address()}"]
     refuse_if_locked(keys)
     matched = None
-    for row in store.users(get_db()):  # every hash is compared, whichever matches
-        if credentials.token_matches(token.strip(), row["token_hash"]) and scheme.lower() == "bearer":
-            matched = row
+    for user in get_store().users():  # every hash is compared, whichever matches
+        if credentials.token_matches(token.strip(), user.token_hash) and scheme.lower() == "bearer":
+            matched = user
     if matched is None:
         count_failure(keys)
         raise SignInRequired("That token is not valid. `python -m controller users token NAME` issues a new one.")
-    return Identity(matched["name"], matched["role"])
+    return Identity(matched.name, matched.role)
 
 
 def _session_user() -> Identity | None:
     fresh = time.time() - session.get("signed_in_at", 0) < SESSION_MAX_SECONDS
-    row = store.user(get_db(), session["user"]) if "user" in session and fresh else None
-    if row is None:
+    user = get_store().user(session["user"]) if "user" in session and fresh else None
+    if user is None:
         session.pop("user", None)  # removed since they signed in, or signed in too long ago
         return None
-    return Identity(row["name"], row["role"])
+    return Identity(user.name, user.role)
 
 
 def metrics_token_matches() -> bool:
@@ -141,7 +141,7 @@ def metrics_token_matches() -> bool:
 
 def identify() -> Any:
     """Find who is asking before any view runs; without an identity, 401 for the API and the sign-in form for pages."""
-    g.sign_in = store.has_users(get_db())
+    g.sign_in = get_store().has_users()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.endpoint == METRICS_ENDPOINT and metrics_token_matches():
@@ -175,15 +175,15 @@ def approvers_only(view: View) -> View:
     return checked  # type: ignore[return-value]
 
 
-def as_signed_in(decision: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def as_signed_in(decision: Decision) -> tuple[Decision, list[str]]:
     """Return the decision with the signed-in user as its approver, and a note if the body named someone else."""
     user = current_user()
     if user is None:
         return decision, []
     notes = []
-    if decision["approver"] not in (None, user.name):
+    if decision.approver not in (None, user.name):
         notes.append(f"'approver' was ignored: a decision is recorded under the signed-in user, {user.name}.")
-    return {**decision, "approver": user.name}, notes
+    return replace(decision, approver=user.name), notes
 
 
 def needs_users(app: Flask) -> bool:
@@ -200,7 +200,7 @@ def check_bind(app: Flask) -> None:
     if not needs_users(app):
         return
     with app.app_context():
-        if not store.has_users(get_db()):
+        if not get_store().has_users():
             where = (
                 f"CONTROLLER_HOST={app.config['HOST']}" if not is_loopback(app.config["HOST"]) else "A sign-on proxy"
             )
@@ -213,7 +213,7 @@ def check_bind(app: Flask) -> None:
 def mode_description(app: Flask) -> str:
     """Return how requests are authenticated, for the start-up line."""
     with app.app_context():
-        count = len(store.users(get_db()))
+        count = len(get_store().users())
     if not count:
         return "local mode, without sign-in"
     proxy = app.config["TRUSTED_PROXY_HEADER"]

@@ -1,14 +1,14 @@
-"""Approve or reject a stored request: one claim in the database, one call to Step Functions."""
+"""Approve or reject a stored request: one claim in the store, one call to Step Functions."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NoReturn
+from contextlib import closing
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
@@ -22,8 +22,11 @@ from controller.core.errors import (
     RequestExpired,
     RequestNotFound,
 )
-from controller.storage import store
-from controller.storage.db import connection, now
+from controller.storage.interface import Backend, Store
+from controller.storage.records import Action, ApprovalRequest, Decision, now
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 log = logging.getLogger(__name__)
 # Step Functions' answers for a token that can no longer be used; moto says InvalidToken
@@ -35,9 +38,9 @@ FIELD_LIMITS = {"approver": 100, "comment": 1000, "reason": 1000}
 SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape one alone ("\\ud800"); SQLite cannot store it
 
 
-def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Return the decision for kind ("approve"/"reject") from its optional fields; InvalidInput if they are wrong."""
-    allowed = ("approver", "comment", "reason") if kind == "reject" else ("approver", "comment")
+def validate(action: Action, fields: dict[str, Any]) -> Decision:
+    """Return the decision to approve or reject from its optional fields; InvalidInput if they are wrong."""
+    allowed = ("approver", "comment", "reason") if action == "reject" else ("approver", "comment")
     unknown = sorted(set(fields) - set(allowed))
     if unknown:
         raise InvalidInput(f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}.")
@@ -50,94 +53,97 @@ def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(
                 f"'{field}' must not hold control characters (but tab and newline) or bidi formatting characters."
             )
-    return {"decision": kind, **{field: fields.get(field) or None for field in ("approver", "comment", "reason")}}
+    return Decision(action, *(fields.get(field) or None for field in ("approver", "comment", "reason")))
 
 
-def _refuse_closed(row: sqlite3.Row) -> NoReturn:
+def _refuse_closed(request: ApprovalRequest) -> NoReturn:
     """Raise the error that explains why a request that is not pending cannot be decided."""
-    if row["state"] in states.DECIDED:
+    if request.state in states.DECIDED:
+        approver = request.decision and request.decision.approver
         raise AlreadyDecided(
-            f"Request {row['id']} was already {row['state']} at {row['decided_at']}"
-            + (f" by {row['approver']}." if row["approver"] else "."),
-            state=row["state"],
-            decided_at=row["decided_at"],
+            f"Request {request.id} was already {request.state} at {request.decided_at}"
+            + (f" by {approver}." if approver else "."),
+            state=request.state,
+            decided_at=request.decided_at,
         )
-    if row["state"] == states.DECIDING:
-        raise AlreadyDecided(f"Request {row['id']} is being decided by another call.", state="deciding")
-    raise RequestExpired(f"Request {row['id']} can no longer be decided: {row['closed_reason']}", state=row["state"])
+    if request.state == states.DECIDING:
+        raise AlreadyDecided(f"Request {request.id} is being decided by another call.", state="deciding")
+    raise RequestExpired(f"Request {request.id} can no longer be decided: {request.closed_reason}", state=request.state)
 
 
-def _send(sfn: Any, row: sqlite3.Row) -> None:
-    """Send the decision stored in a claimed row."""
-    if row["decision"] == "approve":
-        output = {"status": "APPROVED", "approver": row["approver"], "comment": row["comment"]}
-        sfn.send_task_success(taskToken=row["task_token"], output=json.dumps(output))
+def _send(sfn: SFNClient, request: ApprovalRequest, decision: Decision) -> None:
+    """Send the decision a request was claimed for."""
+    if decision.action == "approve":
+        output = {"status": "APPROVED", "approver": decision.approver, "comment": decision.comment}
+        sfn.send_task_success(taskToken=request.task_token, output=json.dumps(output))
     else:
-        cause = row["reason"] or "Rejected by the approver."
-        sfn.send_task_failure(taskToken=row["task_token"], error=executions.REJECTION_ERROR, cause=cause)
+        cause = decision.reason or "Rejected by the approver."
+        sfn.send_task_failure(taskToken=request.task_token, error=executions.REJECTION_ERROR, cause=cause)
 
 
-def _conclude(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> bool:
+def _conclude(store: Store, sfn: SFNClient, request: ApprovalRequest) -> bool:
     """Record a claimed request's end from its execution, once that has stopped running; False if it has not."""
     for _ in range(SETTLE_POLLS):  # the execution leaves Request Approval moments after the token is used
         try:
-            execution = executions.describe(sfn, row["execution_arn"])
+            execution = executions.describe(sfn, request.execution_arn)
         except AwsUnavailable:
             return False
-        if execution is None or execution["status"] != "RUNNING":
-            store.finish(db, row["id"], *executions.outcome_of(row, execution), from_state=states.DECIDING)
+        if execution is None or execution.status != "RUNNING":
+            store.finish(request.id, *executions.outcome_of(request, execution), from_state=states.DECIDING)
             return True
         time.sleep(SETTLE_POLL_SECONDS)
     return False
 
 
-def _deliver(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
-    """Send a claimed decision and record what happened; the row stays claimed while the outcome is unknown."""
-    unknown = f"The outcome of request {row['id']} is not known yet; GET /approvals/{row['id']} will show it."
+def _deliver(store: Store, sfn: SFNClient, request: ApprovalRequest) -> None:
+    """Send a claimed decision and record what happened; the request stays claimed while the outcome is unknown."""
+    unknown = f"The outcome of request {request.id} is not known yet; GET /approvals/{request.id} will show it."
+    if request.decision is None:  # a claim always carries its decision; this one is not a claim
+        raise ValueError(f"request {request.id} is not claimed for a decision")
     try:
-        _send(sfn, row)
+        _send(sfn, request, request.decision)
     except ClientError as error:
         if error.response["Error"]["Code"] not in TOKEN_GONE:  # refused (throttled, denied): nothing was decided
-            store.release(db, row["id"])
+            store.release(request.id)
             raise AwsUnavailable(
                 f"Step Functions did not take the decision; try again. ({error.response['Error']['Code']})"
             ) from error
         # the token is spent, perhaps by an earlier attempt of this very decision: the execution tells
-        if not _conclude(db, sfn, row):
+        if not _conclude(store, sfn, request):
             raise AwsUnavailable(unknown) from error
         return
     except NOT_SENT as error:
-        store.release(db, row["id"])
+        store.release(request.id)
         raise AwsUnavailable(f"Step Functions could not be reached; try again. ({type(error).__name__})") from error
     except BotoCoreError as error:  # the answer was lost: the decision may have been taken
         raise AwsUnavailable(unknown) from error
-    store.finish(db, row["id"], states.DECIDED_BY[row["decision"]], None, from_state=states.DECIDING)
+    store.finish(request.id, states.DECIDED_BY[request.decision.action], None, from_state=states.DECIDING)
 
 
-def _stored(db: sqlite3.Connection, request_id: str) -> sqlite3.Row:
-    row = store.get(db, request_id)
-    if row is None:
+def _stored(store: Store, request_id: str) -> ApprovalRequest:
+    request = store.get_request(request_id)
+    if request is None:
         raise RequestNotFound(f"No approval request with id {request_id}. GET /pending lists the open ones.")
-    return row
+    return request
 
 
-def decide(db: sqlite3.Connection, sfn: Any, request_id: str, decision: dict[str, Any]) -> dict[str, Any]:
-    """Send the decision once and record it; return the request as stored afterwards."""
-    row = _stored(db, request_id)
-    if row["state"] == states.PENDING and row["expires_at"] <= now():
-        store.expire_overdue(db, request_id)  # a late decision must not reach a token whose time is up
-    claimed = store.claim(db, request_id, decision)
+def decide(store: Store, sfn: SFNClient, request_id: str, decision: Decision) -> dict[str, Any]:
+    """Send the decision once and record it; return the request as shown publicly afterwards."""
+    request = _stored(store, request_id)
+    if request.state == states.PENDING and request.expires_at <= now():
+        store.expire_overdue(request_id)  # a late decision must not reach a token whose time is up
+    claimed = store.claim(request_id, decision)
     if claimed is None:
-        _refuse_closed(_stored(db, request_id))
-    _deliver(db, sfn, claimed)
-    settled = _stored(db, request_id)
-    if settled["state"] != states.DECIDED_BY[decision["decision"]]:
+        _refuse_closed(_stored(store, request_id))
+    _deliver(store, sfn, claimed)
+    settled = _stored(store, request_id)
+    if settled.state != states.DECIDED_BY[decision.action]:
         _refuse_closed(settled)
-    return store.public(settled)
+    return settled.public()
 
 
 def decide_many(
-    database: str, sfn: Any, request_ids: list[str], decision: dict[str, Any], parallel: int
+    backend: Backend, sfn: SFNClient, request_ids: list[str], decision: Decision, parallel: int
 ) -> list[dict[str, Any]]:
     """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight.
 
@@ -146,8 +152,8 @@ def decide_many(
 
     def one(request_id: str) -> dict[str, Any]:
         try:
-            with connection(database) as db:  # closed here: the pool's threads end with the call
-                decided = decide(db, sfn, request_id, decision)
+            with closing(backend.open()) as store:  # closed here: the pool's threads end with the call
+                decided = decide(store, sfn, request_id, decision)
         except ApprovalError as error:
             return {"id": request_id, "status": error.status, **error.as_dict()}
         except Exception:  # one id's fault must not hide the others' outcomes, already decided
@@ -160,10 +166,10 @@ def decide_many(
         return list(pool.map(one, request_ids))
 
 
-def resume_claims(db: sqlite3.Connection, sfn: Any, older_than_seconds: float) -> None:
+def resume_claims(store: Store, sfn: SFNClient, older_than_seconds: float) -> None:
     """Finish decisions a crash or a lost answer left claimed: send them again, or learn their outcome."""
-    for row in store.stale_claims(db, older_than_seconds):
+    for request in store.stale_claims(older_than_seconds):
         try:
-            _deliver(db, sfn, row)
+            _deliver(store, sfn, request)
         except AwsUnavailable:
             continue  # released, or still unknown: a later pass or call settles it

@@ -1,4 +1,4 @@
-"""Brings the database in line with AWS: moves approval requests from SQS into it (store first,
+"""Brings the store in line with AWS: moves approval requests from SQS into it (store first,
 delete after), closes requests whose execution stopped waiting, finishes stale claims."""
 
 from __future__ import annotations
@@ -6,16 +6,21 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sqlite3
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.approval import decisions, executions
 from controller.core.errors import AwsUnavailable
-from controller.storage import store
+from controller.storage.interface import Store
+from controller.storage.records import NewRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef
+    from mypy_boto3_stepfunctions import SFNClient
 
 log = logging.getLogger(__name__)
 LIVENESS_CHECKS_PER_CALL = 10  # a few per refresh, so a refresh stays cheap however many are pending
@@ -38,33 +43,33 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def parse_message(body: str) -> dict[str, Any]:
-    """Return the row for a Request Approval message; raise InvalidMessage if it is not one."""
+def parse_message(body: str) -> NewRequest:
+    """Return the request a Request Approval message brings; raise InvalidMessage if it is not one."""
     try:
         message = json.loads(body)
         requested_at = _parse_time(message["RequestedAt"])
-        row = {
-            "id": message["ExecutionName"],
-            "execution_arn": message["ExecutionArn"],
-            "task_token": message["TaskToken"],
-            "order_json": json.dumps(message["Order"]),
-            "requested_at": _utc(requested_at),
-            "expires_at": _utc(requested_at + timedelta(seconds=int(message["TimeoutSeconds"]))),
-        }
+        json.dumps(message["Order"])  # what cannot be written back (too deep) is no order either
+        request = NewRequest(
+            id=message["ExecutionName"],
+            execution_arn=message["ExecutionArn"],
+            task_token=message["TaskToken"],
+            order=message["Order"],
+            requested_at=_utc(requested_at),
+            expires_at=_utc(requested_at + timedelta(seconds=int(message["TimeoutSeconds"]))),
+        )
     except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as error:
         raise InvalidMessage(f"not an approval request: {type(error).__name__}") from None
-    if not all(isinstance(row[key], str) and row[key] for key in ("id", "execution_arn", "task_token")):
+    identifiers = (request.id, request.execution_arn, request.task_token)
+    if not all(isinstance(value, str) and value for value in identifiers):
         raise InvalidMessage("not an approval request: empty or non-text identifiers")
-    if not EXECUTION_ARN.fullmatch(row["execution_arn"]) or len(row["task_token"]) > MAX_TASK_TOKEN_LENGTH:
+    if not EXECUTION_ARN.fullmatch(request.execution_arn) or len(request.task_token) > MAX_TASK_TOKEN_LENGTH:
         raise InvalidMessage("not an approval request: no execution ARN, or a task token longer than AWS issues")
-    if not isinstance(message["Order"], dict):
+    if not isinstance(request.order, dict):
         raise InvalidMessage("not an approval request: the order is not an object")
-    return row
+    return request
 
 
-def _take_batch(
-    db: sqlite3.Connection, sqs: Any, queue_url: str, wait_seconds: int, batch_size: int, notify: bool
-) -> int:
+def _take_batch(store: Store, sqs: SQSClient, queue_url: str, wait_seconds: int, batch_size: int, notify: bool) -> int:
     """Store one batch of messages, delete the stored ones from SQS, return how many were received."""
     messages = sqs.receive_message(
         QueueUrl=queue_url,
@@ -72,14 +77,14 @@ def _take_batch(
         WaitTimeSeconds=wait_seconds,
         MessageSystemAttributeNames=["ApproximateReceiveCount"],
     ).get("Messages", [])
-    handled: list[dict[str, str]] = []
+    handled: list[DeleteMessageBatchRequestEntryTypeDef] = []
     for message in messages:
         try:
-            store.save(db, parse_message(message["Body"]), notify)
+            store.save_request(parse_message(message["Body"]), notify)
         except InvalidMessage as error:
             # left on the queue: after maxReceiveCount receives, the redrive policy moves it to the DLQ
             receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
-            store.set_aside(db, message["MessageId"], str(error), receives)
+            store.set_aside(message["MessageId"], str(error), receives)
             log.warning("message %s set aside: %s", message["MessageId"], error)
             continue
         handled.append({"Id": str(len(handled)), "ReceiptHandle": message["ReceiptHandle"]})
@@ -89,8 +94,8 @@ def _take_batch(
 
 
 def pull(
-    db: sqlite3.Connection,
-    sqs: Any,
+    store: Store,
+    sqs: SQSClient,
     queue_url: str,
     wait_seconds: int,
     max_batches: int,
@@ -103,23 +108,23 @@ def pull(
     """
     try:
         for batch in range(max_batches):
-            taken = _take_batch(db, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify)
+            taken = _take_batch(store, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify)
             if taken < batch_size:
                 return
     except (ClientError, BotoCoreError) as error:
         raise AwsUnavailable(f"Could not read the approval queue: {error}") from error
 
 
-def check_liveness(db: sqlite3.Connection, sfn: Any, older_than_seconds: float) -> None:
+def check_liveness(store: Store, sfn: SFNClient, older_than_seconds: float) -> None:
     """Close pending requests whose execution stopped waiting, a few per call, oldest look first."""
-    for row in store.stale(db, older_than_seconds, LIVENESS_CHECKS_PER_CALL):
-        executions.settle_pending(db, sfn, row)
+    for request in store.stale(older_than_seconds, LIVENESS_CHECKS_PER_CALL):
+        executions.settle_pending(store, sfn, request)
 
 
-def pull_configured(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any], wait_seconds: int = 0) -> None:
+def pull_configured(store: Store, sqs: SQSClient, config: Mapping[str, Any], wait_seconds: int = 0) -> None:
     """Pull the configured queue with the configured batches; by default take only what has arrived."""
     pull(
-        db,
+        store,
         sqs,
         config["APPROVAL_QUEUE_URL"],
         wait_seconds,
@@ -129,16 +134,16 @@ def pull_configured(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any],
     )
 
 
-def refresh(db: sqlite3.Connection, clients: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+def catch_up(store: Store, sqs: SQSClient, sfn: SFNClient, config: Mapping[str, Any]) -> None:
     """Take what has arrived; without a background worker, also do its upkeep here, as requests come.
 
     Raises AwsUnavailable when AWS could not be reached; what is stored stays right either way.
     """
     try:
-        pull_configured(db, clients["sqs"], config)
+        pull_configured(store, sqs, config)
         if not config["BACKGROUND"]:
-            check_liveness(db, clients["stepfunctions"], config["LIVENESS_CHECK_SECONDS"])
-            decisions.resume_claims(db, clients["stepfunctions"], config["CLAIM_STALE_SECONDS"])
-            store.forget_events(db, EVENTS_KEPT)
+            check_liveness(store, sfn, config["LIVENESS_CHECK_SECONDS"])
+            decisions.resume_claims(store, sfn, config["CLAIM_STALE_SECONDS"])
+            store.forget_events(EVENTS_KEPT)
     finally:
-        store.expire_overdue(db)
+        store.expire_overdue()

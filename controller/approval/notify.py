@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import urllib.error
 import urllib.request
 from typing import Any
 
 from controller.core import text
-from controller.storage import store
+from controller.storage.interface import Store
+from controller.storage.records import ApprovalRequest
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -32,9 +32,9 @@ def field(value: Any) -> str:
     return text.one_line(str(value)).translate(SLACK_ESCAPES)
 
 
-def message(row: sqlite3.Row, page_url: str) -> dict[str, Any]:
+def message(request: ApprovalRequest, page_url: str) -> dict[str, Any]:
     """Return the webhook body for a stored request: a one-paragraph summary and a link to the page."""
-    order = json.loads(row["order_json"])
+    order = request.order
     lines = [
         f"• {field(item.get('quantity'))} x {field(item.get('sku'))} at {field(item.get('unit_price'))}"
         for item in order.get("items", [])
@@ -43,17 +43,17 @@ def message(row: sqlite3.Row, page_url: str) -> dict[str, Any]:
     total, customer = order.get("total"), order.get("customer")
     name = customer.get("name", "an unknown customer") if isinstance(customer, dict) else "an unknown customer"
     summary = (
-        f"Order {field(order.get('order_id', row['id']))} from {field(name)}"
+        f"Order {field(order.get('order_id', request.id))} from {field(name)}"
         + (
             f", total {total:.2f} {field(order.get('currency', ''))}".rstrip()
             if isinstance(total, (int, float))
             else ""
         )
-        + f", waits for approval until {row['expires_at']}."
+        + f", waits for approval until {request.expires_at}."
     )
     body = "\n".join([summary, *lines[:10], f"Decide: {page_url}"])
     # no previews: Slack would otherwise draw one for a bare address an order carries
-    return {"text": body, "unfurl_links": False, "unfurl_media": False, "request_id": row["id"]}
+    return {"text": body, "unfurl_links": False, "unfurl_media": False, "request_id": request.id}
 
 
 def backoff(attempts: int) -> float:
@@ -69,21 +69,22 @@ def _post(url: str, body: dict[str, Any]) -> None:
         answer.read()
 
 
-def send_due(db: sqlite3.Connection, webhook_url: str, page_url: str) -> int:
+def send_due(store: Store, webhook_url: str, page_url: str) -> int:
     """Send the notifications that are due; return how many were delivered."""
     delivered = 0
-    for row in store.due_notifications(db, BATCH):
+    for due in store.due_notifications(BATCH):
+        request_id = due.request.id
         try:
-            _post(webhook_url, message(row, page_url))
+            _post(webhook_url, message(due.request, page_url))
         except Exception as error:  # a bad order or answer fails this one notification, not those behind it
-            attempts = row["attempts"] + 1
+            attempts = due.attempts + 1
             retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
-            store.notification_failed(db, row["id"], str(error)[:500], retry)
+            store.notification_failed(request_id, str(error)[:500], retry)
             if retry is None:
-                log.error("notification for %s failed for good after %d attempts: %s", row["id"], attempts, error)
+                log.error("notification for %s failed for good after %d attempts: %s", request_id, attempts, error)
             else:
-                log.warning("notification for %s failed (attempt %d), retrying in %.0f s", row["id"], attempts, retry)
+                log.warning("notification for %s failed (attempt %d), retrying in %.0f s", request_id, attempts, retry)
             continue
-        store.notification_sent(db, row["id"])
+        store.notification_sent(request_id)
         delivered += 1
     return delivered

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from contextlib import closing
 from typing import Any
 
 from controller.access import credentials
 from controller.core import text
 from controller.core.config import ConfigurationError, settings
-from controller.storage import db, store
+from controller.storage.backends import backend_for
+from controller.storage.interface import Store
 
 ROLES = ("approver", "viewer")
 NAME_LIMIT = 100  # the approver field's limit: the name is recorded as the approver
@@ -50,52 +52,49 @@ def check_name(name: str) -> None:
         )
 
 
-def _add(connection: Any, name: str, role: str) -> str:
+def _add(store: Store, name: str, role: str) -> str:
     check_name(name)
-    if store.user(connection, name) is not None:
+    if store.user(name) is not None:
         raise ConfigurationError(f"There is already a user {name}; `users token {name}` issues a new token.")
     password = read_password(name)
     if len(password) < credentials.MIN_PASSWORD_LENGTH:
         raise ConfigurationError(f"The password must be at least {credentials.MIN_PASSWORD_LENGTH} characters.")
     token = credentials.new_token()
-    store.add_user(connection, name, role, credentials.hash_password(password), credentials.hash_token(token))
+    store.add_user(name, role, credentials.hash_password(password), credentials.hash_token(token))
     print(f"Added {name} as {role}. Sign-in is now required. Their API token (shown once):")
     return token
 
 
-def _token(connection: Any, name: str) -> str:
+def _token(store: Store, name: str) -> str:
     token = credentials.new_token()
-    if not store.replace_token(connection, name, credentials.hash_token(token)):
+    if not store.replace_token(name, credentials.hash_token(token)):
         raise ConfigurationError(f"There is no user {name}.")
     print(f"New API token for {name}; the previous one no longer works:")
     return token
 
 
-def _run(connection: Any, args: argparse.Namespace) -> None:
+def _run(store: Store, args: argparse.Namespace) -> None:
     if args.action == "add":
-        print(_add(connection, args.name, args.role), flush=True)
+        print(_add(store, args.name, args.role), flush=True)
     elif args.action == "token":
-        print(_token(connection, args.name), flush=True)
+        print(_token(store, args.name), flush=True)
     elif args.action == "remove":
-        if not store.remove_user(connection, args.name):
+        if not store.remove_user(args.name):
             raise ConfigurationError(f"There is no user {args.name}.")
-        left = len(store.users(connection))
+        left = len(store.users())
         print(f"Removed {args.name}." + ("" if left else " No users are left: the controller is in local mode."))
     else:
-        for row in store.users(connection):
-            print(f"{row['name']}\t{row['role']}\tadded {row['created_at']}")
+        for user in store.users():
+            print(f"{user.name}\t{user.role}\tadded {user.created_at}")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run a users subcommand on the configured database; return the exit status."""
     try:
-        path = settings()["DATABASE"]
-        db.init_db(path)
-        connection = db.connect(path)
-        try:
-            _run(connection, args)
-        finally:
-            connection.close()
+        backend = backend_for(settings())
+        backend.migrate()
+        with closing(backend.open()) as store:
+            _run(store, args)
     except ConfigurationError as error:
         print(f"controller users: {error}", file=sys.stderr)
         return 1

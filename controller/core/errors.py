@@ -58,7 +58,7 @@ class AlreadyDecided(ApprovalError):
     status, code = 409, "AlreadyDecided"
 
 
-class AmbiguousRequest(ApprovalError):
+class SeveralPending(ApprovalError):
     status, code = 409, "SeveralPending"
 
 

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 
 from flask import Flask
 from waitress.server import create_server
 
+from controller.access import auth
 from controller.approval import decisions
 from controller.service.aws import clients_of
 from controller.service.background import Background
-from controller.storage import db
+from controller.storage.context import backend_of
 
 SERVER_BODY_CAP_BYTES = 16 * 1024 * 1024
 
 
 def prepare_to_serve(app: Flask) -> Background | None:
-    """Finish decisions a crash left claimed, then start the background work unless it is turned off.
+    """Bring the store's schema up to date, refuse a bind that needs users while there are none, finish
+    decisions a crash left claimed, then start the background work unless it is turned off.
 
-    If AWS is down, the claims are finished later by the background upkeep (or by /pending).
+    ConfigurationError when the store or the bind cannot be served. If AWS is down, the claims are
+    finished later by the background upkeep (or by /pending).
     """
-    with db.connection(app.config["DATABASE"]) as connection:
-        decisions.resume_claims(connection, clients_of(app)["stepfunctions"], older_than_seconds=0)
+    backend = backend_of(app)
+    backend.migrate()
+    auth.check_bind(app)
+    with closing(backend.open()) as store:
+        decisions.resume_claims(store, clients_of(app)["stepfunctions"], older_than_seconds=0)
     if not app.config["BACKGROUND"]:
         return None
     background = Background(app)

@@ -1,4 +1,4 @@
-"""SQLite storage: a connection per unit of work, closed when it ends, and a schema that upgrades in place.
+"""SQLite connections, and a schema that upgrades in place.
 
 The schema is the ordered SQL files in migrations/; `PRAGMA user_version` records how many
 have been applied. Each start applies the missing ones in one transaction.
@@ -9,11 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-
-from flask import Flask, current_app, g
 
 from controller.core.config import ConfigurationError
 
@@ -39,31 +36,6 @@ def connect(path: str) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")  # a stored request must survive a crash before its SQS delete
     return connection
-
-
-@contextmanager
-def connection(path: str) -> Iterator[sqlite3.Connection]:
-    """Open a connection for one unit of work (a bulk decision's id, a background loop) and close it after."""
-    opened = connect(path)
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-def get_db() -> sqlite3.Connection:
-    """Return the connection the current request uses, opened on first use and closed when the request ends."""
-    if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
-    opened: sqlite3.Connection = g.db
-    return opened
-
-
-def close_db(_error: BaseException | None = None) -> None:
-    """Close the request's connection, if it opened one."""
-    opened: sqlite3.Connection | None = g.pop("db", None)
-    if opened is not None:
-        opened.close()
 
 
 @contextmanager
@@ -126,22 +98,11 @@ def migrate(connection: sqlite3.Connection) -> int:
     return len(MIGRATIONS)
 
 
-def init_db(path: str) -> None:
-    """Create the database, or bring an older one up to date."""
+def init_db(path: str) -> int:
+    """Create the database, or bring an older one up to date; return its version afterwards."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     connection = connect(path)
     try:
-        migrate(connection)
+        return migrate(connection)
     finally:
         connection.close()
-
-
-def now() -> str:
-    """Return the current UTC time as ISO 8601, the format every timestamp column uses."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def init_app(app: Flask) -> None:
-    """Bring the schema up to date; close each request's connection when its context ends."""
-    init_db(app.config["DATABASE"])
-    app.teardown_appcontext(close_db)

@@ -15,10 +15,12 @@ from controller.storage.records import (
     AuditAttempt,
     AuditEvent,
     Decision,
+    DecisionTimes,
     DueNotification,
     ExecutionStatus,
     NewRequest,
     NotificationCounts,
+    PendingSummary,
     SetAsideMessage,
     StoredEvent,
     User,
@@ -185,7 +187,26 @@ class InvalidMessageStore(Protocol):
         ...
 
 
-class Store(RequestStore, EventStore, NotificationStore, UserStore, AuditStore, InvalidMessageStore, Protocol):
+class MetricsStore(Protocol):
+    """What /metrics reads of the shared state at each scrape."""
+
+    def pending_summary(self) -> PendingSummary:
+        """Return how many requests are pending, the oldest one's request time and the soonest expiry."""
+        ...
+
+    def ended_counts(self) -> dict[str, int]:
+        """Return how many requests ended in each final state (every one of states.ENDED, 0 when none did)."""
+        ...
+
+    def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
+        """Return the seconds from storing to deciding of the approved and rejected requests, as a cumulative
+        histogram over bounds."""
+        ...
+
+
+class Store(
+    RequestStore, EventStore, NotificationStore, UserStore, AuditStore, InvalidMessageStore, MetricsStore, Protocol
+):
     """Everything the controller keeps, for one unit of work; close it when that work ends."""
 
     def close(self) -> None:

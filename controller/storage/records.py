@@ -6,10 +6,16 @@ Nothing above the storage package sees a database row; it gets these, and a stor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 Action = Literal["approve", "reject"]  # what an approver asks for; the state it leads to is in states.DECIDED_BY
 Change = Literal["stored", "changed"]  # what happened to a request, as /events names it
+
+
+def now(after_seconds: float = 0) -> str:
+    """Return the current UTC time (or this many seconds on) as ISO 8601 in milliseconds, every timestamp's format."""
+    return (datetime.now(timezone.utc) + timedelta(seconds=after_seconds)).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -158,3 +164,21 @@ class SetAsideMessage:
     receive_count: int
     first_seen: str
     last_seen: str
+
+
+@dataclass(frozen=True)
+class PendingSummary:
+    """How many requests are pending, when the oldest of them was requested and the soonest expiry."""
+
+    count: int
+    oldest_requested_at: str | None
+    soonest_expiry: str | None
+
+
+@dataclass(frozen=True)
+class DecisionTimes:
+    """The time from storing to deciding of approved and rejected requests, as a histogram."""
+
+    cumulative: list[int]  # how many took at most each bound asked for
+    count: int
+    total_seconds: float

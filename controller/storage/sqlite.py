@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from controller.core import states
 from controller.storage import db
@@ -18,20 +16,20 @@ from controller.storage.records import (
     AuditAttempt,
     AuditEvent,
     Decision,
+    DecisionTimes,
     DueNotification,
     ExecutionStatus,
     NewRequest,
     NotificationCounts,
+    PendingSummary,
     SetAsideMessage,
     StoredEvent,
     User,
+    now,
 )
 
-now = db.now
-
-
-def _ago(seconds: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+# seconds from a request being stored to its decision; an expression over approval_requests' columns
+TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
 
 
 def _request(row: sqlite3.Row) -> ApprovalRequest:
@@ -146,7 +144,7 @@ class SqliteStore:
         return _requests(
             self.connection.execute(
                 "SELECT * FROM approval_requests WHERE state = ? AND checked_at <= ? ORDER BY checked_at LIMIT ?",
-                (states.PENDING, _ago(older_than_seconds), limit),
+                (states.PENDING, now(-older_than_seconds), limit),
             ).fetchall()
         )
 
@@ -175,7 +173,7 @@ class SqliteStore:
         return _requests(
             self.connection.execute(
                 "SELECT * FROM approval_requests WHERE state = ? AND claimed_at <= ?",
-                (states.DECIDING, _ago(older_than_seconds)),
+                (states.DECIDING, now(-older_than_seconds)),
             ).fetchall()
         )
 
@@ -242,7 +240,7 @@ class SqliteStore:
         self.connection.execute(
             "UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
             " WHERE request_id = ?",
-            (error, _ago(-retry_in_seconds), request_id),
+            (error, now(retry_in_seconds), request_id),
         )
 
     def notification_counts(self) -> NotificationCounts:
@@ -296,7 +294,7 @@ class SqliteStore:
             )
             self.connection.execute(
                 "UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key = ? AND failures >= ?",
-                (_ago(-lockout_seconds), key, max_failures),
+                (now(lockout_seconds), key, max_failures),
             )
 
     def forget_failures(self, keys: list[str]) -> None:
@@ -359,6 +357,32 @@ class SqliteStore:
             for row in rows
         ]
 
+    # --- what the metrics read -----------------------------------------------------------------------
+
+    def pending_summary(self) -> PendingSummary:
+        count, oldest, soonest = self.connection.execute(
+            "SELECT COUNT(*), MIN(requested_at), MIN(expires_at) FROM approval_requests WHERE state = ?",
+            (states.PENDING,),
+        ).fetchone()
+        return PendingSummary(int(count), oldest, soonest)
+
+    def ended_counts(self) -> dict[str, int]:
+        marks = ", ".join("?" * len(states.ENDED))
+        rows = self.connection.execute(
+            f"SELECT state, COUNT(*) FROM approval_requests WHERE state IN ({marks}) GROUP BY state", states.ENDED
+        ).fetchall()
+        return {state: 0 for state in states.ENDED} | {row[0]: int(row[1]) for row in rows}
+
+    def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
+        marks = ", ".join("?" * len(states.DECIDED))
+        buckets = ", SUM(d <= ?)" * len(bounds)
+        row = self.connection.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(d), 0.0){buckets} FROM (SELECT {TIME_TO_DECISION} AS d"
+            f" FROM approval_requests WHERE state IN ({marks}) AND decided_at IS NOT NULL)",
+            (*bounds, *states.DECIDED),
+        ).fetchone()
+        return DecisionTimes([int(value or 0) for value in row[2:]], int(row[0]), float(row[1]))
+
 
 class SqliteBackend:
     """An SQLite file: the schema migrated in place, a connection per store."""
@@ -367,12 +391,7 @@ class SqliteBackend:
         self.path = path
 
     def migrate(self) -> int:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = db.connect(self.path)
-        try:
-            return db.migrate(connection)
-        finally:
-            connection.close()
+        return db.init_db(self.path)
 
     def open(self) -> SqliteStore:
         return SqliteStore(db.connect(self.path))

@@ -9,10 +9,10 @@ from flask import Blueprint, current_app, jsonify, request
 
 from controller.access import auth
 from controller.approval import decisions
-from controller.core.errors import AmbiguousRequest, InvalidInput, NoPendingRequest, RequestNotFound
+from controller.core.errors import InvalidInput, NoPendingRequest, RequestNotFound, SeveralPending
 from controller.service import aws
-from controller.storage import store
-from controller.storage.db import get_db
+from controller.storage.context import backend_of, get_store
+from controller.storage.records import Action
 from controller.web import audit, listing
 
 bp = Blueprint("approvals", __name__)
@@ -60,33 +60,33 @@ def _limit() -> int:
 def pending() -> Any:
     """List the requests waiting for a decision (oldest first, ?limit=, default 100), after pulling new ones."""
     limit = _limit()
-    warnings = listing.refresh()
-    db = get_db()
+    warnings = listing.refresh_warnings()
+    store = get_store()
     return jsonify(
-        pending=[store.public(row) for row in store.pending(db, limit)],
-        count=store.count_pending(db),
+        pending=[request.public() for request in store.pending(limit)],
+        count=store.count_pending(),
         warnings=warnings,
-        invalid_messages=store.invalid_messages(db, limit),
-        notifications=store.notification_counts(db),
+        invalid_messages=store.invalid_messages(limit),
+        notifications=store.notification_counts(),
     )
 
 
 def _only_pending_id() -> str:
-    db = get_db()
-    store.expire_overdue(db)
-    ids = [row["id"] for row in store.pending(db, MAX_PAGE)]
+    store = get_store()
+    store.expire_overdue()
+    ids = [request.id for request in store.pending(MAX_PAGE)]
     if not ids:
         raise NoPendingRequest("No request is waiting for a decision. GET /pending pulls new ones.")
     if len(ids) > 1:
-        raise AmbiguousRequest(f"{len(ids)} requests are pending; name one in the URL.", pending=ids)
+        raise SeveralPending(f"{len(ids)} requests are pending; name one in the URL.", pending=ids)
     only: str = ids[0]
     return only
 
 
-@bp.post("/<any(approve, reject):kind>", defaults={"request_id": None})
-@bp.post("/<any(approve, reject):kind>/<request_id>")
+@bp.post("/<any(approve, reject):action>", defaults={"request_id": None})
+@bp.post("/<any(approve, reject):action>/<request_id>")
 @auth.approvers_only
-def decide(kind: str, request_id: str | None) -> Any:
+def decide(action: Action, request_id: str | None) -> Any:
     """Approve (SendTaskSuccess) or reject (SendTaskFailure, optional reason) a request, exactly once.
 
     Without an id in the URL, {"ids": [...]} decides several, each on its own; without either, the
@@ -94,17 +94,13 @@ def decide(kind: str, request_id: str | None) -> Any:
     """
     fields = _body()
     ids = _ids(fields.pop("ids")) if "ids" in fields and request_id is None else None
-    decision, notes = auth.as_signed_in(decisions.validate(kind, fields))
+    decision, notes = auth.as_signed_in(decisions.validate(action, fields))
     warned = {"warnings": notes} if notes else {}
     if ids is None:
         request_id = request_id or _only_pending_id()
-        return jsonify({**decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision), **warned})
+        return jsonify({**decisions.decide(get_store(), aws.stepfunctions(), request_id, decision), **warned})
     outcomes = decisions.decide_many(
-        current_app.config["DATABASE"],
-        aws.client("stepfunctions"),
-        ids,
-        decision,
-        current_app.config["DECISION_PARALLEL"],
+        backend_of(current_app), aws.stepfunctions(), ids, decision, current_app.config["DECISION_PARALLEL"]
     )
     audit.record_each(outcomes)
     decided = sum(outcome["status"] == 200 for outcome in outcomes)
@@ -114,9 +110,8 @@ def decide(kind: str, request_id: str | None) -> Any:
 @bp.get("/approvals/<request_id>")
 def approval(request_id: str) -> Any:
     """Return a stored request, its decision and its execution's live status."""
-    db = get_db()
-    row = store.get(db, request_id)
-    if row is None:
+    store = get_store()
+    stored = store.get_request(request_id)
+    if stored is None:
         raise RequestNotFound(f"No approval request with id {request_id}.")
-    execution = listing.execution_status(db, row)
-    return jsonify(request=store.public(row), execution=execution)
+    return jsonify(request=stored.public(), execution=listing.execution_status(store, stored))

@@ -12,8 +12,8 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from controller.access import auth
 from controller.core.errors import RequestNotFound
-from controller.storage import store
-from controller.storage.db import get_db
+from controller.storage.context import get_store
+from controller.storage.records import AuditAttempt
 
 bp = Blueprint("audit", __name__)
 
@@ -40,32 +40,25 @@ def record(response: Any) -> Any:
     if request.method != "POST" or not getattr(view, "approvers_only", False):
         return response
     user = auth.current_user()
-    attempt = {
-        "actor": user.name if user else None,
-        "role": user.role if user else ("local" if not g.get("sign_in") else None),
-        "address": auth.client_address(),
-        "action": (request.view_args or {}).get("kind") or request.form.get("kind") or request.endpoint,
-    }
-    each = g.get("audit_each") or [
-        {"request_id": _request_id(response), "status": response.status_code, "outcome": _outcome(response)}
+    actor = user.name if user else None
+    role = user.role if user else ("local" if not g.get("sign_in") else None)
+    action = (request.view_args or {}).get("action") or request.form.get("action") or request.endpoint or ""
+    each: list[tuple[str | None, int, str]] = g.get("audit_each") or [
+        (_request_id(response), response.status_code, _outcome(response))
     ]
     refused = current_app.extensions["metrics"].refused
-    for entry in each:
-        store.audit(get_db(), {**attempt, **entry})
-        if entry["status"] >= 400:
-            refused.labels(entry["outcome"]).inc()
+    for request_id, status, outcome in each:
+        attempt = AuditAttempt(actor, role, auth.client_address(), action, request_id, status, outcome)
+        get_store().record_attempt(attempt)
+        if status >= 400:
+            refused.labels(outcome).inc()
     return response
 
 
 def record_each(outcomes: list[dict[str, Any]]) -> None:
     """Have a decision of several requests recorded as one attempt per request, with its own outcome."""
     g.audit_each = [
-        {
-            "request_id": outcome["id"],
-            "status": outcome["status"],
-            "outcome": outcome.get("error") or outcome["request"]["state"],
-        }
-        for outcome in outcomes
+        (outcome["id"], outcome["status"], outcome.get("error") or outcome["request"]["state"]) for outcome in outcomes
     ]
 
 
@@ -73,10 +66,11 @@ def record_each(outcomes: list[dict[str, Any]]) -> None:
 @auth.approvers_only
 def trail(request_id: str) -> Any:
     """Return every recorded attempt to decide this request, oldest first (approvers only)."""
-    db = get_db()
-    if store.get(db, request_id) is None and not store.audit_trail(db, request_id):
+    store = get_store()
+    trail = store.audit_trail(request_id)
+    if not trail and store.get_request(request_id) is None:
         raise RequestNotFound(f"No approval request with id {request_id}.")
-    return jsonify(request_id=request_id, events=store.audit_trail(db, request_id))
+    return jsonify(request_id=request_id, events=trail)
 
 
 def init_app(app: Flask) -> None:

@@ -10,6 +10,8 @@ Two kinds of series (docs/operations.md lists them):
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import asdict
 from datetime import datetime, timezone
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -20,8 +22,8 @@ from prometheus_client.registry import Collector
 from controller.access import auth
 from controller.core.errors import NotAllowed
 from controller.core.metrics import Metrics
-from controller.storage import store
-from controller.storage.db import connection
+from controller.storage.context import backend_of
+from controller.storage.interface import Backend
 
 bp = Blueprint("metrics", __name__)
 # from a quick look to a working day and more: approval waits are long
@@ -35,15 +37,17 @@ def _seconds_since(timestamp: str) -> float:
 class StoreCollector(Collector):
     """The shared state, read from the store when Prometheus scrapes."""
 
-    def __init__(self, database: str) -> None:
-        self.database = database
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
 
     def collect(self) -> Iterator[Metric]:
-        with connection(self.database) as db:
-            count, oldest, soonest = store.pending_summary(db)
-            ended = store.ended_counts(db)
-            cumulative, total, seconds = store.decision_times(db, DECISION_SECONDS_BUCKETS)
-            sent = store.notification_counts(db)
+        with closing(self.backend.open()) as store:
+            pending = store.pending_summary()
+            ended = store.ended_counts()
+            times = store.decision_times(DECISION_SECONDS_BUCKETS)
+            sent = store.notification_counts()
+        count, oldest, soonest = pending.count, pending.oldest_requested_at, pending.soonest_expiry
+        cumulative, total, seconds = times.cumulative, times.count, times.total_seconds
         yield GaugeMetricFamily("controller_pending_requests", "Requests waiting for a decision.", value=count)
         yield GaugeMetricFamily(
             "controller_pending_oldest_age_seconds",
@@ -74,7 +78,7 @@ class StoreCollector(Collector):
         notifications = GaugeMetricFamily(
             "controller_notifications", "Webhook notifications: delivered, waiting, failed.", labels=["status"]
         )
-        for status, n in sent.items():
+        for status, n in asdict(sent).items():
             notifications.add_metric([status], n)
         yield notifications
 
@@ -99,5 +103,5 @@ def scrape() -> Response:
 
 def init_app(app: Flask) -> None:
     """Serve /metrics, with the store's series on the app's registry."""
-    app.extensions["metrics"].registry.register(StoreCollector(app.config["DATABASE"]))
+    app.extensions["metrics"].registry.register(StoreCollector(backend_of(app)))
     app.register_blueprint(bp)

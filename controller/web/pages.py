@@ -12,8 +12,8 @@ from controller.approval import decisions
 from controller.core import states, text
 from controller.core.errors import ApprovalError
 from controller.service import aws
-from controller.storage import store
-from controller.storage.db import get_db
+from controller.storage.context import backend_of, get_store
+from controller.storage.records import Action
 from controller.web import audit, listing
 from controller.web.security import csrf_ok
 
@@ -21,6 +21,7 @@ bp = Blueprint("pages", __name__)
 PAGE_SIZE = 100  # the oldest pending requests shown; the heading still counts them all
 MAX_SELECTED = PAGE_SIZE  # a decision from the page covers at most the cards it shows
 FORM_FIELDS = {"approve": ("approver",), "reject": ("approver", "reason")}
+ACTIONS: dict[str, Action] = {"approve": "approve", "reject": "reject"}  # the selection form's buttons
 # what the approver reads first for each error the API can return
 ERROR_TITLES = {
     "InvalidInput": "Not sent",
@@ -33,12 +34,12 @@ ERROR_TITLES = {
 
 def _page_data() -> dict[str, Any]:
     """Return what the page shows: pending requests, warnings, recent outcomes."""
-    warnings, db = listing.refresh(), get_db()
+    warnings, store = listing.refresh_warnings(), get_store()
     return {
-        "pending": [store.public(row) for row in store.pending(db, PAGE_SIZE)],
-        "pending_count": store.count_pending(db),
+        "pending": [request.public() for request in store.pending(PAGE_SIZE)],
+        "pending_count": store.count_pending(),
         "warnings": warnings,
-        "recent": listing.recent_outcomes(db),
+        "recent": listing.recent_outcomes(store),
     }
 
 
@@ -67,17 +68,17 @@ def set_approver() -> Any:
     return redirect(url_for("pages.index"), code=303)
 
 
-@bp.post("/ui/<any(approve, reject):kind>/<request_id>")
+@bp.post("/ui/<any(approve, reject):action>/<request_id>")
 @auth.approvers_only
-def decide(kind: str, request_id: str) -> Any:
+def decide(action: Action, request_id: str) -> Any:
     """Approve or reject one request from the page's form, then show the page again (Post/Redirect/Get)."""
     if not csrf_ok():
         g.audit_outcome = "CsrfTokenMissing"
         return _refused()
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
     try:
-        decision, _ = auth.as_signed_in(decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]}))
-        decided = decisions.decide(get_db(), aws.client("stepfunctions"), request_id, decision)
+        decision, _ = auth.as_signed_in(decisions.validate(action, {key: fields[key] for key in FORM_FIELDS[action]}))
+        decided = decisions.decide(get_store(), aws.stepfunctions(), request_id, decision)
     except ApprovalError as error:
         g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
@@ -94,27 +95,28 @@ def decide_selected() -> Any:
     if not csrf_ok():
         g.audit_outcome = "CsrfTokenMissing"
         return _refused()
-    kind, ids = request.form.get("kind", ""), list(dict.fromkeys(request.form.getlist("ids")))  # each id once
-    if kind not in FORM_FIELDS or not ids:
+    action = ACTIONS.get(request.form.get("action", ""))
+    ids = list(dict.fromkeys(request.form.getlist("ids")))  # each id once
+    if action is None or not ids:
         flash("Select one or more requests, then Approve selected or Reject selected.", "error")
         return redirect(url_for("pages.index"), code=303)
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
     try:
-        decision, _ = auth.as_signed_in(decisions.validate(kind, {key: fields[key] for key in FORM_FIELDS[kind]}))
+        decision, _ = auth.as_signed_in(decisions.validate(action, {key: fields[key] for key in FORM_FIELDS[action]}))
     except ApprovalError as error:
         g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
         return redirect(url_for("pages.index"), code=303)
     config = current_app.config
     outcomes = decisions.decide_many(
-        config["DATABASE"], aws.client("stepfunctions"), ids[:MAX_SELECTED], decision, config["DECISION_PARALLEL"]
+        backend_of(current_app), aws.stepfunctions(), ids[:MAX_SELECTED], decision, config["DECISION_PARALLEL"]
     )
     audit.record_each(outcomes)
     if len(ids) > MAX_SELECTED:
         flash(f"Only the first {MAX_SELECTED} selected requests were decided; select the rest again.", "error")
     done = [outcome for outcome in outcomes if outcome["status"] == 200]
     if done:
-        flash(f"{len(done)} {'request' if len(done) == 1 else 'requests'} {states.DECIDED_BY[kind]}.", "success")
+        flash(f"{len(done)} {'request' if len(done) == 1 else 'requests'} {states.DECIDED_BY[action]}.", "success")
     for outcome in outcomes:
         if outcome["status"] != 200:
             flash(f"{ERROR_TITLES.get(outcome['error'], 'Refused')}: {outcome['message']}", "error")

@@ -10,8 +10,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 
 from controller.access import auth, credentials
 from controller.core.errors import TooManyAttempts
-from controller.storage import store
-from controller.storage.db import get_db
+from controller.storage.context import get_store
 from controller.web.security import csrf_ok
 
 bp = Blueprint("signin", __name__)
@@ -42,11 +41,11 @@ def sign_in() -> Any:
         auth.refuse_if_locked(keys)
     except TooManyAttempts as error:
         return render_template("signin.html", next=_next_page(), error=error.message), 429, error.headers
-    row = store.user(get_db(), name)
-    if not credentials.password_matches(request.form.get("password", ""), row["password_hash"] if row else None):
+    user = get_store().user(name)
+    if not credentials.password_matches(request.form.get("password", ""), user.password_hash if user else None):
         auth.count_failure(keys)
         return render_template("signin.html", next=_next_page(), error="Wrong name or password."), 401
-    store.forget_failures(get_db(), keys)
+    get_store().forget_failures(keys)
     session.clear()  # a new session: a fresh form token too
     session.update(user=name, signed_in_at=time.time())
     flash(f"Signed in as {name}.", "success")
