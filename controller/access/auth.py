@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import ParamSpec
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from controller.access import credentials
 from controller.core.config import ConfigurationError
@@ -35,7 +36,7 @@ PUBLIC_ENDPOINTS = {"static", "signin.sign_in_form", "signin.sign_in", "signin.h
 METRICS_ENDPOINT = "metrics.scrape"  # also open to CONTROLLER_METRICS_TOKEN
 ADD_USER = "python -m controller users add NAME --role approver"
 SESSION_MAX_SECONDS = 12 * 3600  # a page session signs in again after a working day
-View = TypeVar("View", bound=Callable[..., Any])
+Params = ParamSpec("Params")
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def metrics_token_matches() -> bool:
     return bool(expected) and scheme.lower() == "bearer" and matches
 
 
-def identify() -> Any:
+def identify() -> ResponseReturnValue | None:
     """Find who is asking before any view runs; without an identity, 401 for the API and the sign-in form for pages."""
     g.sign_in = get_store().has_users()
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -161,18 +162,18 @@ def identify() -> Any:
     raise SignInRequired("Sign in first: send Authorization: Bearer <token> (`python -m controller users token NAME`).")
 
 
-def approvers_only(view: View) -> View:
+def approvers_only(view: Callable[Params, ResponseReturnValue]) -> Callable[Params, ResponseReturnValue]:
     """Let only approvers (or anyone, in local mode) run this view; a viewer gets 403. Its POSTs are audited."""
 
     @functools.wraps(view)
-    def checked(*args: Any, **kwargs: Any) -> Any:
+    def checked(*args: Params.args, **kwargs: Params.kwargs) -> ResponseReturnValue:
         user = current_user()
         if user is not None and user.role != "approver":
             raise NotAllowed(f"{user.name} is a viewer; only approvers may decide or read the audit trail.")
         return view(*args, **kwargs)
 
     checked.approvers_only = True  # type: ignore[attr-defined]
-    return checked  # type: ignore[return-value]
+    return checked
 
 
 def as_signed_in(decision: Decision) -> tuple[Decision, list[str]]:
@@ -221,7 +222,7 @@ def mode_description(app: Flask) -> str:
     return f"sign-in required, {count} user(s){via}"
 
 
-def template_context() -> dict[str, Any]:
+def template_context() -> dict[str, object]:
     """Give the page who is signed in, whether it is in local mode, and whether they may decide."""
     user = current_user()
     return {"user": user, "local_mode": not g.get("sign_in"), "can_decide": user is None or user.role == "approver"}

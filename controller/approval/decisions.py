@@ -8,7 +8,8 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from typing import TYPE_CHECKING, Any, NoReturn
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
@@ -22,8 +23,9 @@ from controller.core.errors import (
     RequestExpired,
     RequestNotFound,
 )
+from controller.core.jsontypes import JSONObject
 from controller.storage.interface import Backend, Store
-from controller.storage.records import Action, ApprovalRequest, Decision, now
+from controller.storage.records import Action, ApprovalRequest, Decision, PublicRequest, now
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -38,7 +40,30 @@ FIELD_LIMITS = {"approver": 100, "comment": 1000, "reason": 1000}
 SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape one alone ("\\ud800"); SQLite cannot store it
 
 
-def validate(action: Action, fields: dict[str, Any]) -> Decision:
+@dataclass(frozen=True)
+class Outcome:
+    """What came of one id of a bulk decision: the request as decided, or the error that refused it."""
+
+    id: str
+    answer: PublicRequest | ApprovalError
+
+    @property
+    def status(self) -> int:
+        return self.answer.status if isinstance(self.answer, ApprovalError) else 200
+
+    @property
+    def result(self) -> str:
+        """Return the state the request reached, or the error's code."""
+        return self.answer.code if isinstance(self.answer, ApprovalError) else self.answer["state"]
+
+    def shown(self) -> dict[str, object]:
+        """Return the outcome as the API shows it: {"id", "status": 200, "request"} or {"id", "status", "error"...}."""
+        if isinstance(self.answer, ApprovalError):
+            return {"id": self.id, "status": self.status, **self.answer.as_dict()}
+        return {"id": self.id, "status": 200, "request": self.answer}
+
+
+def validate(action: Action, fields: JSONObject) -> Decision:
     """Return the decision to approve or reject from its optional fields; InvalidInput if they are wrong."""
     allowed = ("approver", "comment", "reason") if action == "reject" else ("approver", "comment")
     unknown = sorted(set(fields) - set(allowed))
@@ -53,7 +78,8 @@ def validate(action: Action, fields: dict[str, Any]) -> Decision:
             raise InvalidInput(
                 f"'{field}' must not hold control characters (but tab and newline) or bidi formatting characters."
             )
-    return Decision(action, *(fields.get(field) or None for field in ("approver", "comment", "reason")))
+    given = {field: value for field, value in fields.items() if isinstance(value, str) and value}  # all text by now
+    return Decision(action, given.get("approver"), given.get("comment"), given.get("reason"))
 
 
 def _refuse_closed(request: ApprovalRequest) -> NoReturn:
@@ -127,7 +153,7 @@ def _stored(store: Store, request_id: str) -> ApprovalRequest:
     return request
 
 
-def decide(store: Store, sfn: SFNClient, request_id: str, decision: Decision) -> dict[str, Any]:
+def decide(store: Store, sfn: SFNClient, request_id: str, decision: Decision) -> PublicRequest:
     """Send the decision once and record it; return the request as shown publicly afterwards."""
     request = _stored(store, request_id)
     if request.state == states.PENDING and request.expires_at <= now():
@@ -144,23 +170,20 @@ def decide(store: Store, sfn: SFNClient, request_id: str, decision: Decision) ->
 
 def decide_many(
     backend: Backend, sfn: SFNClient, request_ids: list[str], decision: Decision, parallel: int
-) -> list[dict[str, Any]]:
-    """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight.
+) -> list[Outcome]:
+    """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight; one outcome
+    per id, in order."""
 
-    Returns one outcome per id, in order: {"id", "status": 200, "request"} or {"id", "status", "error", "message"}.
-    """
-
-    def one(request_id: str) -> dict[str, Any]:
+    def one(request_id: str) -> Outcome:
         try:
             with closing(backend.open()) as store:  # closed here: the pool's threads end with the call
-                decided = decide(store, sfn, request_id, decision)
+                return Outcome(request_id, decide(store, sfn, request_id, decision))
         except ApprovalError as error:
-            return {"id": request_id, "status": error.status, **error.as_dict()}
+            return Outcome(request_id, error)
         except Exception:  # one id's fault must not hide the others' outcomes, already decided
             log.exception("deciding %s failed", request_id)
             message = "The controller failed on this request; GET /approvals/<id> shows where it stands."
-            return {"id": request_id, "status": 500, "error": "InternalError", "message": message}
-        return {"id": request_id, "status": 200, "request": decided}
+            return Outcome(request_id, ApprovalError(message))
 
     with ThreadPoolExecutor(min(parallel, len(request_ids)), thread_name_prefix="decide") as pool:
         return list(pool.map(one, request_ids))

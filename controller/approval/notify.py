@@ -12,9 +12,9 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from typing import Any
 
 from controller.core import text
+from controller.core.jsontypes import JSONObject
 from controller.storage.interface import Store
 from controller.storage.records import ApprovalRequest
 
@@ -27,17 +27,17 @@ BATCH = 20
 SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})  # the only three Slack asks for
 
 
-def field(value: Any) -> str:
+def field(value: object) -> str:
     """Return a value from the order as Slack text that reads as written: one line, no markup."""
     return text.one_line(str(value)).translate(SLACK_ESCAPES)
 
 
-def message(request: ApprovalRequest, page_url: str) -> dict[str, Any]:
+def message(request: ApprovalRequest, page_url: str) -> JSONObject:
     """Return the webhook body for a stored request: a one-paragraph summary and a link to the page."""
-    order = request.order
+    order, items = request.order, request.order.get("items")
     lines = [
         f"• {field(item.get('quantity'))} x {field(item.get('sku'))} at {field(item.get('unit_price'))}"
-        for item in order.get("items", [])
+        for item in (items if isinstance(items, list) else [])
         if isinstance(item, dict)
     ]
     total, customer = order.get("total"), order.get("customer")
@@ -61,7 +61,7 @@ def backoff(attempts: int) -> float:
     return float(min(BACKOFF_BASE_SECONDS * 2 ** (attempts - 1), BACKOFF_CAP_SECONDS))
 
 
-def _post(url: str, body: dict[str, Any]) -> None:
+def _post(url: str, body: JSONObject) -> None:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from controller.core.config import ConfigurationError, settings
 from controller.storage.backends import backend_for
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `migrate` command to the main parser."""
     commands.add_parser("migrate", help="bring the database's schema up to date (CONTROLLER_DATABASE), then exit")
 

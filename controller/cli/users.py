@@ -10,7 +10,6 @@ import argparse
 import getpass
 import sys
 from contextlib import closing
-from typing import Any
 
 from controller.access import credentials
 from controller.core import text
@@ -22,7 +21,7 @@ ROLES = ("approver", "viewer")
 NAME_LIMIT = 100  # the approver field's limit: the name is recorded as the approver
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `users` command and its subcommands to the main parser."""
     users = commands.add_parser("users", help="manage who may sign in (the database is CONTROLLER_DATABASE)")
     actions = users.add_subparsers(dest="action", required=True)

@@ -26,7 +26,7 @@ class Clients(TypedDict):
 
 def make_clients(config: Mapping[str, Any], metrics: Metrics) -> Clients:
     """Return {"sqs": client, "stepfunctions": client} for the configured stack, each call counted in metrics."""
-    session_args: dict[str, Any] = {"region_name": config.get("AWS_REGION")}
+    session_args: dict[str, str | None] = {"region_name": config.get("AWS_REGION")}
     if config.get("CONFIG_SOURCE") == "emulator":
         # the emulator accepts any credentials; real ones must never be sent to it
         session_args.update(aws_access_key_id="emulator", aws_secret_access_key="emulator")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Literal, TypedDict
+
+from controller.core.jsontypes import JSONObject
 
 Action = Literal["approve", "reject"]  # what an approver asks for; the state it leads to is in states.DECIDED_BY
 Change = Literal["stored", "changed"]  # what happened to a request, as /events names it
@@ -44,9 +46,28 @@ class NewRequest:
     id: str
     execution_arn: str
     task_token: str = field(repr=False)  # the key to the execution: never logged, never shown
-    order: dict[str, Any]
+    order: JSONObject
     requested_at: str
     expires_at: str
+
+
+class PublicRequest(TypedDict):
+    """What the API and the page show of a request, in this order: no task token, no bookkeeping."""
+
+    id: str
+    execution_arn: str
+    requested_at: str
+    expires_at: str
+    received_at: str
+    state: str
+    decision: Action | None
+    approver: str | None
+    comment: str | None
+    reason: str | None
+    decided_at: str | None
+    closed_reason: str | None
+    claimed_at: str | None
+    order: JSONObject
 
 
 @dataclass(frozen=True)
@@ -56,7 +77,7 @@ class ApprovalRequest:
     id: str
     execution_arn: str
     task_token: str = field(repr=False)  # kept for SendTaskSuccess/SendTaskFailure; public() leaves it out
-    order: dict[str, Any]
+    order: JSONObject
     requested_at: str
     expires_at: str
     received_at: str
@@ -68,7 +89,7 @@ class ApprovalRequest:
     claimed_at: str | None
     final_execution: ExecutionStatus | None  # kept once the execution has ended: not shown
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> PublicRequest:
         """Return what may be shown of the request: everything but the task token and the bookkeeping."""
         decision = self.decision
         return {

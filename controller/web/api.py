@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from controller.access import auth
 from controller.approval import decisions
 from controller.core.errors import InvalidInput, NoPendingRequest, RequestNotFound, SeveralPending
+from controller.core.jsontypes import JSON, JSONObject
 from controller.service import aws
 from controller.storage.context import backend_of, get_store
 from controller.storage.records import Action
@@ -22,21 +23,20 @@ MAX_ID_LENGTH = 80  # the longest execution name Step Functions allows
 LIMIT_PATTERN = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() refuses "²" and 5000-digit strings
 
 
-def _body() -> dict[str, Any]:
+def _body() -> JSONObject:
     """Return the optional JSON object body; InvalidInput for anything else."""
-    body: Any = {}
-    if request.get_data():
-        try:
-            body = request.get_json(force=True, silent=True)  # curl -d sends JSON as a form unless told otherwise
-        except RecursionError:  # nested deeper than the parser goes: not a decision either
-            body = None
-        if not isinstance(body, dict):
-            raise InvalidInput("The body must be a JSON object sent as application/json, or empty.")
-    fields: dict[str, Any] = body
-    return fields
+    if not request.get_data():
+        return {}
+    try:
+        body: JSON = request.get_json(force=True, silent=True)  # curl -d sends JSON as a form unless told otherwise
+    except RecursionError:  # nested deeper than the parser goes: not a decision either
+        body = None
+    if not isinstance(body, dict):
+        raise InvalidInput("The body must be a JSON object sent as application/json, or empty.")
+    return body
 
 
-def _ids(value: Any) -> list[str]:
+def _ids(value: JSON) -> list[str]:
     """Return the ids of a bulk decision; InvalidInput unless they are 1 to MAX_BULK distinct ids."""
     if (
         not isinstance(value, list)
@@ -44,9 +44,10 @@ def _ids(value: Any) -> list[str]:
         or not all(isinstance(item, str) and 0 < len(item) <= MAX_ID_LENGTH for item in value)
     ):
         raise InvalidInput(f"'ids' must be a list of 1 to {MAX_BULK} request ids.")
-    if len(set(value)) != len(value):
+    ids = [item for item in value if isinstance(item, str)]  # all of them, as checked above
+    if len(set(ids)) != len(ids):
         raise InvalidInput("'ids' names a request more than once.")
-    return value
+    return ids
 
 
 def _limit() -> int:
@@ -57,7 +58,7 @@ def _limit() -> int:
 
 
 @bp.get("/pending")
-def pending() -> Any:
+def pending() -> ResponseReturnValue:
     """List the requests waiting for a decision (oldest first, ?limit=, default 100), after pulling new ones."""
     limit = _limit()
     warnings = listing.refresh_warnings()
@@ -86,7 +87,7 @@ def _only_pending_id() -> str:
 @bp.post("/<any(approve, reject):action>", defaults={"request_id": None})
 @bp.post("/<any(approve, reject):action>/<request_id>")
 @auth.approvers_only
-def decide(action: Action, request_id: str | None) -> Any:
+def decide(action: Action, request_id: str | None) -> ResponseReturnValue:
     """Approve (SendTaskSuccess) or reject (SendTaskFailure, optional reason) a request, exactly once.
 
     Without an id in the URL, {"ids": [...]} decides several, each on its own; without either, the
@@ -103,12 +104,13 @@ def decide(action: Action, request_id: str | None) -> Any:
         backend_of(current_app), aws.stepfunctions(), ids, decision, current_app.config["DECISION_PARALLEL"]
     )
     audit.record_each(outcomes)
-    decided = sum(outcome["status"] == 200 for outcome in outcomes)
-    return jsonify(results=outcomes, decided=decided, refused=len(outcomes) - decided, **warned)
+    decided = sum(outcome.status == 200 for outcome in outcomes)
+    results = [outcome.shown() for outcome in outcomes]
+    return jsonify(results=results, decided=decided, refused=len(outcomes) - decided, **warned)
 
 
 @bp.get("/approvals/<request_id>")
-def approval(request_id: str) -> Any:
+def approval(request_id: str) -> ResponseReturnValue:
     """Return a stored request, its decision and its execution's live status."""
     store = get_store()
     stored = store.get_request(request_id)

@@ -6,11 +6,11 @@ answered it: the view, an error (409, 410, 503), the identity check (401) or the
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from controller.access import auth
+from controller.approval.decisions import Outcome
 from controller.core.errors import RequestNotFound
 from controller.storage.context import get_store
 from controller.storage.records import AuditAttempt
@@ -18,7 +18,7 @@ from controller.storage.records import AuditAttempt
 bp = Blueprint("audit", __name__)
 
 
-def _outcome(response: Any) -> str:
+def _outcome(response: Response) -> str:
     """Return what came of the attempt: the state reached, the error code, or what the page reported."""
     if "audit_outcome" in g:
         return str(g.audit_outcome)
@@ -28,13 +28,14 @@ def _outcome(response: Any) -> str:
     return str(response.status_code)
 
 
-def _request_id(response: Any) -> str | None:
+def _request_id(response: Response) -> str | None:
     named = (request.view_args or {}).get("request_id")
     body = response.get_json(silent=True) if response.is_json else None
-    return named or (body.get("id") if isinstance(body, dict) else None)
+    answered = body.get("id") if isinstance(body, dict) else None
+    return named or (answered if isinstance(answered, str) else None)
 
 
-def record(response: Any) -> Any:
+def record(response: Response) -> Response:
     """Record a POST to a deciding view in the audit trail."""
     view = current_app.view_functions.get(request.endpoint or "")
     if request.method != "POST" or not getattr(view, "approvers_only", False):
@@ -55,16 +56,14 @@ def record(response: Any) -> Any:
     return response
 
 
-def record_each(outcomes: list[dict[str, Any]]) -> None:
+def record_each(outcomes: list[Outcome]) -> None:
     """Have a decision of several requests recorded as one attempt per request, with its own outcome."""
-    g.audit_each = [
-        (outcome["id"], outcome["status"], outcome.get("error") or outcome["request"]["state"]) for outcome in outcomes
-    ]
+    g.audit_each = [(outcome.id, outcome.status, outcome.result) for outcome in outcomes]
 
 
 @bp.get("/approvals/<request_id>/audit")
 @auth.approvers_only
-def trail(request_id: str) -> Any:
+def trail(request_id: str) -> ResponseReturnValue:
     """Return every recorded attempt to decide this request, oldest first (approvers only)."""
     store = get_store()
     trail = store.audit_trail(request_id)

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request, stream_with_context
 
@@ -39,7 +38,7 @@ def _start_after() -> int:
     return int(raw)
 
 
-def _frame(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+def _frame(event: str, data: dict[str, str], event_id: int | None = None) -> str:
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {event}\ndata: {json.dumps(data)}\n\n"
 

@@ -4,7 +4,6 @@ up with AWS, and executions' statuses, with AWS being unreachable turned into wa
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 from flask import current_app
 
@@ -28,7 +27,7 @@ def refresh_warnings() -> list[str]:
     return []
 
 
-def execution_status(store: Store, request: ApprovalRequest) -> dict[str, Any]:
+def execution_status(store: Store, request: ApprovalRequest) -> dict[str, str | None]:
     """Return the request's execution status; status None and a warning when AWS could not be asked."""
     try:
         return asdict(executions.status_of(store, aws.stepfunctions(), request))
@@ -36,7 +35,7 @@ def execution_status(store: Store, request: ApprovalRequest) -> dict[str, Any]:
         return {"status": None, "error": None, "cause": None, "warning": error.message}
 
 
-def recent_outcomes(store: Store) -> list[dict[str, Any]]:
+def recent_outcomes(store: Store) -> list[dict[str, object]]:
     """Return the latest ended requests as shown publicly, each with its execution's status."""
     return [
         {**request.public(), "execution": execution_status(store, request)}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from controller.access import auth
 from controller.approval import decisions
@@ -32,7 +32,7 @@ ERROR_TITLES = {
 }
 
 
-def _page_data() -> dict[str, Any]:
+def _page_data() -> dict[str, object]:
     """Return what the page shows: pending requests, warnings, recent outcomes."""
     warnings, store = listing.refresh_warnings(), get_store()
     return {
@@ -44,19 +44,19 @@ def _page_data() -> dict[str, Any]:
 
 
 @bp.get("/")
-def index() -> Any:
+def index() -> ResponseReturnValue:
     """Show the approver's page."""
     return render_template("index.html", refresh_seconds=current_app.config["PAGE_REFRESH_SECONDS"], **_page_data())
 
 
 @bp.get("/ui/requests")
-def requests_fragment() -> Any:
+def requests_fragment() -> ResponseReturnValue:
     """Return the page's live part as an HTML fragment, for the page's polling script."""
     return render_template("_requests.html", **_page_data())
 
 
 @bp.post("/ui/approver")
-def set_approver() -> Any:
+def set_approver() -> ResponseReturnValue:
     """Remember the approver's name for this browser session (local mode: signed in, the name is the user's)."""
     if not csrf_ok():
         return _refused()
@@ -70,7 +70,7 @@ def set_approver() -> Any:
 
 @bp.post("/ui/<any(approve, reject):action>/<request_id>")
 @auth.approvers_only
-def decide(action: Action, request_id: str) -> Any:
+def decide(action: Action, request_id: str) -> ResponseReturnValue:
     """Approve or reject one request from the page's form, then show the page again (Post/Redirect/Get)."""
     if not csrf_ok():
         g.audit_outcome = "CsrfTokenMissing"
@@ -90,7 +90,7 @@ def decide(action: Action, request_id: str) -> Any:
 
 @bp.post("/ui/selected")
 @auth.approvers_only
-def decide_selected() -> Any:
+def decide_selected() -> ResponseReturnValue:
     """Approve or reject every request selected on the page, each on its own, then show the page again."""
     if not csrf_ok():
         g.audit_outcome = "CsrfTokenMissing"
@@ -114,16 +114,16 @@ def decide_selected() -> Any:
     audit.record_each(outcomes)
     if len(ids) > MAX_SELECTED:
         flash(f"Only the first {MAX_SELECTED} selected requests were decided; select the rest again.", "error")
-    done = [outcome for outcome in outcomes if outcome["status"] == 200]
+    done = [outcome for outcome in outcomes if outcome.status == 200]
     if done:
         flash(f"{len(done)} {'request' if len(done) == 1 else 'requests'} {states.DECIDED_BY[action]}.", "success")
     for outcome in outcomes:
-        if outcome["status"] != 200:
-            flash(f"{ERROR_TITLES.get(outcome['error'], 'Refused')}: {outcome['message']}", "error")
+        if isinstance(outcome.answer, ApprovalError):
+            flash(f"{ERROR_TITLES.get(outcome.answer.code, 'Refused')}: {outcome.answer.message}", "error")
     return redirect(url_for("pages.index"), code=303)
 
 
-def _refused() -> Any:
+def _refused() -> ResponseReturnValue:
     """Answer a form post whose token is missing or wrong: nothing is decided."""
     return render_template("refused.html"), 403
 
@@ -155,7 +155,7 @@ def until(timestamp: str) -> str:
     return duration((_parse(timestamp) - datetime.now(timezone.utc)).total_seconds())
 
 
-def money(amount: Any) -> str:
+def money(amount: object) -> str:
     """Return an amount with two decimals, or a dash when the order carries none."""
     return f"{amount:,.2f}" if isinstance(amount, (int, float)) and not isinstance(amount, bool) else "-"
 

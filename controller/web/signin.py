@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from controller.access import auth, credentials
 from controller.core.errors import TooManyAttempts
@@ -25,13 +25,13 @@ def _next_page() -> str:
 
 
 @bp.get("/signin")
-def sign_in_form() -> Any:
+def sign_in_form() -> ResponseReturnValue:
     """Show the sign-in form (the page redirects here while no one is signed in)."""
     return render_template("signin.html", next=_next_page())
 
 
 @bp.post("/signin")
-def sign_in() -> Any:
+def sign_in() -> ResponseReturnValue:
     """Check a name and password; sign the browser session in, or say why not (429 while locked out)."""
     if not csrf_ok():
         return render_template("refused.html"), 403
@@ -53,7 +53,7 @@ def sign_in() -> Any:
 
 
 @bp.post("/signout")
-def sign_out() -> Any:
+def sign_out() -> ResponseReturnValue:
     """End the browser session."""
     if csrf_ok():
         session.clear()
@@ -61,6 +61,6 @@ def sign_out() -> Any:
 
 
 @bp.get("/health")
-def health() -> Any:
+def health() -> ResponseReturnValue:
     """Say the controller answers (no identity needed; nothing about requests)."""
     return {"status": "ok", "sign_in": bool(g.get("sign_in"))}
