@@ -134,7 +134,9 @@ or destroy against it yourself while this runs (from $PWD):
   terraform -chdir=terraform apply -input=false -auto-approve$quoted_variables
   terraform -chdir=terraform output -json > $outputs
   terraform -chdir=terraform plan$quoted_variables
-  terraform -chdir=terraform destroy$quoted_variables
+  # the approvals table refuses deletion until its protection is lifted
+  terraform -chdir=terraform apply -input=false -auto-approve -var=approvals_table_deletion_protection=false$quoted_variables
+  terraform -chdir=terraform destroy -var=approvals_table_deletion_protection=false$quoted_variables
 COMMANDS
   start_order=$(local_order)
 else

@@ -14,7 +14,7 @@ from controller.core.metrics import Metrics
 from controller.service.aws import make_clients
 from controller.storage import context
 from controller.storage.backends import backend_for
-from controller.web import api, audit, events, metrics, pages, security, signin
+from controller.web import api, audit, events, metrics, pages, requestlog, security, signin
 
 
 def create_app(config: Mapping[str, Any]) -> Flask:
@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.extensions["metrics"] = Metrics()
     app.extensions["aws"] = make_clients(app.config, app.extensions["metrics"])
     register_error_handlers(app)
+    requestlog.init_app(app)  # first: every request gets its id and its log line, refused or not
     security.init_app(app)  # host names, body size, cross-site: before anything else
     auth.init_app(app)  # then who is asking
     app.register_blueprint(api.bp)

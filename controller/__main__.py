@@ -16,14 +16,15 @@ import sys
 from controller import create_app
 from controller.access import auth
 from controller.cli import migrate, policy, users
-from controller.core.config import ConfigurationError, load_config
+from controller.core import logs
+from controller.core.config import ConfigurationError, load_config, settings
 from controller.service.startup import prepare_to_serve, wsgi_server
 
 
 def serve() -> None:
     """Start the controller with the production server, or explain what configuration is missing."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        logs.configure(settings()["LOG_FORMAT"])
         app = create_app(load_config())
         prepare_to_serve(app)
     except ConfigurationError as error:  # DatabaseTooNew among them

@@ -85,6 +85,7 @@ def _outputs(args: argparse.Namespace, stack: Deployment, endpoint_url: str) -> 
         "dead_letter_queue_url": stack.dead_letter_queue_url,
         "order_function_arn": stack.order_function_arn,
         "state_machine_arn": stack.state_machine_arn,
+        "approvals_table_name": stack.approvals_table_name,
         **_where_it_serves(args, endpoint_url),
     }
 

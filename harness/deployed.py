@@ -91,6 +91,29 @@ def _rest_api(apigateway: Any, name: str) -> dict[str, Any]:
     }
 
 
+def _table(dynamodb: Any, kms: Any, name: str) -> dict[str, Any]:
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    sse = table.get("SSEDescription", {})
+    key = kms.describe_key(KeyId=sse["KMSMasterKeyArn"])["KeyMetadata"] if "KMSMasterKeyArn" in sse else {}
+    backups = dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    return {
+        "name": name,
+        "billing": table.get("BillingModeSummary", {}).get("BillingMode"),
+        "keys": table["KeySchema"],
+        "attributes": sorted(table["AttributeDefinitions"], key=lambda attribute: attribute["AttributeName"]),
+        "indexes": sorted(
+            (index["IndexName"], index["KeySchema"], index["Projection"])
+            for index in table.get("GlobalSecondaryIndexes", [])
+        ),
+        "deletion protection": table.get("DeletionProtectionEnabled"),
+        "ttl": dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"],
+        "point-in-time recovery": backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"],
+        "encryption": (sse.get("Status"), sse.get("SSEType"), key.get("KeyManager"), key.get("Description")),
+        "key rotation": key and kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"],
+        "tags": dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", []),
+    }
+
+
 def deployed_stack(emulator: Emulator, outputs: dict[str, Any], api_name: str) -> dict[str, Any]:
     """Return the stack behind these outputs as AWS describes it."""
     return {
@@ -101,4 +124,5 @@ def deployed_stack(emulator: Emulator, outputs: dict[str, Any], api_name: str) -
             emulator.client("stepfunctions"), outputs["state_machine_arn"], emulator.outputs["aws_endpoint_url"]
         ),
         "rest api": _rest_api(emulator.client("apigateway"), api_name),
+        "approvals table": _table(emulator.client("dynamodb"), emulator.client("kms"), outputs["approvals_table_name"]),
     }

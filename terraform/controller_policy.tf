@@ -2,6 +2,13 @@
 # tokens and look up the executions of this state machine. Output as JSON for any
 # principal, and attached to controller_role_name / controller_user_name when set.
 
+locals {
+  controller_principals = concat(
+    var.controller_role_name == null ? [] : ["arn:${local.partition}:iam::${local.account_id}:role/${var.controller_role_name}"],
+    var.controller_user_name == null ? [] : ["arn:${local.partition}:iam::${local.account_id}:user/${var.controller_user_name}"],
+  )
+}
+
 data "aws_iam_policy_document" "controller" {
   statement {
     sid       = "ReadAndSettleApprovalRequests"

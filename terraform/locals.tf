@@ -13,6 +13,7 @@ locals {
     order_function    = "${var.name_prefix}-${local.stack.names.order_function}"
     state_machine     = "${var.name_prefix}-${local.stack.names.state_machine}"
     api               = "${var.name_prefix}-${local.stack.names.api}"
+    approvals_table   = "${var.name_prefix}-${local.stack.names.approvals_table}"
   }
 
   # One API Gateway resource per segment of api.path: /start/workflow gives start and workflow.

@@ -42,6 +42,11 @@ output "order_function_arn" {
   value       = aws_lambda_function.this.arn
 }
 
+output "approvals_table_name" {
+  description = "Name of the DynamoDB table the controllers share when CONTROLLER_STORE=dynamodb."
+  value       = aws_dynamodb_table.this.name
+}
+
 output "controller_policy_json" {
   description = "IAM policy (JSON) the approval controller needs; attach it to the controller's role or user."
   value       = data.aws_iam_policy_document.controller.json

@@ -16,7 +16,9 @@ provider "aws" {
     content {
       apigateway     = endpoints.value
       cloudwatchlogs = endpoints.value
+      dynamodb       = endpoints.value
       iam            = endpoints.value
+      kms            = endpoints.value
       lambda         = endpoints.value
       sfn            = endpoints.value
       sqs            = endpoints.value

@@ -133,6 +133,17 @@ variable "controller_user_name" {
   default     = null
 }
 
+variable "approvals_table_deletion_protection" {
+  description = "Refuse to delete the approvals table, which holds the task token of every pending request. Set to false and apply before `terraform destroy`."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.approvals_table_deletion_protection != null
+    error_message = "Deletion protection of the approvals table must be true or false."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

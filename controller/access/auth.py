@@ -67,9 +67,14 @@ def _listed(setting: str) -> set[str]:
     return {entry.strip() for entry in current_app.config[setting].split(",") if entry.strip()}
 
 
+def from_proxy_address() -> bool:
+    """Return whether this request came from one of CONTROLLER_TRUSTED_PROXIES."""
+    return request.remote_addr in _listed("TRUSTED_PROXIES")
+
+
 def from_trusted_proxy() -> bool:
-    """Return whether this request came through a configured proxy."""
-    return bool(current_app.config["TRUSTED_PROXY_HEADER"]) and request.remote_addr in _listed("TRUSTED_PROXIES")
+    """Return whether this request came through a configured sign-on proxy."""
+    return bool(current_app.config["TRUSTED_PROXY_HEADER"]) and from_proxy_address()
 
 
 def client_address() -> str:

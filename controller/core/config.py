@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "SIGNIN_LOCKOUT_SECONDS": 300,
     "TRUSTED_PROXIES": "",  # addresses of a signing-in proxy (oauth2-proxy), comma-separated
     "TRUSTED_PROXY_HEADER": "",  # the header that proxy names the user in, e.g. X-Forwarded-Email
+    "LOG_FORMAT": "text",  # or "json": one JSON object per line, for a log collector
     "METRICS_TOKEN": "",  # a bearer token that reads /metrics only (for Prometheus), besides users' tokens
 }
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
@@ -96,6 +97,8 @@ def check(config: Mapping[str, Any]) -> None:
     for key in ("PULL_MAX_BATCHES", "AWS_MAX_ATTEMPTS", "LIVENESS_PARALLEL", "DECISION_PARALLEL", "THREADS"):
         if config[key] < 1:
             raise ConfigurationError(f"CONTROLLER_{key} must be at least 1.")
+    if config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigurationError("CONTROLLER_LOG_FORMAT must be text or json.")
     if config["METRICS_TOKEN"] and len(config["METRICS_TOKEN"]) < 32:
         raise ConfigurationError("CONTROLLER_METRICS_TOKEN must be at least 32 characters (openssl rand -hex 32).")
     if config["MAX_BODY_BYTES"] < 1024:

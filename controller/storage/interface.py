@@ -187,25 +187,26 @@ class InvalidMessageStore(Protocol):
         ...
 
 
-class MetricsStore(Protocol):
-    """What /metrics reads of the shared state at each scrape."""
+class InsightStore(Protocol):
+    """Aggregates of the requests for /metrics and the insights: counted over the whole store, so that every
+    controller of one store reports the same."""
 
     def pending_summary(self) -> PendingSummary:
         """Return how many requests are pending, the oldest one's request time and the soonest expiry."""
         ...
 
     def ended_counts(self) -> dict[str, int]:
-        """Return how many requests ended in each final state (every one of states.ENDED, 0 when none did)."""
+        """Return how many requests ended in each of states.ENDED, every one of them present (0 when none)."""
         ...
 
     def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
-        """Return the seconds from storing to deciding of the approved and rejected requests, as a cumulative
-        histogram over bounds."""
+        """Return the time from storing to deciding of approved and rejected requests, binned at bounds (seconds,
+        ascending)."""
         ...
 
 
 class Store(
-    RequestStore, EventStore, NotificationStore, UserStore, AuditStore, InvalidMessageStore, MetricsStore, Protocol
+    RequestStore, EventStore, NotificationStore, UserStore, AuditStore, InvalidMessageStore, InsightStore, Protocol
 ):
     """Everything the controller keeps, for one unit of work; close it when that work ends."""
 

@@ -189,17 +189,18 @@ class SetAsideMessage:
 
 @dataclass(frozen=True)
 class PendingSummary:
-    """How many requests are pending, when the oldest of them was requested and the soonest expiry."""
+    """How many requests wait, the oldest one's request time and the first expiry among them (None when none)."""
 
     count: int
     oldest_requested_at: str | None
-    soonest_expiry: str | None
+    soonest_expires_at: str | None
 
 
 @dataclass(frozen=True)
 class DecisionTimes:
-    """The time from storing to deciding of approved and rejected requests, as a histogram."""
+    """Times from storing to approving or rejecting, as a histogram: per bound, how many took at most that long."""
 
-    cumulative: list[int]  # how many took at most each bound asked for
+    bounds: tuple[float, ...]
+    at_most: tuple[int, ...]  # cumulative, one per bound
     count: int
     total_seconds: float

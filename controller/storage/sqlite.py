@@ -28,7 +28,7 @@ from controller.storage.records import (
     now,
 )
 
-# seconds from a request being stored to its decision; an expression over approval_requests' columns
+# seconds from a request being stored to its decision, over approval_requests' columns
 TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
 
 
@@ -357,7 +357,7 @@ class SqliteStore:
             for row in rows
         ]
 
-    # --- what the metrics read -----------------------------------------------------------------------
+    # --- aggregates ----------------------------------------------------------------------------------
 
     def pending_summary(self) -> PendingSummary:
         count, oldest, soonest = self.connection.execute(
@@ -375,13 +375,13 @@ class SqliteStore:
 
     def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
         marks = ", ".join("?" * len(states.DECIDED))
-        buckets = ", SUM(d <= ?)" * len(bounds)
         row = self.connection.execute(
-            f"SELECT COUNT(*), COALESCE(SUM(d), 0.0){buckets} FROM (SELECT {TIME_TO_DECISION} AS d"
-            f" FROM approval_requests WHERE state IN ({marks}) AND decided_at IS NOT NULL)",
+            f"SELECT COUNT(*), COALESCE(SUM(d), 0.0){', SUM(d <= ?)' * len(bounds)} FROM"
+            f" (SELECT {TIME_TO_DECISION} AS d FROM approval_requests"
+            f" WHERE state IN ({marks}) AND decided_at IS NOT NULL)",
             (*bounds, *states.DECIDED),
         ).fetchone()
-        return DecisionTimes([int(value or 0) for value in row[2:]], int(row[0]), float(row[1]))
+        return DecisionTimes(bounds, tuple(int(n or 0) for n in row[2:]), int(row[0]), float(row[1]))
 
 
 class SqliteBackend:

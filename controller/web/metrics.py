@@ -10,8 +10,6 @@ Two kinds of series (docs/operations.md lists them):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import closing
-from dataclasses import asdict
 from datetime import datetime, timezone
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -22,8 +20,8 @@ from prometheus_client.registry import Collector
 from controller.access import auth
 from controller.core.errors import NotAllowed
 from controller.core.metrics import Metrics
-from controller.storage.context import backend_of
 from controller.storage.interface import Backend
+from controller.storage.sqlite import SqliteBackend
 
 bp = Blueprint("metrics", __name__)
 # from a quick look to a working day and more: approval waits are long
@@ -41,14 +39,14 @@ class StoreCollector(Collector):
         self.backend = backend
 
     def collect(self) -> Iterator[Metric]:
-        with closing(self.backend.open()) as store:
-            pending = store.pending_summary()
-            ended = store.ended_counts()
-            times = store.decision_times(DECISION_SECONDS_BUCKETS)
-            sent = store.notification_counts()
-        count, oldest, soonest = pending.count, pending.oldest_requested_at, pending.soonest_expiry
-        cumulative, total, seconds = times.cumulative, times.count, times.total_seconds
-        yield GaugeMetricFamily("controller_pending_requests", "Requests waiting for a decision.", value=count)
+        store = self.backend.open()
+        try:
+            pending, ended = store.pending_summary(), store.ended_counts()
+            times, sent = store.decision_times(DECISION_SECONDS_BUCKETS), store.notification_counts()
+        finally:
+            store.close()
+        yield GaugeMetricFamily("controller_pending_requests", "Requests waiting for a decision.", value=pending.count)
+        oldest, soonest = pending.oldest_requested_at, pending.soonest_expires_at
         yield GaugeMetricFamily(
             "controller_pending_oldest_age_seconds",
             "How long the oldest pending request has waited since it was requested (0 when none waits).",
@@ -68,18 +66,20 @@ class StoreCollector(Collector):
         for state, n in ended.items():
             decisions.add_metric([state], n)
         yield decisions
-        buckets = [(repr(bound), float(n)) for bound, n in zip(DECISION_SECONDS_BUCKETS, cumulative, strict=True)]
         yield HistogramMetricFamily(
             "controller_time_to_decision_seconds",
             "Time from a request being stored to its approval or rejection.",
-            buckets=[*buckets, ("+Inf", float(total))],
-            sum_value=seconds,
+            buckets=[
+                *((repr(b), float(n)) for b, n in zip(times.bounds, times.at_most, strict=True)),
+                ("+Inf", times.count),
+            ],
+            sum_value=times.total_seconds,
         )
         notifications = GaugeMetricFamily(
             "controller_notifications", "Webhook notifications: delivered, waiting, failed.", labels=["status"]
         )
-        for status, n in asdict(sent).items():
-            notifications.add_metric([status], n)
+        for status in ("delivered", "waiting", "failed"):
+            notifications.add_metric([status], getattr(sent, status))
         yield notifications
 
 
@@ -103,5 +103,5 @@ def scrape() -> Response:
 
 def init_app(app: Flask) -> None:
     """Serve /metrics, with the store's series on the app's registry."""
-    app.extensions["metrics"].registry.register(StoreCollector(backend_of(app)))
+    app.extensions["metrics"].registry.register(StoreCollector(SqliteBackend(app.config["DATABASE"])))
     app.register_blueprint(bp)

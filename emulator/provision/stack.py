@@ -9,6 +9,7 @@ from typing import Any
 from boto3.session import Session
 
 from emulator.provision.api import ApiDeployment, provision_api
+from emulator.provision.table import provision_approvals_table
 from stack.definition import load_stack, render_template, resource_name
 from stack.lambda_package import build_payload
 from stack.paths import TEMPLATE_FILE
@@ -25,6 +26,7 @@ class Deployment:
     order_function_arn: str
     state_machine_arn: str
     api: ApiDeployment
+    approvals_table_name: str
 
 
 def _role(iam: Any, name: str, service: str) -> str:
@@ -68,7 +70,7 @@ def create_state_machine(sfn: Any, name: str, role_arn: str, variables: dict[str
 
 
 def provision(session: Session, endpoint_url: str, approval_timeout_seconds: int | None = None) -> Deployment:
-    """Create queues, function, roles, state machine and REST API; return their identifiers."""
+    """Create queues, function, roles, state machine, REST API and approvals table; return their identifiers."""
     stack = load_stack()
     prefix = stack["name_prefix"]
 
@@ -104,4 +106,5 @@ def provision(session: Session, endpoint_url: str, approval_timeout_seconds: int
         state_machine_arn,
         _role(client("iam"), f"{resource_name(stack, 'api', prefix)}-start-execution", "apigateway.amazonaws.com"),
     )
-    return Deployment(queue_url, dlq_url, function_arn, state_machine_arn, api)
+    table_name = provision_approvals_table(client("dynamodb"), client("kms"), stack, prefix)
+    return Deployment(queue_url, dlq_url, function_arn, state_machine_arn, api, table_name)

@@ -39,6 +39,9 @@ FROM_STACK = {
     ("aws_api_gateway_resource", "start", "path_part"): "${local.api_path_parts[0]}",
     ("aws_api_gateway_resource", "workflow", "path_part"): "${local.api_path_parts[1]}",
     ("aws_api_gateway_stage", "this", "stage_name"): "${local.stack.api.stage}",
+    ("aws_dynamodb_table", "this", "name"): "${local.names.approvals_table}",
+    ("aws_dynamodb_table", "this", "hash_key"): "${local.approvals_table.hash_key}",
+    ("aws_dynamodb_table", "this", "range_key"): "${local.approvals_table.range_key}",
 }
 
 
@@ -84,6 +87,17 @@ def test_the_api_url_output_ends_with_the_stack_json_path_on_aws_and_in_the_emul
         '/${aws_api_gateway_stage.this.stage_name}/_user_request_${local.stack.api.path}"'
     )
     assert api_url == f"${{(local.emulated ? {in_emulator} : {on_aws})}}"
+
+
+def test_the_approvals_table_takes_its_indexes_and_ttl_from_stack_json() -> None:
+    module = load_module(TERRAFORM_DIR)
+    table = module.resources[("aws_dynamodb_table", "this")].body
+    assert module.locals["approvals_table"] == "${local.stack.approvals_table}"
+    blocks = {unquote(name): block for dynamic in table["dynamic"] for name, block in dynamic.items()}
+    assert blocks["global_secondary_index"]["for_each"] == "${local.approvals_table.indexes}"
+    assert blocks["attribute"]["for_each"] == "${local.approvals_table_keys}"
+    (ttl,) = table["ttl"]
+    assert ttl["attribute_name"] == "${local.approvals_table.ttl_attribute}"
 
 
 def test_the_api_model_is_the_order_schema_file() -> None:

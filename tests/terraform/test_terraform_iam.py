@@ -24,7 +24,7 @@ ACTIONS_REQUIRING_ANY_RESOURCE = {
     "states:SendTaskSuccess",
 }
 POLICY_ARGUMENTS = {"policy", "assume_role_policy"}
-POLICY_DOCUMENT_JSON = re.compile(r"^\$\{data\.aws_iam_policy_document\.\w+\.json\}$")
+POLICY_DOCUMENT_JSON = re.compile(r"^\$\{(data\.aws_iam_policy_document\.\w+)\.json\}$")
 
 
 def policy_documents() -> list[Block]:
@@ -63,11 +63,19 @@ def test_no_statement_allows_a_wildcard_action(document: str, statement: dict) -
     assert all(action != "*" and not action.endswith(":*") for action in actions), f"{document}: {actions}"
 
 
+def key_policies() -> set[str]:
+    """The policy documents that are a KMS key's policy, where resource "*" means that key and no other."""
+    keys = [
+        block for (type_name, _), block in load_module(TERRAFORM_DIR).resources.items() if type_name == "aws_kms_key"
+    ]
+    return {POLICY_DOCUMENT_JSON.match(key.body["policy"])[1] for key in keys}
+
+
 @pytest.mark.parametrize(("document", "statement"), statements(), ids=statement_ids())
 def test_any_resource_is_only_granted_to_actions_aws_allows_no_narrower(document: str, statement: dict) -> None:
     resources = literals(statement.get("resources", []))
     assert "not_resources" not in statement
-    if "*" in resources:
+    if "*" in resources and document not in key_policies():
         assert resources == ["*"], f"{document}: mix of '*' and specific resources"
         broad = set(literals(statement["actions"])) - ACTIONS_REQUIRING_ANY_RESOURCE
         assert not broad, f"{document}: {sorted(broad)} support resource-level permissions; name the resources"
@@ -101,6 +109,16 @@ def test_the_controller_policy_grants_exactly_what_the_controller_calls() -> Non
     actions = {action for statement in controller.body["statement"] for action in literals(statement["actions"])}
     assert actions == controller_aws_actions()
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "states:SendTaskSuccess"} <= actions
+
+
+def test_the_approvals_key_lets_the_controller_decrypt_only_through_dynamodb() -> None:
+    key_policy = load_module(TERRAFORM_DIR).data[("aws_iam_policy_document", "approvals_key")]
+    ((name, dynamic),) = key_policy.body["dynamic"][0].items()
+    (controller,) = dynamic["content"]
+    assert unquote(name) == "statement"
+    assert literals(controller["actions"]) == ["kms:Decrypt"]
+    (via,) = controller["condition"]
+    assert (unquote(via["variable"]), via["values"]) == ("kms:ViaService", ['"dynamodb.${local.region}.amazonaws.com"'])
 
 
 def test_only_the_state_machine_role_may_send_to_the_approval_queue() -> None:

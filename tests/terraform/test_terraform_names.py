@@ -19,6 +19,8 @@ LIMITS = {
     "aws_lambda_function": 64,
     "aws_cloudwatch_log_group": 512,
     "aws_api_gateway_api_key": 1024,
+    "aws_dynamodb_table": 255,
+    "aws_kms_alias": 256,
 }
 # Names API Gateway keeps as labels without a length limit a prefix could come near, or fixed names.
 NOT_LIMITED = {

@@ -47,6 +47,7 @@ def leftovers(emulator: Emulator) -> dict[str, Any]:
         "rest apis": emulator.client("apigateway").get_rest_apis()["items"],
         "roles": emulator.client("iam").list_roles()["Roles"],
         "log groups": emulator.client("logs").describe_log_groups()["logGroups"],
+        "tables": emulator.client("dynamodb").list_tables()["TableNames"],
     }
 
 
@@ -88,5 +89,12 @@ def test_terraform_deploys_a_stack_that_approves_an_order_plans_no_change_and_de
         execution = approve_one_order(emulator, outputs, tmp_path / "approvals.sqlite3")
         assert execution["status"] == "SUCCEEDED", execution
 
-        assert succeeded(destroy := terraform.change("destroy", "-auto-approve")), destroy.output
+        refused = terraform.change("destroy", "-auto-approve")
+        assert not succeeded(refused), "the approvals table's deletion protection did not hold"
+        assert outputs["approvals_table_name"] in emulator.client("dynamodb").list_tables()["TableNames"]
+
+        # the destroy flow of docs/terraform.md: lift the protection, then destroy
+        lift = ("-auto-approve", "-var=approvals_table_deletion_protection=false")
+        assert succeeded(lifted := terraform.change("apply", *lift)), lifted.output
+        assert succeeded(destroy := terraform.change("destroy", *lift)), destroy.output
         assert not any(leftovers(emulator).values()), leftovers(emulator)

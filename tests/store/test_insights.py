@@ -1,0 +1,63 @@
+"""The store contract for aggregates: what /metrics and the insights count, over the whole store."""
+
+from __future__ import annotations
+
+from controller.core import states
+from controller.storage.records import Decision
+from harness.store_records import new_request
+
+
+def decided(store, action: str) -> str:
+    request = new_request()
+    store.save_request(request)
+    store.claim(request.id, Decision(action, approver="Grace"))
+    store.finish(request.id, states.DECIDED_BY[action], None, from_state=states.DECIDING)
+    return request.id
+
+
+def test_an_empty_store_counts_nothing_and_has_no_oldest_request(store):
+    summary = store.pending_summary()
+
+    assert (summary.count, summary.oldest_requested_at, summary.soonest_expires_at) == (0, None, None)
+    assert store.ended_counts() == dict.fromkeys(states.ENDED, 0)
+    times = store.decision_times((60.0, 3600.0))
+    assert (times.at_most, times.count, times.total_seconds) == ((0, 0), 0, 0.0)
+
+
+def test_the_pending_summary_names_the_oldest_request_and_the_first_expiry(store):
+    later, sooner = new_request(expires_in=7200), new_request(expires_in=600)
+    store.save_request(later)
+    store.save_request(sooner)
+    decided(store, "approve")  # not pending: not counted
+
+    summary = store.pending_summary()
+
+    assert summary.count == 2
+    assert summary.oldest_requested_at == min(later.requested_at, sooner.requested_at)
+    assert summary.soonest_expires_at == sooner.expires_at
+
+
+def test_ended_requests_are_counted_by_the_state_they_ended_in(store):
+    for action in ("approve", "approve", "reject"):
+        decided(store, action)
+    overdue, gone = new_request(expires_in=-1), new_request()
+    store.save_request(overdue)
+    store.save_request(gone)
+    store.expire_overdue()
+    store.finish(gone.id, states.CLOSED, "The execution no longer exists.", from_state=states.PENDING)
+    store.save_request(new_request())  # still pending
+
+    assert store.ended_counts() == {states.APPROVED: 2, states.REJECTED: 1, states.EXPIRED: 1, states.CLOSED: 1}
+
+
+def test_decision_times_count_only_approvals_and_rejections_in_cumulative_bins(store):
+    decided(store, "approve")
+    decided(store, "reject")
+    store.save_request(overdue := new_request(expires_in=-1))
+    store.expire_overdue(overdue.id)
+
+    times = store.decision_times((-1.0, 3600.0))
+
+    assert times.bounds == (-1.0, 3600.0)
+    assert times.at_most == (0, 2)  # none took less than no time; both well within the hour
+    assert times.count == 2 and 0.0 <= times.total_seconds < 7200.0
