@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from controller.access import auth
+from controller.approval.inbox import DeadLetters
 from controller.core.config import DEFAULTS, check
 from controller.core.errors import register_error_handlers
 from controller.core.metrics import Metrics
@@ -30,6 +31,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     context.init_app(app, backend_for(app.config))
     app.extensions["metrics"] = Metrics()
     app.extensions["aws"] = make_clients(app.config, app.extensions["metrics"])
+    app.extensions["dead_letters"] = DeadLetters()
     register_error_handlers(app)
     requestlog.init_app(app)  # first: every request gets its id and its log line, refused or not
     security.init_app(app)  # host names, body size, cross-site: before anything else

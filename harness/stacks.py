@@ -33,6 +33,7 @@ class Stack:
     emulator: Emulator
     queue_url: str
     state_machine_arn: str
+    dead_letter_queue_url: str | None = None
 
     def start(self, order: dict[str, Any] = ORDER) -> str:
         """Start an execution the way the API integration does; return its name."""
@@ -56,20 +57,40 @@ class Stack:
             lambda: (d := self.describe(name))["status"] != "RUNNING" and d, timeout, f"execution {name} to finish"
         )
 
-    def queue_depth(self) -> int:
-        """Return the messages on the queue, visible or in flight."""
+    def queue_depth(self, queue_url: str | None = None) -> int:
+        """Return the messages on the approval queue (or the one named), visible or in flight."""
         attributes = self.emulator.client("sqs").get_queue_attributes(
-            QueueUrl=self.queue_url,
+            QueueUrl=queue_url or self.queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return sum(int(value) for value in attributes.values())
 
+    def dead_letter_depth(self) -> int:
+        """Return the messages on the dead-letter queue, visible or in flight."""
+        assert self.dead_letter_queue_url, "this stack was made without a dead-letter queue"
+        return self.queue_depth(self.dead_letter_queue_url)
 
-def make_stack(emulator: Emulator, approval_timeout_seconds: int = 3600, visibility_timeout_seconds: int = 60) -> Stack:
-    """Create a queue and a state machine with a unique name in the emulator."""
+
+def _dead_letter_queue(sqs: Any, name: str, max_receive_count: int) -> tuple[str, dict[str, str]]:
+    """Create a dead-letter queue; return its URL and the redrive policy that sends messages to it."""
+    url: str = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, {"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count})}
+
+
+def make_stack(
+    emulator: Emulator,
+    approval_timeout_seconds: int = 3600,
+    visibility_timeout_seconds: int = 60,
+    max_receive_count: int | None = None,
+) -> Stack:
+    """Create a queue and a state machine with a unique name in the emulator; with max_receive_count, a
+    dead-letter queue too, as terraform/ makes one."""
     name = f"test-{uuid.uuid4().hex[:12]}"
-    queue_url = emulator.client("sqs").create_queue(
-        QueueName=name, Attributes={"VisibilityTimeout": str(visibility_timeout_seconds)}
+    sqs = emulator.client("sqs")
+    dlq_url, redrive = _dead_letter_queue(sqs, name, max_receive_count) if max_receive_count else (None, {})
+    queue_url = sqs.create_queue(
+        QueueName=name, Attributes={"VisibilityTimeout": str(visibility_timeout_seconds), **redrive}
     )["QueueUrl"]
     arn = create_state_machine(
         emulator.client("stepfunctions"),
@@ -82,7 +103,7 @@ def make_stack(emulator: Emulator, approval_timeout_seconds: int = 3600, visibil
             "partition": PARTITION,
         },
     )
-    return Stack(emulator, queue_url, arn)
+    return Stack(emulator, queue_url, arn, dlq_url)
 
 
 def make_api(emulator: Emulator, state_machine_arn: str) -> Api:

@@ -1,6 +1,7 @@
-# What the approval controller may do: read and settle approval requests, answer task
-# tokens and look up the executions of this state machine. Output as JSON for any
-# principal, and attached to controller_role_name / controller_user_name when set.
+# What the approval controller may do: read and settle approval requests, take back the
+# ones the dead-letter queue holds (and count what else it holds), answer task tokens and
+# look up the executions of this state machine. Output as JSON for any principal, and
+# attached to controller_role_name / controller_user_name when set.
 
 locals {
   controller_principals = concat(
@@ -14,6 +15,12 @@ data "aws_iam_policy_document" "controller" {
     sid       = "ReadAndSettleApprovalRequests"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage"]
     resources = [aws_sqs_queue.approval.arn]
+  }
+
+  statement {
+    sid       = "RecoverDeadLetteredApprovalRequests"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.dead_letter.arn]
   }
 
   # SendTaskSuccess and SendTaskFailure have no resource-level permissions (the task

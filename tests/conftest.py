@@ -71,6 +71,8 @@ def controller_factory(tmp_path: Path, auth_mode: str) -> Iterator[Callable[...,
     tokens: dict[str, str] = {}
 
     def start(stack: Stack, **overrides: Any) -> ServedController:
+        if stack.dead_letter_queue_url:
+            overrides = {"DEAD_LETTER_QUEUE_URL": stack.dead_letter_queue_url, **overrides}
         config = controller_config(stack.emulator, stack.queue_url, tmp_path / "approvals.sqlite3", **overrides)
         if auth_mode == "signed-in" and config["DATABASE"] not in tokens:
             tokens[config["DATABASE"]] = add_user(config["DATABASE"], "Grace")

@@ -73,6 +73,26 @@ def test_the_emulator_outputs_file_is_used_when_present(tmp_path):
     assert (config["CONFIG_SOURCE"], config["AWS_ENDPOINT_URL"]) == ("emulator", "http://127.0.0.1:5000")
 
 
+def test_the_dead_letter_queue_comes_from_the_outputs_unless_the_environment_names_one(tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(
+        json.dumps(
+            {
+                "approval_queue_url": {"value": "http://127.0.0.1:5000/1/q"},
+                "dead_letter_queue_url": {"value": "http://127.0.0.1:5000/1/q-dlq"},
+            }
+        )
+    )
+
+    from_outputs = load_config({"EMULATOR_OUTPUTS": str(outputs)})
+    named = load_config({"EMULATOR_OUTPUTS": str(outputs), "DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:5000/1/other"})
+    alone = load_config({"APPROVAL_QUEUE_URL": "https://sqs.eu-west-2.amazonaws.com/1/q"})
+
+    assert from_outputs["DEAD_LETTER_QUEUE_URL"] == "http://127.0.0.1:5000/1/q-dlq"
+    assert named["DEAD_LETTER_QUEUE_URL"] == "http://127.0.0.1:5000/1/other"
+    assert alone["DEAD_LETTER_QUEUE_URL"] is None
+
+
 def test_no_stack_at_all_is_a_clear_configuration_error(tmp_path):
     with pytest.raises(ConfigurationError, match="set APPROVAL_QUEUE_URL, start the emulator"):
         load_config({"EMULATOR_OUTPUTS": str(tmp_path / "absent.json")})

@@ -22,6 +22,7 @@ from controller.core.errors import (
     InvalidInput,
     RequestExpired,
     RequestNotFound,
+    StoreUnavailable,
 )
 from controller.core.jsontypes import JSONObject
 from controller.storage.interface import Backend, Store
@@ -143,7 +144,14 @@ def _deliver(store: Store, sfn: SFNClient, request: ApprovalRequest) -> None:
         raise AwsUnavailable(f"Step Functions could not be reached; try again. ({type(error).__name__})") from error
     except BotoCoreError as error:  # the answer was lost: the decision may have been taken
         raise AwsUnavailable(unknown) from error
-    store.finish(request.id, states.DECIDED_BY[request.decision.action], None, from_state=states.DECIDING)
+    try:
+        store.finish(request.id, states.DECIDED_BY[request.decision.action], None, from_state=states.DECIDING)
+    except StoreUnavailable as error:  # the claim stays; resume_claims records the outcome once the store is back
+        raise StoreUnavailable(
+            f"Step Functions took the decision on request {request.id}, but the store could not record it"
+            f" ({error.details['reason']}); it is recorded once the store can be written again.",
+            **error.details,
+        ) from error
 
 
 def _stored(store: Store, request_id: str) -> ApprovalRequest:

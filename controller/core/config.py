@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "PULL_WAIT_SECONDS": 20,  # the background pull's long poll; requests never wait for SQS
     "PULL_MAX_BATCHES": 10,
     "PULL_BATCH_SIZE": 10,
+    "DEAD_LETTER_CHECK_SECONDS": 60,  # how often the dead-letter queue is looked at for approval requests
     "AWS_MAX_ATTEMPTS": 4,
     # each check is a DescribeExecution per pending request; decisions find a stopped execution anyway
     "LIVENESS_CHECK_SECONDS": 300,
@@ -94,7 +95,14 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError("CONTROLLER_PULL_BATCH_SIZE must be from 1 to 10, the range SQS allows.")
     if not 0 <= config["PULL_WAIT_SECONDS"] <= 20:
         raise ConfigurationError("CONTROLLER_PULL_WAIT_SECONDS must be from 0 to 20, the range SQS allows.")
-    for key in ("PULL_MAX_BATCHES", "AWS_MAX_ATTEMPTS", "LIVENESS_PARALLEL", "DECISION_PARALLEL", "THREADS"):
+    for key in (
+        "PULL_MAX_BATCHES",
+        "DEAD_LETTER_CHECK_SECONDS",
+        "AWS_MAX_ATTEMPTS",
+        "LIVENESS_PARALLEL",
+        "DECISION_PARALLEL",
+        "THREADS",
+    ):
         if config[key] < 1:
             raise ConfigurationError(f"CONTROLLER_{key} must be at least 1.")
     if config["LOG_FORMAT"] not in ("text", "json"):
@@ -113,6 +121,7 @@ def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         config.update(
             CONFIG_SOURCE="environment",
             APPROVAL_QUEUE_URL=environ["APPROVAL_QUEUE_URL"],
+            DEAD_LETTER_QUEUE_URL=environ.get("DEAD_LETTER_QUEUE_URL"),
             AWS_ENDPOINT_URL=environ.get("AWS_ENDPOINT_URL"),
             AWS_REGION=environ.get("AWS_REGION")
             or environ.get("AWS_DEFAULT_REGION")
@@ -123,6 +132,7 @@ def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     config.update(
         CONFIG_SOURCE=source,
         APPROVAL_QUEUE_URL=outputs["approval_queue_url"],
+        DEAD_LETTER_QUEUE_URL=environ.get("DEAD_LETTER_QUEUE_URL") or outputs.get("dead_letter_queue_url"),
         AWS_ENDPOINT_URL=outputs.get("aws_endpoint_url"),
         AWS_REGION=outputs.get("aws_region") or environ.get("AWS_REGION") or _region_of(outputs["approval_queue_url"]),
     )

@@ -81,6 +81,10 @@ class AwsUnavailable(ApprovalError):
     status, code = 503, "AwsUnavailable"
 
 
+class StoreUnavailable(ApprovalError):
+    status, code = 503, "StoreUnavailable"
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer every error as JSON: {"error": code, "message": text, ...details}."""
 

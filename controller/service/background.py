@@ -3,7 +3,10 @@
 - a single long poll of the approval queue at a time, storing each message before deleting it;
 - upkeep: liveness checks of pending requests (in parallel, bounded), decisions a lost answer
   left claimed, expiry, and the trimming of the event log;
-- webhook notifications of new requests, when configured.
+- webhook notifications of new requests, when configured;
+- a look at the dead-letter queue now and then, storing any approval request found there;
+- a write to the store every few seconds, so that a store that cannot be written stops the pull
+  before it receives anything (the pull then writes again before each receive, until one works).
 
 Each loop has its own store (an SQLite connection), closed when the loop ends, and uses the
 app's boto3 clients (thread-safe), so a fault injected into a client or a crash inside one shows
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -22,7 +26,7 @@ from typing import Any
 from flask import Flask
 
 from controller.approval import decisions, executions, inbox, notify
-from controller.core.errors import AwsUnavailable
+from controller.core.errors import AwsUnavailable, StoreUnavailable
 from controller.core.metrics import Metrics
 from controller.service.aws import clients_of
 from controller.storage.context import backend_of
@@ -34,6 +38,8 @@ UPKEEP_SECONDS = 1.0
 NOTIFY_SECONDS = 0.5
 RETRY_CAP_SECONDS = 30.0
 LIVENESS_BATCH = 50
+STORE_PROBE_SECONDS = 5.0
+STORE_RETRY_CAP_SECONDS = 5.0
 
 
 class Background:
@@ -47,6 +53,8 @@ class Background:
         self.stopped = threading.Event()
         self.threads: list[threading.Thread] = []
         self.liveness_pool = ThreadPoolExecutor(app.config["LIVENESS_PARALLEL"], thread_name_prefix="liveness")
+        self.dead_letters: inbox.DeadLetters = app.extensions["dead_letters"]
+        self.next_probe = 0.0
 
     def start(self) -> None:
         # a long poll paces itself; without one, a short pause keeps the loop from spinning
@@ -71,7 +79,11 @@ class Background:
         self.liveness_pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self, name: str, step: Callable[[Store], None], pause: float) -> None:
-        """Repeat step until stopped; when AWS is unreachable, wait longer each time, up to 30 s."""
+        """Repeat step until stopped; when AWS or the store fails, wait longer each time, up to 30 s.
+
+        A store that fails is tried again within STORE_RETRY_CAP_SECONDS: trying costs one local write,
+        and everything resumes that much sooner once it recovers. Its failure is logged where it is met.
+        """
         retry = 0.0
         with closing(self.backend.open()) as store:
             while not self.stopped.is_set():
@@ -79,6 +91,8 @@ class Background:
                     step(store)
                     self.metrics.loop_succeeded(name)
                     retry = 0.0
+                except StoreUnavailable:
+                    retry = min(max(1.0, retry * 2), STORE_RETRY_CAP_SECONDS)
                 except AwsUnavailable as error:
                     retry = min(max(1.0, retry * 2), RETRY_CAP_SECONDS)
                     log.warning("background %s: %s; trying again in %.0f s", name, error.message, retry)
@@ -89,6 +103,7 @@ class Background:
 
     def _pull_once(self, store: Store) -> None:
         inbox.pull_configured(store, self.clients["sqs"], self.config, self.config["PULL_WAIT_SECONDS"])
+        inbox.check_dead_letters(store, self.clients["sqs"], self.config, self.dead_letters)
 
     def _settle(self, request: ApprovalRequest) -> bool:
         """Check one request's execution; False when AWS could not say (it is checked again later)."""
@@ -102,6 +117,9 @@ class Background:
 
     def _upkeep_once(self, store: Store) -> None:
         """Each part on its own: a request AWS cannot answer for must not hold up the others or the rest."""
+        if time.monotonic() >= self.next_probe:
+            self.next_probe = time.monotonic() + STORE_PROBE_SECONDS
+            store.probe()
         stale = store.stale(self.config["LIVENESS_CHECK_SECONDS"], LIVENESS_BATCH)
         checked = list(self.liveness_pool.map(self._settle, stale))
         decisions.resume_claims(store, self.clients["stepfunctions"], self.config["CLAIM_STALE_SECONDS"])

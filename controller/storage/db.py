@@ -2,17 +2,39 @@
 
 The schema is the ordered SQL files in migrations/; `PRAGMA user_version` records how many
 have been applied. Each start applies the missing ones in one transaction.
+
+When the file or the disk under it fails (full, read-only, I/O error, locked too long), every
+statement raises StoreUnavailable, and the failure is noted in the file's Health, which the
+/health route and the background pull read: nothing is taken from SQS that cannot be stored.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from controller.core.config import ConfigurationError
+from controller.core.errors import StoreUnavailable
+from controller.storage.records import now
+
+log = logging.getLogger(__name__)
+# SQLite's own words for a file or disk that fails, as opposed to a query that is wrong
+FILE_FAILURES = (
+    "database or disk is full",
+    "attempt to write a readonly database",
+    "disk I/O error",
+    "unable to open database file",
+    "database is locked",
+    "database disk image is malformed",
+    "file is not a database",
+)
 
 
 class DatabaseTooNew(ConfigurationError):
@@ -29,9 +51,128 @@ def _migration_scripts() -> list[str]:
 MIGRATIONS = _migration_scripts()
 
 
-def connect(path: str) -> sqlite3.Connection:
+@dataclass
+class Health:
+    """Whether the store last failed at the file or disk, and why; None once a write went through again."""
+
+    failure: str | None = None
+    since: str | None = None
+
+
+_health: dict[str, Health] = {}
+_health_lock = threading.Lock()
+
+
+def health(path: str) -> Health:
+    """Return the health of the database at path, shared by every connection of this process to it."""
+    with _health_lock:
+        return _health.setdefault(path, Health())
+
+
+def health_of(connection: sqlite3.Connection) -> Health:
+    """Return the health of the database a connection made by connect() is open on."""
+    if not isinstance(connection, Connection):
+        raise TypeError("the store's connections come from controller.storage.db.connect")
+    return health(connection.path)
+
+
+def mark_writable(connection: sqlite3.Connection) -> None:
+    """Note that the database a connection is open on took a write again."""
+    noted = health_of(connection)
+    if noted.failure is not None:
+        log.warning("the database can be written again; it failed from %s: %s", noted.since, noted.failure)
+    noted.failure = noted.since = None
+
+
+def _unavailable(path: str, error: sqlite3.DatabaseError) -> StoreUnavailable | None:
+    """Return StoreUnavailable for a failure of the file or disk (noting it in the file's health), else None."""
+    reason = str(error)
+    if not reason.startswith(FILE_FAILURES):
+        return None
+    noted = health(path)
+    if noted.failure is None:
+        noted.since = now()
+        log.error("the database %s cannot be used: %s", path, reason)
+    noted.failure = reason
+    return StoreUnavailable(
+        f"The approval store cannot be used: {reason}. Nothing was changed; new requests wait on the queue"
+        " and are taken once it recovers, by itself. Try again later.",
+        reason=reason,
+    )
+
+
+@contextmanager
+def _translated(path: str) -> Iterator[None]:
+    """Raise StoreUnavailable for a failure of the file or disk met in the block; other errors as they are."""
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        unavailable = _unavailable(path, error)
+        if unavailable is None:
+            raise
+        raise unavailable from error
+
+
+class Cursor(sqlite3.Cursor):
+    """A cursor whose every step, where SQLite reads and writes the file, translates its failures.
+
+    A fetch steps too: an UPDATE ... RETURNING commits (and can meet a full disk) only at its last row.
+    """
+
+    connection: Connection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
+        with _translated(self.connection.path):
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor:
+        with _translated(self.connection.path):
+            return super().executemany(sql, parameters)
+
+    def fetchone(self) -> Any:
+        with _translated(self.connection.path):
+            return super().fetchone()
+
+    def fetchmany(self, size: int | None = 1) -> list[Any]:
+        with _translated(self.connection.path):
+            return super().fetchmany(size)
+
+    def fetchall(self) -> list[Any]:
+        with _translated(self.connection.path):
+            return super().fetchall()
+
+    def __next__(self) -> Any:
+        with _translated(self.connection.path):
+            return super().__next__()
+
+
+class Connection(sqlite3.Connection):
+    """A connection that turns failures of the file or disk into StoreUnavailable, on every cursor."""
+
+    def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self.path = database
+
+    def cursor(self, factory: Any = Cursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
+        cursor: Cursor = self.cursor()
+        return cursor.execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor:
+        cursor: Cursor = self.cursor()
+        return cursor.executemany(sql, parameters)
+
+
+def connect(path: str) -> Connection:
     """Open the database in autocommit mode, ready for several processes at once."""
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    try:
+        connection = sqlite3.connect(
+            path, timeout=30, isolation_level=None, check_same_thread=False, factory=Connection
+        )
+    except sqlite3.DatabaseError as error:
+        raise _unavailable(path, error) or error from error
     connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")  # a stored request must survive a crash before its SQS delete
@@ -50,10 +191,12 @@ def transaction(connection: sqlite3.Connection) -> Iterator[None]:
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield
+        connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        # a COMMIT that failed (a full disk) may leave the transaction open; the next one must not join it
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")
 
 
 def _statements(script: str) -> list[str]:

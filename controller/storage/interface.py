@@ -205,8 +205,33 @@ class InsightStore(Protocol):
         ...
 
 
+class HealthStore(Protocol):
+    """Whether the store takes writes. A failure of the medium (a full disk) met by any unit of work raises
+    StoreUnavailable there and is noted for all of them, until a write goes through again."""
+
+    def probe(self) -> None:
+        """Write once: StoreUnavailable if that fails, else a failure noted before is cleared."""
+        ...
+
+    def check_writable(self) -> None:
+        """Raise StoreUnavailable unless the store takes writes; it writes only while a failure is noted."""
+        ...
+
+    def failure(self) -> str | None:
+        """Return why the store last failed, or None once a write went through again."""
+        ...
+
+
 class Store(
-    RequestStore, EventStore, NotificationStore, UserStore, AuditStore, InvalidMessageStore, InsightStore, Protocol
+    RequestStore,
+    EventStore,
+    NotificationStore,
+    UserStore,
+    AuditStore,
+    InvalidMessageStore,
+    InsightStore,
+    HealthStore,
+    Protocol,
 ):
     """Everything the controller keeps, for one unit of work; close it when that work ends."""
 

@@ -383,6 +383,22 @@ class SqliteStore:
         ).fetchone()
         return DecisionTimes(bounds, tuple(int(n or 0) for n in row[2:]), int(row[0]), float(row[1]))
 
+    # --- whether the store takes writes -----------------------------------------------------------
+
+    def probe(self) -> None:
+        self.connection.execute(
+            "INSERT INTO store_probe (id, probed_at) VALUES (1, :now) ON CONFLICT (id) DO UPDATE SET probed_at = :now",
+            {"now": now()},
+        )
+        db.mark_writable(self.connection)
+
+    def check_writable(self) -> None:
+        if self.failure() is not None:
+            self.probe()
+
+    def failure(self) -> str | None:
+        return db.health_of(self.connection).failure
+
 
 class SqliteBackend:
     """An SQLite file: the schema migrated in place, a connection per store."""

@@ -69,6 +69,8 @@ def pending() -> ResponseReturnValue:
         warnings=warnings,
         invalid_messages=store.invalid_messages(limit),
         notifications=store.notification_counts(),
+        dead_letters=listing.dead_letters(),
+        store={"failure": store.failure()},
     )
 
 

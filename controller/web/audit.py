@@ -6,16 +6,19 @@ answered it: the view, an error (409, 410, 503), the identity check (401) or the
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from controller.access import auth
 from controller.approval.decisions import Outcome
-from controller.core.errors import RequestNotFound
+from controller.core.errors import RequestNotFound, StoreUnavailable
 from controller.storage.context import get_store
 from controller.storage.records import AuditAttempt
 
 bp = Blueprint("audit", __name__)
+log = logging.getLogger(__name__)
 
 
 def _outcome(response: Response) -> str:
@@ -49,10 +52,13 @@ def record(response: Response) -> Response:
     ]
     refused = current_app.extensions["metrics"].refused
     for request_id, status, outcome in each:
-        attempt = AuditAttempt(actor, role, auth.client_address(), action, request_id, status, outcome)
-        get_store().record_attempt(attempt)
         if status >= 400:
             refused.labels(outcome).inc()
+        attempt = AuditAttempt(actor, role, auth.client_address(), action, request_id, status, outcome)
+        try:
+            get_store().record_attempt(attempt)
+        except StoreUnavailable as error:  # the attempt is refused, and its answer must still reach the caller
+            log.error("attempt to decide not audited, the store failed (%s): %s", error.message, attempt)
     return response
 
 

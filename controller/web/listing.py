@@ -8,7 +8,7 @@ from dataclasses import asdict
 from flask import current_app
 
 from controller.approval import executions, inbox
-from controller.core.errors import AwsUnavailable
+from controller.core.errors import AwsUnavailable, StoreUnavailable
 from controller.service import aws
 from controller.storage.context import get_store
 from controller.storage.interface import Store
@@ -18,13 +18,36 @@ RECENT_SHOWN = 10
 
 
 def refresh_warnings() -> list[str]:
-    """Catch the stored requests up with AWS; return the warnings a reader sees when it could not be reached."""
-    clients = aws.clients_of(current_app)
+    """Catch the stored requests up with AWS; return the warnings a reader sees when that failed."""
+    clients, store = aws.clients_of(current_app), get_store()
+    dead_letters: inbox.DeadLetters = current_app.extensions["dead_letters"]
+    warnings = []
     try:
-        inbox.catch_up(get_store(), clients["sqs"], clients["stepfunctions"], current_app.config)
+        inbox.catch_up(store, clients["sqs"], clients["stepfunctions"], current_app.config, dead_letters)
     except AwsUnavailable as error:
-        return [f"Showing stored requests only; AWS could not be reached: {error.message}"]
-    return []
+        warnings.append(f"Showing stored requests only; AWS could not be reached: {error.message}")
+    except StoreUnavailable:
+        pass  # said below, from the store's health, whichever thread met the failure
+    failure = store.failure()
+    if failure:
+        warnings.append(
+            f"The store is failing ({failure}): decisions are refused, and new requests wait on the queue"
+            " until it can be written again; this page shows what was stored before."
+        )
+    if dead_letters.count:
+        warnings.append(
+            f"{dead_letters.count} message(s) on the dead-letter queue are not approval requests;"
+            " they are left there for you to look at."
+        )
+    return warnings
+
+
+def dead_letters() -> dict[str, int | str | None] | None:
+    """Return what the last look at the dead-letter queue found; None when there is none to look at."""
+    if not current_app.config.get("DEAD_LETTER_QUEUE_URL"):
+        return None
+    seen: inbox.DeadLetters = current_app.extensions["dead_letters"]
+    return seen.shown()
 
 
 def execution_status(store: Store, request: ApprovalRequest) -> dict[str, str | None]:

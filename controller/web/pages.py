@@ -29,6 +29,7 @@ ERROR_TITLES = {
     "AlreadyDecided": "Already decided",
     "RequestExpired": "Expired",
     "AwsUnavailable": "AWS unreachable, nothing was decided; try again",
+    "StoreUnavailable": "The store is failing; try again once it recovers",
 }
 
 

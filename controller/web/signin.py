@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import time
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from controller.access import auth, credentials
 from controller.core.errors import TooManyAttempts
+from controller.storage import db
 from controller.storage.context import get_store
 from controller.web.security import csrf_ok
 
@@ -62,5 +63,13 @@ def sign_out() -> ResponseReturnValue:
 
 @bp.get("/health")
 def health() -> ResponseReturnValue:
-    """Say the controller answers (no identity needed; nothing about requests)."""
+    """Say whether the controller answers and its store can be written (no identity needed; nothing about requests)."""
+    noted = db.health(current_app.config["DATABASE"])
+    if noted.failure:
+        return {
+            "status": "failing",
+            "store": noted.failure,
+            "since": noted.since,
+            "sign_in": bool(g.get("sign_in")),
+        }, 503
     return {"status": "ok", "sign_in": bool(g.get("sign_in"))}
