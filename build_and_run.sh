@@ -17,9 +17,10 @@ esac
 
 cd "$(dirname "$0")"
 python="${PYTHON:-python3}"
-venv=.venv
+venv=${VENV:-.venv}
 stamp="$venv/.installed"
-outputs=.emulator/outputs.json
+outputs=${EMULATOR_OUTPUTS:-.emulator/outputs.json}
+export EMULATOR_OUTPUTS=$outputs  # where the controller reads them
 
 if [[ ! -x "$venv/bin/python" ]]; then
   echo "==> creating $venv"
@@ -57,17 +58,54 @@ if [[ "$mode" == auto ]]; then
   if [[ -n "$deployed_outputs" && "$deployed_outputs" != "{}" ]]; then mode=aws; else mode=local; fi
 fi
 
-start_emulator() {
-  rm -f "$outputs"
-  run -m emulator --outputs "$outputs" "$@" &
-  emulator_pid=$!
-  trap 'kill "$emulator_pid" 2>/dev/null; wait "$emulator_pid" 2>/dev/null || true' EXIT
-  for _ in $(seq 1 300); do
-    [[ -f "$outputs" ]] && return 0
-    kill -0 "$emulator_pid" 2>/dev/null || { echo "the emulator failed to start" >&2; exit 1; }
+# Every process this script starts ends when it ends, however it ends: Ctrl-C, kill, a closed terminal,
+# or one of them dying (then the script says which and exits non-zero).
+declare -A started=()  # pid -> what it is
+start() {  # start NAME ARGS...: run the project's Python in the background, as a child of this shell itself
+  local name=$1
+  shift
+  "$venv/bin/python" "$@" &
+  started[$!]=$name
+}
+stop_started() {
+  local pid
+  for pid in "${!started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 100); do  # 10 s to stop cleanly, then killed
+    local alive=0
+    for pid in "${!started[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [[ $alive == 0 ]] && break
     sleep 0.1
   done
-  echo "the emulator did not become ready within 30 s" >&2
+  for pid in "${!started[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_started EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+# Wait until one of the started processes ends; say which, and exit non-zero (the EXIT trap stops the rest).
+wait_for_any() {
+  local status=0 pid
+  wait -n || status=$?
+  for pid in "${!started[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "build_and_run.sh: the ${started[$pid]} (pid $pid) exited with status $status; stopping the rest" >&2
+      unset "started[$pid]"
+    fi
+  done
+  exit $((status == 0 ? 1 : status))
+}
+
+start_emulator() {
+  rm -f "$outputs"
+  start emulator -m emulator --outputs "$outputs" --port "${EMULATOR_PORT:-5000}" --api-port "${EMULATOR_API_PORT:-4000}" "$@"
+  local pid=$!
+  for _ in $(seq 1 1200); do
+    [[ -f "$outputs" ]] && return 0
+    kill -0 "$pid" 2>/dev/null || { echo "the emulator failed to start" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "the emulator did not become ready within 120 s" >&2
   exit 1
 }
 
@@ -79,7 +117,8 @@ local_order() {
 }
 
 port="${CONTROLLER_PORT:-3000}"
-order='{"order_id": "ORD-1", "customer": {"id": "C-1", "name": "Ada"}, "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": 12.5}]}'
+# Pasted, '$RANDOM' gives each order an id of its own (bash and zsh).
+order='{"order_id": "ORD-'"'\$RANDOM'"'", "customer": {"id": "C-1", "name": "Ada"}, "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": 12.5}]}'
 if [[ "$mode" == aws ]]; then
   if [[ -z "$deployed_outputs" || "$deployed_outputs" == "{}" ]]; then
     echo "No deployed stack: run terraform apply first (see README), or use --local." >&2
@@ -145,13 +184,17 @@ else
   start_order=$(local_order)
 fi
 
+oldest="curl -s localhost:$port/pending | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"pending\"][0][\"id\"])'"
 cat <<NEXT
 
-Ready. In another shell:
+Ready. In another shell, paste these in order (run /pending again until it lists the order):
   $start_order
   curl localhost:$port/pending
-  curl -X POST localhost:$port/approve          # or /approve/<id>, /reject/<id> -d '{"reason": "..."}'
-  curl localhost:$port/approvals/<id>
+  id=\$($oldest)
+  curl -X POST localhost:$port/approve/\$id
+  curl localhost:$port/approvals/\$id
+  # or reject it: curl -X POST localhost:$port/reject/\$id -H 'Content-Type: application/json' -d '{"reason": "..."}'
 
 NEXT
-run -m controller
+start controller -m controller
+wait_for_any

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from controller.access import auth
+from controller.approval import policy
 from controller.approval.inbox import DeadLetters
 from controller.core.config import DEFAULTS, check
 from controller.core.errors import register_error_handlers
@@ -29,6 +30,8 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     check(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; keeps field order
     context.init_app(app, backend_for(app.config))
+    # read and checked once, so a bad file stops the start; requests then carry the rule they got
+    app.config["POLICY"] = policy.load(app.config["POLICY_FILE"]) if app.config["POLICY_FILE"] else None
     app.extensions["metrics"] = Metrics()
     app.extensions["aws"] = make_clients(app.config, app.extensions["metrics"])
     app.extensions["dead_letters"] = DeadLetters()

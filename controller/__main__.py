@@ -3,6 +3,8 @@
 python -m controller                                   serve, with waitress (migrating the database first)
 python -m controller migrate                           bring the database's schema up to date, and exit
 python -m controller users add NAME --role approver    add a user; prints their API token last
+python -m controller users add NAME --role approver --group finance   ... in a group (repeatable)
+python -m controller users groups NAME [GROUP ...]    set a user's groups
 python -m controller users list | remove NAME | token NAME
 python -m controller policy check FILE [--order ORDER.json]   check an approval policy file
 """

@@ -16,15 +16,16 @@ from typing import Any
 from boto3.session import Session
 from werkzeug.serving import make_server
 
-from emulator import patches
+from emulator import addresses, patches
 from emulator.apigateway.gateway import create_gateway
 from emulator.hosts import LocalOnly, local_moto_server
 from emulator.lambda_runner import pool
 from emulator.provision.stack import Deployment, provision
-from stack.definition import load_stack
+from stack.definition import load_stack, resource_name
 from stack.paths import EMULATOR_OUTPUTS
 
 REGION = "eu-west-1"
+ADDRESSES_FILE = "local_addresses.json"  # next to the outputs: the REST API id and API key of every start
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -99,6 +100,17 @@ def _where_it_serves(args: argparse.Namespace, endpoint_url: str) -> dict[str, s
     }
 
 
+def _stable_api_key(outputs: Path) -> str:
+    """Give the built-in REST API the id kept next to the outputs; return the API key kept there."""
+    try:
+        kept = addresses.load_or_make(outputs.parent / ADDRESSES_FILE)
+    except addresses.AddressesFileError as error:
+        sys.exit(f"emulator: {error}")
+    stack = load_stack()
+    addresses.reserve_rest_api_id(REGION, resource_name(stack, "api", stack["name_prefix"]), kept.rest_api_id)
+    return kept.api_key
+
+
 def main() -> None:
     """Start moto and its API Gateway, create the stack, write the outputs, then wait."""
     args = _parse_args()
@@ -112,14 +124,15 @@ def main() -> None:
     outputs = _where_it_serves(args, endpoint_url)
     if not args.empty:
         session = Session(region_name=REGION, **FAKE_CREDENTIALS)
-        outputs = _outputs(args, provision(session, endpoint_url, args.approval_timeout_seconds), endpoint_url)
+        stack = provision(session, endpoint_url, args.approval_timeout_seconds, _stable_api_key(args.outputs))
+        outputs = _outputs(args, stack, endpoint_url)
     # the gateway serves whatever REST API moto holds: the built-in stack's, or one Terraform deployed
     gateway = make_server(args.host, args.api_port, LocalOnly(create_gateway(endpoint_url), args.host), threaded=True)
     threading.Thread(target=gateway.serve_forever, daemon=True).start()
     write_outputs(args.outputs, outputs)
     print(f"emulator ready: AWS endpoint {endpoint_url}, outputs in {args.outputs}", flush=True)
     stopped = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # Ctrl-C, kill, a closed terminal
         signal.signal(signum, lambda *_: stopped.set())
     stopped.wait()
     gateway.shutdown()

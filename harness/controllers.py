@@ -24,14 +24,16 @@ STREAM_END_SECONDS = 30  # longer than an /events stream lasts
 TEST_PASSWORD = "correct horse battery staple"
 
 
-def add_user(database: Path | str, name: str, role: str = "approver", password: str = TEST_PASSWORD) -> str:
+def add_user(
+    database: Path | str, name: str, role: str = "approver", password: str = TEST_PASSWORD, groups: tuple[str, ...] = ()
+) -> str:
     """Add a user to a controller's database, as `python -m controller users add` does; return their API token."""
     backend = SqliteBackend(str(database))
     backend.migrate()
     token = credentials.new_token()
     hashes = credentials.hash_password(password), credentials.hash_token(token)
     with closing(backend.open()) as store:
-        if not store.add_user(name, role, *hashes):
+        if not store.add_user(name, role, *hashes, groups):
             raise ValueError(f"{name} is already a user")
     return token
 

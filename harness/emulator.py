@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from harness.waiting import free_port
 from stack.paths import PROJECT_ROOT
@@ -34,7 +35,7 @@ class Emulator:
         """Where the emulator's API Gateway listens."""
         return self.outputs["api_gateway_url"]
 
-    def client(self, service: str, endpoint_url: str | None = None) -> Any:
+    def client(self, service: str, endpoint_url: str | None = None, config: Config | None = None) -> Any:
         """Return a new boto3 client for the emulator, or for a proxy in front of it (one per thread)."""
         return boto3.client(
             service,
@@ -42,6 +43,7 @@ class Emulator:
             region_name=self.outputs["aws_region"],
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
+            config=config,
         )
 
 

@@ -136,7 +136,7 @@ def test_an_unknown_id_gets_404(controller):
     assert controller.get("/approvals/no-such-request").status_code == 404
 
 
-def test_approve_without_an_id_needs_exactly_one_pending_request(stack, controller):
+def test_approve_without_an_id_needs_exactly_one_pending_request(stack, controller, auth_mode):
     assert controller.post("/approve").status_code == 404
     first, second = stack.start(), stack.start()
     controller.wait_for_pending(first)
@@ -147,7 +147,43 @@ def test_approve_without_an_id_needs_exactly_one_pending_request(stack, controll
     assert ambiguous.status_code == 409
     assert sorted(ambiguous.json()["pending"]) == sorted([first, second])
     assert controller.post(f"/reject/{first}").status_code == 200
-    assert controller.post("/approve").json()["id"] == second
+    if auth_mode == "signed-in":  # signed in, the shortcut needs the digest of the order that was seen
+        unnamed = controller.post("/approve")
+        assert (unnamed.status_code, unnamed.json()["error"], unnamed.json()["pending"]) == (
+            409,
+            "RequestNotNamed",
+            [second],
+        )
+        shown = controller.get(f"/approvals/{second}").json()["request"]["order_digest"]
+        assert controller.post("/approve", {"expected_order_digest": shown}).json()["id"] == second
+    else:
+        assert controller.post("/approve").json()["id"] == second
+
+
+def test_a_decision_for_another_order_than_the_one_seen_gets_412_and_decides_nothing(stack, controller):
+    seen, arrived = stack.start(), stack.start(dict(ORDER, order_id="ORD-LATE"))
+    seen_digest = controller.wait_for_pending(seen)["order_digest"]
+    controller.wait_for_pending(arrived)
+    assert controller.post(f"/reject/{seen}").status_code == 200  # the one seen is gone; another is the only one
+
+    for path in ("/approve", f"/approve/{arrived}", f"/reject/{arrived}"):
+        refused = controller.post(path, {"expected_order_digest": seen_digest})
+        assert (refused.status_code, refused.json()["error"]) == (412, "OrderChanged"), path
+
+    assert controller.get(f"/approvals/{arrived}").json()["request"]["state"] == "pending"
+    assert stack.describe(arrived)["status"] == "RUNNING"
+
+
+@pytest.mark.parametrize("digest", ["", "abc", "A" * 64, 42, None])
+def test_an_expected_order_digest_that_is_no_digest_gets_400(stack, controller, digest):
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    refused = controller.post(f"/approve/{name}", {"expected_order_digest": digest})
+
+    assert (refused.status_code, refused.json()["error"]) == (400, "InvalidInput")
+    assert controller.post("/approve", {"ids": [name], "expected_order_digest": "0" * 64}).status_code == 400
+    assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
 
 
 def test_a_malformed_decision_body_gets_400_and_changes_nothing(stack, controller):
@@ -252,7 +288,7 @@ def test_a_crash_between_store_and_delete_leaves_no_duplicate(
     wait_for(lambda: restarted.get("/pending") and stack.queue_depth() == 0, 15, "the redelivered message to be taken")
 
     assert [r["id"] for r in restarted.get("/pending").json()["pending"]] == [name]
-    assert restarted.post("/approve").status_code == 200
+    assert restarted.post(f"/approve/{name}").status_code == 200
     assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
 
 

@@ -122,8 +122,9 @@ class _WriterBetweenCopyAndRestore(DynamoDBBackend):
         return super().get_item(*args, **kwargs)
 
 
-def test_canary_moto_still_loses_a_write_made_while_a_transaction_is_cancelled() -> None:
-    """Why the emulator serves DynamoDB one call at a time: once this fails, moto keeps such a write itself
+def test_canary_dynamodb_serves_one_call_at_a_time() -> None:
+    """moto still loses a write made while a transaction is cancelled, which is why the emulator serves
+    DynamoDB one call at a time: once this fails, moto keeps such a write itself
     and the lock in emulator/patches/dynamodb.py can go."""
     backend = _WriterBetweenCopyAndRestore(lambda: backend.put_item("t", {"pk": {"S": "meanwhile"}}))
     backend.create_table(

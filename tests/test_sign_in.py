@@ -287,3 +287,28 @@ def test_a_removed_users_page_session_stops_working(controller):
     assert users_command(controller, "remove", "Ada").returncode == 0
 
     assert session.get(controller.url + "/pending", timeout=TIMEOUT).status_code == 401
+
+
+def test_the_page_sends_the_digest_of_the_order_it_shows_and_a_stale_form_decides_nothing(stack, controller):
+    name = stack.start()
+    digest = controller.wait_for_pending(name)["order_digest"]
+    token = add_user(controller.app.config["DATABASE"], "Ada")
+    session, _ = signed_in_session(controller, "Ada")
+    page = session.get(controller.url + "/", timeout=TIMEOUT).text
+    form_token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    stale = {"csrf_token": form_token, "expected_order_digest": "0" * 64}
+    single = session.post(f"{controller.url}/ui/approve/{name}", data=stale, timeout=TIMEOUT).text
+    selection = {"csrf_token": form_token, "kind": "approve", "ids": [name], "digests": [f"{name} {'0' * 64}"]}
+    selected = session.post(f"{controller.url}/ui/selected", data=selection, timeout=TIMEOUT).text
+
+    assert page.count(f'name="expected_order_digest" value="{digest}"') == 2  # the Approve and the Reject form
+    assert f'name="digests" value="{name} {digest}"' in page
+    assert "Not decided, the order changed" in single and "Not decided, the order changed" in selected
+    looked_up = requests.get(f"{controller.url}/approvals/{name}", headers=bearer(token), timeout=TIMEOUT)
+    trail = requests.get(f"{controller.url}/approvals/{name}/audit", headers=bearer(token), timeout=TIMEOUT)
+    assert looked_up.json()["request"]["state"] == "pending"
+    assert [event["outcome"] for event in trail.json()["events"]] == [
+        "OrderChanged",
+        "OrderChanged",
+    ]

@@ -72,3 +72,12 @@ def test_an_order_id_ending_in_a_newline_keeps_the_summary_on_one_line(stack, co
     summary, *_ = text.split("\n")
     assert summary.startswith(f"Order ORD-7{MARK} from Ada Lovelace, total 28.00 EUR, waits for approval until ")
     assert len(text.split("\n")) == 4
+
+
+def test_the_notification_says_who_asked_as_data(stack, controller_factory, webhook):
+    controller_factory(stack, NOTIFY_WEBHOOK_URL=webhook.url, PUBLIC_URL=PAGE)
+    name = stack.start({**ORDER, "requested_by": "<!channel> dave"})
+
+    text = wait_for(lambda: webhook.for_request(name), 30, "the notification")["text"]
+
+    assert text.startswith("Order ORD-1001 from Ada Lovelace, requested by &lt;!channel&gt; dave, total 28.00 EUR")

@@ -8,7 +8,8 @@ static files and /health needs an identity, read on every request (so no restart
 - else `Authorization: Bearer <token>` (API clients);
 - else the page's session cookie, set by the sign-in form.
 
-Roles come from the users table: viewers read, approvers decide too.
+Roles and groups come from the users table: viewers read, approvers decide too, and approval
+rules may name the groups whose members decide a request.
 """
 
 from __future__ import annotations
@@ -45,12 +46,19 @@ class Identity:
 
     name: str
     role: str
+    groups: tuple[str, ...] = ()  # from the users table, whichever way they signed in
 
 
 def current_user() -> Identity | None:
     """Return who signed in for this request; None in local mode."""
     user: Identity | None = g.get("user")
     return user
+
+
+def decider_groups() -> tuple[str, ...] | None:
+    """Return the signed-in user's groups, for approval rules; None in local mode, where nobody signed in."""
+    user = current_user()
+    return None if user is None else user.groups
 
 
 def is_loopback(host: str) -> bool:
@@ -108,7 +116,7 @@ def _proxy_user() -> Identity | None:
     user = get_store().user(name)
     if user is None:
         raise NotAllowed(f"{name} signed in at the proxy but is not a user of this controller; add them: {ADD_USER}.")
-    return Identity(user.name, user.role)
+    return Identity(user.name, user.role, user.groups)
 
 
 def _bearer_user() -> Identity | None:
@@ -125,7 +133,7 @@ def _bearer_user() -> Identity | None:
     if matched is None:
         count_failure(keys)
         raise SignInRequired("That token is not valid. `python -m controller users token NAME` issues a new one.")
-    return Identity(matched.name, matched.role)
+    return Identity(matched.name, matched.role, matched.groups)
 
 
 def _session_user() -> Identity | None:
@@ -134,7 +142,7 @@ def _session_user() -> Identity | None:
     if user is None:
         session.pop("user", None)  # removed since they signed in, or signed in too long ago
         return None
-    return Identity(user.name, user.role)
+    return Identity(user.name, user.role, user.groups)
 
 
 def metrics_token_matches() -> bool:

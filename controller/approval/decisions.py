@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -13,27 +14,29 @@ from typing import TYPE_CHECKING, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-from controller.approval import executions
+from controller.approval import executions, quorum
 from controller.core import states, text
+from controller.core.digest import DIGEST, order_digest
 from controller.core.errors import (
     AlreadyDecided,
     ApprovalError,
     AwsUnavailable,
     InvalidInput,
+    OrderChanged,
     RequestExpired,
     RequestNotFound,
     StoreUnavailable,
 )
 from controller.core.jsontypes import JSONObject
 from controller.storage.interface import Backend, Store
-from controller.storage.records import Action, ApprovalRequest, Decision, PublicRequest, now
+from controller.storage.records import Action, Approval, ApprovalRequest, Decision, now
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 log = logging.getLogger(__name__)
-# Step Functions' answers for a token that can no longer be used; moto says InvalidToken
-# where AWS says TaskTimedOut, so all of them mean the same here.
+# Step Functions' answers for a token that can no longer be used: TaskTimedOut for one answered or timed
+# out, InvalidToken for one it does not know (an emulator restarted since), so all of them mean the same here.
 TOKEN_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 SETTLE_POLLS, SETTLE_POLL_SECONDS = 10, 0.2
 NOT_SENT = (EndpointConnectionError, ConnectTimeoutError)  # the request never reached AWS
@@ -46,7 +49,7 @@ class Outcome:
     """What came of one id of a bulk decision: the request as decided, or the error that refused it."""
 
     id: str
-    answer: PublicRequest | ApprovalError
+    answer: dict[str, object] | ApprovalError  # the request as shown, or the error
 
     @property
     def status(self) -> int:
@@ -55,7 +58,7 @@ class Outcome:
     @property
     def result(self) -> str:
         """Return the state the request reached, or the error's code."""
-        return self.answer.code if isinstance(self.answer, ApprovalError) else self.answer["state"]
+        return self.answer.code if isinstance(self.answer, ApprovalError) else str(self.answer["state"])
 
     def shown(self) -> dict[str, object]:
         """Return the outcome as the API shows it: {"id", "status": 200, "request"} or {"id", "status", "error"...}."""
@@ -83,6 +86,26 @@ def validate(action: Action, fields: JSONObject) -> Decision:
     return Decision(action, given.get("approver"), given.get("comment"), given.get("reason"))
 
 
+def expected_digest(fields: JSONObject) -> str | None:
+    """Take the optional `expected_order_digest` out of a decision's fields; InvalidInput unless it is a digest."""
+    if "expected_order_digest" not in fields:
+        return None
+    expected = fields.pop("expected_order_digest")
+    if not (isinstance(expected, str) and DIGEST.fullmatch(expected)):
+        raise InvalidInput("'expected_order_digest' must be the order_digest shown with a request: 64 hex digits.")
+    return expected
+
+
+def check_digest(request: ApprovalRequest, expected: str | None) -> None:
+    """Raise OrderChanged when a decision says it saw another order than the one stored."""
+    if expected is not None and order_digest(request.order) != expected:
+        raise OrderChanged(
+            f"Request {request.id} holds another order than the one you saw (its order_digest differs);"
+            f" nothing was decided. GET /approvals/{request.id} shows it.",
+            order_digest=order_digest(request.order),
+        )
+
+
 def _refuse_closed(request: ApprovalRequest) -> NoReturn:
     """Raise the error that explains why a request that is not pending cannot be decided."""
     if request.state in states.DECIDED:
@@ -98,10 +121,10 @@ def _refuse_closed(request: ApprovalRequest) -> NoReturn:
     raise RequestExpired(f"Request {request.id} can no longer be decided: {request.closed_reason}", state=request.state)
 
 
-def _send(sfn: SFNClient, request: ApprovalRequest, decision: Decision) -> None:
+def _send(store: Store, sfn: SFNClient, request: ApprovalRequest, decision: Decision) -> None:
     """Send the decision a request was claimed for."""
     if decision.action == "approve":
-        output = {"status": "APPROVED", "approver": decision.approver, "comment": decision.comment}
+        output = quorum.output(store, request, decision)
         sfn.send_task_success(taskToken=request.task_token, output=json.dumps(output))
     else:
         cause = decision.reason or "Rejected by the approver."
@@ -128,7 +151,7 @@ def _deliver(store: Store, sfn: SFNClient, request: ApprovalRequest) -> None:
     if request.decision is None:  # a claim always carries its decision; this one is not a claim
         raise ValueError(f"request {request.id} is not claimed for a decision")
     try:
-        _send(sfn, request, request.decision)
+        _send(store, sfn, request, request.decision)
     except ClientError as error:
         if error.response["Error"]["Code"] not in TOKEN_GONE:  # refused (throttled, denied): nothing was decided
             store.release(request.id)
@@ -161,31 +184,82 @@ def _stored(store: Store, request_id: str) -> ApprovalRequest:
     return request
 
 
-def decide(store: Store, sfn: SFNClient, request_id: str, decision: Decision) -> PublicRequest:
-    """Send the decision once and record it; return the request as shown publicly afterwards."""
+def _claim(
+    store: Store, request: ApprovalRequest, decision: Decision, groups: Sequence[str] | None
+) -> ApprovalRequest | None:
+    """Claim a pending request for this decision; None when it was an approval that leaves it pending.
+
+    Under a rule, the decider must be eligible, and an approval is recorded: the one that makes the
+    rule's count claims the request in the same step, so that it is decided exactly once.
+    """
+    rule = quorum.rule_of(request)
+    if rule is None:
+        claimed = store.claim(request.id, decision)
+    else:
+        refused = quorum.refusal(store, request, rule, decision, groups)
+        if refused is not None:
+            raise refused
+        if decision.action == "approve":
+            approval = Approval(decision.approver or "", now(), decision.comment)
+            outcome = store.add_approval(request.id, approval, rule.approvals)
+            if outcome.result == "recorded":
+                return None
+            if outcome.result == "duplicate":  # the same person again, racing themselves past the check above
+                raise quorum.already_approved(store, request.id, rule, decision.approver or "")
+            claimed = outcome.claimed
+        else:
+            claimed = store.claim(request.id, decision)
+    if claimed is None:
+        _refuse_closed(_stored(store, request.id))
+    return claimed
+
+
+def decide(
+    store: Store,
+    sfn: SFNClient,
+    request_id: str,
+    decision: Decision,
+    expected: str | None = None,
+    groups: Sequence[str] | None = None,
+) -> dict[str, object]:
+    """Send the decision once and record it; return the request as shown afterwards.
+
+    With `expected`, the digest of the order the decider saw, a request holding another order is refused.
+    `groups` are the signed-in decider's (None in local mode), for requests under an approval rule; an
+    approval that leaves such a request short of its count is recorded and the request stays pending.
+    """
     request = _stored(store, request_id)
+    check_digest(request, expected)
     if request.state == states.PENDING and request.expires_at <= now():
         store.expire_overdue(request_id)  # a late decision must not reach a token whose time is up
-    claimed = store.claim(request_id, decision)
+        request = _stored(store, request_id)
+    claimed = _claim(store, request, decision, groups)
     if claimed is None:
-        _refuse_closed(_stored(store, request_id))
+        return quorum.shown(store, _stored(store, request_id))
     _deliver(store, sfn, claimed)
     settled = _stored(store, request_id)
     if settled.state != states.DECIDED_BY[decision.action]:
         _refuse_closed(settled)
-    return settled.public()
+    return quorum.shown(store, settled)
 
 
 def decide_many(
-    backend: Backend, sfn: SFNClient, request_ids: list[str], decision: Decision, parallel: int
+    backend: Backend,
+    sfn: SFNClient,
+    request_ids: list[str],
+    decision: Decision,
+    parallel: int,
+    expected: Mapping[str, str] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> list[Outcome]:
-    """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight; one outcome
-    per id, in order."""
+    """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight, one outcome
+    per id, in order; `expected` maps ids to the digest of the order the decider saw."""
 
     def one(request_id: str) -> Outcome:
         try:
             with closing(backend.open()) as store:  # closed here: the pool's threads end with the call
-                return Outcome(request_id, decide(store, sfn, request_id, decision))
+                decided = decide(store, sfn, request_id, decision, (expected or {}).get(request_id), groups)
+                return Outcome(request_id, decided)
         except ApprovalError as error:
             return Outcome(request_id, error)
         except Exception:  # one id's fault must not hide the others' outcomes, already decided

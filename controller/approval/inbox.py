@@ -8,13 +8,13 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from controller.approval import decisions, executions
+from controller.approval import decisions, executions, policy
 from controller.core.errors import AwsUnavailable
 from controller.storage.interface import Store
 from controller.storage.records import NewRequest, now
@@ -73,8 +73,24 @@ def parse_message(body: str) -> NewRequest:
     return request
 
 
+def with_rule(request: NewRequest, rules: policy.Policy | None) -> NewRequest:
+    """Return the request with the approval rule that applies to its order, fixed now; as it is without a policy."""
+    if rules is None:
+        return request
+    applied = rules.apply(
+        request.order, datetime.fromisoformat(request.requested_at), datetime.fromisoformat(request.expires_at)
+    )
+    return replace(request, rule=json.loads(applied.to_json()))
+
+
 def _store_and_delete(
-    store: Store, sqs: SQSClient, queue_url: str, messages: list[MessageTypeDef], notify: bool, set_aside: bool
+    store: Store,
+    sqs: SQSClient,
+    queue_url: str,
+    messages: list[MessageTypeDef],
+    notify: bool,
+    set_aside: bool,
+    rules: policy.Policy | None = None,
 ) -> None:
     """Store the approval requests among messages, then delete from SQS those stored, even if a later one failed.
 
@@ -84,7 +100,7 @@ def _store_and_delete(
     try:
         for message in messages:
             try:
-                store.save_request(parse_message(message["Body"]), notify)
+                store.save_request(with_rule(parse_message(message["Body"]), rules), notify)
             except InvalidMessage as error:
                 if set_aside:  # after maxReceiveCount receives, the redrive policy moves it to the DLQ
                     receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
@@ -97,7 +113,15 @@ def _store_and_delete(
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=handled)
 
 
-def _take_batch(store: Store, sqs: SQSClient, queue_url: str, wait_seconds: int, batch_size: int, notify: bool) -> int:
+def _take_batch(
+    store: Store,
+    sqs: SQSClient,
+    queue_url: str,
+    wait_seconds: int,
+    batch_size: int,
+    notify: bool,
+    rules: policy.Policy | None,
+) -> int:
     """Store one batch of messages, delete the stored ones from SQS, return how many were received."""
     messages = sqs.receive_message(
         QueueUrl=queue_url,
@@ -105,7 +129,7 @@ def _take_batch(store: Store, sqs: SQSClient, queue_url: str, wait_seconds: int,
         WaitTimeSeconds=wait_seconds,
         MessageSystemAttributeNames=["ApproximateReceiveCount"],
     ).get("Messages", [])
-    _store_and_delete(store, sqs, queue_url, messages, notify, set_aside=True)
+    _store_and_delete(store, sqs, queue_url, messages, notify, set_aside=True, rules=rules)
     return len(messages)
 
 
@@ -117,6 +141,7 @@ def pull(
     max_batches: int,
     batch_size: int = 10,
     notify: bool = False,
+    rules: policy.Policy | None = None,
 ) -> None:
     """Drain up to max_batches full batches; only the first receive waits, so an empty queue never hangs.
 
@@ -127,7 +152,7 @@ def pull(
     store.check_writable()
     try:
         for batch in range(max_batches):
-            taken = _take_batch(store, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify)
+            taken = _take_batch(store, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify, rules)
             if taken < batch_size:
                 return
     except (ClientError, BotoCoreError) as error:
@@ -148,7 +173,13 @@ class DeadLetters:
 
 
 def recover_dead_letters(
-    store: Store, sqs: SQSClient, queue_url: str, max_batches: int, batch_size: int, notify: bool
+    store: Store,
+    sqs: SQSClient,
+    queue_url: str,
+    max_batches: int,
+    batch_size: int,
+    notify: bool,
+    rules: policy.Policy | None = None,
 ) -> int:
     """Store every approval request on the dead-letter queue and delete it there; leave anything else.
 
@@ -163,7 +194,7 @@ def recover_dead_letters(
                 MaxNumberOfMessages=batch_size,
                 VisibilityTimeout=DEAD_LETTER_HOLD_SECONDS,
             ).get("Messages", [])
-            _store_and_delete(store, sqs, queue_url, messages, notify, set_aside=False)
+            _store_and_delete(store, sqs, queue_url, messages, notify, set_aside=False, rules=rules)
             if len(messages) < batch_size:
                 break
         attributes = sqs.get_queue_attributes(
@@ -187,6 +218,7 @@ def check_dead_letters(store: Store, sqs: SQSClient, config: Mapping[str, Any], 
         config["PULL_MAX_BATCHES"],
         config["PULL_BATCH_SIZE"],
         notify=bool(config["NOTIFY_WEBHOOK_URL"]),
+        rules=config.get("POLICY"),
     )
     seen.checked_at = now()
 
@@ -207,6 +239,7 @@ def pull_configured(store: Store, sqs: SQSClient, config: Mapping[str, Any], wai
         config["PULL_MAX_BATCHES"],
         config["PULL_BATCH_SIZE"],
         notify=bool(config["NOTIFY_WEBHOOK_URL"]),
+        rules=config.get("POLICY"),
     )
 
 

@@ -44,6 +44,7 @@ def message(request: ApprovalRequest, page_url: str) -> JSONObject:
     name = customer.get("name", "an unknown customer") if isinstance(customer, dict) else "an unknown customer"
     summary = (
         f"Order {field(order.get('order_id', request.id))} from {field(name)}"
+        + (f", requested by {field(order['requested_by'])}" if isinstance(order.get("requested_by"), str) else "")
         + (
             f", total {total:.2f} {field(order.get('currency', ''))}".rstrip()
             if isinstance(total, (int, float))

@@ -27,6 +27,7 @@ from jsonschema.exceptions import ValidationError
 from controller.core.config import ConfigurationError
 
 SCHEMA = json.loads(resources.files(__package__).joinpath("policy.schema.json").read_text())
+GROUP_NAME = re.compile(SCHEMA["$defs"]["name"]["pattern"])  # a group, as users and rules name it
 DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 MAX_ERRORS_SHOWN = 5
 

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "SIGNIN_LOCKOUT_SECONDS": 300,
     "TRUSTED_PROXIES": "",  # addresses of a signing-in proxy (oauth2-proxy), comma-separated
     "TRUSTED_PROXY_HEADER": "",  # the header that proxy names the user in, e.g. X-Forwarded-Email
+    "POLICY_FILE": "",  # approval rules (docs/approval-rules.md); empty: any approver decides a request alone
     "LOG_FORMAT": "text",  # or "json": one JSON object per line, for a log collector
     "METRICS_TOKEN": "",  # a bearer token that reads /metrics only (for Prometheus), besides users' tokens
 }

@@ -57,12 +57,24 @@ class AlreadyDecided(ApprovalError):
     status, code = 409, "AlreadyDecided"
 
 
+class AlreadyApproved(ApprovalError):
+    status, code = 409, "AlreadyApproved"
+
+
 class SeveralPending(ApprovalError):
     status, code = 409, "SeveralPending"
 
 
+class RequestNotNamed(ApprovalError):
+    status, code = 409, "RequestNotNamed"
+
+
 class RequestExpired(ApprovalError):
     status, code = 410, "RequestExpired"
+
+
+class OrderChanged(ApprovalError):
+    status, code = 412, "OrderChanged"
 
 
 class TooManyAttempts(ApprovalError):

@@ -8,9 +8,12 @@ The contract tests in tests/store/ hold every implementation to the same behavio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from controller.storage.records import (
+    Approval,
+    ApprovalOutcome,
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
@@ -69,12 +72,23 @@ class RequestStore(Protocol):
         """Reserve a pending request for one decision and return it claimed; None if it is not pending."""
         ...
 
+    def add_approval(self, request_id: str, approval: Approval, required: int) -> ApprovalOutcome:
+        """Record one person's approval of a pending request, at most once per approver; the approval that
+        makes `required` also claims the request for `Decision("approve", approver, comment)`, in one atomic
+        step, so that two last approvals racing claim it once."""
+        ...
+
+    def approvals(self, request_id: str) -> list[Approval]:
+        """Return the approvals a request has received, oldest first."""
+        ...
+
     def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
         """Return requests claimed for a decision longer ago than any AWS call can take."""
         ...
 
     def release(self, request_id: str) -> None:
-        """Return a claimed request to pending, its decision forgotten, after a call that reached no one."""
+        """Return a claimed request to pending, its decision forgotten, after a call that reached no one; an
+        approval that claimed it (add_approval) is taken back too, so that its approver can send it again."""
         ...
 
     def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
@@ -137,8 +151,12 @@ class UserStore(Protocol):
         """Return the user with this name, or None."""
         ...
 
-    def add_user(self, name: str, role: str, password_hash: str, token_hash: str) -> bool:
-        """Add a user; False if the name is taken."""
+    def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
+        """Add a user, in these groups; False if the name is taken."""
+        ...
+
+    def set_groups(self, name: str, groups: Sequence[str]) -> bool:
+        """Make these the user's groups (none: no group); False if there is no such user."""
         ...
 
     def remove_user(self, name: str) -> bool:

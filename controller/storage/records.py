@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Literal, TypedDict
 
+from controller.core.digest import order_digest
 from controller.core.jsontypes import JSONObject
 
 Action = Literal["approve", "reject"]  # what an approver asks for; the state it leads to is in states.DECIDED_BY
@@ -49,6 +50,28 @@ class NewRequest:
     order: JSONObject
     requested_at: str
     expires_at: str
+    rule: JSONObject | None = None  # the approval rule it is decided under, opaque here; None: any approver
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One person's approval of a request that a rule has several people approve."""
+
+    approver: str
+    at: str
+    comment: str | None = None
+
+
+ApprovalResult = Literal["claimed", "recorded", "duplicate", "not pending"]
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    """What came of adding an approval: the request claimed (the rule's count reached), the approval
+    recorded (more are needed), refused as this approver's second, or refused as the request is not pending."""
+
+    result: ApprovalResult
+    claimed: ApprovalRequest | None = None
 
 
 class PublicRequest(TypedDict):
@@ -68,6 +91,7 @@ class PublicRequest(TypedDict):
     closed_reason: str | None
     claimed_at: str | None
     order: JSONObject
+    order_digest: str
 
 
 @dataclass(frozen=True)
@@ -88,6 +112,7 @@ class ApprovalRequest:
     closed_reason: str | None
     claimed_at: str | None
     final_execution: ExecutionStatus | None  # kept once the execution has ended: not shown
+    rule: JSONObject | None = None  # the approval rule fixed when it was stored; not shown as such
 
     def public(self) -> PublicRequest:
         """Return what may be shown of the request: everything but the task token and the bookkeeping."""
@@ -107,6 +132,7 @@ class ApprovalRequest:
             "closed_reason": self.closed_reason,
             "claimed_at": self.claimed_at,
             "order": self.order,
+            "order_digest": order_digest(self.order),  # what a decision names to say which order it saw
         }
 
 
@@ -146,6 +172,7 @@ class User:
     password_hash: str = field(repr=False)
     token_hash: str = field(repr=False)
     created_at: str
+    groups: tuple[str, ...] = ()  # approval rules name who may decide by group
 
 
 @dataclass(frozen=True)

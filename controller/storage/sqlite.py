@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 
 from controller.core import states
 from controller.storage import db
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
+    Approval,
+    ApprovalOutcome,
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
@@ -37,6 +40,7 @@ def _request(row: sqlite3.Row) -> ApprovalRequest:
     if row["decision"] is not None:
         decision = Decision(row["decision"], row["approver"], row["comment"], row["reason"])
     final = json.loads(row["final_execution"]) if row["final_execution"] else None
+    rule = json.loads(row["rule_json"]) if row["rule_json"] else None
     return ApprovalRequest(
         id=row["id"],
         execution_arn=row["execution_arn"],
@@ -52,6 +56,7 @@ def _request(row: sqlite3.Row) -> ApprovalRequest:
         closed_reason=row["closed_reason"],
         claimed_at=row["claimed_at"],
         final_execution=ExecutionStatus(**final) if final else None,
+        rule=rule,
     )
 
 
@@ -60,7 +65,8 @@ def _requests(rows: list[sqlite3.Row]) -> list[ApprovalRequest]:
 
 
 def _user(row: sqlite3.Row) -> User:
-    return User(row["name"], row["role"], row["password_hash"], row["token_hash"], row["created_at"])
+    groups = tuple(json.loads(row["groups_json"]))
+    return User(row["name"], row["role"], row["password_hash"], row["token_hash"], row["created_at"], groups)
 
 
 class SqliteStore:
@@ -79,9 +85,8 @@ class SqliteStore:
         stamp = now()
         with db.transaction(self.connection):
             cursor = self.connection.execute(
-                "INSERT OR IGNORE INTO approval_requests"
-                " (id, execution_arn, task_token, order_json, requested_at, expires_at, received_at, checked_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO approval_requests (id, execution_arn, task_token, order_json, requested_at,"
+                " expires_at, received_at, checked_at, rule_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     request.id,
                     request.execution_arn,
@@ -91,6 +96,7 @@ class SqliteStore:
                     request.expires_at,
                     stamp,
                     stamp,
+                    None if request.rule is None else json.dumps(request.rule),
                 ),
             )
             stored = cursor.rowcount == 1
@@ -169,6 +175,29 @@ class SqliteStore:
         ).fetchone()
         return _request(row) if row else None
 
+    def add_approval(self, request_id: str, approval: Approval, required: int) -> ApprovalOutcome:
+        with db.transaction(self.connection):
+            row = self.connection.execute("SELECT state FROM approval_requests WHERE id = ?", (request_id,)).fetchone()
+            if row is None or row["state"] != states.PENDING:
+                return ApprovalOutcome("not pending")
+            inserted = self.connection.execute(
+                "INSERT OR IGNORE INTO approvals (request_id, approver, at, comment) VALUES (?, ?, ?, ?)",
+                (request_id, approval.approver, approval.at, approval.comment),
+            )
+            if inserted.rowcount == 0:
+                return ApprovalOutcome("duplicate")
+            query = "SELECT COUNT(*) FROM approvals WHERE request_id = ?"
+            if self.connection.execute(query, (request_id,)).fetchone()[0] < required:
+                return ApprovalOutcome("recorded")
+            decision = Decision("approve", approval.approver, approval.comment)
+            return ApprovalOutcome("claimed", self.claim(request_id, decision))
+
+    def approvals(self, request_id: str) -> list[Approval]:
+        rows = self.connection.execute(
+            "SELECT approver, at, comment FROM approvals WHERE request_id = ? ORDER BY at, approver", (request_id,)
+        ).fetchall()
+        return [Approval(row["approver"], row["at"], row["comment"]) for row in rows]
+
     def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
         return _requests(
             self.connection.execute(
@@ -178,11 +207,17 @@ class SqliteStore:
         )
 
     def release(self, request_id: str) -> None:
-        self.connection.execute(
-            "UPDATE approval_requests SET state = ?, decision = NULL, approver = NULL, comment = NULL,"
-            " reason = NULL WHERE id = ? AND state = ?",
-            (states.PENDING, request_id, states.DECIDING),
-        )
+        with db.transaction(self.connection):
+            self.connection.execute(
+                "DELETE FROM approvals WHERE request_id = :id AND approver = (SELECT approver FROM approval_requests"
+                " WHERE id = :id AND state = :deciding AND decision = 'approve' AND rule_json IS NOT NULL)",
+                {"id": request_id, "deciding": states.DECIDING},
+            )
+            self.connection.execute(
+                "UPDATE approval_requests SET state = ?, decision = NULL, approver = NULL, comment = NULL,"
+                " reason = NULL WHERE id = ? AND state = ?",
+                (states.PENDING, request_id, states.DECIDING),
+            )
 
     def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
         decided_at = now() if state in states.DECIDED else None
@@ -263,12 +298,17 @@ class SqliteStore:
         row = self.connection.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         return _user(row) if row else None
 
-    def add_user(self, name: str, role: str, password_hash: str, token_hash: str) -> bool:
+    def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
         cursor = self.connection.execute(
-            "INSERT OR IGNORE INTO users (name, role, password_hash, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            (name, role, password_hash, token_hash, now()),
+            "INSERT OR IGNORE INTO users (name, role, password_hash, token_hash, created_at, groups_json)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (name, role, password_hash, token_hash, now(), json.dumps(sorted(set(groups)))),
         )
         return cursor.rowcount == 1
+
+    def set_groups(self, name: str, groups: Sequence[str]) -> bool:
+        query = "UPDATE users SET groups_json = ? WHERE name = ?"
+        return self.connection.execute(query, (json.dumps(sorted(set(groups))), name)).rowcount == 1
 
     def remove_user(self, name: str) -> bool:
         return self.connection.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 1

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from controller.access import auth
-from controller.approval import decisions
-from controller.core.errors import InvalidInput, NoPendingRequest, RequestNotFound, SeveralPending
+from controller.approval import decisions, quorum
+from controller.core.errors import InvalidInput, NoPendingRequest, RequestNotFound, RequestNotNamed, SeveralPending
 from controller.core.jsontypes import JSON, JSONObject
 from controller.service import aws
 from controller.storage.context import backend_of, get_store
@@ -64,7 +64,7 @@ def pending() -> ResponseReturnValue:
     warnings = listing.refresh_warnings()
     store = get_store()
     return jsonify(
-        pending=[request.public() for request in store.pending(limit)],
+        pending=[quorum.shown(store, request) for request in store.pending(limit)],
         count=store.count_pending(),
         warnings=warnings,
         invalid_messages=store.invalid_messages(limit),
@@ -74,7 +74,9 @@ def pending() -> ResponseReturnValue:
     )
 
 
-def _only_pending_id() -> str:
+def _only_pending_id(expected: str | None) -> str:
+    """Return the one pending request's id. Signed in, only with the digest of its order: one may have
+    arrived between looking and deciding, and a decision must not land on an order nobody saw."""
     store = get_store()
     store.expire_overdue()
     ids = [request.id for request in store.pending(MAX_PAGE)]
@@ -82,6 +84,12 @@ def _only_pending_id() -> str:
         raise NoPendingRequest("No request is waiting for a decision. GET /pending pulls new ones.")
     if len(ids) > 1:
         raise SeveralPending(f"{len(ids)} requests are pending; name one in the URL.", pending=ids)
+    if g.get("sign_in") and expected is None:
+        raise RequestNotNamed(
+            "Signed in, a decision names its request: POST to /approve/<id> or /reject/<id>, or send the"
+            " expected_order_digest of the order you saw.",
+            pending=ids,
+        )
     only: str = ids[0]
     return only
 
@@ -93,17 +101,28 @@ def decide(action: Action, request_id: str | None) -> ResponseReturnValue:
     """Approve (SendTaskSuccess) or reject (SendTaskFailure, optional reason) a request, exactly once.
 
     Without an id in the URL, {"ids": [...]} decides several, each on its own; without either, the
-    only pending request. Signed in, the approver is the signed-in user whatever the body says.
+    only pending request (signed in, only with its expected_order_digest). An expected_order_digest
+    that is not the order's gets 412. Signed in, the approver is the signed-in user whatever the body says.
     """
     fields = _body()
     ids = _ids(fields.pop("ids")) if "ids" in fields and request_id is None else None
+    expected = decisions.expected_digest(fields)
+    if ids is not None and expected is not None:
+        raise InvalidInput("'expected_order_digest' goes with one request; a decision of several 'ids' takes none.")
     decision, notes = auth.as_signed_in(decisions.validate(action, fields))
+    groups = auth.decider_groups()
     warned = {"warnings": notes} if notes else {}
     if ids is None:
-        request_id = request_id or _only_pending_id()
-        return jsonify({**decisions.decide(get_store(), aws.stepfunctions(), request_id, decision), **warned})
+        request_id = request_id or _only_pending_id(expected)
+        shown = decisions.decide(get_store(), aws.stepfunctions(), request_id, decision, expected, groups)
+        return jsonify({**shown, **warned})
     outcomes = decisions.decide_many(
-        backend_of(current_app), aws.stepfunctions(), ids, decision, current_app.config["DECISION_PARALLEL"]
+        backend_of(current_app),
+        aws.stepfunctions(),
+        ids,
+        decision,
+        current_app.config["DECISION_PARALLEL"],
+        groups=groups,
     )
     audit.record_each(outcomes)
     decided = sum(outcome.status == 200 for outcome in outcomes)
@@ -118,4 +137,4 @@ def approval(request_id: str) -> ResponseReturnValue:
     stored = store.get_request(request_id)
     if stored is None:
         raise RequestNotFound(f"No approval request with id {request_id}.")
-    return jsonify(request=stored.public(), execution=listing.execution_status(store, stored))
+    return jsonify(request=quorum.shown(store, stored), execution=listing.execution_status(store, stored))

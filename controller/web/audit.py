@@ -27,8 +27,17 @@ def _outcome(response: Response) -> str:
         return str(g.audit_outcome)
     body = response.get_json(silent=True) if response.is_json else None
     if isinstance(body, dict):
-        return str(body.get("error") or body.get("state") or response.status_code)
+        return str(body.get("error") or state_reached(body) or response.status_code)
     return str(response.status_code)
+
+
+def state_reached(request_shown: dict[str, object]) -> str:
+    """Return the state a decision left a request in; "approval 1 of 2" for one that needs more."""
+    approvals = request_shown.get("approvals")
+    if request_shown.get("state") == "pending" and "approvals_required" in request_shown:
+        given = len(approvals) if isinstance(approvals, list) else 0
+        return f"approval {given} of {request_shown['approvals_required']}"
+    return str(request_shown.get("state"))
 
 
 def _request_id(response: Response) -> str | None:
@@ -64,7 +73,14 @@ def record(response: Response) -> Response:
 
 def record_each(outcomes: list[Outcome]) -> None:
     """Have a decision of several requests recorded as one attempt per request, with its own outcome."""
-    g.audit_each = [(outcome.id, outcome.status, outcome.result) for outcome in outcomes]
+    g.audit_each = [
+        (
+            outcome.id,
+            outcome.status,
+            state_reached(outcome.answer) if isinstance(outcome.answer, dict) else outcome.result,
+        )
+        for outcome in outcomes
+    ]
 
 
 @bp.get("/approvals/<request_id>/audit")

@@ -8,8 +8,9 @@ from flask import Blueprint, Flask, current_app, flash, g, redirect, render_temp
 from flask.typing import ResponseReturnValue
 
 from controller.access import auth
-from controller.approval import decisions
+from controller.approval import decisions, quorum
 from controller.core import states, text
+from controller.core.digest import DIGEST
 from controller.core.errors import ApprovalError
 from controller.service import aws
 from controller.storage.context import backend_of, get_store
@@ -27,6 +28,7 @@ ERROR_TITLES = {
     "InvalidInput": "Not sent",
     "RequestNotFound": "Not found",
     "AlreadyDecided": "Already decided",
+    "OrderChanged": "Not decided, the order changed",
     "RequestExpired": "Expired",
     "AwsUnavailable": "AWS unreachable, nothing was decided; try again",
     "StoreUnavailable": "The store is failing; try again once it recovers",
@@ -37,7 +39,7 @@ def _page_data() -> dict[str, object]:
     """Return what the page shows: pending requests, warnings, recent outcomes."""
     warnings, store = listing.refresh_warnings(), get_store()
     return {
-        "pending": [request.public() for request in store.pending(PAGE_SIZE)],
+        "pending": [quorum.shown(store, request) for request in store.pending(PAGE_SIZE)],
         "pending_count": store.count_pending(),
         "warnings": warnings,
         "recent": listing.recent_outcomes(store),
@@ -78,14 +80,19 @@ def decide(action: Action, request_id: str) -> ResponseReturnValue:
         return _refused()
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
     try:
+        expected = decisions.expected_digest(dict(request.form.items()))
         decision, _ = auth.as_signed_in(decisions.validate(action, {key: fields[key] for key in FORM_FIELDS[action]}))
-        decided = decisions.decide(get_store(), aws.stepfunctions(), request_id, decision)
+        decided = decisions.decide(
+            get_store(), aws.stepfunctions(), request_id, decision, expected, auth.decider_groups()
+        )
     except ApprovalError as error:
         g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
     else:
-        g.audit_outcome = decided["state"]
-        flash(f"Order {decided['order'].get('order_id', request_id)} {decided['state']}.", "success")
+        g.audit_outcome = audit.state_reached(decided)
+        order = decided["order"]
+        order_id = order.get("order_id", request_id) if isinstance(order, dict) else request_id
+        flash(f"Order {order_id} {g.audit_outcome}.", "success")
     return redirect(url_for("pages.index"), code=303)
 
 
@@ -109,8 +116,15 @@ def decide_selected() -> ResponseReturnValue:
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
         return redirect(url_for("pages.index"), code=303)
     config = current_app.config
+    shown = dict(entry.partition(" ")[::2] for entry in request.form.getlist("digests"))  # "id digest" per card
     outcomes = decisions.decide_many(
-        backend_of(current_app), aws.stepfunctions(), ids[:MAX_SELECTED], decision, config["DECISION_PARALLEL"]
+        backend_of(current_app),
+        aws.stepfunctions(),
+        ids[:MAX_SELECTED],
+        decision,
+        config["DECISION_PARALLEL"],
+        expected={key: value for key, value in shown.items() if DIGEST.fullmatch(value)},
+        groups=auth.decider_groups(),
     )
     audit.record_each(outcomes)
     if len(ids) > MAX_SELECTED:

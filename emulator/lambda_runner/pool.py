@@ -38,28 +38,40 @@ class Worker:
             stdout=subprocess.PIPE,
             text=True,
             cwd=PROJECT_ROOT,
+            # Out of the terminal's process group, so Ctrl-C reaches the emulator, which stops its workers,
+            # and not a worker still starting up (a KeyboardInterrupt traceback). A worker whose emulator
+            # is gone, however it went, ends when its stdin closes.
+            start_new_session=True,
         )
 
     def invoke(self, event: Any, timeout_seconds: float) -> dict[str, Any] | None:
         """Return the worker's reply, or None when the handler ran past its timeout."""
         assert self.process.stdin and self.process.stdout  # both are pipes: see __init__
-        self.process.stdin.write(json.dumps(event) + "\n")
-        self.process.stdin.flush()
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout_seconds)
-        line = self.process.stdout.readline() if ready else ""
+        try:
+            self.process.stdin.write(json.dumps(event) + "\n")
+            self.process.stdin.flush()
+            ready, _, _ = select.select([self.process.stdout], [], [], timeout_seconds)
+            line = self.process.stdout.readline() if ready else ""
+        except (OSError, ValueError):  # it exited, or the pool stopped it and closed its pipes
+            return None
         reply: dict[str, Any] | None = json.loads(line) if line else None
         return reply
 
     def stop(self) -> None:
         self.process.kill()
         self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe:
+                pipe.close()
 
 
 class WorkerPool:
-    """Idle warm workers per function, handler and code version."""
+    """Idle warm workers per function, handler and code version; every worker, busy or idle, until stopped."""
 
     def __init__(self) -> None:
         self._idle: dict[str, list[Worker]] = {}
+        self._started: set[Worker] = set()
+        self._stopped = False
         self._lock = threading.Lock()
 
     def _code_dir(self, code_hash: str, zip_bytes: bytes) -> Path:
@@ -70,21 +82,41 @@ class WorkerPool:
             staging.rename(code_dir)
         return code_dir
 
+    def _take(self, key: str, function: LambdaFunction, code_hash: str) -> Worker | None:
+        """An idle worker for the key, else a new one; None once the pool is stopped."""
+        with self._lock:
+            if self._stopped:
+                return None
+            idle = self._idle.setdefault(key, [])
+            if idle:
+                return idle.pop()
+            code_dir = self._code_dir(code_hash, function.code_bytes)
+            worker = Worker(code_dir, str(function.handler), function.function_name)
+            self._started.add(worker)
+            return worker
+
+    def _give_back(self, key: str, worker: Worker) -> None:
+        with self._lock:
+            if not self._stopped:
+                self._idle.setdefault(key, []).append(worker)
+                return
+        self._retire(worker)
+
+    def _retire(self, worker: Worker) -> None:
+        worker.stop()
+        with self._lock:
+            self._started.discard(worker)
+
     def run(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         """Invoke the function once; return (payload, errored, logs) the way moto expects."""
         code_hash = hashlib.sha256(function.code_bytes).hexdigest()
         key = f"{function.function_arn}|{function.handler}|{code_hash}"
-        with self._lock:
-            idle = self._idle.setdefault(key, [])
-            worker = idle.pop() if idle else None
-            if worker is None:
-                code_dir = self._code_dir(code_hash, function.code_bytes)
-        if worker is None:
-            worker = Worker(code_dir, str(function.handler), function.function_name)
-        reply = worker.invoke(event, float(function.timeout))
-        if reply is None:
-            exited = worker.process.poll() is not None
-            worker.stop()
+        worker = self._take(key, function, code_hash)
+        reply = worker.invoke(event, float(function.timeout)) if worker else None
+        if worker is None or reply is None:
+            exited = worker is None or worker.process.poll() is not None
+            if worker is not None:
+                self._retire(worker)
             error = (
                 {"errorType": "Runtime.ExitError", "errorMessage": "The runtime exited during the invocation."}
                 if exited
@@ -94,19 +126,19 @@ class WorkerPool:
                 }
             )
             return json.dumps(error), True, ""
-        with self._lock:
-            self._idle[key].append(worker)
+        self._give_back(key, worker)
         if reply["ok"]:
             return json.dumps(reply["result"]), False, ""
         return json.dumps(reply["error"]), True, ""
 
     def stop_all(self) -> None:
-        """Stop every idle worker and remove the unpacked code."""
+        """Stop every worker, busy ones included (their invocation fails), and remove the unpacked code."""
         with self._lock:
-            for workers in self._idle.values():
-                for worker in workers:
-                    worker.stop()
+            self._stopped = True
+            workers, self._started = self._started, set()
             self._idle.clear()
+        for worker in workers:
+            worker.stop()
         shutil.rmtree(_CODE_ROOT, ignore_errors=True)
 
 

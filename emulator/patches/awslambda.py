@@ -40,7 +40,7 @@ FIXES = (
         "lambda_keeps_the_logging_config",
         moto="CreateFunction and UpdateFunctionConfiguration drop LoggingConfig; GetFunction returns none",
         aws="the LoggingConfig given, with Lambda's defaults (Text, /aws/lambda/<name>) for what was not",
-        upstream=True,
+        canary="tests/test_moto_canaries.py",
         install=_keep_logging_config,
     ),
 )

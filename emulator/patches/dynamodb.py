@@ -29,7 +29,7 @@ FIXES = (
         moto="TransactWriteItems deep-copies each table it touches and, when cancelled, puts the copy back: "
         "a write another client made meanwhile is lost although it was acknowledged (moto has no lock)",
         aws="an acknowledged write is never lost; each call is isolated from the others",
-        upstream=True,
+        canary="tests/test_emulator_dynamodb.py",
         install=_one_call_at_a_time,
     ),
 )

@@ -24,14 +24,14 @@ FIXES = (
         "state_machines_run",
         moto="by default an execution runs nothing and succeeds at once",
         aws="the state machine runs: Lambda is invoked, the task token is sent, the execution waits",
-        upstream=False,
+        canary=None,
         install=_execute_state_machines,
     ),
     Fix(
         "aws_managed_policies_exist",
         moto="by default AWS managed policies are unknown: attaching one answers NoSuchEntity",
         aws="AWS managed policies exist (API Gateway's logging role attaches one)",
-        upstream=False,
+        canary=None,
         install=_load_aws_managed_policies,
     ),
 )

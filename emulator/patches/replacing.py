@@ -37,12 +37,12 @@ class Replacements:
 class Fix:
     """One correction of moto: what moto does, what AWS does instead, and how the correction is installed.
 
-    `upstream` says whether the difference is a moto bug that could be fixed there (then a canary test
-    fails once moto answers as AWS does, and the fix can go), or an option of moto this emulator turns on.
+    `canary` names the test file whose `test_canary_<name>` fails once moto answers as AWS does, so the
+    fix can go (and could go upstream meanwhile); None for an option of moto this emulator turns on.
     """
 
     name: str
     moto: str
     aws: str
-    upstream: bool
+    canary: str | None
     install: Callable[[Replacements], None]

@@ -58,7 +58,7 @@ FIXES = (
         moto="ReceiveMessage reads the time through datetime arithmetic several times per queued message, "
         "so a receive slows as the queue grows",
         aws="no cost per queued message",
-        upstream=True,
+        canary="tests/test_moto_canaries.py",
         install=_read_the_clock_once,
     ),
     Fix(
@@ -66,7 +66,7 @@ FIXES = (
         moto="ReceiveMessage builds every attribute of the queue (message counts included) to read the "
         "retention period, for each message returned",
         aws="no cost per queued message; retention still honoured",
-        upstream=True,
+        canary="tests/test_moto_canaries.py",
         install=_read_only_the_retention_period,
     ),
     Fix(
@@ -74,7 +74,7 @@ FIXES = (
         moto="GetQueueAttributes never returns a RedriveAllowPolicy that was set (Terraform waits for it "
         "forever), and returns RedrivePolicy as spaced JSON (which Terraform reads as a change)",
         aws="RedriveAllowPolicy returned once set and left out once removed; RedrivePolicy as compact JSON",
-        upstream=True,
+        canary="tests/test_moto_canaries.py",
         install=_return_redrive_policies_as_aws_does,
     ),
 )

@@ -86,16 +86,22 @@ def _responses(apigateway: Any, method: dict[str, str]) -> None:
         apigateway.put_integration_response(**method, statusCode=status, responseTemplates=templates, **selection)
 
 
-def _api_key(apigateway: Any, api_id: str, stage: str, name: str) -> str:
-    """Create an enabled key and a usage plan of this API and stage holding it; return the key's value."""
-    key = apigateway.create_api_key(name=f"{name}-key", enabled=True)
+def _api_key(apigateway: Any, api_id: str, stage: str, name: str, value: str | None) -> str:
+    """Create an enabled key (of this value, else API Gateway's) and a usage plan of this API and stage
+    holding it; return the key's value."""
+    key = apigateway.create_api_key(name=f"{name}-key", enabled=True, **({"value": value} if value else {}))
     plan = apigateway.create_usage_plan(name=f"{name}-plan", apiStages=[{"apiId": api_id, "stage": stage}])
     apigateway.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
     return str(key["value"])
 
 
 def provision_api(
-    apigateway: Any, stack: dict[str, Any], prefix: str, state_machine_arn: str, role_arn: str
+    apigateway: Any,
+    stack: dict[str, Any],
+    prefix: str,
+    state_machine_arn: str,
+    role_arn: str,
+    api_key: str | None = None,
 ) -> ApiDeployment:
     """Create the REST API of POST <api.path> that starts executions of this state machine as role_arn."""
     name = resource_name(stack, "api", prefix)
@@ -112,4 +118,4 @@ def provision_api(
     stage = stack["api"]["stage"]
     deployment = apigateway.create_deployment(restApiId=api_id)
     apigateway.create_stage(restApiId=api_id, stageName=stage, deploymentId=deployment["id"])
-    return ApiDeployment(api_id, stage, _api_key(apigateway, api_id, stage, name))
+    return ApiDeployment(api_id, stage, _api_key(apigateway, api_id, stage, name, api_key))

@@ -69,8 +69,11 @@ def create_state_machine(sfn: Any, name: str, role_arn: str, variables: dict[str
     return arn
 
 
-def provision(session: Session, endpoint_url: str, approval_timeout_seconds: int | None = None) -> Deployment:
-    """Create queues, function, roles, state machine, REST API and approvals table; return their identifiers."""
+def provision(
+    session: Session, endpoint_url: str, approval_timeout_seconds: int | None = None, api_key: str | None = None
+) -> Deployment:
+    """Create queues, function, roles, state machine, REST API (with this API key, if given) and approvals table;
+    return their identifiers."""
     stack = load_stack()
     prefix = stack["name_prefix"]
 
@@ -105,6 +108,7 @@ def provision(session: Session, endpoint_url: str, approval_timeout_seconds: int
         prefix,
         state_machine_arn,
         _role(client("iam"), f"{resource_name(stack, 'api', prefix)}-start-execution", "apigateway.amazonaws.com"),
+        api_key,
     )
     table_name = provision_approvals_table(client("dynamodb"), client("kms"), stack, prefix)
     return Deployment(queue_url, dlq_url, function_arn, state_machine_arn, api, table_name)

@@ -60,7 +60,7 @@ def test_a_fix_that_fails_to_install_leaves_moto_as_it_was(monkeypatch: pytest.M
     def broken(replacements: patches.Replacements) -> None:
         raise RuntimeError("moto changed under this fix")
 
-    monkeypatch.setattr(patches, "FIXES", (*patches.FIXES, patches.Fix("broken", "", "", True, broken)))
+    monkeypatch.setattr(patches, "FIXES", (*patches.FIXES, patches.Fix("broken", "", "", None, broken)))
     with pytest.raises(RuntimeError):
         patches.apply()
 

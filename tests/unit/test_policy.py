@@ -229,3 +229,18 @@ def test_policy_check_refuses_an_order_the_order_lambda_refuses(tmp_path):
 
     assert checked.returncode == 1
     assert "order.requested_by has a length outside the allowed range" in checked.stderr
+
+
+def test_a_controller_with_a_bad_policy_file_does_not_start_and_names_the_rule_and_field(tmp_path):
+    (tmp_path / "policy.yaml").write_text(ISSUE_EXAMPLE.replace("approvals: 2", "approvals: two"))
+
+    served = _controller(
+        APPROVAL_QUEUE_URL="http://127.0.0.1:9/000000000000/nowhere",
+        CONTROLLER_DATABASE=str(tmp_path / "db.sqlite3"),
+        CONTROLLER_POLICY_FILE=str(tmp_path / "policy.yaml"),
+        CONTROLLER_BACKGROUND="false",
+    )
+
+    assert served.returncode == 1
+    assert "rule 1 ('large orders'), field approvals: 'two' is not of type 'integer'" in served.stderr
+    assert "controller ready" not in served.stdout

@@ -37,9 +37,10 @@ def test_a_receive_from_a_deep_queue_reads_no_queue_wide_attributes_per_message(
     queue_type = type(sqs_backends[ACCOUNT][REGION].get_queue("deep"))
     built = []
     counted = queue_type.attributes
-    monkeypatch.setattr(queue_type, "attributes", property(lambda queue: built.append(1) or counted.fget(queue)))
-
-    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    # undone here, before fixed_moto undoes the fixes, so moto gets its own property back
+    with monkeypatch.context() as patched:
+        patched.setattr(queue_type, "attributes", property(lambda queue: built.append(1) or counted.fget(queue)))
+        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
 
     assert len(received) == 10
     assert built == []  # each build counts all 300 messages; moto built them twice per message returned

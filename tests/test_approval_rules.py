@@ -1,0 +1,191 @@
+"""Approval rules over real HTTP: executions in the emulator, approvers signed in with their tokens."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from harness.controllers import HTTP_TIMEOUT_SECONDS, ServedController, add_user
+from harness.orders import ORDER
+
+POLICY = """
+rules:
+  - name: large orders
+    when: {total_at_least: 1000}
+    approvals: 2
+    groups: [finance]
+  - name: everything else
+self_approval: false
+require_reject_reason: true
+"""
+PEOPLE = {"alice": ("finance",), "carol": ("finance", "ops"), "dave": ("finance",), "bob": ("ops",)}
+
+
+def order_of(total: float, **fields: Any) -> dict[str, Any]:
+    """An order whose items add up to total, asked for by dave."""
+    return {**ORDER, "items": [{"sku": "GPU-1", "quantity": 1, "unit_price": total}], "requested_by": "dave", **fields}
+
+
+class Approvers:
+    """A controller under POLICY, and a way to call it as each of PEOPLE."""
+
+    def __init__(self, controller: ServedController, tokens: dict[str, str]) -> None:
+        self.controller, self.tokens = controller, tokens
+
+    def post(self, who: str, path: str, body: Any = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        return requests.post(self.controller.url + path, json=body, headers=headers, timeout=HTTP_TIMEOUT_SECONDS)
+
+    def get(self, path: str) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.tokens['bob']}"}
+        return requests.get(self.controller.url + path, headers=headers, timeout=HTTP_TIMEOUT_SECONDS)
+
+    def wait_for_pending(self, name: str) -> dict[str, Any]:
+        self.controller.headers = {"Authorization": f"Bearer {self.tokens['bob']}"}
+        return self.controller.wait_for_pending(name)
+
+
+@pytest.fixture
+def approvers(stack, controller_factory, tmp_path: Path) -> Approvers:
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    database = tmp_path / "approvals.sqlite3"
+    tokens = {name: add_user(database, name, groups=groups) for name, groups in PEOPLE.items()}
+    return Approvers(controller_factory(stack, POLICY_FILE=str(tmp_path / "policy.yaml")), tokens)
+
+
+def test_an_order_at_the_threshold_needs_two_distinct_finance_approvers(stack, approvers):
+    name = stack.start(order_of(1000))
+    listed = approvers.wait_for_pending(name)
+
+    first = approvers.post("alice", f"/approve/{name}", {"comment": "checked the quote"})
+    looked_up = approvers.get(f"/approvals/{name}").json()["request"]
+    again = approvers.post("alice", f"/approve/{name}")
+    outsider = approvers.post("bob", f"/approve/{name}")
+    requester = approvers.post("dave", f"/approve/{name}")
+    running = stack.describe(name)["status"]
+    second = approvers.post("carol", f"/approve/{name}")
+
+    assert listed["rule"]["summary"] == "large orders: 2 of members of finance"
+    assert (first.status_code, first.json()["state"], first.json()["approvals_required"]) == (200, "pending", 2)
+    assert [(a["approver"], a["comment"]) for a in looked_up["approvals"]] == [("alice", "checked the quote")]
+    assert (again.status_code, again.json()["error"]) == (409, "AlreadyApproved")
+    assert (outsider.status_code, outsider.json()["error"]) == (403, "NotAllowed")
+    assert "only members of finance may decide; bob is in ops" in outsider.json()["message"]
+    assert (requester.status_code, requester.json()["error"]) == (403, "NotAllowed")
+    assert "dave requested this order" in requester.json()["message"]
+    assert running == "RUNNING"
+    assert (second.status_code, second.json()["state"]) == (200, "approved"), second.text
+    execution = stack.wait_until_finished(name)
+    approval = json.loads(execution["output"])["approval"]
+    assert execution["status"] == "SUCCEEDED"
+    assert (approval["approver"], approval["rule"]) == ("carol", "large orders")
+    assert [given["approver"] for given in approval["approvals"]] == ["alice", "carol"]
+    assert all(set(given) == {"approver", "at", "comment"} for given in approval["approvals"])
+
+
+def test_an_order_just_below_the_threshold_is_decided_by_any_approver_alone(stack, approvers):
+    name = stack.start(order_of(999.99))
+    listed = approvers.wait_for_pending(name)
+
+    approved = approvers.post("bob", f"/approve/{name}")
+
+    assert (listed["rule"]["name"], listed["approvals_required"]) == ("everything else", 1)
+    assert (approved.status_code, approved.json()["state"]) == (200, "approved"), approved.text
+    output = json.loads(stack.wait_until_finished(name)["output"])["approval"]
+    assert (output["rule"], [given["approver"] for given in output["approvals"]]) == ("everything else", ["bob"])
+
+
+def test_one_eligible_rejection_ends_a_request_that_has_approvals(stack, approvers):
+    name = stack.start(order_of(5000))
+    approvers.wait_for_pending(name)
+    assert approvers.post("alice", f"/approve/{name}").json()["state"] == "pending"
+
+    without_reason = approvers.post("carol", f"/reject/{name}")
+    outsider = approvers.post("bob", f"/reject/{name}", {"reason": "no"})
+    rejected = approvers.post("carol", f"/reject/{name}", {"reason": "Over budget."})
+
+    assert (without_reason.status_code, without_reason.json()["error"]) == (400, "InvalidInput")
+    assert "needs a reason to reject" in without_reason.json()["message"]
+    assert outsider.status_code == 403
+    assert (rejected.status_code, rejected.json()["state"]) == (200, "rejected"), rejected.text
+    execution = stack.wait_until_finished(name)
+    assert (execution["status"], execution["error"], execution["cause"]) == ("FAILED", "Rejected", "Over budget.")
+    assert approvers.post("dave", f"/approve/{name}").status_code == 403
+    assert approvers.post("alice", f"/approve/{name}").json()["error"] == "AlreadyApproved"
+
+
+def test_the_last_two_approvals_racing_decide_exactly_once(stack, approvers):
+    name = stack.start(order_of(1000))
+    approvers.wait_for_pending(name)
+    assert approvers.post("dave", f"/approve/{name}").status_code == 403
+    answers: dict[str, requests.Response] = {}
+
+    def approve(who: str) -> None:
+        answers[who] = approvers.post(who, f"/approve/{name}")
+
+    racers = [threading.Thread(target=approve, args=(who,)) for who in ("alice", "carol")]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+
+    assert sorted(answer.json()["state"] for answer in answers.values()) == ["approved", "pending"]
+    output = json.loads(stack.wait_until_finished(name)["output"])["approval"]
+    assert sorted(given["approver"] for given in output["approvals"]) == ["alice", "carol"]
+
+
+def test_an_approval_survives_a_restart_and_the_rule_stays_with_the_request(
+    stack, approvers, controller_factory, tmp_path
+):
+    name = stack.start(order_of(1000))
+    approvers.wait_for_pending(name)
+    assert approvers.post("alice", f"/approve/{name}").json()["state"] == "pending"
+    approvers.controller.stop()
+    (tmp_path / "policy.yaml").write_text("rules:\n  - name: anyone\n")  # a new policy moves no waiting request
+
+    restarted = Approvers(controller_factory(stack, POLICY_FILE=str(tmp_path / "policy.yaml")), approvers.tokens)
+    kept = restarted.get(f"/approvals/{name}").json()["request"]
+    outsider = restarted.post("bob", f"/approve/{name}")
+    second = restarted.post("carol", f"/approve/{name}")
+
+    assert ([given["approver"] for given in kept["approvals"]], kept["rule"]["name"]) == (["alice"], "large orders")
+    assert outsider.status_code == 403
+    assert second.json()["state"] == "approved", second.text
+
+
+def test_bulk_decisions_apply_the_rule_to_each_id(stack, approvers):
+    large, small = stack.start(order_of(1000)), stack.start(order_of(10))
+    approvers.wait_for_pending(large)
+    approvers.wait_for_pending(small)
+
+    by_bob = approvers.post("bob", "/approve", {"ids": [large, small]}).json()
+    by_alice = approvers.post("alice", "/approve", {"ids": [large]}).json()
+
+    assert [(result["id"], result["status"]) for result in by_bob["results"]] == [(large, 403), (small, 200)]
+    assert by_alice["results"][0]["request"]["state"] == "pending"
+    trail = approvers.post("alice", "/approve", {"ids": [large]}).json()["results"][0]
+    assert (trail["status"], trail["error"]) == (409, "AlreadyApproved")
+    outcomes = [event["outcome"] for event in approvers_trail(approvers, large)]
+    assert outcomes == ["NotAllowed", "approval 1 of 2", "AlreadyApproved"]
+
+
+def approvers_trail(approvers: Approvers, name: str) -> list[dict[str, Any]]:
+    return approvers.get(f"/approvals/{name}/audit").json()["events"]
+
+
+def test_without_sign_in_a_request_under_a_rule_is_not_decided(stack, controller_factory, tmp_path):
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    controller = controller_factory(stack, POLICY_FILE=str(tmp_path / "policy.yaml"))
+    name = stack.start(order_of(10))
+    controller.wait_for_pending(name)
+
+    refused = controller.post(f"/approve/{name}", {"approver": "Grace"})
+
+    assert (refused.status_code, refused.json()["error"]) == (403, "NotAllowed")
+    assert "sign in" in refused.json()["message"]
+    assert stack.describe(name)["status"] == "RUNNING"
