@@ -1,1 +1,1 @@
-"""Benchmarks; run them as scripts from the repo root, e.g. `python bench/approvals.py --help`."""
+"""Benchmarks, run as modules from the repository root: `python -m bench.approvals --help`."""

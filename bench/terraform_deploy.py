@@ -1,6 +1,6 @@
 """Time terraform/ against an empty emulator: init, apply, a second plan (which must find nothing), destroy.
 
-    .venv/bin/python bench/terraform_deploy.py [--runs N]
+    .venv/bin/python -m bench.terraform_deploy [--runs N]
 
 Needs terraform on the PATH and the hashicorp/aws provider in $TF_PLUGIN_DIR or /opt/tf-plugins. Each run
 starts its own emulator and keeps Terraform's data and state in a temporary directory.
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 from tempfile import TemporaryDirectory
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/terraform_deploy.py` from the root
 
 from harness.emulator import running_emulator
 from harness.terraform import Result, Terraform, missing_tools
@@ -46,7 +43,9 @@ def one_run(workdir: Path) -> dict[str, float]:
 
 def main() -> None:
     """Print a table of seconds per step, one row per run."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=1, help="how many times to deploy and destroy (default: 1)")
     args = parser.parse_args()
     if missing_tools():

@@ -15,6 +15,8 @@ import argparse
 import logging
 import sys
 
+from flask import Flask
+
 from controller import create_app
 from controller.access import auth
 from controller.cli import migrate, policy, users
@@ -25,12 +27,22 @@ from controller.service.startup import prepare_to_serve, wsgi_server
 
 def serve() -> None:
     """Start the controller with the production server, or explain what configuration is missing."""
+    run(configured_app())
+
+
+def configured_app() -> Flask:
+    """Build the app from the environment, or exit with what configuration is missing."""
     try:
         logs.configure(settings()["LOG_FORMAT"])
         app = create_app(load_config())
         prepare_to_serve(app)
     except ConfigurationError as error:  # DatabaseTooNew among them
         sys.exit(f"controller: {error}")
+    return app
+
+
+def run(app: Flask) -> None:
+    """Do the start-up work, then serve app with waitress until the process ends."""
     if not auth.is_loopback(app.config["HOST"]):
         logging.getLogger("controller").warning(
             "listening on %s, beyond this machine: every request needs sign-in; serve it over HTTPS through a"

@@ -1,7 +1,8 @@
 # What the approval controller may do: read and settle approval requests, take back the
-# ones the dead-letter queue holds (and count what else it holds), answer task tokens and
-# look up the executions of this state machine. Output as JSON for any principal, and
-# attached to controller_role_name / controller_user_name when set.
+# ones the dead-letter queue holds (and count what else it holds), answer task tokens,
+# look up the executions of this state machine and keep requests in the approvals table
+# (CONTROLLER_STORE=dynamodb). Output as JSON for any principal, and attached to
+# controller_role_name / controller_user_name when set.
 
 locals {
   controller_principals = concat(
@@ -36,6 +37,35 @@ data "aws_iam_policy_document" "controller" {
     sid       = "DescribeOrderApprovalExecutions"
     actions   = ["states:DescribeExecution"]
     resources = ["arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${aws_sfn_state_machine.this.name}:*"]
+  }
+
+  # What controller/storage/dynamodb.py calls (TransactWriteItems is authorised by its parts);
+  # never Scan: every read is a key lookup or a query.
+  statement {
+    sid = "KeepRequestsInTheApprovalsTable"
+    actions = [
+      "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable",
+      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+    ]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  statement {
+    sid       = "ListRequestsThroughTheTablesIndexes"
+    actions   = ["dynamodb:Query"]
+    resources = [for name in keys(local.approvals_table.indexes) : "${aws_dynamodb_table.this.arn}/index/${name}"]
+  }
+
+  statement {
+    sid       = "DecryptTheApprovalsTable"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${local.region}.amazonaws.com"]
+    }
   }
 }
 

@@ -16,6 +16,7 @@ from controller import create_app
 from controller.storage.context import backend_of
 from harness.controllers import ServedController, add_user, controller_config, offline_config
 from harness.emulator import Emulator, running_emulator
+from harness.processes import ControllerProcess
 from harness.stacks import Stack, make_stack
 
 
@@ -52,36 +53,84 @@ def stack(emulator: Emulator) -> Stack:
     return make_stack(emulator)
 
 
-@pytest.fixture
-def auth_mode() -> str:
-    """How controller_factory's controllers are reached: "open" (local mode) or "signed-in" (an approver's token).
+SIGN_IN_MODES = ["open", "signed-in"]
 
-    A test module overrides this fixture with both params to run its tests either way.
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Under the both_sign_in_modes marker, run each test that reaches a controller in local mode and signed in."""
+    if "auth_mode" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_sign_in_modes"):
+        metafunc.parametrize("auth_mode", SIGN_IN_MODES, scope="module")
+
+
+@pytest.fixture(scope="session")
+def auth_mode() -> str:
+    """How the controllers of a test are reached: "open" (local mode) or "signed-in" (an approver's token).
+
+    Local mode unless the test is marked both_sign_in_modes, which runs it either way.
     """
     return "open"
 
 
-@pytest.fixture
-def controller_factory(tmp_path: Path, auth_mode: str) -> Iterator[Callable[..., ServedController]]:
-    """Start controllers for a stack, all on one SQLite file unless DATABASE says otherwise; stop them after.
+@pytest.fixture(scope="module")
+def sign_in(auth_mode: str) -> Callable[[Path | str], str | None]:
+    """Return what a client presents to a controller on a database: nothing in local mode; signed in, a token.
 
-    Signed in, each database gets one approver, Grace, and every call carries her token.
+    Signed in, each database gets one approver, Grace, the first time it is asked for; her token after.
     """
-    started: list[ServedController] = []
     tokens: dict[str, str] = {}
+
+    def token_for(database: Path | str) -> str | None:
+        if auth_mode == "open":
+            return None
+        if str(database) not in tokens:
+            tokens[str(database)] = add_user(database, "Grace")
+        return tokens[str(database)]
+
+    return token_for
+
+
+@pytest.fixture
+def controller_factory(
+    tmp_path: Path, sign_in: Callable[[Path | str], str | None]
+) -> Iterator[Callable[..., ServedController]]:
+    """Start controllers for a stack in threads, on one SQLite file unless DATABASE says otherwise; stop them after."""
+    started: list[ServedController] = []
 
     def start(stack: Stack, **overrides: Any) -> ServedController:
         if stack.dead_letter_queue_url:
             overrides = {"DEAD_LETTER_QUEUE_URL": stack.dead_letter_queue_url, **overrides}
         config = controller_config(stack.emulator, stack.queue_url, tmp_path / "approvals.sqlite3", **overrides)
-        if auth_mode == "signed-in" and config["DATABASE"] not in tokens:
-            tokens[config["DATABASE"]] = add_user(config["DATABASE"], "Grace")
-        started.append(ServedController(config, tokens.get(config["DATABASE"])))
+        started.append(ServedController(config, sign_in(config["DATABASE"])))
         return started[-1]
 
     yield start
     for controller in started:
         controller.stop()
+
+
+@pytest.fixture
+def controller_process(
+    tmp_path: Path, sign_in: Callable[[Path | str], str | None]
+) -> Iterator[Callable[..., ControllerProcess]]:
+    """Start `python -m controller` processes for a stack, ready to serve, each with its own log; kill them after.
+
+    crash_at names a botocore event at which the process dies without clean-up; settings are CONTROLLER_*.
+    """
+    started: list[ControllerProcess] = []
+
+    def start(stack: Stack, database: Path, crash_at: str | None = None, **settings: str) -> ControllerProcess:
+        log = tmp_path / f"controller-{len(started)}.log"
+        process = ControllerProcess(
+            stack.emulator, stack.queue_url, database, log, sign_in(database), crash_at, **settings
+        )
+        started.append(process)
+        process.start()
+        process.wait_until_ready()
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from controller.core.config import DEFAULTS
 from controller.core.text import HIDDEN
 from emulator.apigateway.gateway import MAX_PAYLOAD_BYTES
 from harness import peek
-from harness.controllers import ServedController, add_user, controller_config
+from harness.controllers import ServedController, controller_config
 from harness.emulator import Emulator
 from harness.orders import ORDER
 from harness.stacks import Api, Stack, make_api, make_stack
@@ -66,6 +66,8 @@ not_json_content_types = st.sampled_from(
         "application/octet-stream",
     ]
 ) | st.from_regex(r"\A[a-z]{1,12}/[a-z0-9.-]{1,20}\Z").filter(lambda mime: mime != "application/json")
+
+pytestmark = pytest.mark.both_sign_in_modes  # the tests of a waiting controller, open and signed in
 
 
 def checked(max_examples: int) -> settings:
@@ -237,15 +239,14 @@ def test_any_unicode_text_in_free_text_fields_is_accepted_and_reaches_the_execut
 # --- the controller ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["open", "signed-in"])
+@pytest.fixture(scope="module")
 def waiting(
-    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    emulator: Emulator, tmp_path_factory: pytest.TempPathFactory, sign_in: Callable[[Path | str], str | None]
 ) -> Iterator[tuple[ServedController, Stack, str]]:
     """A controller with exactly one pending request: (controller, its stack, the request's id); open or signed in."""
     stack = make_stack(emulator)
     database = tmp_path_factory.mktemp("bad-input") / "approvals.sqlite3"
-    token = add_user(database, "Grace") if request.param == "signed-in" else None
-    controller = ServedController(controller_config(stack.emulator, stack.queue_url, database), token)
+    controller = ServedController(controller_config(stack.emulator, stack.queue_url, database), sign_in(database))
     name = stack.start()
     controller.wait_for_pending(name)
     yield controller, stack, name

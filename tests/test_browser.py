@@ -326,3 +326,55 @@ def test_a_page_served_under_another_host_name_cannot_read_pending(stack, contro
     assert shown.status == 400 and name not in shown_text and "UnknownHost" in shown_text
     assert read[0] == 400 and name not in read[1] and read[2] == 400
     assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
+
+
+RULE_POLICY = """
+rules:
+  - name: large orders
+    when: {total_at_least: 1000}
+    approvals: 2
+    groups: [finance]
+  - name: everything else
+"""
+
+
+def sign_in(page, url: str, name: str) -> None:
+    page.goto(url + "/signin")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signed-in")).to_contain_text(f"Signed in as {name}")
+
+
+def test_a_rules_progress_shows_live_and_approve_is_disabled_with_the_reason(
+    stack, controller_factory, browser, page, tmp_path
+):
+    (tmp_path / "policy.yaml").write_text(RULE_POLICY)
+    people = {"alice": ("finance",), "bob": ("ops",), "carol": ("finance",)}
+    tokens = {who: add_user(tmp_path / "approvals.sqlite3", who, groups=groups) for who, groups in people.items()}
+    # a refresh period far longer than the test: only the /events stream can update the page
+    controller = controller_factory(stack, POLICY_FILE=str(tmp_path / "policy.yaml"), PAGE_REFRESH_SECONDS=600)
+    controller.headers = {"Authorization": f"Bearer {tokens['carol']}"}
+    name = stack.start({**ORDER, "items": [{"sku": "GPU-1", "quantity": 1, "unit_price": 1000}], "requested_by": "bob"})
+    controller.wait_for_pending(name)
+    outsider = browser.new_context(viewport={"width": 1280, "height": 900})
+    outsider.set_default_timeout(WAIT_MS)
+    bobs = outsider.new_page()
+
+    sign_in(page, controller.url, "alice")
+    sign_in(bobs, controller.url, "bob")
+    page.evaluate("window.notReloaded = true")
+    assert controller.post(f"/approve/{name}").json()["state"] == "pending"  # carol's approval, elsewhere
+
+    expect(card(page, name)).to_contain_text("large orders: 2 of members of finance")
+    expect(card(page, name)).to_contain_text(re.compile(r"Requested by\s*bob"))
+    expect(card(page, name).locator('[data-live="approvals"]')).to_have_text("1 of 2: carol")
+    assert page.evaluate("window.notReloaded") is True
+    refused = card(bobs, name).get_by_role("button", name="Approve order ORD-1001")
+    expect(refused).to_be_disabled()
+    expect(card(bobs, name)).to_contain_text("bob requested this order")
+    outsider.close()
+    card(page, name).get_by_role("button", name="Approve order ORD-1001").click()
+    expect(page.locator("#messages")).to_contain_text("Order ORD-1001 approved.")
+    output = json.loads(stack.wait_until_finished(name)["output"])["approval"]
+    assert [given["approver"] for given in output["approvals"]] == ["carol", "alice"]

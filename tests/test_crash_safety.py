@@ -3,61 +3,19 @@
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 import requests
 
 from harness import peek
-from harness.controllers import add_user, controller_environment
 from harness.orders import ORDER
-from harness.stacks import Stack, make_stack
-from harness.waiting import free_port, wait_for
+from harness.processes import ControllerProcess
+from harness.stacks import make_stack
+from harness.waiting import wait_for
 
 ORDERS = 300
 KILLS = 8
-
-
-class KilledController:
-    """`python -m controller` as its own process, restarted after every kill; logs kept in one file.
-
-    With a token, sign-in is on (its database has a user) and every call carries the token.
-    """
-
-    def __init__(self, stack: Stack, database: Path, log: Path, token: str | None = None) -> None:
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log.open("ab")
-        self.environment = controller_environment(stack.emulator, stack.queue_url, database, PORT=str(self.port))
-        self.kills = 0
-        self.start()
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "controller"], env=self.environment, stdout=self.log, stderr=self.log
-        )
-
-    def serving(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/approvals/none", headers=self.headers, timeout=2).status_code == 404
-        except requests.RequestException:
-            return False
-
-    def kill_and_restart(self, mid_work: bool) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        self.kills += mid_work
-        self.start()
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait()
-        self.log.close()
 
 
 def wanted(order_index: int) -> str:
@@ -65,7 +23,7 @@ def wanted(order_index: int) -> str:
 
 
 def drive(
-    controller: KilledController, decisions: dict[str, str], confirmed: dict[str, str], bodies: list[str]
+    controller: ControllerProcess, decisions: dict[str, str], confirmed: dict[str, str], bodies: list[str]
 ) -> None:
     """Pull and decide until every request has the decision it asked for; tolerate the controller dying."""
     try:
@@ -90,28 +48,34 @@ def drive(
         pass  # killed mid-call; the next round finds the request again
 
 
-@pytest.mark.parametrize("signed_in", [False, True], ids=["open", "signed-in"])
-def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_random(emulator, tmp_path, signed_in):
+@pytest.mark.slow
+@pytest.mark.both_sign_in_modes
+def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_random(
+    emulator, tmp_path, controller_process, sign_in
+):
     stack = make_stack(emulator, visibility_timeout_seconds=2)
-    token = add_user(tmp_path / "approvals.sqlite3", "Grace") if signed_in else None
-    controller = KilledController(stack, tmp_path / "approvals.sqlite3", tmp_path / "controller.log", token)
+    controller = controller_process(stack, tmp_path / "approvals.sqlite3")
+    token = sign_in(tmp_path / "approvals.sqlite3")
+    kills = 0
     decisions = {stack.start({**ORDER, "order_id": f"ORD-{i}"}): wanted(i) for i in range(ORDERS)}
     confirmed: dict[str, str] = {}
     bodies: list[str] = []
     stop = threading.Event()
 
     def killer() -> None:
+        nonlocal kills
         chaos = random.Random(7)
         for kill in range(1, KILLS + 1):  # spread over the run, so every kill lands while work remains
             due = kill * ORDERS // (KILLS + 1)
             wait_for(
-                lambda due=due: stop.is_set() or (len(confirmed) >= due and controller.serving()),
+                lambda due=due: stop.is_set() or (len(confirmed) >= due and controller.ready()),
                 300,
                 "the next moment to kill",
             )
             if stop.wait(chaos.uniform(0, 0.2)):  # at a random point of a pull, a store, a delete or a decision
                 return
-            controller.kill_and_restart(mid_work=len(confirmed) < ORDERS)
+            kills += len(confirmed) < ORDERS  # a kill once the work is done tests nothing
+            controller.restart()
 
     killing = threading.Thread(target=killer, daemon=True)
     killing.start()
@@ -122,7 +86,7 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
     finally:
         stop.set()
         killing.join(timeout=60)
-        controller.stop()
+        controller.kill()
 
     sfn = emulator.client("stepfunctions")
     for name, decision in decisions.items():
@@ -137,13 +101,13 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
             and (e.get("taskSucceededEventDetails") or e.get("taskFailedEventDetails"))["resourceType"] == "sqs"
         ]
         assert len(answers) == 1, name
-    assert controller.kills == KILLS, "some kills came after the work was done"
+    assert kills == KILLS, "some kills came after the work was done"
     assert stack.queue_depth() == 0
     rows = peek.query(tmp_path / "approvals.sqlite3", "SELECT id, state, task_token FROM approval_requests")
     assert {row["id"]: row["state"] for row in rows} == {
         n: "approved" if d == "approve" else "rejected" for n, d in decisions.items()
     }
-    logs = (tmp_path / "controller.log").read_text(errors="replace")
+    logs = controller.log.read_text(errors="replace")
     leaked = [
         row["id"] for row in rows if row["task_token"] in logs or any(row["task_token"] in body for body in bodies)
     ]

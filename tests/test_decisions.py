@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
@@ -16,16 +13,11 @@ from botocore.exceptions import ReadTimeoutError
 from controller.approval import executions
 from controller.storage.context import backend_of
 from harness import peek
-from harness.controllers import controller_environment
 from harness.orders import ORDER
 from harness.stacks import make_stack
-from harness.waiting import free_port, wait_for
+from harness.waiting import wait_for
 
-
-@pytest.fixture(params=["open", "signed-in"])
-def auth_mode(request) -> str:
-    """Every test here with a controller runs in local mode and again signed in with a token."""
-    return request.param
+pytestmark = pytest.mark.both_sign_in_modes
 
 
 def stored_token(controller) -> str:
@@ -221,91 +213,37 @@ def test_aws_unreachable_gets_503_and_the_request_stays_pending(stack, controlle
     assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
 
 
-CRASH_AT = """
-import os, sys
-from controller import create_app
-from controller.core.config import load_config
-from controller.service.startup import prepare_to_serve
-app = create_app(load_config())
-prepare_to_serve(app)
-for service in ("sqs", "stepfunctions"):
-    app.extensions["aws"][service].meta.events.register(sys.argv[2], lambda **_: os._exit(137))
-app.run(port=int(sys.argv[1]))
-"""
-
-
-@pytest.fixture
-def start_crashing_controller():
-    """Start controllers as their own processes, set to die (no cleanup) at a botocore event; reap them after."""
-    started: list[subprocess.Popen] = []
-
-    def start(stack, database, event: str) -> tuple[subprocess.Popen, str]:
-        process, url = _crashing_controller(stack, database, event)
-        started.append(process)
-        return process, url
-
-    yield start
-    for process in started:
-        process.kill()
-        process.wait()
-
-
-def _crashing_controller(stack, database, event: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    environment = controller_environment(stack.emulator, stack.queue_url, database)
-    process = subprocess.Popen([sys.executable, "-c", CRASH_AT, str(port), event], env=environment)
-    return process, f"http://127.0.0.1:{port}"
-
-
-def responds(url: str, headers: dict[str, str]) -> bool:
-    try:
-        return requests.get(url, headers=headers, timeout=5).ok
-    except requests.ConnectionError:
-        return False
-
-
-def call_until_dead(process: subprocess.Popen, method: str, url: str, headers: dict[str, str]) -> None:
-    def died() -> bool:
-        with contextlib.suppress(requests.ConnectionError):
-            requests.request(method, url, headers=headers, timeout=5)
-        return process.poll() is not None
-
-    wait_for(died, 15, f"the controller to die during {method} {url}")
-    assert process.returncode == 137
-
-
-def test_a_crash_between_store_and_delete_leaves_no_duplicate(
-    emulator, controller_factory, start_crashing_controller, tmp_path
-):
+def test_a_crash_between_store_and_delete_leaves_no_duplicate(emulator, controller_process, tmp_path):
     stack = make_stack(emulator, visibility_timeout_seconds=1)
     database = tmp_path / "approvals.sqlite3"
-    process, url = start_crashing_controller(stack, database, "before-call.sqs.DeleteMessageBatch")
+    controller = controller_process(stack, database, crash_at="before-call.sqs.DeleteMessageBatch")
     name = stack.start()
     wait_for(lambda: stack.queue_depth() == 1, 15, "the approval request on the queue")
 
-    call_until_dead(process, "GET", url + "/pending", {})  # a new database: no users yet
-    restarted = controller_factory(stack, DATABASE=str(database))
-    wait_for(lambda: restarted.get("/pending") and stack.queue_depth() == 0, 15, "the redelivered message to be taken")
+    controller.call_until_crashed("GET", "/pending")
+    controller.restart()
+    controller.wait_until_ready()
+    wait_for(lambda: controller.get("/pending") and stack.queue_depth() == 0, 15, "the redelivered message to be taken")
 
-    assert [r["id"] for r in restarted.get("/pending").json()["pending"]] == [name]
-    assert restarted.post(f"/approve/{name}").status_code == 200
+    assert [r["id"] for r in controller.get("/pending").json()["pending"]] == [name]
+    assert controller.post(f"/approve/{name}").status_code == 200
     assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
 
 
 @pytest.mark.parametrize("event", ["before-call.states.SendTaskSuccess", "after-call.states.SendTaskSuccess"])
 def test_a_decision_cut_short_by_a_crash_is_finished_on_restart_exactly_once(
-    stack, controller, controller_factory, start_crashing_controller, event
+    stack, controller_process, tmp_path, event
 ):
+    controller = controller_process(stack, tmp_path / "approvals.sqlite3", crash_at=event)
     name = stack.start()
-    controller.wait_for_pending(name)
-    process, url = start_crashing_controller(stack, controller.app.config["DATABASE"], event)
-    wait_for(lambda: responds(url + f"/approvals/{name}", controller.headers), 15, "the crashing controller to serve")
+    wait_for(lambda: controller.get(f"/approvals/{name}").ok, 15, "the request to be stored")
 
-    call_until_dead(process, "POST", url + f"/approve/{name}", controller.headers)
-    restarted = controller_factory(stack, DATABASE=controller.app.config["DATABASE"])
+    controller.call_until_crashed("POST", f"/approve/{name}")
+    controller.restart()
+    controller.wait_until_ready()
 
-    assert restarted.get(f"/approvals/{name}").json()["request"]["state"] == "approved"
-    assert restarted.post(f"/reject/{name}").status_code == 409
+    assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "approved"
+    assert controller.post(f"/reject/{name}").status_code == 409
     assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
     history = stack.emulator.client("stepfunctions").get_execution_history(executionArn=stack.execution_arn(name))
     approvals = [e for e in history["events"] if e.get("taskSucceededEventDetails", {}).get("resourceType") == "sqs"]

@@ -15,11 +15,7 @@ from botocore.exceptions import EndpointConnectionError
 from harness.stacks import make_stack
 from harness.waiting import wait_for
 
-
-@pytest.fixture(params=["open", "signed-in"])
-def auth_mode(request) -> str:
-    """Every test here with a controller runs in local mode and again signed in with a token."""
-    return request.param
+pytestmark = pytest.mark.both_sign_in_modes
 
 
 class ThrottledBody:

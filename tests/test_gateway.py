@@ -63,6 +63,20 @@ def test_an_order_posted_with_the_api_key_can_be_approved(main_stack, controller
     assert main_stack.wait_until_finished(name)["status"] == "SUCCEEDED"
 
 
+def test_who_asked_passes_the_api_model_and_reaches_the_approver_and_an_empty_one_is_refused(
+    own_api, controller_factory
+):
+    api, stack = own_api
+    controller = controller_factory(stack)
+
+    started = post(api.url, {**ORDER, "requested_by": "dave"}, api.key)
+    empty = post(api.url, {**ORDER, "requested_by": ""}, api.key)
+
+    assert started.status_code == 200, started.text
+    assert controller.wait_for_pending(started.json()["name"])["order"]["requested_by"] == "dave"
+    assert (empty.status_code, empty.json()) == (400, {"message": "Invalid request body"})
+
+
 def test_the_execution_is_named_by_the_extended_request_id_whatever_request_id_the_caller_sends(own_api):
     api, stack = own_api
     chosen = "chosen-by-the-caller"

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from controller.approval.policy import AppliedRule
 from controller.core.errors import AlreadyApproved, ApprovalError, InvalidInput, NotAllowed
 from controller.storage.interface import Store
-from controller.storage.records import ApprovalRequest, Decision
+from controller.storage.records import Action, ApprovalRequest, Decision
 
 ADD_APPROVER = "python -m controller users add NAME --role approver --group GROUP"
 
@@ -48,6 +48,21 @@ def refusal(
     if decision.action == "reject" and rule.require_reject_reason and not decision.reason:
         return InvalidInput(f"Rule '{rule.name}' needs a reason to reject: send 'reason'.")
     return None
+
+
+def why_not(
+    store: Store, request: ApprovalRequest, name: str | None, groups: Sequence[str] | None
+) -> dict[str, str | None]:
+    """Return, for the page, why this person may not approve or may not reject the request now (None: they may)."""
+    rule = rule_of(request)
+    if rule is None:
+        return {"approve": None, "reject": None}
+    reasons: dict[str, str | None] = {}
+    actions: tuple[Action, ...] = ("approve", "reject")
+    for action in actions:  # a reason to reject is typed on the page, so its absence is not asked about
+        refused = refusal(store, request, rule, Decision(action, name, reason="given"), groups)
+        reasons[action] = refused.message if refused else None
+    return reasons
 
 
 def already_approved(store: Store, request_id: str, rule: AppliedRule, name: str) -> AlreadyApproved:

@@ -14,7 +14,8 @@ from controller.core.digest import DIGEST
 from controller.core.errors import ApprovalError
 from controller.service import aws
 from controller.storage.context import backend_of, get_store
-from controller.storage.records import Action
+from controller.storage.interface import Store
+from controller.storage.records import Action, ApprovalRequest
 from controller.web import audit, listing
 from controller.web.security import csrf_ok
 
@@ -39,11 +40,18 @@ def _page_data() -> dict[str, object]:
     """Return what the page shows: pending requests, warnings, recent outcomes."""
     warnings, store = listing.refresh_warnings(), get_store()
     return {
-        "pending": [quorum.shown(store, request) for request in store.pending(PAGE_SIZE)],
+        "pending": [_standing(store, request) for request in store.pending(PAGE_SIZE)],
         "pending_count": store.count_pending(),
         "warnings": warnings,
         "recent": listing.recent_outcomes(store),
     }
+
+
+def _standing(store: Store, request: ApprovalRequest) -> dict[str, object]:
+    """Return a pending request as its card shows it: its rule and approvals, and why the viewer may not decide."""
+    user = auth.current_user()
+    name = user.name if user else None
+    return {**quorum.shown(store, request), "why_not": quorum.why_not(store, request, name, auth.decider_groups())}
 
 
 @bp.get("/")
@@ -92,7 +100,10 @@ def decide(action: Action, request_id: str) -> ResponseReturnValue:
         g.audit_outcome = audit.state_reached(decided)
         order = decided["order"]
         order_id = order.get("order_id", request_id) if isinstance(order, dict) else request_id
-        flash(f"Order {order_id} {g.audit_outcome}.", "success")
+        done = (
+            f"{order_id} {g.audit_outcome}" if decided["state"] != states.PENDING else f"{order_id}: {g.audit_outcome}"
+        )
+        flash(f"Order {done}.", "success")
     return redirect(url_for("pages.index"), code=303)
 
 

@@ -17,10 +17,17 @@ def approvals_table_keys(table: dict[str, Any]) -> list[str]:
 def provision_approvals_table(dynamodb: Any, kms: Any, stack: dict[str, Any], prefix: str) -> str:
     """Create the key and the table (on demand, PITR, TTL, SSE with that key, deletion protection); return
     the table's name."""
-    table, name = stack["approvals_table"], resource_name(stack, "approvals_table", prefix)
+    name = resource_name(stack, "approvals_table", prefix)
     key = kms.create_key(Description=f"Encrypts {name}, which holds task tokens.")["KeyMetadata"]
     kms.enable_key_rotation(KeyId=key["KeyId"])
     kms.create_alias(AliasName=f"alias/{name}", TargetKeyId=key["KeyId"])
+    create_approvals_table(dynamodb, stack["approvals_table"], name, key["Arn"])
+    return name
+
+
+def create_approvals_table(dynamodb: Any, table: dict[str, Any], name: str, key_arn: str | None = None) -> None:
+    """Create a table of stack.json's approvals_table layout, encrypted with key_arn or DynamoDB's own key."""
+    encryption = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn} if key_arn else {"Enabled": False}
     dynamodb.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
@@ -40,7 +47,7 @@ def provision_approvals_table(dynamodb: Any, kms: Any, stack: dict[str, Any], pr
             }
             for index_name, index in table["indexes"].items()
         ],
-        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]},
+        SSESpecification=encryption,
         DeletionProtectionEnabled=True,
         Tags=[{"Key": "Holds", "Value": "approval requests and their task tokens"}],
     )
@@ -50,4 +57,3 @@ def provision_approvals_table(dynamodb: Any, kms: Any, stack: dict[str, Any], pr
     dynamodb.update_continuous_backups(
         TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
     )
-    return name

@@ -6,25 +6,49 @@ empty backend of its kind (it may ask `request` for fixtures such as the emulato
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from controller.storage.dynamodb import DynamoDbBackend
 from controller.storage.interface import Backend, Store
 from controller.storage.sqlite import SqliteBackend
+from emulator.provision.table import create_approvals_table
+from harness.emulator import Emulator
+from stack.definition import load_stack
 
 
 def sqlite_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return SqliteBackend(str(tmp_path / "store.sqlite3"))
 
 
-BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {"sqlite": sqlite_backend}
+def dynamodb_backend(request: pytest.FixtureRequest, tmp_path: Path) -> DynamoDbBackend:
+    """A new table of the approvals table's layout in the session's emulator."""
+    emulator: Emulator = request.getfixturevalue("emulator")
+    dynamodb, name = emulator.client("dynamodb"), f"store-{uuid.uuid4().hex[:12]}"
+    create_approvals_table(dynamodb, load_stack()["approvals_table"], name)
+    return DynamoDbBackend(dynamodb, name)
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
+    "sqlite": sqlite_backend,
+    "dynamodb": dynamodb_backend,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     made = BACKENDS[request.param](request, tmp_path)
+    made.migrate()
+    return made
+
+
+@pytest.fixture
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> DynamoDbBackend:
+    """A DynamoDB backend alone, for what only a store that several controllers share must do."""
+    made = dynamodb_backend(request, tmp_path)
     made.migrate()
     return made
 

@@ -92,15 +92,29 @@ def test_every_policy_argument_is_a_policy_document() -> None:
     assert not inline, f"policies not built from data.aws_iam_policy_document: {inline}"
 
 
+# IAM authorises these calls by the actions of their parts: a batch of deletes by DeleteMessage, and a
+# transaction by the parts it is made of (controller/storage/dynamodb.py writes these, and no Delete alone).
+AUTHORISED_AS = {
+    "sqs:DeleteMessageBatch": {"sqs:DeleteMessage"},
+    "dynamodb:TransactWriteItems": {
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    },
+}
+# DynamoDB decrypts the approvals table with its customer managed key on the caller's behalf.
+IMPLIED = {"dynamodb:GetItem": {"kms:Decrypt"}}
+
+
 def controller_aws_actions() -> set[str]:
-    """The IAM actions behind every AWS call in controller/ (clients are named sqs and sfn there)."""
-    service = {"sqs": "sqs", "sfn": "states"}
-    batch_actions = {"DeleteMessageBatch": "DeleteMessage"}  # IAM authorises batches by their single action
+    """The IAM actions behind every AWS call in controller/ (clients are named sqs, sfn and dynamodb there)."""
+    service = {"sqs": "sqs", "sfn": "states", "dynamodb": "dynamodb"}
     calls = set()
     for source in (REPO_ROOT / "controller").rglob("*.py"):
-        for client, method in re.findall(r"\b(sqs|sfn)\.([a-z_]+)\(", source.read_text(encoding="utf-8")):
-            operation = "".join(part.title() for part in method.split("_"))
-            calls.add(f"{service[client]}:{batch_actions.get(operation, operation)}")
+        for client, method in re.findall(r"\b(sqs|sfn|dynamodb)\.([a-z_]+)\(", source.read_text(encoding="utf-8")):
+            action = f"{service[client]}:{''.join(part.title() for part in method.split('_'))}"
+            calls |= AUTHORISED_AS.get(action, {action}) | IMPLIED.get(action, set())
     return calls
 
 
@@ -108,7 +122,17 @@ def test_the_controller_policy_grants_exactly_what_the_controller_calls() -> Non
     controller = load_module(TERRAFORM_DIR).data[("aws_iam_policy_document", "controller")]
     actions = {action for statement in controller.body["statement"] for action in literals(statement["actions"])}
     assert actions == controller_aws_actions()
-    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "states:SendTaskSuccess"} <= actions
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "states:SendTaskSuccess", "dynamodb:Query"} <= actions
+    assert "dynamodb:Scan" not in actions
+
+
+def test_the_controller_may_query_the_approvals_tables_indexes_by_name_and_nothing_else_there() -> None:
+    controller = load_module(TERRAFORM_DIR).data[("aws_iam_policy_document", "controller")]
+    (indexes,) = [statement for statement in controller.body["statement"] if "/index/" in str(statement["resources"])]
+    assert literals(indexes["actions"]) == ["dynamodb:Query"]
+    assert indexes["resources"] == (
+        '${[for name in keys(local.approvals_table.indexes) : "${aws_dynamodb_table.this.arn}/index/${name}"]}'
+    )
 
 
 def test_the_approvals_key_lets_the_controller_decrypt_only_through_dynamodb() -> None:

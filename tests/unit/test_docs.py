@@ -91,15 +91,29 @@ def test_the_readme_links_every_page_of_docs() -> None:
     assert not unlinked, f"README.md does not link {unlinked}"
 
 
-def test_the_readme_shows_the_test_command_ci_runs_in_the_quick_start_and_under_tests() -> None:
+def test_ci_runs_the_readmes_test_command_word_for_word_on_the_pythons_the_readme_names() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = CODE_BLOCK.findall(readme)
-    assert sum(README_TEST_COMMAND in block for block in blocks) == 2
+    assert sum(README_TEST_COMMAND in block for block in CODE_BLOCK.findall(readme)) == 2  # quick start and tests
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "pip install -e '.[test]'" in ci
-    assert re.search(r"/bin/python -m pytest\s*$", ci, re.MULTILINE), ".ci/run no longer runs the plain test command"
+    assert f'README_TEST_COMMAND="{README_TEST_COMMAND}"' in ci
+    versions = re.search(r"^PYTHONS=\((.*)\)$", ci, re.MULTILINE)
+    assert versions, ".ci/run no longer names its Pythons"
+    oldest, newest = versions.group(1).split()
+    assert f"Python {oldest} to {newest}" in readme  # the quick start's requirement
+    assert re.search(rf"checked by CI: Python {oldest} and\s+{newest}\b", readme)  # under "Run the tests"
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'requires-python = ">={oldest}"' in pyproject
 
 
 def test_the_readme_stays_short() -> None:
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 250, f"README.md has {len(lines)} lines; move reference to docs/"
+
+
+def test_every_benchmark_runs_as_a_module_without_touching_sys_path() -> None:
+    hacks = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "bench").rglob("*.py")
+        if re.search(r"sys\.path\.(insert|append)", path.read_text(encoding="utf-8"))
+    ]
+    assert not hacks, f"run these as `python -m bench.<name>` instead of changing sys.path: {hacks}"

@@ -17,7 +17,7 @@ from controller.storage.records import Decision, ExecutionStatus
 from controller.storage.sqlite import SqliteStore
 from harness.controllers import offline_config
 
-UNVERSIONED = sorted((Path(__file__).parent / "data" / "unversioned_schemas").glob("schema-*.sql"))
+UNVERSIONED = sorted((Path(__file__).parents[1] / "data" / "unversioned_schemas").glob("schema-*.sql"))
 REQUEST = {
     "id": "exec-1",
     "execution_arn": "arn:aws:states:eu-west-1:123456789012:execution:sm:exec-1",

@@ -1,0 +1,1 @@
+"""python -m bench.approvals: what one approval costs (docs/performance.md)."""

@@ -1,0 +1,91 @@
+"""What only a shared store has to get right: several controllers (here, threads with stores of their own) on
+one DynamoDB table at once, and lists longer than one of DynamoDB's 1 MB pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from controller.core import states
+from controller.core.errors import StoreUnavailable
+from controller.storage.dynamodb import DynamoDbBackend, DynamoDbStore
+from controller.storage.interface import Backend, Store
+from controller.storage.records import Decision
+from harness.emulator import Emulator
+from harness.store_records import new_request
+from harness.waiting import free_port
+
+CONTROLLERS = 4
+
+
+def in_controllers(backend: Backend, work: Callable[[Store, Any], Any], items: list[Any]) -> list[Any]:
+    """Run work(store, item) for each item, spread over CONTROLLERS threads with a store each."""
+
+    def each(item: Any) -> Any:
+        store = backend.open()
+        try:
+            return work(store, item)
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(CONTROLLERS) as pool:
+        return list(pool.map(each, items))
+
+
+def test_changes_committed_by_several_controllers_at_once_are_numbered_densely_each_once(shared: Backend) -> None:
+    arrived = [new_request() for _ in range(24)]
+
+    in_controllers(shared, lambda store, request: store.save_request(request), arrived)
+    in_controllers(shared, lambda store, request: store.claim(request.id, Decision("approve")), arrived)
+
+    store = shared.open()
+    events = store.events_after(0)
+    assert [event.seq for event in events] == list(range(1, 2 * len(arrived) + 1))
+    assert sorted((event.request_id, event.kind) for event in events) == sorted(
+        (request.id, kind) for request in arrived for kind in ("stored", "changed")
+    )
+    assert store.event_range() == (1, 2 * len(arrived))
+
+
+def test_the_same_request_claimed_by_several_controllers_at_once_is_claimed_once(shared: Backend) -> None:
+    arrived = new_request()
+    shared.open().save_request(arrived)
+
+    claims = in_controllers(
+        shared, lambda store, approver: store.claim(arrived.id, Decision("approve", approver)), ["A", "B", "C", "D"]
+    )
+
+    (winner,) = [claim for claim in claims if claim is not None]
+    stored = shared.open().get_request(arrived.id)
+    assert stored is not None and stored.state == states.DECIDING
+    assert stored.decision == winner.decision
+    assert [event.state for event in shared.open().events_after(0)] == [states.PENDING, states.DECIDING]
+
+
+def test_lists_longer_than_one_page_of_dynamodb_are_read_whole(shared: Backend) -> None:
+    store = shared.open()
+    large = "x" * 300_000  # four such requests pass DynamoDB's 1 MB page; an item holds at most 400 KB
+    arrived = [new_request(note=large) for _ in range(5)]
+    for request in arrived:
+        store.save_request(request)
+
+    assert [request.id for request in store.pending()] == [request.id for request in arrived]
+    assert store.count_pending() == len(arrived)
+    assert store.pending_summary().count == len(arrived)
+
+
+def test_a_table_out_of_reach_is_reported_unavailable_to_every_store_until_a_write_goes_through(
+    shared: DynamoDbBackend, emulator: Emulator
+) -> None:
+    nowhere = emulator.client("dynamodb", endpoint_url=f"http://127.0.0.1:{free_port()}")
+    cut_off = DynamoDbStore(nowhere, shared.table, shared.health)
+
+    with pytest.raises(StoreUnavailable, match=shared.table):
+        cut_off.probe()
+
+    assert shared.open().failure() == cut_off.failure() is not None
+    shared.open().check_writable()  # this one reaches the table
+    assert cut_off.failure() is None
