@@ -71,7 +71,12 @@ def _post(url: str, body: JSONObject) -> None:
 
 
 def send_due(store: Store, webhook_url: str, page_url: str) -> int:
-    """Send the notifications that are due; return how many were delivered."""
+    """Send the notifications that are due; return how many were delivered.
+
+    Nothing is sent while the store cannot be written (StoreUnavailable): a delivery it could not
+    record would be sent again once it recovers.
+    """
+    store.check_writable()
     delivered = 0
     for due in store.due_notifications(BATCH):
         request_id = due.request.id
