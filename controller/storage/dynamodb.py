@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -128,12 +129,19 @@ class Health:
     failure: str | None = None
 
 
+class Head:
+    """The latest event number this process saw committed, shared by every store of one backend: a change is
+    first tried against it, and the head is read from the table only when another controller moved it."""
+
+    latest: int | None = None
+
+
 class DynamoDbStore:
     """The store interface on one table, through a boto3 client that may be shared between threads."""
 
-    def __init__(self, dynamodb: Any, table: str, health: Health | None = None) -> None:
+    def __init__(self, dynamodb: Any, table: str, health: Health | None = None, head: Head | None = None) -> None:
         self.dynamodb, self.table = dynamodb, table
-        self.health = health or Health()
+        self.health, self.head = health or Health(), head or Head()
 
     def close(self) -> None:
         """Nothing to release: the client is the backend's, and every write is committed when it returns."""
@@ -189,12 +197,17 @@ class DynamoDbStore:
 
     # --- writing a change with its event -------------------------------------------------------------
 
+    def _latest(self) -> int:
+        head = self._get(HEAD)
+        return int(head["latest"]) if head else 0
+
     def _commit(self, change: dict[str, Any], kind: str, request_id: str, state: str, *also: dict[str, Any]) -> bool:
         """Apply a change of a request (a transaction part conditioned on the state it leaves) with its event and
         any further parts; False if the change's own condition failed, which nothing retries."""
+        seen = self.head.latest
         while True:
-            head = self._get(HEAD)
-            seen = int(head["latest"]) if head else 0
+            if seen is None:
+                seen = self._latest()
             event = {
                 "pk": "events",
                 "sk": f"{seen + 1:020d}",
@@ -219,6 +232,7 @@ class DynamoDbStore:
                         {"Update": {"TableName": self.table, **moved}},
                     ]
                 )
+                self.head.latest = seen + 1
                 return True
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
@@ -226,7 +240,7 @@ class DynamoDbStore:
                 reasons = error.response.get("CancellationReasons") or [{}]
                 if reasons[0].get("Code") == "ConditionalCheckFailed":
                     return False
-                # another controller committed first: read the head again and retry
+                seen = None  # another controller committed first: read the head again and retry
 
     def _move(self, request: ApprovalRequest, to: str, values: dict[str, Any], *also: dict[str, Any]) -> bool:
         """Move a request from the state it was read in to another, with its lists and its event."""
@@ -338,7 +352,9 @@ class DynamoDbStore:
             "reason": decision.reason,
             "claimed_at": now(),
         }
-        return self.get_request(request_id) if self._move(request, states.DECIDING, values) else None
+        if not self._move(request, states.DECIDING, values):
+            return None
+        return replace(request, state=states.DECIDING, decision=decision, claimed_at=values["claimed_at"])
 
     def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
         return [_request(item) for item in self._list(states.DECIDING, upto=_ago(older_than_seconds) + LAST)]
@@ -666,11 +682,11 @@ class DynamoDbBackend:
 
     def __init__(self, dynamodb: Any, table: str) -> None:
         self.dynamodb, self.table = dynamodb, table
-        self.health = Health()
+        self.health, self.head = Health(), Head()
 
     def migrate(self) -> int:
         self.dynamodb.describe_table(TableName=self.table)
         return SCHEMA_VERSION
 
     def open(self) -> DynamoDbStore:
-        return DynamoDbStore(self.dynamodb, self.table, self.health)
+        return DynamoDbStore(self.dynamodb, self.table, self.health, self.head)

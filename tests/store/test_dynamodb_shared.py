@@ -12,7 +12,7 @@ import pytest
 from controller.core import states
 from controller.core.errors import StoreUnavailable
 from controller.storage.dynamodb import DynamoDbBackend, DynamoDbStore
-from controller.storage.interface import Backend, Store
+from controller.storage.interface import Store
 from controller.storage.records import Decision
 from harness.emulator import Emulator
 from harness.store_records import new_request
@@ -21,11 +21,12 @@ from harness.waiting import free_port
 CONTROLLERS = 4
 
 
-def in_controllers(backend: Backend, work: Callable[[Store, Any], Any], items: list[Any]) -> list[Any]:
-    """Run work(store, item) for each item, spread over CONTROLLERS threads with a store each."""
+def in_controllers(backend: DynamoDbBackend, work: Callable[[Store, Any], Any], items: list[Any]) -> list[Any]:
+    """Run work(store, item) for each item, spread over CONTROLLERS threads, each a controller of its own (a
+    backend of its own on the same table, so that none knows the event head another saw)."""
 
     def each(item: Any) -> Any:
-        store = backend.open()
+        store = DynamoDbBackend(backend.dynamodb, backend.table).open()
         try:
             return work(store, item)
         finally:
@@ -35,7 +36,9 @@ def in_controllers(backend: Backend, work: Callable[[Store, Any], Any], items: l
         return list(pool.map(each, items))
 
 
-def test_changes_committed_by_several_controllers_at_once_are_numbered_densely_each_once(shared: Backend) -> None:
+def test_changes_committed_by_several_controllers_at_once_are_numbered_densely_each_once(
+    shared: DynamoDbBackend,
+) -> None:
     arrived = [new_request() for _ in range(24)]
 
     in_controllers(shared, lambda store, request: store.save_request(request), arrived)
@@ -50,7 +53,7 @@ def test_changes_committed_by_several_controllers_at_once_are_numbered_densely_e
     assert store.event_range() == (1, 2 * len(arrived))
 
 
-def test_the_same_request_claimed_by_several_controllers_at_once_is_claimed_once(shared: Backend) -> None:
+def test_the_same_request_claimed_by_several_controllers_at_once_is_claimed_once(shared: DynamoDbBackend) -> None:
     arrived = new_request()
     shared.open().save_request(arrived)
 
@@ -65,7 +68,7 @@ def test_the_same_request_claimed_by_several_controllers_at_once_is_claimed_once
     assert [event.state for event in shared.open().events_after(0)] == [states.PENDING, states.DECIDING]
 
 
-def test_lists_longer_than_one_page_of_dynamodb_are_read_whole(shared: Backend) -> None:
+def test_lists_longer_than_one_page_of_dynamodb_are_read_whole(shared: DynamoDbBackend) -> None:
     store = shared.open()
     large = "x" * 300_000  # four such requests pass DynamoDB's 1 MB page; an item holds at most 400 KB
     arrived = [new_request(note=large) for _ in range(5)]
