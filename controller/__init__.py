@@ -16,7 +16,7 @@ from controller.core.metrics import Metrics
 from controller.service.aws import make_clients
 from controller.storage import context
 from controller.storage.backends import backend_for
-from controller.web import api, audit, events, metrics, pages, requestlog, security, signin
+from controller.web import api, audit, events, history, insights, metrics, pages, requestlog, security, signin
 
 
 def create_app(config: Mapping[str, Any]) -> Flask:
@@ -45,4 +45,6 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.register_blueprint(signin.bp)
     audit.init_app(app)
     metrics.init_app(app)
+    history.init_app(app)
+    insights.init_app(app)
     return app

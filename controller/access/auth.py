@@ -34,6 +34,7 @@ from controller.storage.context import get_store
 from controller.storage.records import Decision
 
 PUBLIC_ENDPOINTS = {"static", "signin.sign_in_form", "signin.sign_in", "signin.health"}
+PAGE_BLUEPRINTS = ("pages", "history", "insights")  # HTML for people: without sign-in, they get the form
 METRICS_ENDPOINT = "metrics.scrape"  # also open to CONTROLLER_METRICS_TOKEN
 ADD_USER = "python -m controller users add NAME --role approver"
 SESSION_MAX_SECONDS = 12 * 3600  # a page session signs in again after a working day
@@ -168,7 +169,7 @@ def identify() -> ResponseReturnValue | None:
     g.user = _proxy_user() or _bearer_user() or _session_user()
     if g.user is not None:
         return None
-    if request.blueprint == "pages":
+    if request.blueprint in PAGE_BLUEPRINTS:
         g.audit_outcome = "SignInRequired"
         target = request.full_path.rstrip("?") if request.method == "GET" else url_for("pages.index")
         return redirect(url_for("signin.sign_in", next=target), code=303)

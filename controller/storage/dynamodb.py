@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.core import states
 from controller.core.errors import StoreUnavailable
+from controller.storage import matching
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
     Approval,
@@ -25,6 +26,7 @@ from controller.storage.records import (
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
+    DailyOutcomes,
     Decision,
     DecisionTimes,
     DueNotification,
@@ -32,6 +34,7 @@ from controller.storage.records import (
     NewRequest,
     NotificationCounts,
     PendingSummary,
+    RequestQuery,
     SetAsideMessage,
     StoredEvent,
     User,
@@ -658,6 +661,38 @@ class DynamoDbStore:
         return DecisionTimes(
             bounds, tuple(sum(1 for t in took if t <= bound) for bound in bounds), len(took), float(sum(took))
         )
+
+    def decision_quantiles(self, since: str, quantiles: tuple[float, ...]) -> tuple[float | None, ...]:
+        took = [
+            matching.seconds_to_decision(request)
+            for request in self._all(ENDED)
+            if request.state in states.DECIDED and request.decided_at and request.decided_at >= since
+        ]
+        return matching.quantiles(took, quantiles)
+
+    def ended_per_day(self, since: str) -> list[DailyOutcomes]:
+        return matching.per_day(self._all(ENDED), since)
+
+    # --- finding requests: the table is keyed for the lists, so the filters run here ------------------
+
+    def _all(self, name: str) -> Iterator[ApprovalRequest]:
+        return (_request(item) for item in self._list(name))
+
+    def _matching(self, query: RequestQuery) -> list[ApprovalRequest]:
+        lists = ([states.PENDING] if states.PENDING in query.states else []) + (
+            [ENDED] if set(query.states) & set(states.ENDED) else []
+        )
+        found = [request for name in lists for request in self._all(name)]
+        return matching.ordered(found, query)
+
+    def find_requests(self, query: RequestQuery, limit: int, offset: int = 0) -> list[ApprovalRequest]:
+        return self._matching(query)[offset : offset + limit]
+
+    def count_requests(self, query: RequestQuery) -> int:
+        return len(self._matching(query))
+
+    def iter_requests(self, query: RequestQuery) -> Iterator[ApprovalRequest]:
+        yield from self._matching(query)  # sorted in memory: DynamoDB cannot order by an order's fields
 
     # --- whether the table takes writes ---------------------------------------------------------------
 

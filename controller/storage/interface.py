@@ -8,7 +8,7 @@ The contract tests in tests/store/ hold every implementation to the same behavio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from controller.storage.records import (
@@ -17,6 +17,7 @@ from controller.storage.records import (
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
+    DailyOutcomes,
     Decision,
     DecisionTimes,
     DueNotification,
@@ -24,6 +25,7 @@ from controller.storage.records import (
     NewRequest,
     NotificationCounts,
     PendingSummary,
+    RequestQuery,
     SetAsideMessage,
     StoredEvent,
     User,
@@ -205,6 +207,23 @@ class InvalidMessageStore(Protocol):
         ...
 
 
+class QueryStore(Protocol):
+    """Finding requests among many: the page's search, filters, sorts and pages, and the history."""
+
+    def find_requests(self, query: RequestQuery, limit: int, offset: int = 0) -> list[ApprovalRequest]:
+        """Return one page of the requests the query matches, in its order (ties broken by id)."""
+        ...
+
+    def count_requests(self, query: RequestQuery) -> int:
+        """Return how many requests the query matches."""
+        ...
+
+    def iter_requests(self, query: RequestQuery) -> Iterator[ApprovalRequest]:
+        """Yield every request the query matches, in its order, without holding them all at once; the store
+        stays open until the iteration ends."""
+        ...
+
+
 class InsightStore(Protocol):
     """Aggregates of the requests for /metrics and the insights: counted over the whole store, so that every
     controller of one store reports the same."""
@@ -220,6 +239,16 @@ class InsightStore(Protocol):
     def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
         """Return the time from storing to deciding of approved and rejected requests, binned at bounds (seconds,
         ascending)."""
+        ...
+
+    def decision_quantiles(self, since: str, quantiles: tuple[float, ...]) -> tuple[float | None, ...]:
+        """Return, for each quantile (0 < q <= 1), the time from storing to deciding that q of the approvals and
+        rejections decided since then took at most (nearest rank); None for each when there were none."""
+        ...
+
+    def ended_per_day(self, since: str) -> list[DailyOutcomes]:
+        """Return how many requests ended on each UTC day since then, oldest day first, days without any left out.
+        A request ends when it is decided, when its approval timeout passes, or (closed) when it was last checked."""
         ...
 
 
@@ -247,6 +276,7 @@ class Store(
     UserStore,
     AuditStore,
     InvalidMessageStore,
+    QueryStore,
     InsightStore,
     HealthStore,
     Protocol,

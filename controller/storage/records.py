@@ -14,6 +14,7 @@ from controller.core.jsontypes import JSONObject
 
 Action = Literal["approve", "reject"]  # what an approver asks for; the state it leads to is in states.DECIDED_BY
 Change = Literal["stored", "changed"]  # what happened to a request, as /events names it
+Sort = Literal["waiting", "newest", "expiry", "total", "ended"]  # the orders a request list can come in
 
 
 def now(after_seconds: float = 0) -> str:
@@ -231,3 +232,32 @@ class DecisionTimes:
     at_most: tuple[int, ...]  # cumulative, one per bound
     count: int
     total_seconds: float
+
+
+@dataclass(frozen=True)
+class RequestQuery:
+    """Which requests to list and in which order; each filter left None matches everything.
+
+    text matches, case-insensitively and anywhere in it, the request id, the order id, the customer's
+    name or id, or a line item's SKU; customer and approver match a part of the name too. Times are
+    the store's ISO 8601 timestamps: requested_from inclusive, requested_before exclusive.
+    """
+
+    states: tuple[str, ...]
+    text: str | None = None
+    customer: str | None = None
+    approver: str | None = None
+    requested_from: str | None = None
+    requested_before: str | None = None
+    min_total: float | None = None
+    max_total: float | None = None
+    currency: str | None = None
+    sort: Sort = "waiting"  # waiting: oldest first; newest; expiry: soonest first; total: highest; ended: latest
+
+
+@dataclass(frozen=True)
+class DailyOutcomes:
+    """How many requests ended on one UTC day (YYYY-MM-DD), by the state they ended in."""
+
+    day: str
+    counts: dict[str, int]

@@ -6,8 +6,9 @@ Rows become records here and nowhere else; each state change is guarded by the s
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from controller.core import states
 from controller.storage import db
@@ -18,6 +19,7 @@ from controller.storage.records import (
     ApprovalRequest,
     AuditAttempt,
     AuditEvent,
+    DailyOutcomes,
     Decision,
     DecisionTimes,
     DueNotification,
@@ -25,6 +27,7 @@ from controller.storage.records import (
     NewRequest,
     NotificationCounts,
     PendingSummary,
+    RequestQuery,
     SetAsideMessage,
     StoredEvent,
     User,
@@ -33,6 +36,55 @@ from controller.storage.records import (
 
 # seconds from a request being stored to its decision, over approval_requests' columns
 TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
+ENDED_AT = f"COALESCE(decided_at, CASE state WHEN '{states.EXPIRED}' THEN expires_at ELSE checked_at END)"
+ORDER_TOTAL = "json_extract(order_json, '$.total')"
+ORDER_BY = {
+    "waiting": "received_at, id",
+    "newest": "received_at DESC, id DESC",
+    "expiry": "expires_at, id",
+    "total": f"{ORDER_TOTAL} DESC, id",
+    "ended": f"{ENDED_AT} DESC, id",
+}
+CONTAINS = "instr(lower({}), lower(?)) > 0"
+TEXT_MATCH = (
+    "("
+    + " OR ".join(
+        CONTAINS.format(column)
+        for column in (
+            "id",
+            "json_extract(order_json, '$.order_id')",
+            "json_extract(order_json, '$.customer.name')",
+            "json_extract(order_json, '$.customer.id')",
+        )
+    )
+    + " OR EXISTS (SELECT 1 FROM json_each(order_json, '$.items') WHERE "
+    + CONTAINS.format("json_extract(value, '$.sku')")
+    + "))"
+)
+CUSTOMER_MATCH = (
+    "(" + " OR ".join(CONTAINS.format(f"json_extract(order_json, '$.customer.{key}')") for key in ("name", "id")) + ")"
+)
+
+
+def _where(query: RequestQuery) -> tuple[str, list[object]]:
+    """Return the WHERE clause and its parameters for a query: fixed fragments, values only as parameters."""
+    clauses = [f"state IN ({', '.join('?' * len(query.states))})"]
+    parameters: list[object] = [*query.states]
+    optional: list[tuple[object, str, int]] = [
+        (query.text, TEXT_MATCH, 5),
+        (query.customer, CUSTOMER_MATCH, 2),
+        (query.approver, CONTAINS.format("approver"), 1),
+        (query.requested_from, "requested_at >= ?", 1),
+        (query.requested_before, "requested_at < ?", 1),
+        (query.min_total, f"{ORDER_TOTAL} >= ?", 1),
+        (query.max_total, f"{ORDER_TOTAL} <= ?", 1),
+        (query.currency, "json_extract(order_json, '$.currency') = ?", 1),
+    ]
+    for value, clause, uses in optional:
+        if value is not None:
+            clauses.append(clause)
+            parameters.extend([value] * uses)
+    return " AND ".join(clauses), parameters
 
 
 def _request(row: sqlite3.Row) -> ApprovalRequest:
@@ -397,6 +449,36 @@ class SqliteStore:
             for row in rows
         ]
 
+    # --- finding requests ----------------------------------------------------------------------------
+
+    def find_requests(self, query: RequestQuery, limit: int, offset: int = 0) -> list[ApprovalRequest]:
+        where, parameters = _where(query)
+        return _requests(
+            self.connection.execute(
+                f"SELECT * FROM approval_requests WHERE {where} ORDER BY {ORDER_BY[query.sort]} LIMIT ? OFFSET ?",
+                (*parameters, limit, offset),
+            ).fetchall()
+        )
+
+    def count_requests(self, query: RequestQuery) -> int:
+        where, parameters = _where(query)
+        count: int = self.connection.execute(
+            f"SELECT COUNT(*) FROM approval_requests WHERE {where}", parameters
+        ).fetchone()[0]
+        return count
+
+    def iter_requests(self, query: RequestQuery) -> Iterator[ApprovalRequest]:
+        where, parameters = _where(query)
+        # a cursor of its own reads the rows as they are asked for, never all at once
+        cursor = self.connection.execute(
+            f"SELECT * FROM approval_requests WHERE {where} ORDER BY {ORDER_BY[query.sort]}", parameters
+        )
+        try:
+            for row in cursor:
+                yield _request(row)
+        finally:
+            cursor.close()
+
     # --- aggregates ----------------------------------------------------------------------------------
 
     def pending_summary(self) -> PendingSummary:
@@ -422,6 +504,34 @@ class SqliteStore:
             (*bounds, *states.DECIDED),
         ).fetchone()
         return DecisionTimes(bounds, tuple(int(n or 0) for n in row[2:]), int(row[0]), float(row[1]))
+
+    def decision_quantiles(self, since: str, quantiles: tuple[float, ...]) -> tuple[float | None, ...]:
+        marks = ", ".join("?" * len(states.DECIDED))
+        decided = f"FROM approval_requests WHERE state IN ({marks}) AND decided_at >= ?"
+        count: int = self.connection.execute(f"SELECT COUNT(*) {decided}", (*states.DECIDED, since)).fetchone()[0]
+        if not count:
+            return tuple(None for _ in quantiles)
+        ranked = f"SELECT {TIME_TO_DECISION} AS d {decided} ORDER BY d LIMIT 1 OFFSET ?"
+        return tuple(
+            float(
+                self.connection.execute(ranked, (*states.DECIDED, since, max(0, math.ceil(q * count) - 1))).fetchone()[
+                    0
+                ]
+            )
+            for q in quantiles
+        )
+
+    def ended_per_day(self, since: str) -> list[DailyOutcomes]:
+        marks = ", ".join("?" * len(states.ENDED))
+        rows = self.connection.execute(
+            f"SELECT substr({ENDED_AT}, 1, 10) AS day, state, COUNT(*) FROM approval_requests"
+            f" WHERE state IN ({marks}) AND {ENDED_AT} >= ? GROUP BY day, state ORDER BY day",
+            (*states.ENDED, since),
+        ).fetchall()
+        days: dict[str, dict[str, int]] = {}
+        for day, state, count in rows:
+            days.setdefault(day, dict.fromkeys(states.ENDED, 0))[state] = int(count)
+        return [DailyOutcomes(day, counts) for day, counts in days.items()]
 
     # --- whether the store takes writes -----------------------------------------------------------
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
@@ -14,13 +12,12 @@ from controller.core.jsontypes import JSON, JSONObject
 from controller.service import aws
 from controller.storage.context import backend_of, get_store
 from controller.storage.records import Action
-from controller.web import audit, listing
+from controller.web import audit, finding, listing
 
 bp = Blueprint("approvals", __name__)
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 MAX_BULK = 100
 MAX_ID_LENGTH = 80  # the longest execution name Step Functions allows
-LIMIT_PATTERN = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() refuses "²" and 5000-digit strings
 
 
 def _body() -> JSONObject:
@@ -50,22 +47,19 @@ def _ids(value: JSON) -> list[str]:
     return ids
 
 
-def _limit() -> int:
-    raw = request.args.get("limit", str(DEFAULT_PAGE))
-    if not LIMIT_PATTERN.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
-        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}.")
-    return int(raw)
-
-
 @bp.get("/pending")
 def pending() -> ResponseReturnValue:
-    """List the requests waiting for a decision (oldest first, ?limit=, default 100), after pulling new ones."""
-    limit = _limit()
+    """List the requests waiting for a decision, after pulling new ones: oldest first, ?limit= (default 100)
+    a page; ?q=, min_total, max_total, currency, sort and page as on the page (docs/api.md)."""
+    found = finding.pending(DEFAULT_PAGE, MAX_PAGE, size="limit")
+    limit = found.per
     warnings = listing.refresh_warnings()
     store = get_store()
+    shown, matched = listing.find_pending(store, found)
     return jsonify(
-        pending=[quorum.shown(store, request) for request in store.pending(limit)],
+        pending=[quorum.shown(store, request) for request in shown],
         count=store.count_pending(),
+        matched=matched,
         warnings=warnings,
         invalid_messages=store.invalid_messages(limit),
         notifications=store.notification_counts(),

@@ -10,9 +10,10 @@ from flask import current_app
 from controller.approval import executions, inbox
 from controller.core.errors import AwsUnavailable, StoreUnavailable
 from controller.service import aws
-from controller.storage.context import get_store
+from controller.storage.context import backend_of, get_store
 from controller.storage.interface import Store
 from controller.storage.records import ApprovalRequest
+from controller.web.finding import Finding
 
 RECENT_SHOWN = 10
 
@@ -64,3 +65,13 @@ def recent_outcomes(store: Store) -> list[dict[str, object]]:
         {**request.public(), "execution": execution_status(store, request)}
         for request in store.recent_ended(RECENT_SHOWN)
     ]
+
+
+def open_store() -> Store:
+    """Return a store of the app's backend for one view; the caller closes it."""
+    return backend_of(current_app).open()
+
+
+def find_pending(store: Store, found: Finding) -> tuple[list[ApprovalRequest], int]:
+    """Return one page of the pending requests the URL asks for, and how many match in all."""
+    return store.find_requests(found.query, found.per, found.offset), store.count_requests(found.query)

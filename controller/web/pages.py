@@ -16,11 +16,11 @@ from controller.service import aws
 from controller.storage.context import backend_of, get_store
 from controller.storage.interface import Store
 from controller.storage.records import Action, ApprovalRequest
-from controller.web import audit, listing
+from controller.web import audit, finding, listing
 from controller.web.security import csrf_ok
 
 bp = Blueprint("pages", __name__)
-PAGE_SIZE = 100  # the oldest pending requests shown; the heading still counts them all
+PAGE_SIZE = 100  # pending requests shown a page; the heading still counts them all
 MAX_SELECTED = PAGE_SIZE  # a decision from the page covers at most the cards it shows
 FORM_FIELDS = {"approve": ("approver",), "reject": ("approver", "reason")}
 ACTIONS: dict[str, Action] = {"approve": "approve", "reject": "reject"}  # the selection form's buttons
@@ -37,11 +37,17 @@ ERROR_TITLES = {
 
 
 def _page_data() -> dict[str, object]:
-    """Return what the page shows: pending requests, warnings, recent outcomes."""
+    """Return what the page shows: the pending requests the URL asks for, warnings, recent outcomes."""
+    found = finding.pending(PAGE_SIZE, PAGE_SIZE)
     warnings, store = listing.refresh_warnings(), get_store()
+    shown, matched = listing.find_pending(store, found)
     return {
-        "pending": [_standing(store, request) for request in store.pending(PAGE_SIZE)],
+        "pending": [_standing(store, request) for request in shown],
         "pending_count": store.count_pending(),
+        "found": found,
+        "matched": matched,
+        "filtered": finding.filtered(found.query),
+        "page_args": finding.page_args,
         "warnings": warnings,
         "recent": listing.recent_outcomes(store),
     }

@@ -27,7 +27,7 @@
   }
 
   // Cards already shown are kept as they are, so a reason being typed and the focus survive;
-  // only their times change. Decided cards go, new ones are added at the end (oldest first).
+  // only their times change. Decided cards go; new ones take their place in the list's order.
   function mergePending(fresh) {
     const list = document.getElementById("pending-list");
     const freshCards = new Map([...fresh.querySelectorAll("#pending-list > [data-id]")].map((c) => [c.dataset.id, c]));
@@ -35,10 +35,16 @@
       if (!freshCards.has(card.dataset.id)) card.remove();
     }
     let added = 0;
+    let previous = null;
     for (const [id, card] of freshCards) {
-      const shown = [...list.children].find((c) => c.dataset.id === id);
+      let shown = [...list.children].find((c) => c.dataset.id === id);
       if (shown) updateLiveTexts(shown, card);
-      else { list.append(document.importNode(card, true)); added += 1; }
+      else {
+        shown = document.importNode(card, true);
+        list.insertBefore(shown, previous ? previous.nextSibling : list.firstChild);
+        added += 1;
+      }
+      previous = shown;
     }
     return added;
   }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from controller.core import states
 from controller.storage.records import Decision
-from harness.store_records import new_request
+from harness.store_records import at, new_request
 
 
 def decided(store, action: str) -> str:
@@ -61,3 +61,31 @@ def test_decision_times_count_only_approvals_and_rejections_in_cumulative_bins(s
     assert times.bounds == (-1.0, 3600.0)
     assert times.at_most == (0, 2)  # none took less than no time; both well within the hour
     assert times.count == 2 and 0.0 <= times.total_seconds < 7200.0
+
+
+def test_quantiles_of_recent_decisions_use_the_nearest_rank_and_none_when_there_were_none(store):
+    assert store.decision_quantiles(at(-3600), (0.5, 0.9)) == (None, None)
+    for action in ("approve", "reject", "approve"):
+        decided(store, action)
+
+    median, p90 = store.decision_quantiles(at(-3600), (0.5, 0.9))
+
+    assert 0.0 <= median <= p90 < 3600.0
+    assert store.decision_quantiles(at(60), (0.5,)) == (None,)  # nothing decided from a minute on
+
+
+def test_ended_requests_are_counted_per_day_by_outcome(store):
+    decided(store, "approve")
+    decided(store, "reject")
+    store.save_request(overdue := new_request(expires_in=-1))
+    store.expire_overdue(overdue.id)
+
+    days = store.ended_per_day(at(-86400))
+
+    assert [day.day for day in days] == sorted({at(0)[:10], overdue.expires_at[:10]})
+    totals = dict.fromkeys(states.ENDED, 0)
+    for day in days:
+        for state, count in day.counts.items():
+            totals[state] += count
+    assert totals == {states.APPROVED: 1, states.REJECTED: 1, states.EXPIRED: 1, states.CLOSED: 0}
+    assert store.ended_per_day(at(3600)) == []
