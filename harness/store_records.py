@@ -11,6 +11,11 @@ from harness.waiting import wait_for
 _numbers = itertools.count(1)
 
 
+def at(seconds_from_now: float) -> str:
+    """Return a timestamp in the store's format, this many seconds from now."""
+    return now(seconds_from_now)
+
+
 def tick() -> None:
     """Wait until the store's clock (milliseconds) has moved on, so that what follows is stamped later."""
     start = now()
