@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -165,7 +166,7 @@ class AppliedRule:
 
     def refusal(self, name: str, groups: Sequence[str], requested_by: Any, at: datetime) -> str | None:
         """Return why this user may not decide the request at this moment, or None if they may."""
-        if not self.self_approval and isinstance(requested_by, str) and requested_by == name:
+        if not self.self_approval and isinstance(requested_by, str) and same_name(requested_by, name):
             return f"{name} requested this order, and rule '{self.name}' needs someone else to decide it."
         if not self.groups and not self.users:
             return None
@@ -174,6 +175,11 @@ class AppliedRule:
             return None
         theirs = f"in {', '.join(sorted(groups))}" if groups else "in no group"
         return f"Under rule '{self.name}' only {self.deciders(at)} may decide; {name} is {theirs}."
+
+
+def same_name(written: str, name: str) -> bool:
+    """Return whether a name an order gives (free text) is this user's, whatever its case or width."""
+    return unicodedata.normalize("NFKC", written).casefold() == unicodedata.normalize("NFKC", name).casefold()
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,16 @@ def test_who_may_decide_follows_groups_users_self_approval_and_escalation(tmp_pa
     assert applied.summary(after) == "large orders: 2 of members of finance, managers"
 
 
+@pytest.mark.parametrize("requested_by", ["Alice", "ALICE", "\uff41\uff4c\uff49\uff43\uff45"])
+def test_the_requester_is_recognised_whatever_the_case_or_width_of_the_name_in_the_order(tmp_path, requested_by):
+    # whoever posts the order writes requested_by; "Alice" or its fullwidth form is still alice
+    applied = _policy(tmp_path, ISSUE_EXAMPLE).apply(_order(2000.0), REQUESTED, REQUESTED + timedelta(hours=24))
+
+    assert applied.refusal("alice", ["finance"], requested_by, REQUESTED) == (
+        "alice requested this order, and rule 'large orders' needs someone else to decide it."
+    )
+
+
 def test_a_rule_naming_users_lets_them_decide_outside_its_groups(tmp_path):
     checked = _policy(tmp_path, "rules:\n  - name: a\n    groups: [finance]\n    users: [carol]\n")
 
