@@ -13,7 +13,7 @@ from controller.approval.inbox import DeadLetters
 from controller.core.config import DEFAULTS, check
 from controller.core.errors import register_error_handlers
 from controller.core.metrics import Metrics
-from controller.service.aws import make_clients
+from controller.service import aws
 from controller.storage import context
 from controller.storage.backends import backend_for
 from controller.web import api, audit, events, history, insights, metrics, pages, requestlog, security, signin
@@ -33,7 +33,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     # read and checked once, so a bad file stops the start; requests then carry the rule they got
     app.config["POLICY"] = policy.load(app.config["POLICY_FILE"]) if app.config["POLICY_FILE"] else None
     app.extensions["metrics"] = Metrics()
-    app.extensions["aws"] = make_clients(app.config, app.extensions["metrics"])
+    aws.init_app(app)
     app.extensions["dead_letters"] = DeadLetters()
     register_error_handlers(app)
     requestlog.init_app(app)  # first: every request gets its id and its log line, refused or not

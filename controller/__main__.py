@@ -5,7 +5,7 @@ python -m controller migrate                           bring the database's sche
 python -m controller users add NAME --role approver    add a user; prints their API token last
 python -m controller users add NAME --role approver --group finance   ... in a group (repeatable)
 python -m controller users groups NAME [GROUP ...]    set a user's groups
-python -m controller users list | remove NAME | token NAME
+python -m controller users list | remove NAME | token NAME | passwd NAME | local-mode
 python -m controller policy check FILE [--order ORDER.json]   check an approval policy file
 """
 
@@ -23,6 +23,8 @@ from controller.cli import migrate, policy, users
 from controller.core import logs
 from controller.core.config import ConfigurationError, load_config, settings
 from controller.service.startup import prepare_to_serve, wsgi_server
+from controller.storage import db
+from controller.storage.context import backend_of
 
 
 def serve() -> None:
@@ -35,8 +37,10 @@ def configured_app() -> Flask:
     try:
         logs.configure(settings()["LOG_FORMAT"])
         app = create_app(load_config())
-        prepare_to_serve(app)
-    except ConfigurationError as error:  # DatabaseTooNew among them
+        backend_of(app).migrate()  # check_bind asks the store for its users
+        auth.check_bind(app)
+        app.extensions["serving"] = db.claim_serving(app.config["DATABASE"])  # held until the process ends
+    except ConfigurationError as error:  # DatabaseTooNew, DatabaseUnusable and AlreadyServed among them
         sys.exit(f"controller: {error}")
     return app
 
@@ -49,13 +53,17 @@ def run(app: Flask) -> None:
             " reverse proxy (docs/operations.md)",
             app.config["HOST"],
         )
+    prepare_to_serve(app)
     server = wsgi_server(app)
     print(
         f"controller ready on http://{app.config['HOST']}:{app.config['PORT']} ({app.config['CONFIG_SOURCE']} stack,"
         f" {auth.mode_description(app)}, {app.config['THREADS']} threads)",
         flush=True,
     )
-    server.run()
+    try:
+        server.run()
+    finally:
+        app.extensions["serving"].close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -49,6 +51,19 @@ def offline_config(database: Path | str, **overrides: Any) -> dict[str, Any]:
         "DATABASE": str(database),
         **overrides,
     }
+
+
+def users_command(database: Path | str, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m controller users ...` on a database as an operator would, the password on stdin."""
+    return subprocess.run(
+        [sys.executable, "-m", "controller", "users", *args],
+        input=None if password is None else password + "\n",
+        capture_output=True,
+        text=True,
+        env={"CONTROLLER_DATABASE": str(database), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
 
 
 def controller_config(emulator: Emulator, queue_url: str, database: Path, **overrides: Any) -> dict[str, Any]:

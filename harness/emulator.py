@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -87,3 +88,16 @@ def running_emulator(workdir: Path, *options: str) -> Iterator[Emulator]:
         yield Emulator(_wait_for_outputs(process, outputs_file, log_file), process)
     finally:
         stop(process)
+
+
+@contextmanager
+def hung(emulator: Emulator) -> Iterator[None]:
+    """Stop the emulator with SIGSTOP for the block, then continue it: to its clients, AWS hangs.
+
+    Connections are still accepted (by the kernel), but nothing answers: a black hole, not a refusal.
+    """
+    os.killpg(emulator.process.pid, signal.SIGSTOP)  # its own session: the emulator and its helpers
+    try:
+        yield
+    finally:
+        os.killpg(emulator.process.pid, signal.SIGCONT)

@@ -1,4 +1,5 @@
-"""Debian's nginx as a plain reverse proxy in front of one or more controllers, run as a child process.
+"""Debian's nginx as a plain reverse proxy in front of one or more controllers, run as a child process;
+and clients as an attacker plays them: from several local addresses, or sending half a request.
 
 Its configuration, logs and temporary files live in a directory of the caller's; it listens on a
 free loopback port and forwards as the operations guide recommends: the public Host, the client's
@@ -9,13 +10,17 @@ address appended to X-Forwarded-For, the scheme in X-Forwarded-Proto, and no buf
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from harness.emulator import stop
 from harness.waiting import free_port, wait_for
@@ -93,6 +98,36 @@ def running_proxy(
         yield proxy
     finally:
         stop(process)
+
+
+class _FromAddress(HTTPAdapter):
+    """Connects from a given local address, so that one machine can play several clients."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def client_at(address: str) -> requests.Session:
+    """Return a session whose connections come from `address` (any of 127.0.0.0/8 on Linux); close it after."""
+    session = requests.Session()
+    session.mount("http://", _FromAddress(address))
+    return session
+
+
+def half_requests(url: str, count: int) -> list[socket.socket]:
+    """Open connections that each send the start of a request's headers and then nothing; close them after."""
+    parts = urlsplit(url)
+    opened = []
+    for _ in range(count):
+        connection = socket.create_connection((parts.hostname, parts.port or 80), timeout=10)
+        connection.sendall(f"GET /pending HTTP/1.1\r\nHost: {parts.netloc}\r\n".encode())
+        opened.append(connection)
+    return opened
 
 
 def _answers(proxy: Proxy) -> bool:

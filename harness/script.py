@@ -20,6 +20,7 @@ from stack.paths import PROJECT_ROOT
 READY_SECONDS = 180  # a first start builds the Lambda package and may run terraform init
 STOP_SECONDS = 20
 DEFAULT_PORTS = {"controller": 3000, "aws": 5000, "gateway": 4000}
+READY = "controller ready on"  # what the controller prints once it serves
 MARK = "BUILD_AND_RUN_TEST_RUN"  # every process the script starts inherits it, so a test can find them all
 
 
@@ -66,6 +67,7 @@ class ScriptRun:
                 "EMULATOR_OUTPUTS": str(self.outputs_file),
                 "CONTROLLER_DATABASE": str(self.workdir / "approvals.sqlite3"),
             }
+        started = self.log.count(READY) if (self.workdir / "script.log").exists() else 0  # a restart appends
         # The venv running the tests has the project installed; the script must not reinstall it from here.
         (Path(sys.prefix) / ".installed").touch()
         with (self.workdir / "script.log").open("ab") as log:
@@ -78,7 +80,7 @@ class ScriptRun:
                 env=environ,
                 start_new_session=True,
             )
-        wait_for(lambda: "controller ready on" in self.log or process.poll() is not None, READY_SECONDS, "Ready")
+        wait_for(lambda: self.log.count(READY) > started or process.poll() is not None, READY_SECONDS, "Ready")
         assert process.poll() is None, f"the script ended before its controller was ready:\n{self.log[-3000:]}"
 
     @property

@@ -39,6 +39,14 @@ data "aws_iam_policy_document" "controller" {
     resources = ["arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${aws_sfn_state_machine.this.name}:*"]
   }
 
+  # At start-up the controller asks whether the state machine has any execution at all, to close in
+  # bulk the requests a restarted emulator forgot (controller/approval/restart.py).
+  statement {
+    sid       = "ListOrderApprovalExecutions"
+    actions   = ["states:ListExecutions"]
+    resources = [aws_sfn_state_machine.this.arn]
+  }
+
   # What controller/storage/dynamodb.py calls (TransactWriteItems is authorised by its parts);
   # never Scan: every read is a key lookup or a query.
   statement {

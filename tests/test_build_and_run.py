@@ -60,3 +60,25 @@ def test_a_child_that_dies_ends_the_script_which_says_which(run: ScriptRun, chil
     assert run.wait() != 0
     assert f"the {child} (pid {pid}) exited" in run.log
     assert run.left_behind() == ({}, [])
+
+
+def test_a_restart_closes_the_old_pending_requests_and_the_first_printed_curl_still_starts_an_order(
+    run: ScriptRun,
+) -> None:
+    old = run.outputs()
+    start_an_order(run)
+    controller = f"http://127.0.0.1:{run.ports['controller']}"
+    (stale,) = wait_for(lambda: requests.get(f"{controller}/pending", timeout=30).json()["pending"], 60, "pending")
+    run.process.terminate()
+    run.wait()
+
+    run.start("--local")
+
+    assert requests.get(f"{controller}/pending", timeout=30).json()["pending"] == []
+    closed = requests.get(f"{controller}/approvals/{stale['id']}", timeout=30).json()["request"]
+    assert (closed["state"], closed["closed_reason"]) == (
+        "closed",
+        "The emulator was restarted; its executions are gone.",
+    )
+    answer = requests.post(old["api_url"], json=ORDER, headers={"x-api-key": old["api_key"]}, timeout=30)
+    assert answer.status_code == 200, answer.text

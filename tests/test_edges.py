@@ -9,7 +9,9 @@ import boto3
 import pytest
 import requests
 
+from harness.controllers import add_user
 from harness.orders import ORDER
+from harness.waiting import wait_for
 
 EVIL = "evil.example"
 
@@ -55,17 +57,55 @@ def test_the_loopback_names_are_answered_on_the_port_served_only(controller, hos
 
 def test_a_configured_name_is_answered_and_its_pages_may_decide(stack, controller_factory):
     controller = controller_factory(stack, ALLOWED_HOSTS="approvals.example.com, other.example:8443")
+    token = {"Authorization": f"Bearer {add_user(controller.app.config['DATABASE'], 'Ada')}"}  # no local mode now
+    name = stack.start()
+    wait_for(lambda: requests.get(controller.url + "/pending", headers=token, timeout=30).json()["count"], 15, "it")
+    proxied = {**token, "Host": "approvals.example.com", "Origin": "https://approvals.example.com"}
+
+    other = requests.get(controller.url + "/pending", headers={**token, "Host": "other.example:8443"}, timeout=30)
+    unknown = requests.get(controller.url + "/pending", headers={**token, "Host": "other.example:9999"}, timeout=30)
+
+    assert (other.status_code, unknown.status_code) == (200, 400)
+    assert requests.post(f"{controller.url}/approve/{name}", headers=proxied, timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("origin", "status"),
+    [
+        ("http://approvals.example.com:8080", 403),  # another port of the allowed name: another site
+        ("https://approvals.example.com:8443", 403),
+        ("https://other.example:8443", 200),  # the port listed with the name
+        ("https://approvals.example.com", 200),
+    ],
+)
+def test_an_origin_on_another_port_of_an_allowed_name_is_another_site(stack, controller_factory, origin, status):
+    controller = controller_factory(stack, ALLOWED_HOSTS="approvals.example.com, other.example:8443")
+    token = {"Authorization": f"Bearer {add_user(controller.app.config['DATABASE'], 'Ada')}"}
+    name = stack.start()
+    wait_for(lambda: requests.get(controller.url + "/pending", headers=token, timeout=30).json()["count"], 15, "it")
+
+    sent = requests.post(
+        f"{controller.url}/approve/{name}",
+        headers={**token, "Host": "approvals.example.com", "Origin": origin},  # no Sec-Fetch-Site: an older browser
+        timeout=30,
+    )
+
+    assert sent.status_code == status
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_decision_body_that_is_not_declared_json_gets_415_and_decides_nothing(stack, controller, content_type):
     name = stack.start()
     controller.wait_for_pending(name)
-    proxied = {"Host": "approvals.example.com", "Origin": "https://approvals.example.com"}
+    headers = {"Content-Type": content_type} if content_type else {}
 
-    assert (
-        requests.get(controller.url + "/pending", headers={"Host": "other.example:8443"}, timeout=30).status_code == 200
+    sent = requests.post(
+        f"{controller.url}/approve/{name}", data=json.dumps({"approver": "Mallory"}), headers=headers, timeout=30
     )
-    assert (
-        requests.get(controller.url + "/pending", headers={"Host": "other.example:9999"}, timeout=30).status_code == 400
-    )
-    assert requests.post(f"{controller.url}/approve/{name}", headers=proxied, timeout=30).status_code == 200
+
+    assert (sent.status_code, sent.json()["error"]) == (415, "UnsupportedMediaType")
+    assert "application/json" in sent.json()["message"]
+    assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
 
 
 def test_an_origin_must_be_an_allowed_name_even_when_the_host_is_right(stack, controller):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -261,7 +264,7 @@ def test_a_webhook_that_never_answers_is_counted_as_failed_and_the_pull_goes_on(
     assert counts == {"delivered": 0, "failed": 2, "waiting": 0}
 
 
-def test_past_half_the_servers_threads_another_event_stream_gets_503(stack, controller_factory, listen):
+def test_past_its_share_of_the_servers_threads_another_event_stream_gets_503(stack, controller_factory, listen):
     controller = controller_factory(stack, THREADS=2)  # room for one stream
     first = listen(controller.url)
     name = stack.start()
@@ -271,3 +274,42 @@ def test_past_half_the_servers_threads_another_event_stream_gets_503(stack, cont
 
     assert (second.status_code, second.json()["error"]) == (503, "TooManyStreams")
     assert controller.get("/pending").status_code == 200  # the other thread still serves
+
+
+def open_stream(url: str, source: str = "127.0.0.1") -> tuple[str, socket.socket]:
+    """Open /events from a local address over a raw socket; return the status line and the open socket."""
+    parts = urlsplit(url)
+    connection = socket.create_connection((parts.hostname, parts.port), timeout=30, source_address=(source, 0))
+    connection.sendall(f"GET /events HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+    status = connection.recv(4096).split(b"\r\n", 1)[0].decode()
+    return status, connection
+
+
+def test_one_caller_cannot_hold_every_event_stream_and_a_gone_client_frees_its_own_within_seconds(controller):
+    # 8 threads: 4 may wait on AWS, 3 stream (2 per caller; in local mode a caller is an address), 1 stays free
+    first, held = open_stream(controller.url)
+    second, kept = open_stream(controller.url)
+    third, refused = open_stream(controller.url)
+    other, elsewhere = open_stream(controller.url, "127.0.0.2")
+    fourth, over = open_stream(controller.url, "127.0.0.3")
+    for connection in (kept, refused, elsewhere, over):
+        connection.close()
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    held.close()  # gone without a word: a reset, as when a laptop lid closes
+
+    def reopened() -> socket.socket | None:
+        status, connection = open_stream(controller.url)
+        if "200" in status:
+            return connection
+        connection.close()
+        return None
+
+    wait_for(reopened, 10, "the gone client's stream slot to be freed").close()
+
+    assert [status.split(" ")[1] for status in (first, second, third, other, fourth)] == [
+        "200",
+        "200",
+        "503",
+        "200",
+        "503",
+    ]

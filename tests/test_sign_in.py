@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 import requests
 
 from harness.controllers import TEST_PASSWORD, add_user, controller_environment
+from harness.controllers import users_command as harness_users_command
 from harness.waiting import wait_for
 
 TIMEOUT = 30
@@ -20,16 +22,7 @@ TIMEOUT = 30
 
 def users_command(controller, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `python -m controller users ...` on the controller's database, the password on stdin."""
-    environment = {"CONTROLLER_DATABASE": controller.app.config["DATABASE"], "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-m", "controller", "users", *args],
-        input=None if password is None else password + "\n",
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
+    return harness_users_command(controller.app.config["DATABASE"], *args, password=password)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -58,7 +51,7 @@ def listing_once_pulled(controller, headers: dict[str, str]) -> tuple[Any] | Non
 
 def test_adding_a_user_switches_sign_in_on_for_the_running_controller(controller):
     assert controller.get("/pending").status_code == 200
-    assert "Local mode, without sign-in" in controller.get("/").text
+    assert "Local mode, no sign-in" in controller.get("/").text
 
     added = users_command(controller, "add", "Ada", "--role", "approver", password=TEST_PASSWORD)
 
@@ -94,7 +87,11 @@ def test_the_users_command_lists_reissues_tokens_and_removes(controller):
     assert users_command(controller, "add", "Eve\u202e", "--role", "viewer", password=TEST_PASSWORD).returncode == 1
     assert users_command(controller, "remove", "Ada").returncode == 0
     assert users_command(controller, "remove", "Vic").returncode == 0
-    assert controller.get("/pending").status_code == 200  # no users left: local mode again
+    closed = controller.get("/pending")  # no users left: closed until one is added or local mode is chosen
+    assert (closed.status_code, closed.json()["error"]) == (401, "SignInRequired")
+    assert "users local-mode" in closed.json()["message"] and "users add" in closed.json()["message"]
+    assert users_command(controller, "local-mode").returncode == 0
+    assert controller.get("/pending").status_code == 200
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer hat_wrong", "Basic QWRhOnB3", "Bearer "])
@@ -163,18 +160,18 @@ def test_repeated_failed_sign_ins_are_locked_out_with_429_and_retry_after(stack,
     assert "Too many failed sign-ins" in locked.text
 
 
-def test_repeated_wrong_tokens_are_locked_out_with_429(stack, controller_factory):
+def test_repeated_wrong_tokens_are_locked_out_with_429_but_a_valid_token_still_works(stack, controller_factory):
     controller = controller_factory(stack, SIGNIN_MAX_FAILURES=3)
     token = add_user(controller.app.config["DATABASE"], "Ada")
 
-    codes = [
-        requests.get(controller.url + "/pending", headers=bearer(f"hat_guess{i}"), timeout=TIMEOUT).status_code
-        for i in range(4)
+    answers = [
+        requests.get(controller.url + "/pending", headers=bearer(f"hat_guess{i}"), timeout=TIMEOUT) for i in range(4)
     ]
-    locked = requests.get(controller.url + "/pending", headers=bearer(token), timeout=TIMEOUT)
+    valid = requests.get(controller.url + "/pending", headers=bearer(token), timeout=TIMEOUT)
 
-    assert codes == [401, 401, 401, 429]
-    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert [answer.status_code for answer in answers] == [401, 401, 401, 429]
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    assert valid.status_code == 200  # 256 bits cannot be guessed: others' failures never lock a token out
 
 
 def test_a_signed_in_page_session_decides_under_its_users_name(stack, controller):
@@ -299,7 +296,7 @@ def test_the_page_sends_the_digest_of_the_order_it_shows_and_a_stale_form_decide
 
     stale = {"csrf_token": form_token, "expected_order_digest": "0" * 64}
     single = session.post(f"{controller.url}/ui/approve/{name}", data=stale, timeout=TIMEOUT).text
-    selection = {"csrf_token": form_token, "kind": "approve", "ids": [name], "digests": [f"{name} {'0' * 64}"]}
+    selection = {"csrf_token": form_token, "action": "approve", "ids": [name], "digests": [f"{name} {'0' * 64}"]}
     selected = session.post(f"{controller.url}/ui/selected", data=selection, timeout=TIMEOUT).text
 
     assert page.count(f'name="expected_order_digest" value="{digest}"') == 2  # the Approve and the Reject form
@@ -312,3 +309,76 @@ def test_the_page_sends_the_digest_of_the_order_it_shows_and_a_stale_form_decide
         "OrderChanged",
         "OrderChanged",
     ]
+
+
+def test_forty_parallel_guesses_get_exactly_the_allowed_attempts_and_then_429(stack, controller_factory):
+    controller = controller_factory(stack, SIGNIN_MAX_FAILURES=5)
+    add_user(controller.app.config["DATABASE"], "Ada")
+
+    with ThreadPoolExecutor(40) as guessers:
+        codes = list(
+            guessers.map(lambda i: signed_in_session(controller, "Ada", f"guess {i}")[1].status_code, range(40))
+        )
+    assert (codes.count(401), codes.count(429)) == (5, 35)
+
+
+def test_an_account_holder_signing_in_between_guesses_at_other_names_is_still_locked_out(stack, controller_factory):
+    controller = controller_factory(stack, SIGNIN_MAX_FAILURES=5)
+    add_user(controller.app.config["DATABASE"], "Mallory")
+    add_user(controller.app.config["DATABASE"], "Ada")
+
+    own, guesses = [], []
+    for i in range(8):
+        own.append(signed_in_session(controller, "Mallory")[1].status_code)
+        guesses.append(signed_in_session(controller, f"victim{i}", "guess")[1].status_code)
+
+    assert guesses == [401] * 5 + [429] * 3  # a success takes back only its own attempt from the address
+    assert own[:5] == [303] * 5
+
+
+@pytest.mark.parametrize(
+    ("existing", "look_alike"),
+    [
+        ("Grace", "grace"),  # case
+        ("Grace", "\uff27race"),  # fullwidth G
+        ("Grace", "gr\u0430ce"),  # Cyrillic a
+        ("Grace", "Gr\u200bace"),  # zero-width space
+        ("Grace", "Grace\U000e0041"),  # a tag character
+        ("Gr\u00e2ce", "Gra\u0302ce"),  # NFD of the same name
+        ("Grace", "Grace\ufe0f"),  # a variation selector
+    ],
+)
+def test_a_user_name_that_passes_for_an_existing_one_is_refused(controller, existing, look_alike):
+    assert users_command(controller, "add", existing, "--role", "viewer", password=TEST_PASSWORD).returncode == 0
+
+    added = users_command(controller, "add", look_alike, "--role", "approver", password=TEST_PASSWORD)
+
+    assert added.returncode == 1 and "Traceback" not in added.stderr
+    assert len(users_command(controller, "list").stdout.splitlines()) == 1
+
+
+def test_a_name_signs_in_whatever_its_case_and_the_lockout_counts_it_as_one(stack, controller_factory):
+    controller = controller_factory(stack, SIGNIN_MAX_FAILURES=2)
+    add_user(controller.app.config["DATABASE"], "Grace")
+
+    failures = [signed_in_session(controller, name, "wrong")[1].status_code for name in ("grace", "GRACE")]
+    locked = signed_in_session(controller, "Grace")[1].status_code
+
+    assert (failures, locked) == ([401, 401], 429)
+
+
+def test_a_bulk_attempt_refused_as_a_whole_is_in_each_named_requests_audit_trail(stack, controller):
+    first, second = stack.start(), stack.start()
+    controller.wait_for_pending(first)
+    controller.wait_for_pending(second)
+    viewer = add_user(controller.app.config["DATABASE"], "Vic", "viewer")
+    approver = add_user(controller.app.config["DATABASE"], "Ada")
+
+    refused = requests.post(
+        controller.url + "/approve", json={"ids": [first, second]}, headers=bearer(viewer), timeout=TIMEOUT
+    )
+
+    assert refused.status_code == 403
+    for name in (first, second):
+        trail = requests.get(f"{controller.url}/approvals/{name}/audit", headers=bearer(approver), timeout=TIMEOUT)
+        assert [(e["actor"], e["status"]) for e in trail.json()["events"]] == [("Vic", 403)]

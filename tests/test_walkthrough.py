@@ -7,6 +7,7 @@ on those ports, in a copy of the checkout.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,9 @@ def stack(tmp_path: Path) -> Iterator[ScriptRun]:
     busy = [port for port in DEFAULT_PORTS.values() if listening(port)]
     if busy:
         pytest.skip(f"ports {busy} are in use (a ./build_and_run.sh running?); the walkthrough names them")
+    missing = [tool for tool in ("curl", "python3", "git") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the walkthrough needs {', '.join(missing)} on the PATH")
     run = ScriptRun(tmp_path, checkout=copy_of_checkout(tmp_path / "checkout"), default_ports=True)
     run.start()
     yield run

@@ -1,15 +1,20 @@
-"""Who is asking, and may they decide: sign-in, roles, the lockout and the trusted-proxy mode.
+"""Who is asking, and may they decide: sign-in, roles, local mode, the lockout and the proxies in front.
 
-With no user in the database and a loopback bind, the controller is in local mode: no sign-in,
-as for one person on their own machine. Once a user exists, every route but the sign-in page,
-static files and /health needs an identity, read on every request (so no restart is needed):
+Local mode (no sign-in, as for one person on their own machine) is a state the controller checks on
+every request, never a default it falls into: no user exists and none ever did (or `users local-mode`
+chose it again), it listens on loopback only, no CONTROLLER_ALLOWED_HOSTS or trusted proxy is
+configured, and the request carries no forwarding header (a proxy on this machine would add one).
+Otherwise every route but the sign-in page, static files and /health needs an identity, read on
+every request (so no restart is needed):
 
 - a trusted proxy's header (CONTROLLER_TRUSTED_PROXY_HEADER), only from CONTROLLER_TRUSTED_PROXIES;
 - else `Authorization: Bearer <token>` (API clients);
-- else the page's session cookie, set by the sign-in form.
+- else the page's session, recorded in the store so that it can be ended from anywhere.
 
 Roles and groups come from the users table: viewers read, approvers decide too, and approval
-rules may name the groups whose members decide a request.
+rules may name the groups whose members decide a request. Behind CONTROLLER_TRUSTED_PROXIES
+the client's address (for the audit trail and the lockout) is the last X-Forwarded-For entry that is
+not itself a trusted proxy; from anyone else the header is ignored.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import functools
 import hmac
 import ipaddress
 import math
-import time
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -28,6 +33,7 @@ from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from controller.access import credentials
+from controller.core import text
 from controller.core.config import ConfigurationError
 from controller.core.errors import NotAllowed, SignInRequired, TooManyAttempts
 from controller.storage.context import get_store
@@ -37,8 +43,11 @@ PUBLIC_ENDPOINTS = {"static", "signin.sign_in_form", "signin.sign_in", "signin.h
 PAGE_BLUEPRINTS = ("pages", "history", "insights")  # HTML for people: without sign-in, they get the form
 METRICS_ENDPOINT = "metrics.scrape"  # also open to CONTROLLER_METRICS_TOKEN
 ADD_USER = "python -m controller users add NAME --role approver"
+LOCAL_MODE = "python -m controller users local-mode"
 SESSION_MAX_SECONDS = 12 * 3600  # a page session signs in again after a working day
 Params = ParamSpec("Params")
+FORWARDING_HEADERS = ("Forwarded", "Via", "X-Real-IP", "X-Client-IP", "True-Client-IP", "CF-Connecting-IP")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -72,42 +81,118 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _listed(setting: str) -> set[str]:
-    return {entry.strip() for entry in current_app.config[setting].split(",") if entry.strip()}
+def trusted_networks(setting: str) -> list[Network]:
+    """Return CONTROLLER_TRUSTED_PROXIES as networks (an address is a network of one)."""
+    try:
+        return [ipaddress.ip_network(entry.strip(), strict=False) for entry in setting.split(",") if entry.strip()]
+    except ValueError as error:
+        raise ConfigurationError(
+            f"CONTROLLER_TRUSTED_PROXIES must list IP addresses or networks, comma-separated ({error})."
+        ) from None
+
+
+def _trusted(address: str) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    return any(parsed in network for network in current_app.extensions["trusted_proxies"])
 
 
 def from_proxy_address() -> bool:
     """Return whether this request came from one of CONTROLLER_TRUSTED_PROXIES."""
-    return request.remote_addr in _listed("TRUSTED_PROXIES")
+    return _trusted(request.remote_addr or "")
 
 
 def from_trusted_proxy() -> bool:
-    """Return whether this request came through a configured sign-on proxy."""
+    """Return whether this request came from a configured signing-in proxy (TRUSTED_PROXY_HEADER mode)."""
     return bool(current_app.config["TRUSTED_PROXY_HEADER"]) and from_proxy_address()
 
 
 def client_address() -> str:
-    """Return the client's address: the proxy's X-Forwarded-For entry when it came through a trusted proxy."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if from_trusted_proxy() and forwarded:
-        return forwarded.rsplit(",", 1)[-1].strip()
-    return request.remote_addr or ""
+    """Return the client's address: behind trusted proxies, the last X-Forwarded-For hop that is not one of them."""
+    peer = request.remote_addr or ""
+    if not _trusted(peer):
+        return peer  # whatever X-Forwarded-For says, anyone could have written it
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    return next((hop for hop in reversed(hops) if not _trusted(hop)), hops[0] if hops else peer)
 
 
-def refuse_if_locked(keys: list[str]) -> None:
-    """Raise TooManyAttempts (429, Retry-After) while a lockout runs on any of the keys."""
-    until = get_store().locked_until(keys)
+def reachable_beyond_this_machine(app: Flask) -> str | None:
+    """Return which setting lets others reach this controller (so local mode is off), or None."""
+    config = app.config
+    if not is_loopback(config["HOST"]):
+        return f"CONTROLLER_HOST={config['HOST']}"
+    for key in ("ALLOWED_HOSTS", "TRUSTED_PROXIES", "TRUSTED_PROXY_HEADER"):
+        if config[key].strip():
+            return f"CONTROLLER_{key}"
+    return None
+
+
+def _forwarding_header() -> str | None:
+    """Return the name of a header a proxy adds, if the request has one."""
+    return next(
+        (name for name in request.headers.keys() if name.lower().startswith("x-forwarded-")),  # noqa: SIM118
+        next((name for name in FORWARDING_HEADERS if name in request.headers), None),
+    )
+
+
+def refuse_without_users() -> None:
+    """Raise SignInRequired unless this request may be served in local mode (no users exist)."""
+    if get_store().had_users():
+        raise SignInRequired(
+            "This controller has had users, so it stays closed now that none is left. Add one: "
+            f"{ADD_USER}; or, to serve without sign-in on this machine only, on purpose: {LOCAL_MODE}."
+        )
+    setting = reachable_beyond_this_machine(current_app)
+    if setting is not None:
+        raise SignInRequired(f"No user exists and {setting} lets others reach this controller: {ADD_USER}.")
+    header = _forwarding_header()
+    if header is not None:
+        raise SignInRequired(
+            f"No user exists and this request came through a proxy (it carries {header}), so others may reach "
+            f"this controller: {ADD_USER}."
+        )
+
+
+def _take_attempt(keys: list[str]) -> None:
+    """Count a sign-in attempt against the keys before the secret is checked; TooManyAttempts while locked out."""
+    config = current_app.config
+    until = get_store().take_attempt(keys, config["SIGNIN_MAX_FAILURES"], config["SIGNIN_LOCKOUT_SECONDS"])
     if until is not None:
         seconds = math.ceil((datetime.fromisoformat(until) - datetime.now(timezone.utc)).total_seconds())
         raise TooManyAttempts(f"Too many failed sign-ins; try again in {seconds} s.", retry_after=max(1, seconds))
 
 
-def count_failure(keys: list[str]) -> None:
-    """Count a failed sign-in against each key (a name, an address)."""
-    for key in keys:
-        get_store().count_failure(
-            key, current_app.config["SIGNIN_MAX_FAILURES"], current_app.config["SIGNIN_LOCKOUT_SECONDS"]
-        )
+def check_password(name: str, password: str) -> Identity | None:
+    """Return the user if the password is theirs, counting the attempt first (TooManyAttempts while locked out).
+
+    A success clears the name's count and takes back only its own attempt from the address's, so a
+    user who signs in between guesses at others' names gains no attempts.
+    """
+    name_key, address_key = f"name:{text.name_key(name)}", f"address:{client_address()}"
+    _take_attempt([name_key, address_key])
+    user = get_store().user(name)
+    if not credentials.password_matches(password, user.password_hash if user else None) or user is None:
+        return None
+    get_store().forgive_attempt(name_key, address_key)
+    return Identity(user.name, user.role)
+
+
+def begin_session(user: Identity) -> None:
+    """Start a page session for the user, recorded in the store; the browser's cookie holds its secret."""
+    secret = secrets.token_urlsafe(32)
+    get_store().start_session(credentials.hash_token(secret), user.name, SESSION_MAX_SECONDS)
+    session.clear()  # a new session: a fresh form token too
+    session["session"] = secret
+
+
+def end_sessions() -> None:
+    """Sign the current page user out: every session of theirs ends, on every browser."""
+    user = _session_user()
+    if user is not None:
+        get_store().end_sessions(user.name)
+    session.clear()
 
 
 def _proxy_user() -> Identity | None:
@@ -121,27 +206,27 @@ def _proxy_user() -> Identity | None:
 
 
 def _bearer_user() -> Identity | None:
+    """Return the token's user. A valid token always works (256 bits: nothing to guess); wrong ones count
+    against the caller's address only, and are answered 429 while it is locked out."""
     header = request.headers.get("Authorization")
     if header is None:
         return None
     scheme, _, token = header.partition(" ")
-    keys = [f"address:{client_address()}"]
-    refuse_if_locked(keys)
     matched = None
     for user in get_store().users():  # every hash is compared, whichever matches
         if credentials.token_matches(token.strip(), user.token_hash) and scheme.lower() == "bearer":
             matched = user
     if matched is None:
-        count_failure(keys)
+        _take_attempt([f"address:{client_address()}"])
         raise SignInRequired("That token is not valid. `python -m controller users token NAME` issues a new one.")
     return Identity(matched.name, matched.role, matched.groups)
 
 
 def _session_user() -> Identity | None:
-    fresh = time.time() - session.get("signed_in_at", 0) < SESSION_MAX_SECONDS
-    user = get_store().user(session["user"]) if "user" in session and fresh else None
+    secret = session.get("session")
+    user = get_store().session_user(credentials.hash_token(secret)) if isinstance(secret, str) else None
     if user is None:
-        session.pop("user", None)  # removed since they signed in, or signed in too long ago
+        session.pop("session", None)  # ended, expired, or its user removed
         return None
     return Identity(user.name, user.role, user.groups)
 
@@ -163,8 +248,7 @@ def identify() -> ResponseReturnValue | None:
         g.metrics_token = True
         return None
     if not g.sign_in:
-        if needs_users(current_app):
-            raise SignInRequired(f"No user exists and this controller is reachable from the network: {ADD_USER}.")
+        refuse_without_users()
         return None
     g.user = _proxy_user() or _bearer_user() or _session_user()
     if g.user is not None:
@@ -201,24 +285,18 @@ def as_signed_in(decision: Decision) -> tuple[Decision, list[str]]:
     return replace(decision, approver=user.name), notes
 
 
-def needs_users(app: Flask) -> bool:
-    """Return whether the controller is reached beyond one machine: a non-loopback bind, or a sign-on proxy."""
-    return not is_loopback(app.config["HOST"]) or bool(app.config["TRUSTED_PROXY_HEADER"])
-
-
 def check_bind(app: Flask) -> None:
-    """Refuse to serve beyond loopback (or behind a sign-on proxy) while no user exists: anyone could decide."""
+    """Refuse to serve where others may reach it (beyond loopback, another host name, a proxy) while no user
+    exists: anyone could decide."""
     if app.config["TRUSTED_PROXY_HEADER"] and not app.config["TRUSTED_PROXIES"].strip():
         raise ConfigurationError(
             "CONTROLLER_TRUSTED_PROXY_HEADER needs CONTROLLER_TRUSTED_PROXIES, the proxy's addresses."
         )
-    if not needs_users(app):
+    where = reachable_beyond_this_machine(app)
+    if where is None:
         return
     with app.app_context():
         if not get_store().has_users():
-            where = (
-                f"CONTROLLER_HOST={app.config['HOST']}" if not is_loopback(app.config["HOST"]) else "A sign-on proxy"
-            )
             raise ConfigurationError(
                 f"{where} makes this controller reachable from the network and no user exists, so anyone could"
                 f" decide. Add one first: {ADD_USER} (CONTROLLER_DATABASE={app.config['DATABASE']})."
@@ -230,7 +308,7 @@ def mode_description(app: Flask) -> str:
     with app.app_context():
         count = len(get_store().users())
     if not count:
-        return "local mode, without sign-in"
+        return "no users: local mode for requests from this machine only, or closed (see `users local-mode`)"
     proxy = app.config["TRUSTED_PROXY_HEADER"]
     via = f"; {proxy} from {app.config['TRUSTED_PROXIES'] or 'no proxy address'}" if proxy else ""
     return f"sign-in required, {count} user(s){via}"
@@ -244,5 +322,6 @@ def template_context() -> dict[str, object]:
 
 def init_app(app: Flask) -> None:
     """Identify every request after the security checks and before any view."""
+    app.extensions["trusted_proxies"] = trusted_networks(app.config["TRUSTED_PROXIES"])
     app.before_request(identify)
     app.context_processor(template_context)

@@ -1,7 +1,11 @@
-"""python -m controller users ...: add, list and remove the people who may sign in, set their groups, issue tokens.
+"""python -m controller users ...: add, list and remove the people who may sign in, set their groups and
+passwords, issue tokens.
 
 Adding the first user switches sign-in on for a running controller; it reads the users table on
-every request. A token is shown once, alone on the last line of stdout, and only its hash is kept.
+every request. Removing the last one does not switch it off: the controller refuses everyone until
+a user is added, or until `users local-mode` returns it to local mode on purpose. A new token, a new
+password or removing a user ends every page session of theirs. A token is shown once, alone on the
+last line of stdout, and only its hash is kept.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     actions.add_parser("list", help="list the users, their roles and groups")
     actions.add_parser("remove", help="remove a user").add_argument("name")
     actions.add_parser("token", help="issue a new API token; the old one stops working").add_argument("name")
+    actions.add_parser(
+        "passwd", help="set a new password (terminal or one line of stdin); every page session of theirs ends"
+    ).add_argument("name")
+    actions.add_parser("local-mode", help="with no users left, serve without sign-in again (loopback only)")
 
 
 def read_password(name: str) -> str:
@@ -48,12 +56,18 @@ def read_password(name: str) -> str:
     return password
 
 
-def check_name(name: str) -> None:
-    """Refuse a name that could not be shown faithfully as the approver."""
+def check_name(name: str) -> str:
+    """Return the name as it is stored (NFKC); refuse one that could not be shown faithfully or could pass for
+    another."""
+    name = text.normalised_name(name)
     if not name.strip() or name != name.strip() or len(name) > NAME_LIMIT or text.has_hidden(name):
         raise ConfigurationError(
             f"A user name is 1 to {NAME_LIMIT} characters, without surrounding spaces or control characters."
         )
+    problem = text.name_problem(name)
+    if problem is not None:
+        raise ConfigurationError(f"{name!r} is refused as a user name: {problem}.")
+    return name
 
 
 def check_groups(groups: list[str]) -> None:
@@ -65,27 +79,76 @@ def check_groups(groups: list[str]) -> None:
             )
 
 
-def _add(store: Store, name: str, role: str, groups: list[str]) -> str:
-    check_name(name)
-    check_groups(groups)
-    if store.user(name) is not None:
-        raise ConfigurationError(f"There is already a user {name}; `users token {name}` issues a new token.")
+def _new_password(name: str) -> str:
     password = read_password(name)
     if len(password) < credentials.MIN_PASSWORD_LENGTH:
         raise ConfigurationError(f"The password must be at least {credentials.MIN_PASSWORD_LENGTH} characters.")
-    token = credentials.new_token()
-    store.add_user(name, role, credentials.hash_password(password), credentials.hash_token(token), groups)
+    return credentials.hash_password(password)
+
+
+def _existing(store: Store, name: str) -> str:
+    """Return the stored name of the user this name designates (whatever its case or form)."""
+    user = store.user(name)
+    if user is None:
+        raise ConfigurationError(f"There is no user {name}.")
+    return user.name
+
+
+def _add(store: Store, name: str, role: str, groups: list[str]) -> str:
+    name = check_name(name)
+    check_groups(groups)
+    taken = store.user(name)
+    if taken is not None:
+        raise ConfigurationError(
+            f"There is already a user {taken.name} (names differing only in case or form are one name);"
+            f" `users token {taken.name}` issues a new token."
+        )
+    password_hash, token = _new_password(name), credentials.new_token()
+    if not store.add_user(name, role, password_hash, credentials.hash_token(token), groups):
+        raise ConfigurationError(f"There is already a user {name}.")
     member = f", in {', '.join(sorted(set(groups)))}" if groups else ""
     print(f"Added {name} as {role}{member}. Sign-in is now required. Their API token (shown once):")
     return token
 
 
 def _token(store: Store, name: str) -> str:
-    token = credentials.new_token()
+    name, token = _existing(store, name), credentials.new_token()
     if not store.replace_token(name, credentials.hash_token(token)):
         raise ConfigurationError(f"There is no user {name}.")
-    print(f"New API token for {name}; the previous one no longer works:")
+    print(f"New API token for {name}; the previous one no longer works, and their page sessions ended:")
     return token
+
+
+def _passwd(store: Store, name: str) -> None:
+    name = _existing(store, name)
+    if not store.replace_password(name, _new_password(name)):
+        raise ConfigurationError(f"There is no user {name}.")
+    print(f"New password for {name}; every page session of theirs ended.")
+
+
+def _remove(store: Store, name: str) -> None:
+    name = _existing(store, name)
+    if not store.remove_user(name):
+        raise ConfigurationError(f"There is no user {name}.")
+    left = store.has_users()
+    print(
+        f"Removed {name}; their page sessions ended."
+        + (
+            ""
+            if left
+            else " No users are left, and the controller refuses every request until one is added."
+            " To serve without sign-in again on this machine only: python -m controller users local-mode"
+        )
+    )
+
+
+def _local_mode(store: Store) -> None:
+    if not store.reopen():
+        raise ConfigurationError("Users exist: remove them all first (`users list` names them).")
+    print(
+        "Local mode: with no users, a controller that listens on loopback only, without CONTROLLER_ALLOWED_HOSTS"
+        " or a trusted proxy, serves requests that come straight from this machine without sign-in."
+    )
 
 
 def _run(store: Store, args: argparse.Namespace) -> None:
@@ -93,16 +156,18 @@ def _run(store: Store, args: argparse.Namespace) -> None:
         print(_add(store, args.name, args.role, args.group), flush=True)
     elif args.action == "groups":
         check_groups(args.groups)
-        if not store.set_groups(args.name, args.groups):
-            raise ConfigurationError(f"There is no user {args.name}.")
-        print(f"{args.name} is in {', '.join(sorted(set(args.groups))) or 'no group'}.")
+        name = _existing(store, args.name)
+        if not store.set_groups(name, args.groups):
+            raise ConfigurationError(f"There is no user {name}.")
+        print(f"{name} is in {', '.join(sorted(set(args.groups))) or 'no group'}.")
     elif args.action == "token":
         print(_token(store, args.name), flush=True)
+    elif args.action == "passwd":
+        _passwd(store, args.name)
     elif args.action == "remove":
-        if not store.remove_user(args.name):
-            raise ConfigurationError(f"There is no user {args.name}.")
-        left = len(store.users())
-        print(f"Removed {args.name}." + ("" if left else " No users are left: the controller is in local mode."))
+        _remove(store, args.name)
+    elif args.action == "local-mode":
+        _local_mode(store)
     else:
         for user in store.users():
             print(f"{user.name}\t{user.role}\t{','.join(user.groups) or '-'}\tadded {user.created_at}")

@@ -22,7 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "PULL_MAX_BATCHES": 10,
     "PULL_BATCH_SIZE": 10,
     "DEAD_LETTER_CHECK_SECONDS": 60,  # how often the dead-letter queue is looked at for approval requests
-    "AWS_MAX_ATTEMPTS": 4,
+    "AWS_MAX_ATTEMPTS": 3,  # each AWS call, retries included; a hung endpoint costs at most this times the timeouts
+    "AWS_CONNECT_TIMEOUT_SECONDS": 3.0,
+    "AWS_READ_TIMEOUT_SECONDS": 5.0,  # an AWS answer takes milliseconds; the long poll adds its own wait to this
     # each check is a DescribeExecution per pending request; decisions find a stopped execution anyway
     "LIVENESS_CHECK_SECONDS": 300,
     "LIVENESS_PARALLEL": 4,
@@ -34,11 +36,14 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",  # signs the page's session cookie; empty: a random key per process
     "ALLOWED_HOSTS": "",  # names besides 127.0.0.1, localhost and [::1] the controller answers to, comma-separated
     "MAX_BODY_BYTES": 65536,  # a decision body is a few kB; larger bodies get 413
-    "THREADS": 8,  # the production server's worker threads
+    "THREADS": 8,  # the production server's worker threads; at most half may wait on AWS, a quarter stream /events
+    "CONNECTION_LIMIT": 1000,  # open connections the server accepts; beyond it, new ones wait in the kernel's queue
+    "IDLE_TIMEOUT_SECONDS": 30,  # a connection with no request running and nothing sent or received is closed
     "SECURE_COOKIES": False,  # mark the session cookie Secure (the controller is reached over HTTPS)
     "SIGNIN_MAX_FAILURES": 5,  # failed sign-ins (per name and per address) before a lockout
     "SIGNIN_LOCKOUT_SECONDS": 300,
-    "TRUSTED_PROXIES": "",  # addresses of a signing-in proxy (oauth2-proxy), comma-separated
+    # addresses (or networks) of reverse proxies in front, comma-separated: only their X-Forwarded-For is believed
+    "TRUSTED_PROXIES": "",
     "TRUSTED_PROXY_HEADER": "",  # the header that proxy names the user in, e.g. X-Forwarded-Email
     "POLICY_FILE": "",  # approval rules (docs/approval-rules.md); empty: any approver decides a request alone
     "LOG_FORMAT": "text",  # or "json": one JSON object per line, for a log collector
@@ -102,10 +107,16 @@ def check(config: Mapping[str, Any]) -> None:
         "AWS_MAX_ATTEMPTS",
         "LIVENESS_PARALLEL",
         "DECISION_PARALLEL",
-        "THREADS",
     ):
         if config[key] < 1:
             raise ConfigurationError(f"CONTROLLER_{key} must be at least 1.")
+    for key in ("AWS_CONNECT_TIMEOUT_SECONDS", "AWS_READ_TIMEOUT_SECONDS", "IDLE_TIMEOUT_SECONDS"):
+        if not 0 < config[key] <= 300:
+            raise ConfigurationError(f"CONTROLLER_{key} must be more than 0 and at most 300.")
+    if config["THREADS"] < 2:
+        raise ConfigurationError("CONTROLLER_THREADS must be at least 2: one is always kept for requests without AWS.")
+    if config["CONNECTION_LIMIT"] < 10:
+        raise ConfigurationError("CONTROLLER_CONNECTION_LIMIT must be at least 10.")
     if config["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigurationError("CONTROLLER_LOG_FORMAT must be text or json.")
     if config["METRICS_TOKEN"] and len(config["METRICS_TOKEN"]) < 32:

@@ -77,6 +77,10 @@ class OrderChanged(ApprovalError):
     status, code = 412, "OrderChanged"
 
 
+class UnsupportedMediaType(ApprovalError):
+    status, code = 415, "UnsupportedMediaType"
+
+
 class TooManyAttempts(ApprovalError):
     status, code = 429, "TooManyAttempts"
 

@@ -38,3 +38,43 @@ INLINE_UNSAFE = ("Cc", "Cf", "Zl", "Zp")
 def one_line(text: str) -> str:
     """Return text with every character that could break a line or hide text shown as a visible mark."""
     return "".join(REPLACEMENT if unicodedata.category(char) in INLINE_UNSAFE else char for char in text)
+
+
+# Scripts that one writing system mixes on purpose, so their letters in one name are not a disguise.
+SCRIPT_FAMILIES = {"CJK": "HAN", "HIRAGANA": "HAN", "KATAKANA": "HAN", "IDEOGRAPHIC": "HAN"}
+MARKLESS_SCRIPTS = {"COMMON", "LATIN", "GREEK", "CYRILLIC"}  # every accented letter of theirs has a composed form
+
+
+def normalised_name(name: str) -> str:
+    """Return a user name in the form it is stored and shown: NFKC (fullwidth letters, ligatures, NFD folded)."""
+    return unicodedata.normalize("NFKC", name)
+
+
+def name_key(name: str) -> str:
+    """Return what two user names must differ in: their NFKC form case-folded (Grace, GRACE, fullwidth Grace agree)."""
+    return unicodedata.normalize("NFKC", normalised_name(name).casefold())
+
+
+def _script(character: str) -> str:
+    word = unicodedata.name(character, "UNKNOWN").split(" ")[0]
+    return SCRIPT_FAMILIES.get(word, word)
+
+
+def name_problem(name: str) -> str | None:
+    """Return why a (normalised) user name could pass for another one, or None when it could not.
+
+    Invisible characters (zero-width, tags, bidi, variation selectors, controls) and letters of two
+    scripts in one name ("grace" with a Cyrillic a) make look-alikes of other names.
+    """
+    base = "COMMON"
+    for character in name:
+        category = unicodedata.category(character)
+        # a mark left over after NFKC on a Latin, Greek or Cyrillic letter has no composed form: a disguise
+        disguise = category in ("Mn", "Me") and base in MARKLESS_SCRIPTS
+        if disguise or category in ("Cc", "Cf", "Co", "Cn", "Cs") or (category.startswith("Z") and character != " "):
+            return f"it holds an invisible or combining character (U+{ord(character):04X})"
+        base = _script(character) if category.startswith("L") else "COMMON"
+    scripts = sorted({_script(character) for character in name if unicodedata.category(character).startswith("L")})
+    if len(scripts) > 1:
+        return f"it mixes letters of several scripts ({', '.join(scripts).lower()}), as look-alikes of other names do"
+    return None

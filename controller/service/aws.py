@@ -1,8 +1,17 @@
-"""The one place boto3 clients are made, so the endpoint, region and retry policy apply everywhere."""
+"""The one place boto3 clients are made, so the endpoint, region, timeouts and retry policy apply everywhere.
+
+An AWS endpoint that hangs (a black hole, not a refusal) holds whoever calls it for up to
+AWS_MAX_ATTEMPTS times (connect + read timeout). So a request thread takes one of a bounded number
+of AWS slots before it calls; when none is free within a moment, it answers without AWS (stored
+requests and a warning, or 503 for a decision) and the threads left over keep answering /health,
+sign-in and the pages that need no AWS.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import boto3
@@ -10,22 +19,44 @@ from botocore.config import Config
 from flask import Flask, current_app
 
 from controller.core.config import ConfigurationError
+from controller.core.errors import AwsUnavailable
 from controller.core.metrics import Metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
+SLOT_WAIT_SECONDS = 0.1  # how long a request waits for an AWS slot before it answers without AWS
+LONG_POLL_MARGIN_SECONDS = 5  # the background's long poll is answered at most this long after its wait ends
+
 
 class Clients(TypedDict):
-    """The controller's AWS clients, by service name (a client is thread-safe: every thread shares them)."""
+    """The controller's AWS clients, by service name (a client is thread-safe: every thread shares them).
+
+    The long-poll client is the background pull's only: its read timeout covers the poll's wait.
+    """
 
     sqs: SQSClient
     stepfunctions: SFNClient
+    sqs_long_poll: SQSClient
+
+
+def aws_slots(config: Mapping[str, Any]) -> int:
+    """Return how many request threads may wait on AWS at once: half of them, so the rest always answer."""
+    threads: int = config["THREADS"]
+    return max(1, threads // 2)
+
+
+def _client_config(config: Mapping[str, Any], read_timeout: float) -> Config:
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": config["AWS_MAX_ATTEMPTS"]},
+        connect_timeout=config["AWS_CONNECT_TIMEOUT_SECONDS"],
+        read_timeout=read_timeout,
+    )
 
 
 def make_clients(config: Mapping[str, Any], metrics: Metrics) -> Clients:
-    """Return {"sqs": client, "stepfunctions": client} for the configured stack, each call counted in metrics."""
+    """Return the clients for the configured stack, each call counted in metrics (no call is made)."""
     session_args: dict[str, str | None] = {"region_name": config.get("AWS_REGION")}
     if config.get("CONFIG_SOURCE") == "emulator":
         # the emulator accepts any credentials; real ones must never be sent to it
@@ -33,18 +64,19 @@ def make_clients(config: Mapping[str, Any], metrics: Metrics) -> Clients:
     session = boto3.session.Session(**session_args)
     if session.region_name is None:  # boto3 would raise NoRegionError, with a traceback, at the first client
         raise ConfigurationError("No AWS region is configured: set AWS_REGION (the queue URL names none).")
-    client_config = Config(
-        retries={"mode": "standard", "total_max_attempts": config["AWS_MAX_ATTEMPTS"]},
-        connect_timeout=5,
-        read_timeout=30,
-    )
     endpoint = config.get("AWS_ENDPOINT_URL")
+    short = _client_config(config, config["AWS_READ_TIMEOUT_SECONDS"])
+    long_poll = _client_config(
+        config, config["AWS_READ_TIMEOUT_SECONDS"] + config["PULL_WAIT_SECONDS"] + LONG_POLL_MARGIN_SECONDS
+    )
     clients = Clients(
-        sqs=session.client("sqs", endpoint_url=endpoint, config=client_config),
-        stepfunctions=session.client("stepfunctions", endpoint_url=endpoint, config=client_config),
+        sqs=session.client("sqs", endpoint_url=endpoint, config=short),
+        stepfunctions=session.client("stepfunctions", endpoint_url=endpoint, config=short),
+        sqs_long_poll=session.client("sqs", endpoint_url=endpoint, config=long_poll),
     )
     metrics.watch_aws("sqs", clients["sqs"].meta.events)
     metrics.watch_aws("stepfunctions", clients["stepfunctions"].meta.events)
+    metrics.watch_aws("sqs", clients["sqs_long_poll"].meta.events)  # the long poll is SQS too
     return clients
 
 
@@ -57,3 +89,24 @@ def clients_of(app: Flask) -> Clients:
 def stepfunctions() -> SFNClient:
     """Return the current app's Step Functions client."""
     return clients_of(current_app)["stepfunctions"]
+
+
+@contextmanager
+def slot() -> Iterator[None]:
+    """Hold one of the request threads' AWS slots for the block; AwsUnavailable when none frees up soon."""
+    slots: threading.BoundedSemaphore = current_app.extensions["aws_slots"]
+    if not slots.acquire(timeout=SLOT_WAIT_SECONDS):
+        raise AwsUnavailable(
+            f"AWS is slow to answer: {aws_slots(current_app.config)} calls to it are already waiting;"
+            " nothing was sent, try again shortly."
+        )
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def init_app(app: Flask) -> None:
+    """Make the app's clients and its AWS slots (no call is made)."""
+    app.extensions["aws"] = make_clients(app.config, app.extensions["metrics"])
+    app.extensions["aws_slots"] = threading.BoundedSemaphore(aws_slots(app.config))

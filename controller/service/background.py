@@ -102,7 +102,7 @@ class Background:
                 self.stopped.wait(pause + retry)
 
     def _pull_once(self, store: Store) -> None:
-        inbox.pull_configured(store, self.clients["sqs"], self.config, self.config["PULL_WAIT_SECONDS"])
+        inbox.pull_configured(store, self.clients["sqs_long_poll"], self.config, self.config["PULL_WAIT_SECONDS"])
         inbox.check_dead_letters(store, self.clients["sqs"], self.config, self.dead_letters)
 
     def _settle(self, request: ApprovalRequest) -> bool:

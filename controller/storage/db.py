@@ -10,7 +10,9 @@ statement raises StoreUnavailable, and the failure is noted in the file's Health
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -18,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from controller.core.config import ConfigurationError
 from controller.core.errors import StoreUnavailable
@@ -39,6 +41,14 @@ FILE_FAILURES = (
 
 class DatabaseTooNew(ConfigurationError):
     """The database was written by a newer version of the controller."""
+
+
+class DatabaseUnusable(ConfigurationError):
+    """The database file is there but cannot be used as it is: empty, not a database, or not writable."""
+
+
+class AlreadyServed(ConfigurationError):
+    """Another controller process serves this SQLite database."""
 
 
 def _migration_scripts() -> list[str]:
@@ -241,11 +251,67 @@ def migrate(connection: sqlite3.Connection) -> int:
     return len(MIGRATIONS)
 
 
+def _refuse_emptied(path: Path) -> None:
+    """Refuse a database file of 0 bytes: SQLite would take it as a new database, and every user and request
+    in it would be gone without a word."""
+    if path.is_file() and path.stat().st_size == 0 and not Path(f"{path}-wal").is_file():
+        raise DatabaseUnusable(
+            f"The database {path} is empty (0 bytes): it was truncated or replaced, and starting on it would"
+            " begin again without its users and requests. Restore it from a backup; to start afresh on purpose,"
+            " delete the file."
+        )
+
+
+def _unusable(path: Path, error: BaseException) -> DatabaseUnusable:
+    """Return the error that says what is wrong with the database file and what to do."""
+    cause = str(error)
+    if "readonly" in cause or "unable to open" in cause or isinstance(error, OSError):
+        advice = (
+            "the controller must be able to write the file and its folder (for the -wal and -shm files):"
+            " check the owner, the permissions and that the disk is mounted writable and has space"
+        )
+    else:
+        advice = "it is damaged or not a database: restore it from a backup, or move it aside to start afresh"
+    return DatabaseUnusable(f"The database {path} cannot be used ({cause}); {advice}.")
+
+
 def init_db(path: str) -> int:
-    """Create the database, or bring an older one up to date; return its version afterwards."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    connection = connect(path)
+    """Create the database, or bring an older one up to date, and return its version; DatabaseUnusable says why
+    the file cannot be."""
+    where = Path(path)
+    _refuse_emptied(where)
     try:
-        return migrate(connection)
-    finally:
-        connection.close()
+        where.parent.mkdir(parents=True, exist_ok=True)
+        connection = connect(path)
+        try:
+            return migrate(connection)
+        finally:
+            connection.close()
+    except (sqlite3.Error, OSError, StoreUnavailable) as error:
+        cause = error.__cause__ if isinstance(error, StoreUnavailable) and error.__cause__ else error
+        raise _unusable(where, cause) from error
+
+
+def claim_serving(path: str) -> IO[str]:
+    """Hold the lock that says one controller serves this database; AlreadyServed if another one does.
+
+    Two controllers on one SQLite file would both pull the queue and send every notification twice.
+    The lock is on a file beside the database and ends with the process, however it ends.
+    """
+    marker = Path(f"{path}.serving")
+    handle = marker.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise AlreadyServed(
+            f"Another controller ({holder}) already serves the database {path}. Stop it first, or give this one"
+            " its own CONTROLLER_DATABASE; several controllers can share one store only with a shared store"
+            " (docs/operations.md)."
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle

@@ -139,10 +139,24 @@ class NotificationStore(Protocol):
 
 
 class UserStore(Protocol):
-    """The people who may sign in, and the failed sign-ins that lock a name or an address out."""
+    """The people who may sign in, their page sessions, and the attempts that lock a name or an address out.
+
+    A user's name is unique whatever its case or Unicode form: two names with the same text.name_key
+    are one name, and every lookup by name goes by that key.
+    """
 
     def has_users(self) -> bool:
         """Return whether any user exists, which switches sign-in on."""
+        ...
+
+    def had_users(self) -> bool:
+        """Return whether a user was ever added since the store was new or reopened: then it stays closed to
+        local mode even with no user left."""
+        ...
+
+    def reopen(self) -> bool:
+        """Return the store to local mode on purpose (`users local-mode`); False, changing nothing, while a user
+        exists."""
         ...
 
     def users(self) -> list[User]:
@@ -150,11 +164,12 @@ class UserStore(Protocol):
         ...
 
     def user(self, name: str) -> User | None:
-        """Return the user with this name, or None."""
+        """Return the user with this name in any case or form, or None."""
         ...
 
     def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
-        """Add a user, in these groups; False if the name is taken."""
+        """Add a user, in these groups, which closes the store to local mode (see had_users); False if the name
+        is taken in any case or form."""
         ...
 
     def set_groups(self, name: str, groups: Sequence[str]) -> bool:
@@ -162,24 +177,44 @@ class UserStore(Protocol):
         ...
 
     def remove_user(self, name: str) -> bool:
-        """Remove a user; False if there was none of that name."""
+        """Remove a user and end every session of theirs at once; False if there was none of that name."""
         ...
 
     def replace_token(self, name: str, token_hash: str) -> bool:
-        """Give a user a new token hash (the old token stops working); False if there is no such user."""
+        """Give a user a new token hash (the old token stops working) and end every session of theirs at once;
+        False if there is no such user."""
+        ...
+
+    def replace_password(self, name: str, password_hash: str) -> bool:
+        """Give a user a new password hash and end every session of theirs at once; False if there is no such
+        user."""
+        ...
+
+    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
+        """Record a page session of a user by the hash of its secret, valid for lifetime_seconds unless ended."""
+        ...
+
+    def session_user(self, secret_hash: str) -> User | None:
+        """Return the user of a session still running, or None (ended, expired, its user removed, or unknown)."""
+        ...
+
+    def end_sessions(self, name: str) -> None:
+        """End every session of a user (and forget expired ones)."""
         ...
 
     def locked_until(self, keys: list[str]) -> str | None:
         """Return the latest end of a lockout still running on any of these keys, or None."""
         ...
 
-    def count_failure(self, key: str, max_failures: int, lockout_seconds: float) -> None:
-        """Count a failed sign-in; the max_failures-th in a row locks the key for lockout_seconds and restarts
-        the count."""
+    def take_attempt(self, keys: list[str], max_attempts: int, lockout_seconds: float) -> str | None:
+        """Count an attempt to sign in against each key (a name, an address) before its secret is checked, at
+        once for all parallel attempts; return None when it may go on, else the end of the lockout that refuses
+        it: one already running, or the one it starts as the (max_attempts + 1)-th attempt in a row on a key."""
         ...
 
-    def forget_failures(self, keys: list[str]) -> None:
-        """Clear the failure counts of these keys after a successful sign-in."""
+    def forgive_attempt(self, name_key: str, address_key: str) -> None:
+        """After a successful sign-in: clear the name's count, and take back only this attempt from the
+        address's, so that signing in between guesses gains no attempts."""
         ...
 
 

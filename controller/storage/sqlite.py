@@ -10,7 +10,7 @@ import math
 import sqlite3
 from collections.abc import Iterator, Sequence
 
-from controller.core import states
+from controller.core import states, text
 from controller.storage import db
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
@@ -343,31 +343,73 @@ class SqliteStore:
         exists: int = self.connection.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0]
         return exists == 1
 
+    def had_users(self) -> bool:
+        exists: int = self.connection.execute("SELECT EXISTS (SELECT 1 FROM sign_in_state)").fetchone()[0]
+        return exists == 1
+
+    def reopen(self) -> bool:
+        with db.transaction(self.connection):
+            if self.has_users():
+                return False
+            self.connection.execute("DELETE FROM sign_in_state")
+        return True
+
     def users(self) -> list[User]:
         return [_user(row) for row in self.connection.execute("SELECT * FROM users ORDER BY name").fetchall()]
 
     def user(self, name: str) -> User | None:
-        row = self.connection.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        row = self.connection.execute("SELECT * FROM users WHERE name_key = ?", (text.name_key(name),)).fetchone()
         return _user(row) if row else None
 
     def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
-        cursor = self.connection.execute(
-            "INSERT OR IGNORE INTO users (name, role, password_hash, token_hash, created_at, groups_json)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (name, role, password_hash, token_hash, now(), json.dumps(sorted(set(groups)))),
-        )
-        return cursor.rowcount == 1
+        with db.transaction(self.connection):  # the check and the insert under one write lock
+            if self.user(name) is not None:
+                return False
+            self.connection.execute(
+                "INSERT INTO users (name, name_key, role, password_hash, token_hash, created_at, groups_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",  # a trigger closes the database to local mode
+                (name, text.name_key(name), role, password_hash, token_hash, now(), json.dumps(sorted(set(groups)))),
+            )
+        return True
+
+    def _change_user(self, statement: str, name: str, *values: str) -> bool:
+        """Change or delete the user named `name` and end every session of theirs, in one transaction."""
+        with db.transaction(self.connection):
+            changed = self.connection.execute(statement, (*values, name)).rowcount == 1
+            self.connection.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+        return changed
 
     def set_groups(self, name: str, groups: Sequence[str]) -> bool:
         query = "UPDATE users SET groups_json = ? WHERE name = ?"
         return self.connection.execute(query, (json.dumps(sorted(set(groups))), name)).rowcount == 1
 
     def remove_user(self, name: str) -> bool:
-        return self.connection.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 1
+        return self._change_user("DELETE FROM users WHERE name = ?", name)
 
     def replace_token(self, name: str, token_hash: str) -> bool:
-        query = "UPDATE users SET token_hash = ? WHERE name = ?"
-        return self.connection.execute(query, (token_hash, name)).rowcount == 1
+        return self._change_user("UPDATE users SET token_hash = ? WHERE name = ?", name, token_hash)
+
+    def replace_password(self, name: str, password_hash: str) -> bool:
+        return self._change_user("UPDATE users SET password_hash = ? WHERE name = ?", name, password_hash)
+
+    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
+        self.connection.execute(
+            "INSERT INTO sessions (secret_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            (secret_hash, name, now(), now(lifetime_seconds)),
+        )
+
+    def session_user(self, secret_hash: str) -> User | None:
+        row = self.connection.execute(
+            "SELECT u.* FROM sessions s JOIN users u ON u.name = s.user_name"
+            " WHERE s.secret_hash = ? AND s.expires_at > ?",
+            (secret_hash, now()),
+        ).fetchone()
+        return _user(row) if row else None
+
+    def end_sessions(self, name: str) -> None:
+        with db.transaction(self.connection):
+            self.connection.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+            self.connection.execute("DELETE FROM sessions WHERE expires_at <= ?", (now(),))  # everyone's expired
 
     def locked_until(self, keys: list[str]) -> str | None:
         marks = ", ".join("?" * len(keys))
@@ -377,20 +419,30 @@ class SqliteStore:
         ).fetchone()[0]
         return until
 
-    def count_failure(self, key: str, max_failures: int, lockout_seconds: float) -> None:
-        with db.transaction(self.connection):
-            self.connection.execute(
+    def take_attempt(self, keys: list[str], max_attempts: int, lockout_seconds: float) -> str | None:
+        marks = ", ".join("?" * len(keys))
+        with db.transaction(self.connection):  # parallel attempts queue on the write lock: none slips past
+            until = self.locked_until(keys)
+            if until is not None:
+                return until
+            self.connection.executemany(
                 "INSERT INTO sign_in_failures (key, failures, last_failed_at) VALUES (:key, 1, :now)"
                 " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = :now",
-                {"key": key, "now": now()},
+                [{"key": key, "now": now()} for key in keys],
             )
-            self.connection.execute(
-                "UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key = ? AND failures >= ?",
-                (now(lockout_seconds), key, max_failures),
-            )
+            lockout_ends = now(lockout_seconds)
+            locked = self.connection.execute(
+                f"UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key IN ({marks}) AND failures > ?",
+                (lockout_ends, *keys, max_attempts),
+            ).rowcount
+        return lockout_ends if locked else None
 
-    def forget_failures(self, keys: list[str]) -> None:
-        self.connection.executemany("DELETE FROM sign_in_failures WHERE key = ?", [(key,) for key in keys])
+    def forgive_attempt(self, name_key: str, address_key: str) -> None:
+        with db.transaction(self.connection):
+            self.connection.execute("DELETE FROM sign_in_failures WHERE key = ?", (name_key,))
+            self.connection.execute(
+                "UPDATE sign_in_failures SET failures = MAX(failures - 1, 0) WHERE key = ?", (address_key,)
+            )
 
     # --- the audit trail -----------------------------------------------------------------------------
 

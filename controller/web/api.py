@@ -7,7 +7,14 @@ from flask.typing import ResponseReturnValue
 
 from controller.access import auth
 from controller.approval import decisions, quorum
-from controller.core.errors import InvalidInput, NoPendingRequest, RequestNotFound, RequestNotNamed, SeveralPending
+from controller.core.errors import (
+    InvalidInput,
+    NoPendingRequest,
+    RequestNotFound,
+    RequestNotNamed,
+    SeveralPending,
+    UnsupportedMediaType,
+)
 from controller.core.jsontypes import JSON, JSONObject
 from controller.service import aws
 from controller.storage.context import backend_of, get_store
@@ -24,8 +31,13 @@ def _body() -> JSONObject:
     """Return the optional JSON object body; InvalidInput for anything else."""
     if not request.get_data():
         return {}
+    if not request.is_json:  # a form or text/plain body is what another site's page can send without asking
+        raise UnsupportedMediaType(
+            "A body must be JSON sent with Content-Type: application/json (curl: -H 'Content-Type:"
+            " application/json'); nothing was decided."
+        )
     try:
-        body: JSON = request.get_json(force=True, silent=True)  # curl -d sends JSON as a form unless told otherwise
+        body: JSON = request.get_json(silent=True)
     except RecursionError:  # nested deeper than the parser goes: not a decision either
         body = None
     if not isinstance(body, dict):
@@ -108,16 +120,18 @@ def decide(action: Action, request_id: str | None) -> ResponseReturnValue:
     warned = {"warnings": notes} if notes else {}
     if ids is None:
         request_id = request_id or _only_pending_id(expected)
-        shown = decisions.decide(get_store(), aws.stepfunctions(), request_id, decision, expected, groups)
+        with aws.slot():
+            shown = decisions.decide(get_store(), aws.stepfunctions(), request_id, decision, expected, groups)
         return jsonify({**shown, **warned})
-    outcomes = decisions.decide_many(
-        backend_of(current_app),
-        aws.stepfunctions(),
-        ids,
-        decision,
-        current_app.config["DECISION_PARALLEL"],
-        groups=groups,
-    )
+    with aws.slot():
+        outcomes = decisions.decide_many(
+            backend_of(current_app),
+            aws.stepfunctions(),
+            ids,
+            decision,
+            current_app.config["DECISION_PARALLEL"],
+            groups=groups,
+        )
     audit.record_each(outcomes)
     decided = sum(outcome.status == 200 for outcome in outcomes)
     results = [outcome.shown() for outcome in outcomes]

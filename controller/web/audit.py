@@ -19,6 +19,7 @@ from controller.storage.records import AuditAttempt
 
 bp = Blueprint("audit", __name__)
 log = logging.getLogger(__name__)
+MAX_IDS = 1000  # a bulk attempt names at most 100 ids; a refused one naming more is recorded once, without them
 
 
 def _outcome(response: Response) -> str:
@@ -40,11 +41,20 @@ def state_reached(request_shown: dict[str, object]) -> str:
     return str(request_shown.get("state"))
 
 
-def _request_id(response: Response) -> str | None:
+def _request_ids(response: Response) -> list[str | None]:
+    """Return the requests an attempt was about: the one in the URL or the answer, else every id it sent."""
     named = (request.view_args or {}).get("request_id")
     body = response.get_json(silent=True) if response.is_json else None
     answered = body.get("id") if isinstance(body, dict) else None
-    return named or (answered if isinstance(answered, str) else None)
+    if named or answered:
+        return [named or (answered if isinstance(answered, str) else None)]
+    if (request.content_length or 0) > current_app.config["MAX_BODY_BYTES"]:
+        return [None]  # refused unread: nothing to name
+    sent = request.get_json(silent=True) if request.is_json else None
+    ids = sent.get("ids") if isinstance(sent, dict) else request.form.getlist("ids")
+    if isinstance(ids, list) and 0 < len(ids) <= MAX_IDS and all(isinstance(each, str) for each in ids):
+        return list(dict.fromkeys(ids))  # a refused bulk attempt shows in each request's trail
+    return [None]
 
 
 def record(response: Response) -> Response:
@@ -57,7 +67,7 @@ def record(response: Response) -> Response:
     role = user.role if user else ("local" if not g.get("sign_in") else None)
     action = (request.view_args or {}).get("action") or request.form.get("action") or request.endpoint or ""
     each: list[tuple[str | None, int, str]] = g.get("audit_each") or [
-        (_request_id(response), response.status_code, _outcome(response))
+        (request_id, response.status_code, _outcome(response)) for request_id in _request_ids(response)
     ]
     refused = current_app.extensions["metrics"].refused
     for request_id, status, outcome in each:

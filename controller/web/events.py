@@ -4,7 +4,9 @@ The stream reads the store's event log, which records every change, so it sees
 what the background worker, another request or another thread did. Each event's id is its
 number in that log: a browser that reconnects sends Last-Event-ID and misses nothing that
 is still kept. A stream ends after a while and the browser reconnects, so no server thread
-is held for long.
+is held for long. Streams hold server threads, so they are limited overall and per caller (a
+user, or in local mode an address); a heartbeat every few seconds finds a client that went away,
+since a write to its closed connection fails, and frees its thread.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from contextlib import closing
 
 from flask import Blueprint, Flask, Response, current_app, request, stream_with_context
 
+from controller.access import auth
 from controller.core.errors import InvalidInput, TooManyStreams
+from controller.service.aws import aws_slots
 from controller.storage.context import backend_of, get_store
 from controller.storage.interface import Backend
 
 bp = Blueprint("events", __name__)
 POLL_SECONDS = 0.1
 STREAM_SECONDS = 25.0
-KEEPALIVE_SECONDS = 10.0
+HEARTBEAT_SECONDS = 2.0  # the second write after a client has gone fails, so a gone client is found in ~4 s
 RECONNECT_MILLISECONDS = 1000
 
 
@@ -60,23 +64,52 @@ def stream(backend: Backend, after: int, seconds: float = STREAM_SECONDS) -> Ite
                 yield _frame(event.kind, {"id": event.request_id, "state": event.state}, after)
             if events:
                 quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
-                yield ": still here\n\n"  # a comment: keeps proxies from closing an idle stream
+            elif time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
+                yield ": still here\n\n"  # a comment: finds a gone client, and keeps proxies from closing the stream
                 quiet_since = time.monotonic()
             else:
                 time.sleep(POLL_SECONDS)
+
+
+class StreamSlots:
+    """Server threads for streams: at most `total` at once, and at most `per_caller` for one caller."""
+
+    def __init__(self, total: int, per_caller: int) -> None:
+        self.total, self.per_caller = total, per_caller
+        self.held: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def take(self, caller: str) -> None:
+        """Take a slot for the caller; TooManyStreams when theirs or everyone's are taken."""
+        with self.lock:
+            if self.held.get(caller, 0) >= self.per_caller:
+                raise TooManyStreams(
+                    f"You have {self.per_caller} live stream(s) open already (another tab?); this page keeps"
+                    " itself current by refreshing."
+                )
+            if sum(self.held.values()) >= self.total:
+                raise TooManyStreams("Too many live streams are open; the page keeps itself current by refreshing.")
+            self.held[caller] = self.held.get(caller, 0) + 1
+
+    def give_back(self, caller: str) -> None:
+        with self.lock:
+            self.held[caller] -= 1
+            if not self.held[caller]:
+                del self.held[caller]
 
 
 @bp.get("/events")
 def events() -> Response:
     """Stream `stored` and `changed` events ({"id", "state"}), each with its number as the SSE id.
 
-    Each stream holds a server thread; past half of them, 503: the page then refreshes on a timer.
+    Each stream holds a server thread; past its share of them (see init_app), 503: the page then
+    refreshes on a timer.
     """
-    streams: threading.BoundedSemaphore = current_app.extensions["event_streams"]
+    slots: StreamSlots = current_app.extensions["event_streams"]
     after = _start_after()
-    if not streams.acquire(blocking=False):
-        raise TooManyStreams("Too many live streams are open; the page keeps itself current by refreshing.")
+    user = auth.current_user()
+    caller = f"user:{user.name}" if user else f"address:{auth.client_address()}"
+    slots.take(caller)
 
     open_streams = current_app.extensions["metrics"].event_streams
 
@@ -86,7 +119,7 @@ def events() -> Response:
             yield from stream(backend_of(current_app), after)
         finally:
             open_streams.dec()
-            streams.release()
+            slots.give_back(caller)
 
     return Response(
         stream_with_context(frames()),
@@ -96,6 +129,8 @@ def events() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Serve /events, with at most half the server's threads held by streams."""
-    app.extensions["event_streams"] = threading.BoundedSemaphore(max(1, app.config["THREADS"] // 2))
+    """Serve /events with the threads that may not wait on AWS, but one (3 of 8), and all but one of those for
+    one caller (a reconnecting page, or two tabs, but never every slot)."""
+    total = max(1, app.config["THREADS"] - aws_slots(app.config) - 1)
+    app.extensions["event_streams"] = StreamSlots(total, per_caller=max(1, total - 1))
     app.register_blueprint(bp)

@@ -24,7 +24,8 @@ def refresh_warnings() -> list[str]:
     dead_letters: inbox.DeadLetters = current_app.extensions["dead_letters"]
     warnings = []
     try:
-        inbox.catch_up(store, clients["sqs"], clients["stepfunctions"], current_app.config, dead_letters)
+        with aws.slot():
+            inbox.catch_up(store, clients["sqs"], clients["stepfunctions"], current_app.config, dead_letters)
     except AwsUnavailable as error:
         warnings.append(f"Showing stored requests only; AWS could not be reached: {error.message}")
     except StoreUnavailable:
@@ -54,7 +55,8 @@ def dead_letters() -> dict[str, int | str | None] | None:
 def execution_status(store: Store, request: ApprovalRequest) -> dict[str, str | None]:
     """Return the request's execution status; status None and a warning when AWS could not be asked."""
     try:
-        return asdict(executions.status_of(store, aws.stepfunctions(), request))
+        with aws.slot():
+            return asdict(executions.status_of(store, aws.stepfunctions(), request))
     except AwsUnavailable as error:
         return {"status": None, "error": None, "cause": None, "warning": error.message}
 

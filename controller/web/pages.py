@@ -96,9 +96,10 @@ def decide(action: Action, request_id: str) -> ResponseReturnValue:
     try:
         expected = decisions.expected_digest(dict(request.form.items()))
         decision, _ = auth.as_signed_in(decisions.validate(action, {key: fields[key] for key in FORM_FIELDS[action]}))
-        decided = decisions.decide(
-            get_store(), aws.stepfunctions(), request_id, decision, expected, auth.decider_groups()
-        )
+        with aws.slot():
+            decided = decisions.decide(
+                get_store(), aws.stepfunctions(), request_id, decision, expected, auth.decider_groups()
+            )
     except ApprovalError as error:
         g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
@@ -126,23 +127,24 @@ def decide_selected() -> ResponseReturnValue:
         flash("Select one or more requests, then Approve selected or Reject selected.", "error")
         return redirect(url_for("pages.index"), code=303)
     fields = {"approver": session.get("approver", ""), "reason": request.form.get("reason", "").strip()}
+    config = current_app.config
+    shown = dict(entry.partition(" ")[::2] for entry in request.form.getlist("digests"))  # "id digest" per card
     try:
         decision, _ = auth.as_signed_in(decisions.validate(action, {key: fields[key] for key in FORM_FIELDS[action]}))
+        with aws.slot():
+            outcomes = decisions.decide_many(
+                backend_of(current_app),
+                aws.stepfunctions(),
+                ids[:MAX_SELECTED],
+                decision,
+                config["DECISION_PARALLEL"],
+                expected={key: value for key, value in shown.items() if DIGEST.fullmatch(value)},
+                groups=auth.decider_groups(),
+            )
     except ApprovalError as error:
         g.audit_outcome = error.code
         flash(f"{ERROR_TITLES.get(error.code, 'Refused')}: {error.message}", "error")
         return redirect(url_for("pages.index"), code=303)
-    config = current_app.config
-    shown = dict(entry.partition(" ")[::2] for entry in request.form.getlist("digests"))  # "id digest" per card
-    outcomes = decisions.decide_many(
-        backend_of(current_app),
-        aws.stepfunctions(),
-        ids[:MAX_SELECTED],
-        decision,
-        config["DECISION_PARALLEL"],
-        expected={key: value for key, value in shown.items() if DIGEST.fullmatch(value)},
-        groups=auth.decider_groups(),
-    )
     audit.record_each(outcomes)
     if len(ids) > MAX_SELECTED:
         flash(f"Only the first {MAX_SELECTED} selected requests were decided; select the rest again.", "error")

@@ -43,13 +43,21 @@ def _split(netloc: str, scheme: str) -> tuple[str, str]:
     return name, port
 
 
-def host_allowed(netloc: str, scheme: str) -> bool:
-    """Return whether a host[:port] names this controller: loopback on the port served, or a configured name."""
+def host_allowed(netloc: str, scheme: str, origin: bool = False) -> bool:
+    """Return whether a host[:port] names this controller: loopback on the port served, or a configured name.
+
+    In a Host header a name listed alone allows any port (a proxy may or may not forward it). An
+    Origin is a whole site, port included: a name listed alone allows only its scheme's default
+    port there, and another port must be listed as name:port, since a page on another port of the
+    same name is another site.
+    """
     name, port = _split(netloc, scheme)
     if name in LOOPBACK_NAMES and port == request.environ.get("SERVER_PORT"):
         return True
     configured = [entry.strip().lower() for entry in current_app.config["ALLOWED_HOSTS"].split(",") if entry.strip()]
-    return name in configured or f"{name}:{port}" in configured  # a name alone allows any port
+    if f"{name}:{port}" in configured:
+        return True
+    return name in configured and (not origin or port == DEFAULT_PORTS.get(scheme))
 
 
 def refuse_unknown_host() -> None:
@@ -63,7 +71,7 @@ def refuse_unknown_host() -> None:
 
 def _origin_allowed(origin: str) -> bool:
     parts = urlsplit(origin)
-    return parts.scheme in DEFAULT_PORTS and host_allowed(parts.netloc, parts.scheme)
+    return parts.scheme in DEFAULT_PORTS and host_allowed(parts.netloc, parts.scheme, origin=True)
 
 
 def refuse_cross_site() -> None:

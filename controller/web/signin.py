@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from controller.access import auth, credentials
+from controller.access import auth
 from controller.core.errors import TooManyAttempts
 from controller.storage import db
-from controller.storage.context import get_store
 from controller.web.security import csrf_ok
 
 bp = Blueprint("signin", __name__)
@@ -36,28 +34,22 @@ def sign_in() -> ResponseReturnValue:
     """Check a name and password; sign the browser session in, or say why not (429 while locked out)."""
     if not csrf_ok():
         return render_template("refused.html"), 403
-    name = request.form.get("name", "").strip()
-    keys = [f"name:{name.casefold()}", f"address:{auth.client_address()}"]
     try:
-        auth.refuse_if_locked(keys)
+        user = auth.check_password(request.form.get("name", "").strip(), request.form.get("password", ""))
     except TooManyAttempts as error:
         return render_template("signin.html", next=_next_page(), error=error.message), 429, error.headers
-    user = get_store().user(name)
-    if not credentials.password_matches(request.form.get("password", ""), user.password_hash if user else None):
-        auth.count_failure(keys)
+    if user is None:
         return render_template("signin.html", next=_next_page(), error="Wrong name or password."), 401
-    get_store().forget_failures(keys)
-    session.clear()  # a new session: a fresh form token too
-    session.update(user=name, signed_in_at=time.time())
-    flash(f"Signed in as {name}.", "success")
+    auth.begin_session(user)
+    flash(f"Signed in as {user.name}.", "success")
     return redirect(_next_page(), code=303)
 
 
 @bp.post("/signout")
 def sign_out() -> ResponseReturnValue:
-    """End the browser session."""
+    """End the user's page sessions, on this browser and every other."""
     if csrf_ok():
-        session.clear()
+        auth.end_sessions()
     return redirect(url_for("signin.sign_in_form"), code=303)
 
 

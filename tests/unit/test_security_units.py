@@ -51,7 +51,11 @@ def test_hidden_characters_are_shown_as_a_mark_and_markup_and_newlines_are_left_
     [
         ({"HOST": "0.0.0.0"}, "CONTROLLER_HOST=0.0.0.0 makes this controller reachable"),
         ({"HOST": "192.0.2.10"}, "users add NAME --role approver"),
-        ({"TRUSTED_PROXY_HEADER": "X-Forwarded-Email", "TRUSTED_PROXIES": "127.0.0.1"}, "A sign-on proxy"),
+        (
+            {"TRUSTED_PROXY_HEADER": "X-Forwarded-Email", "TRUSTED_PROXIES": "127.0.0.1"},
+            "CONTROLLER_TRUSTED_PROXIES makes",
+        ),
+        ({"ALLOWED_HOSTS": "approvals.example.com"}, "CONTROLLER_ALLOWED_HOSTS makes"),
         ({"TRUSTED_PROXY_HEADER": "X-Forwarded-Email"}, "needs CONTROLLER_TRUSTED_PROXIES"),
     ],
 )
