@@ -539,7 +539,8 @@ class DynamoDbStore:
     def _follow_up_markers(self, request: NewRequest) -> list[dict[str, Any]]:
         """Puts of the items that list a new request's reminder and escalation under `follow-ups` by due time."""
         markers = []
-        for kind, due in (("reminder", request.remind_at), ("escalation", request.escalate_at)):
+        times: dict[FollowUpKind, str | None] = {"reminder": request.remind_at, "escalation": request.escalate_at}
+        for kind, due in times.items():
             if due is not None:
                 item = {
                     **_follow_up_key(request.id, kind),
@@ -552,7 +553,9 @@ class DynamoDbStore:
         return markers
 
     def due_follow_ups(self, limit: int) -> list[FollowUp]:
-        return [FollowUp(item["request_id"], item["kind"]) for item in self._list("follow-ups", now() + LAST, limit=limit)]
+        return [
+            FollowUp(item["request_id"], item["kind"]) for item in self._list("follow-ups", now() + LAST, limit=limit)
+        ]
 
     def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:
         due, taken = FOLLOW_UP_ATTRIBUTES[kind]
