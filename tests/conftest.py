@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from harness import browser as chromium
 from harness.controllers import ServedController, add_user, controller_config
 from harness.emulator import Emulator, running_emulator
 from harness.processes import ControllerProcess
@@ -25,6 +26,25 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 @pytest.fixture
 def stack(emulator: Emulator) -> Stack:
     return make_stack(emulator)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, for the tests of the approver's page; they skip when it is missing."""
+    reason = chromium.missing()
+    if reason:
+        pytest.skip(reason)
+    with chromium.chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser page, 1280 px wide, that waits up to WAIT_MS for what a test expects."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(chromium.WAIT_MS)
+    yield context.new_page()
+    context.close()
 
 
 SIGN_IN_MODES = ["open", "signed-in"]

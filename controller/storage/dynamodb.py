@@ -133,6 +133,10 @@ def _attempts_key(key: str) -> dict[str, str]:
     return {"pk": f"failures#{key}", "sk": "failures"}
 
 
+def _lease_key(work: str) -> dict[str, str]:
+    return {"pk": f"lease#{work}", "sk": "lease"}
+
+
 def _epoch(timestamp: str) -> int:
     """Return the whole second after a timestamp, for the table's TTL (which only tidies: reads check times)."""
     return int(datetime.fromisoformat(timestamp).timestamp()) + 1
@@ -927,6 +931,32 @@ class DynamoDbStore:
 
     def iter_requests(self, query: RequestQuery) -> Iterator[ApprovalRequest]:
         yield from self._matching(query)  # sorted in memory: DynamoDB cannot order by an order's fields
+
+    # --- leases on work ----------------------------------------------------------------------------
+
+    def take_lease(self, work: str, owner: str, seconds: float) -> bool:
+        ends = _ago(-seconds)
+        item = {**_lease_key(work), "owner": owner, "expires_at": ends, "expires_at_epoch": _epoch(ends)}
+        return self._conditional(
+            lambda: self.dynamodb.put_item(
+                TableName=self.table,
+                Item=_wire(item),
+                ConditionExpression="attribute_not_exists(pk) OR #owner = :owner OR expires_at <= :now",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=_wire({":owner": owner, ":now": now()}),
+            )
+        )
+
+    def drop_lease(self, work: str, owner: str) -> None:
+        self._conditional(
+            lambda: self.dynamodb.delete_item(
+                TableName=self.table,
+                Key=_wire(_lease_key(work)),
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=_wire({":owner": owner}),
+            )
+        )
 
     # --- whether the table takes writes ---------------------------------------------------------------
 

@@ -309,6 +309,22 @@ class InsightStore(Protocol):
         ...
 
 
+class LeaseStore(Protocol):
+    """Leases on pieces of work that any controller could do (an upkeep job on one request, one notification's
+    delivery), so that one controller does each at a time: a lease has an owner and an end, and a lease that
+    ended (its owner died or took too long) can be taken over by another owner."""
+
+    def take_lease(self, work: str, owner: str, seconds: float) -> bool:
+        """Hold the lease on a piece of work for owner until seconds from now: True if it was free, had ended or
+        was owner's already (then it is extended), False while another owner holds it."""
+        ...
+
+    def drop_lease(self, work: str, owner: str) -> None:
+        """Give back owner's lease once the work is done, so that another may take it at once; nothing if owner no
+        longer holds it (it ended and was taken over)."""
+        ...
+
+
 class HealthStore(Protocol):
     """Whether the store takes writes. A failure of the medium (a full disk) met by any unit of work raises
     StoreUnavailable there and is noted for all of them, until a write goes through again."""
@@ -335,6 +351,7 @@ class Store(
     InvalidMessageStore,
     QueryStore,
     InsightStore,
+    LeaseStore,
     HealthStore,
     Protocol,
 ):

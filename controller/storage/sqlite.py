@@ -645,6 +645,20 @@ class SqliteStore:
             days.setdefault(day, dict.fromkeys(states.ENDED, 0))[state] = int(count)
         return [DailyOutcomes(day, counts) for day, counts in days.items()]
 
+    # --- leases on work ----------------------------------------------------------------------------
+
+    def take_lease(self, work: str, owner: str, seconds: float) -> bool:
+        stamp = now()
+        taken = self.connection.execute(
+            "INSERT INTO leases (work, owner, expires_at) VALUES (:work, :owner, :ends) ON CONFLICT (work)"
+            " DO UPDATE SET owner = :owner, expires_at = :ends WHERE owner = :owner OR expires_at <= :now",
+            {"work": work, "owner": owner, "ends": _ago(-seconds), "now": stamp},
+        )
+        return taken.rowcount == 1
+
+    def drop_lease(self, work: str, owner: str) -> None:
+        self.connection.execute("DELETE FROM leases WHERE work = ? AND owner = ?", (work, owner))
+
     # --- whether the store takes writes -----------------------------------------------------------
 
     def probe(self) -> None:

@@ -26,7 +26,7 @@ def _next_page() -> str:
 @bp.get("/signin")
 def sign_in_form() -> Any:
     """Show the sign-in form (the page redirects here while no one is signed in)."""
-    return render_template("signin.html", next=_next_page())
+    return render_template("signin.html", next=_next_page(), name="")
 
 
 @bp.post("/signin")
@@ -34,12 +34,13 @@ def sign_in() -> Any:
     """Check a name and password; sign the browser session in, or say why not (429 while locked out)."""
     if not csrf_ok():
         return render_template("refused.html"), 403
+    name = request.form.get("name", "").strip()
     try:
-        user = auth.check_password(request.form.get("name", "").strip(), request.form.get("password", ""))
+        user = auth.check_password(name, request.form.get("password", ""))
     except TooManyAttempts as error:
-        return render_template("signin.html", next=_next_page(), error=error.message), 429, error.headers
+        return render_template("signin.html", next=_next_page(), error=error.message, name=name), 429, error.headers
     if user is None:
-        return render_template("signin.html", next=_next_page(), error="Wrong name or password."), 401
+        return render_template("signin.html", next=_next_page(), error="Wrong name or password.", name=name), 401
     auth.begin_session(user)
     flash(f"Signed in as {user.name}.", "success")
     return redirect(_next_page(), code=303)
