@@ -32,8 +32,11 @@ from controller.storage.records import (
     DecisionTimes,
     DueNotification,
     ExecutionStatus,
+    FollowUp,
+    FollowUpKind,
     NewRequest,
     NotificationCounts,
+    NotificationKind,
     PendingSummary,
     RequestQuery,
     SetAsideMessage,
@@ -49,6 +52,11 @@ SIGN_IN = {"pk": "sign-in", "sk": "state"}  # counts the users; there once one w
 UNLOCKED = "attribute_not_exists(locked_until) OR locked_until <= :now"  # of a name's or an address's attempts
 ENDED = "ended"  # the by_list partition of requests that ended, whatever their state
 _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
+# the attributes of a request that say when each follow-up is due and when it was taken
+FOLLOW_UP_ATTRIBUTES: dict[FollowUpKind, tuple[str, str]] = {
+    "reminder": ("remind_at", "reminded_at"),
+    "escalation": ("escalate_at", "escalated_at"),
+}
 
 
 def now() -> str:
@@ -78,6 +86,15 @@ def _request_key(request_id: str) -> dict[str, str]:
 
 def _approval_key(request_id: str, approver: str) -> dict[str, str]:
     return {"pk": f"request#{request_id}", "sk": f"approval#{approver}"}
+
+
+def _notification_key(request_id: str, kind: NotificationKind) -> dict[str, str]:
+    # a new request's notification keeps the key it had before follow-ups existed
+    return {"pk": "notifications", "sk": request_id if kind == "new" else f"{request_id}#{kind}"}
+
+
+def _follow_up_key(request_id: str, kind: FollowUpKind) -> dict[str, str]:
+    return {"pk": "follow-ups", "sk": f"{request_id}#{kind}"}
 
 
 def _request(item: dict[str, Any]) -> ApprovalRequest:
@@ -308,6 +325,8 @@ class DynamoDbStore:
             "check_key": states.PENDING,
             "check_order": f"{stamp}#{request.id}",
             "rule_json": None if request.rule is None else json.dumps(request.rule),
+            "remind_at": request.remind_at,
+            "escalate_at": request.escalate_at,
         }
         item = {name: value for name, value in item.items() if value is not None}
         put = {"Put": {"TableName": self.table, "Item": _wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
@@ -320,7 +339,7 @@ class DynamoDbStore:
             "list_order": f"{stamp}#{request.id}",
         }
         also = [{"Put": {"TableName": self.table, "Item": _wire(notification)}}] if notify else []
-        return self._commit(put, "stored", request.id, states.PENDING, *also)
+        return self._commit(put, "stored", request.id, states.PENDING, *also, *self._follow_up_markers(request))
 
     def get_request(self, request_id: str) -> ApprovalRequest | None:
         item = self._get(_request_key(request_id))
@@ -474,24 +493,26 @@ class DynamoDbStore:
     def due_notifications(self, limit: int) -> list[DueNotification]:
         due = []
         for item in self._list("notify", upto=now() + LAST, limit=limit):
-            request = self.get_request(item["sk"])
+            request = self.get_request(item.get("request_id", item["sk"]))
             if request is not None:
-                due.append(DueNotification(request, int(item["attempts"])))
+                due.append(DueNotification(request, int(item["attempts"]), item.get("kind", "new")))
         return due
 
-    def _notification(self, request_id: str, values: dict[str, Any]) -> None:
-        update = _update({"pk": "notifications", "sk": request_id}, values, "attribute_exists(pk)")
+    def _notification(self, request_id: str, kind: NotificationKind, values: dict[str, Any]) -> None:
+        update = _update(_notification_key(request_id, kind), values, "attribute_exists(pk)")
         try:
             self.dynamodb.update_item(TableName=self.table, **update)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def notification_sent(self, request_id: str) -> None:
-        self._notification(request_id, {"delivered_at": now(), "list_key": None, "list_order": None})
+    def notification_sent(self, request_id: str, kind: NotificationKind = "new") -> None:
+        self._notification(request_id, kind, {"delivered_at": now(), "list_key": None, "list_order": None})
 
-    def notification_failed(self, request_id: str, error: str, retry_in_seconds: float | None) -> None:
-        found = self._get({"pk": "notifications", "sk": request_id})
+    def notification_failed(
+        self, request_id: str, error: str, retry_in_seconds: float | None, kind: NotificationKind = "new"
+    ) -> None:
+        found = self._get(_notification_key(request_id, kind))
         attempts = int(found["attempts"]) + 1 if found else 1
         if retry_in_seconds is None:
             values = {
@@ -509,13 +530,76 @@ class DynamoDbStore:
                 "next_attempt_at": later,
                 "list_order": f"{later}#{request_id}",
             }
-        self._notification(request_id, values)
+        self._notification(request_id, kind, values)
 
     def notification_counts(self) -> NotificationCounts:
         items = list(self._partition("notifications"))
         delivered = sum(1 for item in items if item.get("delivered_at"))
         failed = sum(1 for item in items if item.get("failed_at"))
         return NotificationCounts(delivered, failed, len(items) - delivered - failed)
+
+    # --- reminders and escalations --------------------------------------------------------------------
+
+    def _follow_up_markers(self, request: NewRequest) -> list[dict[str, Any]]:
+        """Puts of the items that list a new request's reminder and escalation under `follow-ups` by due time."""
+        markers = []
+        times: dict[FollowUpKind, str | None] = {"reminder": request.remind_at, "escalation": request.escalate_at}
+        for kind, due in times.items():
+            if due is not None:
+                item = {
+                    **_follow_up_key(request.id, kind),
+                    "request_id": request.id,
+                    "kind": kind,
+                    "list_key": "follow-ups",
+                    "list_order": f"{due}#{request.id}#{kind}",
+                }
+                markers.append({"Put": {"TableName": self.table, "Item": _wire(item)}})
+        return markers
+
+    def due_follow_ups(self, limit: int) -> list[FollowUp]:
+        return [
+            FollowUp(item["request_id"], item["kind"]) for item in self._list("follow-ups", now() + LAST, limit=limit)
+        ]
+
+    def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:
+        due, taken = FOLLOW_UP_ATTRIBUTES[kind]
+        stamp = now()
+        marker = {"Delete": {"TableName": self.table, "Key": _wire(_follow_up_key(request_id, kind))}}
+        request = self.get_request(request_id)
+        if request is None or request.state != states.PENDING:
+            self.dynamodb.delete_item(TableName=self.table, Key=marker["Delete"]["Key"])  # it will never be due
+            return False
+        change = _update(
+            _request_key(request_id),
+            {taken: stamp},
+            f"#state = :pending AND attribute_not_exists({taken}) AND {due} <= :now",
+            pending=states.PENDING,
+            now=stamp,
+        )
+        change["ExpressionAttributeNames"]["#state"] = "state"
+        notification = {
+            **_notification_key(request_id, kind),
+            "request_id": request_id,
+            "kind": kind,
+            "attempts": 0,
+            "next_attempt_at": stamp,
+            "list_key": "notify",
+            "list_order": f"{stamp}#{request_id}",
+        }
+        also = [marker] + ([{"Put": {"TableName": self.table, "Item": _wire(notification)}}] if notify else [])
+        update = {"Update": {"TableName": self.table, **change}}
+        if kind == "escalation":  # more people may decide from now: open pages show it
+            return self._commit(update, "changed", request_id, states.PENDING, *also)
+        return self._transact(update, *also) is None  # else taken elsewhere, not due, or the request moved on
+
+    def withdraw_notification(self, request_id: str, kind: NotificationKind) -> None:
+        self._conditional(
+            lambda: self.dynamodb.delete_item(
+                TableName=self.table,
+                Key=_wire(_notification_key(request_id, kind)),
+                ConditionExpression="attribute_not_exists(delivered_at)",
+            )
+        )
 
     # --- users, sessions and sign-in attempts ---------------------------------------------------------
 

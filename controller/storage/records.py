@@ -15,6 +15,8 @@ from controller.core.jsontypes import JSONObject
 Action = Literal["approve", "reject"]  # what an approver asks for; the state it leads to is in states.DECIDED_BY
 Change = Literal["stored", "changed"]  # what happened to a request, as /events names it
 Sort = Literal["waiting", "newest", "expiry", "total", "ended"]  # the orders a request list can come in
+FollowUpKind = Literal["reminder", "escalation"]  # what the upkeep sends about a request still waiting
+NotificationKind = Literal["new", "reminder", "escalation"]  # a new request's notification, or a follow-up's
 
 
 def now(after_seconds: float = 0) -> str:
@@ -52,6 +54,16 @@ class NewRequest:
     requested_at: str
     expires_at: str
     rule: JSONObject | None = None  # the approval rule it is decided under, opaque here; None: any approver
+    remind_at: str | None = None  # when its rule has those who may decide reminded; None: never
+    escalate_at: str | None = None  # when its rule lets the escalation groups decide too; None: never
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A reminder or an escalation whose time has come for a request, not taken yet."""
+
+    request_id: str
+    kind: FollowUpKind
 
 
 @dataclass(frozen=True)
@@ -149,10 +161,11 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class DueNotification:
-    """A webhook notification of a new request that is due to be sent, after `attempts` failed ones."""
+    """A webhook notification about a request that is due to be sent, after `attempts` failed ones."""
 
     request: ApprovalRequest
     attempts: int
+    kind: NotificationKind = "new"
 
 
 @dataclass(frozen=True)
