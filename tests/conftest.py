@@ -9,11 +9,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
-from harness.controllers import ServedController, add_user, controller_config
+from controller import create_app
+from controller.storage.context import backend_of
+from harness import browser as chromium
+from harness.controllers import ServedController, add_user, controller_config, offline_config
 from harness.emulator import Emulator, running_emulator
 from harness.processes import ControllerProcess
 from harness.stacks import Stack, make_stack
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., Flask]:
+    """Build apps with no stack (AWS unreachable) on one fresh database, migrated as a start leaves it."""
+
+    def make(**overrides: Any) -> Flask:
+        app = create_app(offline_config(tmp_path / "approvals.sqlite3", **overrides))
+        backend_of(app).migrate()
+        return app
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +52,25 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 @pytest.fixture
 def stack(emulator: Emulator) -> Stack:
     return make_stack(emulator)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, for the tests of the approver's page; they skip when it is missing."""
+    reason = chromium.missing()
+    if reason:
+        pytest.skip(reason)
+    with chromium.chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser page, 1280 px wide, that waits up to WAIT_MS for what a test expects."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(chromium.WAIT_MS)
+    yield context.new_page()
+    context.close()
 
 
 SIGN_IN_MODES = ["open", "signed-in"]

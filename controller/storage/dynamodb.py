@@ -8,6 +8,7 @@ in commit order on every controller. Items become records here and nowhere else.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -16,7 +17,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from controller.core import states
+from controller.core import states, text
 from controller.core.errors import StoreUnavailable
 from controller.storage import matching
 from controller.storage.interface import TIMEOUT_PASSED
@@ -31,8 +32,11 @@ from controller.storage.records import (
     DecisionTimes,
     DueNotification,
     ExecutionStatus,
+    FollowUp,
+    FollowUpKind,
     NewRequest,
     NotificationCounts,
+    NotificationKind,
     PendingSummary,
     RequestQuery,
     SetAsideMessage,
@@ -44,8 +48,15 @@ SCHEMA_VERSION = 1  # the item layout of docs/shared-store.md
 BY_LIST, BY_CHECK = "by_list", "by_check"  # the indexes of stack.json's approvals_table
 LAST = "#\uffff"  # appended to a time, sorts after every "<time>#<id>" of that time
 HEAD = {"pk": "events-head", "sk": "head"}
+SIGN_IN = {"pk": "sign-in", "sk": "state"}  # counts the users; there once one was added, until reopened
+UNLOCKED = "attribute_not_exists(locked_until) OR locked_until <= :now"  # of a name's or an address's attempts
 ENDED = "ended"  # the by_list partition of requests that ended, whatever their state
 _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
+# the attributes of a request that say when each follow-up is due and when it was taken
+FOLLOW_UP_ATTRIBUTES: dict[FollowUpKind, tuple[str, str]] = {
+    "reminder": ("remind_at", "reminded_at"),
+    "escalation": ("escalate_at", "escalated_at"),
+}
 
 
 def now() -> str:
@@ -77,6 +88,15 @@ def _approval_key(request_id: str, approver: str) -> dict[str, str]:
     return {"pk": f"request#{request_id}", "sk": f"approval#{approver}"}
 
 
+def _notification_key(request_id: str, kind: NotificationKind) -> dict[str, str]:
+    # a new request's notification keeps the key it had before follow-ups existed
+    return {"pk": "notifications", "sk": request_id if kind == "new" else f"{request_id}#{kind}"}
+
+
+def _follow_up_key(request_id: str, kind: FollowUpKind) -> dict[str, str]:
+    return {"pk": "follow-ups", "sk": f"{request_id}#{kind}"}
+
+
 def _request(item: dict[str, Any]) -> ApprovalRequest:
     decision = None
     if item.get("decision") is not None:
@@ -101,9 +121,30 @@ def _request(item: dict[str, Any]) -> ApprovalRequest:
     )
 
 
+def _user_key(name: str) -> dict[str, str]:
+    return {"pk": "users", "sk": text.name_key(name)}  # one item per name, whatever its case or form
+
+
+def _session_key(secret_hash: str) -> dict[str, str]:
+    return {"pk": f"session#{secret_hash}", "sk": "session"}
+
+
+def _attempts_key(key: str) -> dict[str, str]:
+    return {"pk": f"failures#{key}", "sk": "failures"}
+
+
+def _lease_key(work: str) -> dict[str, str]:
+    return {"pk": f"lease#{work}", "sk": "lease"}
+
+
+def _epoch(timestamp: str) -> int:
+    """Return the whole second after a timestamp, for the table's TTL (which only tidies: reads check times)."""
+    return int(datetime.fromisoformat(timestamp).timestamp()) + 1
+
+
 def _user(item: dict[str, Any]) -> User:
     groups = tuple(json.loads(item.get("groups_json", "[]")))
-    return User(item["sk"], item["role"], item["password_hash"], item["token_hash"], item["created_at"], groups)
+    return User(item["name"], item["role"], item["password_hash"], item["token_hash"], item["created_at"], groups)
 
 
 def _update(
@@ -284,6 +325,8 @@ class DynamoDbStore:
             "check_key": states.PENDING,
             "check_order": f"{stamp}#{request.id}",
             "rule_json": None if request.rule is None else json.dumps(request.rule),
+            "remind_at": request.remind_at,
+            "escalate_at": request.escalate_at,
         }
         item = {name: value for name, value in item.items() if value is not None}
         put = {"Put": {"TableName": self.table, "Item": _wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
@@ -296,7 +339,7 @@ class DynamoDbStore:
             "list_order": f"{stamp}#{request.id}",
         }
         also = [{"Put": {"TableName": self.table, "Item": _wire(notification)}}] if notify else []
-        return self._commit(put, "stored", request.id, states.PENDING, *also)
+        return self._commit(put, "stored", request.id, states.PENDING, *also, *self._follow_up_markers(request))
 
     def get_request(self, request_id: str) -> ApprovalRequest | None:
         item = self._get(_request_key(request_id))
@@ -443,36 +486,33 @@ class DynamoDbStore:
     def forget_events(self, keep: int) -> None:
         _, last = self.event_range()
         old = self._partition("events", "sk <= :upto", {":upto": f"{last - keep:020d}"})
-        keys = [{"pk": item["pk"], "sk": item["sk"]} for item in old]
-        for start in range(0, len(keys), 25):  # BatchWriteItem's most
-            requests = [{"DeleteRequest": {"Key": _wire(key)}} for key in keys[start : start + 25]]
-            while requests:
-                answer = self.dynamodb.batch_write_item(RequestItems={self.table: requests})
-                requests = answer.get("UnprocessedItems", {}).get(self.table, [])
+        self._delete_all([{"pk": item["pk"], "sk": item["sk"]} for item in old])
 
     # --- notifications -------------------------------------------------------------------------------
 
     def due_notifications(self, limit: int) -> list[DueNotification]:
         due = []
         for item in self._list("notify", upto=now() + LAST, limit=limit):
-            request = self.get_request(item["sk"])
+            request = self.get_request(item.get("request_id", item["sk"]))
             if request is not None:
-                due.append(DueNotification(request, int(item["attempts"])))
+                due.append(DueNotification(request, int(item["attempts"]), item.get("kind", "new")))
         return due
 
-    def _notification(self, request_id: str, values: dict[str, Any]) -> None:
-        update = _update({"pk": "notifications", "sk": request_id}, values, "attribute_exists(pk)")
+    def _notification(self, request_id: str, kind: NotificationKind, values: dict[str, Any]) -> None:
+        update = _update(_notification_key(request_id, kind), values, "attribute_exists(pk)")
         try:
             self.dynamodb.update_item(TableName=self.table, **update)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def notification_sent(self, request_id: str) -> None:
-        self._notification(request_id, {"delivered_at": now(), "list_key": None, "list_order": None})
+    def notification_sent(self, request_id: str, kind: NotificationKind = "new") -> None:
+        self._notification(request_id, kind, {"delivered_at": now(), "list_key": None, "list_order": None})
 
-    def notification_failed(self, request_id: str, error: str, retry_in_seconds: float | None) -> None:
-        found = self._get({"pk": "notifications", "sk": request_id})
+    def notification_failed(
+        self, request_id: str, error: str, retry_in_seconds: float | None, kind: NotificationKind = "new"
+    ) -> None:
+        found = self._get(_notification_key(request_id, kind))
         attempts = int(found["attempts"]) + 1 if found else 1
         if retry_in_seconds is None:
             values = {
@@ -490,7 +530,7 @@ class DynamoDbStore:
                 "next_attempt_at": later,
                 "list_order": f"{later}#{request_id}",
             }
-        self._notification(request_id, values)
+        self._notification(request_id, kind, values)
 
     def notification_counts(self) -> NotificationCounts:
         items = list(self._partition("notifications"))
@@ -498,17 +538,87 @@ class DynamoDbStore:
         failed = sum(1 for item in items if item.get("failed_at"))
         return NotificationCounts(delivered, failed, len(items) - delivered - failed)
 
-    # --- users and sign-in failures ------------------------------------------------------------------
+    # --- reminders and escalations --------------------------------------------------------------------
 
-    def has_users(self) -> bool:
-        return next(self._partition("users", limit=1), None) is not None
+    def _follow_up_markers(self, request: NewRequest) -> list[dict[str, Any]]:
+        """Puts of the items that list a new request's reminder and escalation under `follow-ups` by due time."""
+        markers = []
+        times: dict[FollowUpKind, str | None] = {"reminder": request.remind_at, "escalation": request.escalate_at}
+        for kind, due in times.items():
+            if due is not None:
+                item = {
+                    **_follow_up_key(request.id, kind),
+                    "request_id": request.id,
+                    "kind": kind,
+                    "list_key": "follow-ups",
+                    "list_order": f"{due}#{request.id}#{kind}",
+                }
+                markers.append({"Put": {"TableName": self.table, "Item": _wire(item)}})
+        return markers
 
-    def users(self) -> list[User]:
-        return [_user(item) for item in self._partition("users")]
+    def due_follow_ups(self, limit: int) -> list[FollowUp]:
+        return [
+            FollowUp(item["request_id"], item["kind"]) for item in self._list("follow-ups", now() + LAST, limit=limit)
+        ]
 
-    def user(self, name: str) -> User | None:
-        item = self._get({"pk": "users", "sk": name})
-        return _user(item) if item else None
+    def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:
+        due, taken = FOLLOW_UP_ATTRIBUTES[kind]
+        stamp = now()
+        marker = {"Delete": {"TableName": self.table, "Key": _wire(_follow_up_key(request_id, kind))}}
+        request = self.get_request(request_id)
+        if request is None or request.state != states.PENDING:
+            self.dynamodb.delete_item(TableName=self.table, Key=marker["Delete"]["Key"])  # it will never be due
+            return False
+        change = _update(
+            _request_key(request_id),
+            {taken: stamp},
+            f"#state = :pending AND attribute_not_exists({taken}) AND {due} <= :now",
+            pending=states.PENDING,
+            now=stamp,
+        )
+        change["ExpressionAttributeNames"]["#state"] = "state"
+        notification = {
+            **_notification_key(request_id, kind),
+            "request_id": request_id,
+            "kind": kind,
+            "attempts": 0,
+            "next_attempt_at": stamp,
+            "list_key": "notify",
+            "list_order": f"{stamp}#{request_id}",
+        }
+        also = [marker] + ([{"Put": {"TableName": self.table, "Item": _wire(notification)}}] if notify else [])
+        update = {"Update": {"TableName": self.table, **change}}
+        if kind == "escalation":  # more people may decide from now: open pages show it
+            return self._commit(update, "changed", request_id, states.PENDING, *also)
+        return self._transact(update, *also) is None  # else taken elsewhere, not due, or the request moved on
+
+    def withdraw_notification(self, request_id: str, kind: NotificationKind) -> None:
+        self._conditional(
+            lambda: self.dynamodb.delete_item(
+                TableName=self.table,
+                Key=_wire(_notification_key(request_id, kind)),
+                ConditionExpression="attribute_not_exists(delivered_at)",
+            )
+        )
+
+    # --- users, sessions and sign-in attempts ---------------------------------------------------------
+
+    def _transact(self, *parts: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Commit the parts as one transaction, again if it only collided with another one in flight; None once
+        it went through, else the cancellation reasons (one per part, in order) of a condition that failed."""
+        while True:
+            try:
+                self.dynamodb.transact_write_items(TransactItems=list(parts))
+                return None
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons: list[dict[str, Any]] = error.response.get("CancellationReasons", [])
+                codes = {reason.get("Code") for reason in reasons}
+                if "ConditionalCheckFailed" in codes:
+                    return reasons
+                if not codes <= {"None", "TransactionConflict"}:
+                    raise
 
     def _conditional(self, write: Callable[[], object]) -> bool:
         """Make a conditional write; False if its condition failed."""
@@ -520,64 +630,192 @@ class DynamoDbStore:
             raise
         return True
 
+    def _delete_all(self, keys: list[dict[str, Any]]) -> None:
+        """Delete these items, 25 (BatchWriteItem's most) at a time, until none is left unprocessed."""
+        for start in range(0, len(keys), 25):
+            requests = [{"DeleteRequest": {"Key": _wire(key)}} for key in keys[start : start + 25]]
+            while requests:
+                answer = self.dynamodb.batch_write_item(RequestItems={self.table: requests})
+                requests = answer.get("UnprocessedItems", {}).get(self.table, [])
+
+    def has_users(self) -> bool:
+        state = self._get(SIGN_IN)
+        return state is not None and int(state.get("user_count", 0)) > 0
+
+    def had_users(self) -> bool:
+        return self._get(SIGN_IN) is not None
+
+    def reopen(self) -> bool:
+        return self._conditional(
+            lambda: self.dynamodb.delete_item(
+                TableName=self.table,
+                Key=_wire(SIGN_IN),
+                ConditionExpression="attribute_not_exists(user_count) OR user_count = :none",
+                ExpressionAttributeValues=_wire({":none": 0}),
+            )
+        )
+
+    def users(self) -> list[User]:
+        return sorted((_user(item) for item in self._partition("users")), key=lambda user: user.name)
+
+    def user(self, name: str) -> User | None:
+        item = self._get(_user_key(name))
+        return _user(item) if item else None
+
+    def _count_users(self, by: int) -> dict[str, Any]:
+        """The transaction part that counts users in the sign-in state, which a user's arrival creates."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": _wire(SIGN_IN),
+                "UpdateExpression": "ADD user_count :by SET users_since = if_not_exists(users_since, :now)",
+                "ExpressionAttributeValues": _wire({":by": by, ":now": now()}),
+            }
+        }
+
     def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
         item = {
-            "pk": "users",
-            "sk": name,
+            **_user_key(name),
+            "name": name,
             "role": role,
             "password_hash": password_hash,
             "token_hash": token_hash,
             "created_at": now(),
             "groups_json": json.dumps(sorted(set(groups))),
+            "session_epoch": uuid.uuid4().hex,  # a session is valid while its user keeps the epoch it started in
         }
-        return self._conditional(
-            lambda: self.dynamodb.put_item(
-                TableName=self.table, Item=_wire(item), ConditionExpression="attribute_not_exists(pk)"
-            )
-        )
+        put = {"Put": {"TableName": self.table, "Item": _wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+        return self._transact(put, self._count_users(1)) is None
+
+    def _named(self, name: str) -> dict[str, Any]:
+        """The condition that the user item under name's key is of exactly that name."""
+        return {
+            "ConditionExpression": "#name = :name",
+            "ExpressionAttributeNames": {"#name": "name"},
+            "ExpressionAttributeValues": _wire({":name": name}),
+        }
 
     def remove_user(self, name: str) -> bool:
-        key = _wire({"pk": "users", "sk": name})
-        return self._conditional(
-            lambda: self.dynamodb.delete_item(TableName=self.table, Key=key, ConditionExpression="attribute_exists(pk)")
-        )
+        delete = {"Delete": {"TableName": self.table, "Key": _wire(_user_key(name)), **self._named(name)}}
+        return self._transact(delete, self._count_users(-1)) is None  # its sessions lose their user with it
 
-    def replace_token(self, name: str, token_hash: str) -> bool:
-        update = _update({"pk": "users", "sk": name}, {"token_hash": token_hash}, "attribute_exists(pk)")
+    def _change_user(self, name: str, values: dict[str, Any]) -> bool:
+        update = _update(_user_key(name), values, "#name = :name", name=name)
+        update["ExpressionAttributeNames"]["#name"] = "name"
         return self._conditional(lambda: self.dynamodb.update_item(TableName=self.table, **update))
 
     def set_groups(self, name: str, groups: Sequence[str]) -> bool:
-        update = _update(
-            {"pk": "users", "sk": name}, {"groups_json": json.dumps(sorted(set(groups)))}, "attribute_exists(pk)"
-        )
-        return self._conditional(lambda: self.dynamodb.update_item(TableName=self.table, **update))
+        return self._change_user(name, {"groups_json": json.dumps(sorted(set(groups)))})
+
+    def replace_token(self, name: str, token_hash: str) -> bool:
+        return self._change_user(name, {"token_hash": token_hash, "session_epoch": uuid.uuid4().hex})
+
+    def replace_password(self, name: str, password_hash: str) -> bool:
+        return self._change_user(name, {"password_hash": password_hash, "session_epoch": uuid.uuid4().hex})
+
+    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
+        user = self._get(_user_key(name))
+        if user is None or user["name"] != name:
+            return  # a session of no one could never be valid
+        ends = _ago(-lifetime_seconds)
+        item = {
+            **_session_key(secret_hash),
+            "name": name,
+            "session_epoch": user["session_epoch"],
+            "created_at": now(),
+            "expires_at": ends,
+            "expires_at_epoch": _epoch(ends),
+            "list_key": "sessions",
+            "list_order": f"{ends}#{secret_hash}",
+        }
+        self.dynamodb.put_item(TableName=self.table, Item=_wire(item))
+
+    def session_user(self, secret_hash: str) -> User | None:
+        session = self._get(_session_key(secret_hash))
+        if session is None or session["expires_at"] <= now():
+            return None
+        user = self._get(_user_key(session["name"]))
+        if user is None or (user["name"], user["session_epoch"]) != (session["name"], session["session_epoch"]):
+            return None  # ended: its user was removed, or changed their token or password, or signed out
+        return _user(user)
+
+    def end_sessions(self, name: str) -> None:
+        self._change_user(name, {"session_epoch": uuid.uuid4().hex})
+        expired = self._list("sessions", upto=now() + LAST)  # everyone's, not left to TTL
+        self._delete_all([{"pk": item["pk"], "sk": item["sk"]} for item in expired])
 
     def locked_until(self, keys: list[str]) -> str | None:
         stamp = now()
-        ends = [item.get("locked_until") for key in keys if (item := self._get({"pk": "failures", "sk": key}))]
+        ends = [found.get("locked_until") for key in keys if (found := self._get(_attempts_key(key)))]
         running = [end for end in ends if end and end > stamp]
         return max(running) if running else None
 
-    def count_failure(self, key: str, max_failures: int, lockout_seconds: float) -> None:
-        counted = self.dynamodb.update_item(
-            TableName=self.table,
-            Key=_wire({"pk": "failures", "sk": key}),
-            UpdateExpression="ADD failures :one SET last_failed_at = :now",
-            ExpressionAttributeValues=_wire({":one": 1, ":now": now()}),
-            ReturnValues="ALL_NEW",
-        )
-        if int(_plain(counted["Attributes"])["failures"]) >= max_failures:
-            lock = _update(
-                {"pk": "failures", "sk": key},
-                {"failures": 0, "locked_until": _ago(-lockout_seconds)},
-                "failures >= :most",
-                most=max_failures,
-            )
-            self._conditional(lambda: self.dynamodb.update_item(TableName=self.table, **lock))
+    def take_attempt(self, keys: list[str], max_attempts: int, lockout_seconds: float) -> str | None:
+        # Each key's count moves only while it stays within max_attempts and the key is not locked, in one
+        # transaction for all keys: parallel attempts on any controller are counted one by one, none slips past.
+        while True:
+            stamp = now()
+            counts = [self._count_attempt(key, stamp, max_attempts) for key in keys]
+            reasons = self._transact(*counts)
+            if reasons is None:
+                return None
+            full = {
+                key: _plain(reason.get("Item", {}))
+                for key, reason in zip(keys, reasons, strict=True)
+                if reason.get("Code") == "ConditionalCheckFailed"
+            }
+            running = [seen["locked_until"] for seen in full.values() if seen.get("locked_until", "") > stamp]
+            if running:
+                return str(max(running))
+            # this is the attempt past the limit on the keys that are full: it locks them and counts on the others
+            ends = _ago(-lockout_seconds)
+            parts = [
+                self._lock(key, full[key], stamp, ends) if key in full else c
+                for key, c in zip(keys, counts, strict=True)
+            ]
+            if self._transact(*parts) is None:
+                return ends
+            # another attempt counted or locked first: take this one again from what the keys hold now
 
-    def forget_failures(self, keys: list[str]) -> None:
-        for key in keys:
-            self.dynamodb.delete_item(TableName=self.table, Key=_wire({"pk": "failures", "sk": key}))
+    def _count_attempt(self, key: str, stamp: str, max_attempts: int) -> dict[str, Any]:
+        within = "failures < :most" if max_attempts <= 0 else "attribute_not_exists(failures) OR failures < :most"
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": _wire(_attempts_key(key)),
+                "UpdateExpression": "ADD failures :one SET last_failed_at = :now",
+                "ConditionExpression": f"({UNLOCKED}) AND ({within})",
+                "ExpressionAttributeValues": _wire({":one": 1, ":now": stamp, ":most": max_attempts}),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def _lock(self, key: str, seen: dict[str, Any], stamp: str, ends: str) -> dict[str, Any]:
+        unchanged = "failures = :seen" if "failures" in seen else "attribute_not_exists(failures)"
+        values = {":none": 0, ":ends": ends, ":now": stamp} | (
+            {":seen": seen["failures"]} if "failures" in seen else {}
+        )
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": _wire(_attempts_key(key)),
+                "UpdateExpression": "SET failures = :none, locked_until = :ends, last_failed_at = :now",
+                "ConditionExpression": f"({UNLOCKED}) AND {unchanged}",
+                "ExpressionAttributeValues": _wire(values),
+            }
+        }
+
+    def forgive_attempt(self, name_key: str, address_key: str) -> None:
+        self.dynamodb.delete_item(TableName=self.table, Key=_wire(_attempts_key(name_key)))
+        self._conditional(
+            lambda: self.dynamodb.update_item(
+                TableName=self.table,
+                Key=_wire(_attempts_key(address_key)),
+                UpdateExpression="ADD failures :back",
+                ConditionExpression="failures > :none",
+                ExpressionAttributeValues=_wire({":back": -1, ":none": 0}),
+            )
+        )
 
     # --- the audit trail -----------------------------------------------------------------------------
 
@@ -693,6 +931,32 @@ class DynamoDbStore:
 
     def iter_requests(self, query: RequestQuery) -> Iterator[ApprovalRequest]:
         yield from self._matching(query)  # sorted in memory: DynamoDB cannot order by an order's fields
+
+    # --- leases on work ----------------------------------------------------------------------------
+
+    def take_lease(self, work: str, owner: str, seconds: float) -> bool:
+        ends = _ago(-seconds)
+        item = {**_lease_key(work), "owner": owner, "expires_at": ends, "expires_at_epoch": _epoch(ends)}
+        return self._conditional(
+            lambda: self.dynamodb.put_item(
+                TableName=self.table,
+                Item=_wire(item),
+                ConditionExpression="attribute_not_exists(pk) OR #owner = :owner OR expires_at <= :now",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=_wire({":owner": owner, ":now": now()}),
+            )
+        )
+
+    def drop_lease(self, work: str, owner: str) -> None:
+        self._conditional(
+            lambda: self.dynamodb.delete_item(
+                TableName=self.table,
+                Key=_wire(_lease_key(work)),
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=_wire({":owner": owner}),
+            )
+        )
 
     # --- whether the table takes writes ---------------------------------------------------------------
 

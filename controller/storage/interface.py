@@ -22,8 +22,11 @@ from controller.storage.records import (
     DecisionTimes,
     DueNotification,
     ExecutionStatus,
+    FollowUp,
+    FollowUpKind,
     NewRequest,
     NotificationCounts,
+    NotificationKind,
     PendingSummary,
     RequestQuery,
     SetAsideMessage,
@@ -119,22 +122,41 @@ class EventStore(Protocol):
 
 
 class NotificationStore(Protocol):
-    """Webhook notifications of new requests: delivered, retried or given up on, never dropped unseen."""
+    """Webhook notifications about requests (new, reminded, escalated): delivered, retried or given up on,
+    never dropped unseen; at most one of each kind per request."""
 
     def due_notifications(self, limit: int) -> list[DueNotification]:
         """Return the notifications to send now, with their request, the longest due first."""
         ...
 
-    def notification_sent(self, request_id: str) -> None:
-        """Record that the request's notification was delivered."""
+    def notification_sent(self, request_id: str, kind: NotificationKind = "new") -> None:
+        """Record that the request's notification of this kind was delivered."""
         ...
 
-    def notification_failed(self, request_id: str, error: str, retry_in_seconds: float | None) -> None:
+    def notification_failed(
+        self, request_id: str, error: str, retry_in_seconds: float | None, kind: NotificationKind = "new"
+    ) -> None:
         """Record a failed attempt: try again after retry_in_seconds, or give up when that is None."""
         ...
 
     def notification_counts(self) -> NotificationCounts:
         """Return how many notifications were delivered, failed for good, or still wait."""
+        ...
+
+    def due_follow_ups(self, limit: int) -> list[FollowUp]:
+        """Return the reminders and escalations whose time (NewRequest.remind_at, escalate_at) has come and that
+        were not taken yet, the longest due first; one whose request ended may be among them (take_follow_up
+        declines it)."""
+        ...
+
+    def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:
+        """Mark the request reminded (or escalated) if it is still pending and was not yet, in one atomic step with,
+        when notify, its notification queued, and for an escalation its change event; True if this call took it,
+        so that each is taken at most once per request whichever controller asks."""
+        ...
+
+    def withdraw_notification(self, request_id: str, kind: NotificationKind) -> None:
+        """Forget a notification not delivered yet, whose request ended before it could be sent."""
         ...
 
 
@@ -287,6 +309,22 @@ class InsightStore(Protocol):
         ...
 
 
+class LeaseStore(Protocol):
+    """Leases on pieces of work that any controller could do (an upkeep job on one request, one notification's
+    delivery), so that one controller does each at a time: a lease has an owner and an end, and a lease that
+    ended (its owner died or took too long) can be taken over by another owner."""
+
+    def take_lease(self, work: str, owner: str, seconds: float) -> bool:
+        """Hold the lease on a piece of work for owner until seconds from now: True if it was free, had ended or
+        was owner's already (then it is extended), False while another owner holds it."""
+        ...
+
+    def drop_lease(self, work: str, owner: str) -> None:
+        """Give back owner's lease once the work is done, so that another may take it at once; nothing if owner no
+        longer holds it (it ended and was taken over)."""
+        ...
+
+
 class HealthStore(Protocol):
     """Whether the store takes writes. A failure of the medium (a full disk) met by any unit of work raises
     StoreUnavailable there and is noted for all of them, until a write goes through again."""
@@ -313,6 +351,7 @@ class Store(
     InvalidMessageStore,
     QueryStore,
     InsightStore,
+    LeaseStore,
     HealthStore,
     Protocol,
 ):

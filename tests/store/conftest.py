@@ -58,15 +58,3 @@ def store(backend: Backend) -> Iterator[Store]:
     opened = backend.open()
     yield opened
     opened.close()
-
-
-NOT_YET = {"dynamodb": "the DynamoDB store has no sessions, closed state, name keys or take_attempt yet (issue 15)"}
-
-
-@pytest.fixture
-def sign_in_store(request: pytest.FixtureRequest, store: Store) -> Store:
-    """The store, for the contract of sessions, the closed state, name keys and counted attempts."""
-    missing = NOT_YET.get(request.node.callspec.params["backend"])
-    if missing:
-        pytest.skip(missing)
-    return store

@@ -1,38 +1,102 @@
 // Keeps the approvals page current without reloading it. The page works without this script:
 // the forms post, the server redirects back, and a reload shows the latest state.
+// An update never removes what holds the keyboard focus nor what someone typed: a card decided
+// elsewhere stays, marked as such, until its reader removes it.
 "use strict";
 
 (function () {
   const live = document.getElementById("live");
   if (!live) return;
   const seconds = Number(live.dataset.refreshSeconds) || 5;
+  const messages = document.getElementById("messages");
 
   // after a decision the server redirects here with a message: bring keyboard focus to it
   const message = document.querySelector("#messages .message");
   if (message) message.focus();
 
+  // The page's own news goes into the live region beside the server's messages, never over the one
+  // that holds focus: replacing it would drop the keyboard to the page's body.
   function announce(text) {
+    for (const old of messages.querySelectorAll(".announced")) {
+      if (!old.contains(document.activeElement)) old.remove();
+    }
     const note = document.createElement("p");
-    note.className = "message info";
+    note.className = "message info announced";
     note.textContent = text;
-    document.getElementById("messages").replaceChildren(note);
+    messages.append(note);
+  }
+
+  function holdsFocus(element) {
+    return element.contains(document.activeElement);
   }
 
   function updateLiveTexts(current, fresh) {
     for (const element of fresh.querySelectorAll("[data-live]")) {
       if (element.closest("[data-id]") !== fresh.closest("[data-id]")) continue; // a card's own times only
       const target = current.querySelector('[data-live="' + element.dataset.live + '"]');
-      if (target && target.innerHTML !== element.innerHTML) target.innerHTML = element.innerHTML;
+      // what holds focus waits for the next round rather than vanish under the keyboard
+      if (target && target.innerHTML !== element.innerHTML && !holdsFocus(target)) target.innerHTML = element.innerHTML;
     }
   }
 
+  function orderOf(card) {
+    return card.querySelector("h3").textContent.trim();
+  }
+
+  function typedIn(card) {
+    return [...card.querySelectorAll("textarea")].some((field) => field.value.trim() !== "");
+  }
+
+  // What became of a request that left the list: its row in the fresh "Recently decided", if there.
+  function fateOf(id, fresh) {
+    const row = fresh.querySelector('#recent tr[data-id="' + CSS.escape(id) + '"]');
+    if (!row) return "is no longer on this list (decided elsewhere, or moved to another page)";
+    const badge = row.querySelector(".badge");
+    const state = badge.textContent.trim();
+    const by = badge.parentElement.querySelector(".hint"); // "by <approver>", when one was named
+    return "was " + state + " elsewhere" + (by && by.textContent.trim() ? " (" + by.textContent.trim() + ")" : "");
+  }
+
+  // Remove a card, sending the focus it held to the next card, else the previous one, else the list heading.
+  function removeCard(card) {
+    const heir = card.nextElementSibling || card.previousElementSibling;
+    const hadFocus = holdsFocus(card);
+    card.remove();
+    if (hadFocus) (heir ? heir.querySelector("h3") : document.getElementById("pending-heading")).focus();
+  }
+
+  function markGone(card, fate) {
+    card.classList.add("gone");
+    const title = card.querySelector("h3");
+    const note = document.createElement("p");
+    note.className = "message warning gone-note";
+    note.textContent = orderOf(card) + " " + fate + ". What you typed is kept until you remove the card. ";
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "secondary";
+    remove.textContent = "Remove from the list";
+    remove.addEventListener("click", () => removeCard(card));
+    note.append(remove);
+    title.parentElement.after(note);
+  }
+
   // Cards already shown are kept as they are, so a reason being typed and the focus survive;
-  // only their times change. Decided cards go; new ones take their place in the list's order.
+  // only their times change. Decided cards go, unless they hold the focus or typed text; new ones
+  // take their place in the list's order. Returns what to announce.
   function mergePending(fresh) {
     const list = document.getElementById("pending-list");
     const freshCards = new Map([...fresh.querySelectorAll("#pending-list > [data-id]")].map((c) => [c.dataset.id, c]));
+    const news = [];
     for (const card of [...list.children]) {
-      if (!freshCards.has(card.dataset.id)) card.remove();
+      if (freshCards.has(card.dataset.id)) {
+        if (card.classList.contains("gone")) card.replaceWith(document.importNode(freshCards.get(card.dataset.id), true));
+        continue;
+      }
+      if (card.classList.contains("gone")) continue;
+      const fate = fateOf(card.dataset.id, fresh);
+      if (holdsFocus(card) || typedIn(card)) markGone(card, fate);
+      else card.remove();
+      news.push(orderOf(card) + " " + fate + ".");
     }
     let added = 0;
     let previous = null;
@@ -46,19 +110,44 @@
       }
       previous = shown;
     }
-    return added;
+    if (added) news.push(added === 1 ? "1 new request is waiting for a decision." : added + " new requests are waiting for a decision.");
+    return news;
+  }
+
+  function countText() {
+    return document.querySelector('#pending-heading [data-live="pending-count"]').textContent.trim();
   }
 
   function apply(html) {
     const fresh = document.createElement("template");
     fresh.innerHTML = html;
-    const added = mergePending(fresh.content);
+    const counted = countText();
+    const news = mergePending(fresh.content);
     updateLiveTexts(document.getElementById("pending-heading").parentElement, fresh.content.getElementById("pending"));
     for (const id of ["warnings", "recent"]) {
-      document.getElementById(id).replaceWith(document.importNode(fresh.content.getElementById(id), true));
+      const shown = document.getElementById(id);
+      if (!holdsFocus(shown)) shown.replaceWith(document.importNode(fresh.content.getElementById(id), true));
     }
-    if (added) announce(added === 1 ? "1 new request is waiting for a decision." : added + " new requests are waiting for a decision.");
+    if (countText() !== counted) news.push("Waiting for a decision: " + countText() + ".");
+    if (news.length) announce(news.join(" "));
+    countSelected();
   }
+
+  // The bulk actions say how many cards are selected, in a live region of their own, and unfold
+  // once a card is ticked.
+  const selectedCount = document.getElementById("selected-count");
+  function countSelected() {
+    if (!selectedCount) return;
+    const selected = document.querySelectorAll('#pending-list input[name="ids"]:checked').length;
+    const text = selected ? selected + " selected." : "";
+    if (selectedCount.textContent !== text) selectedCount.textContent = text;
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.name !== "ids") return;
+    countSelected();
+    if (event.target.checked) document.getElementById("bulk-actions").open = true;
+  });
+  countSelected();
 
   let timer = null;
   function refreshSoon(delay) {
