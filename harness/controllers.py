@@ -17,6 +17,7 @@ from waitress import wasyncore
 from controller import create_app
 from controller.access import credentials
 from controller.service.startup import prepare_to_serve, wsgi_server
+from controller.storage import db
 from controller.storage.sqlite import SqliteBackend
 from harness.emulator import Emulator
 from harness.waiting import wait_for
@@ -40,7 +41,6 @@ def add_user(
     return token
 
 
-<<<<<<< HEAD
 def make_newer_than_the_code(database: Path | str) -> None:
     """Leave a controller database as a later version of the code would: one migration past the newest here."""
     db.init_db(str(database))
@@ -49,7 +49,8 @@ def make_newer_than_the_code(database: Path | str) -> None:
         connection.execute(f"PRAGMA user_version = {len(db.MIGRATIONS) + 1}")
     finally:
         connection.close()
-=======
+
+
 def offline_config(database: Path | str, **overrides: Any) -> dict[str, Any]:
     """Return create_app's config for a controller with no stack: AWS at a closed port, its own SQLite file."""
     return {
@@ -61,7 +62,6 @@ def offline_config(database: Path | str, **overrides: Any) -> dict[str, Any]:
         "DATABASE": str(database),
         **overrides,
     }
->>>>>>> main
 
 
 def users_command(database: Path | str, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:

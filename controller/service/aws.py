@@ -57,7 +57,6 @@ def _client_config(config: Mapping[str, Any], read_timeout: float) -> Config:
     )
 
 
-<<<<<<< HEAD
 @functools.cache
 def _service_models(data_path: str | None) -> Loader:
     """Return the reader of botocore's service models, one per process.
@@ -68,12 +67,9 @@ def _service_models(data_path: str | None) -> Loader:
     return create_loader(data_path)
 
 
-def make_clients(config: dict[str, Any], metrics: Metrics) -> dict[str, Any]:
-    """Return {"sqs", "stepfunctions", "sqs_long_poll"} clients for the configured stack, each call counted.
-
-    The long-poll client is the background pull's only: its read timeout covers the poll's wait.
-    """
-    client_args: dict[str, Any] = {
+def make_clients(config: Mapping[str, Any], metrics: Metrics) -> Clients:
+    """Return the clients for the configured stack, each call counted in metrics (no call is made)."""
+    client_args: dict[str, str | None] = {
         "region_name": config.get("AWS_REGION"),
         "endpoint_url": config.get("AWS_ENDPOINT_URL"),
     }
@@ -82,40 +78,21 @@ def make_clients(config: dict[str, Any], metrics: Metrics) -> dict[str, Any]:
         client_args.update(aws_access_key_id="emulator", aws_secret_access_key="emulator")
     session = botocore.session.get_session()  # each app its own: credentials and settings are not shared
     session.register_component("data_loader", _service_models(session.get_config_variable("data_path")))
-=======
-def make_clients(config: Mapping[str, Any], metrics: Metrics) -> Clients:
-    """Return the clients for the configured stack, each call counted in metrics (no call is made)."""
-    session_args: dict[str, str | None] = {"region_name": config.get("AWS_REGION")}
-    if config.get("CONFIG_SOURCE") == "emulator":
-        # the emulator accepts any credentials; real ones must never be sent to it
-        session_args.update(aws_access_key_id="emulator", aws_secret_access_key="emulator")
-    session = boto3.session.Session(**session_args)
-    if session.region_name is None:  # boto3 would raise NoRegionError, with a traceback, at the first client
+    if client_args["region_name"] is None and session.get_config_variable("region") is None:
+        # botocore would raise NoRegionError, with a traceback, at the first client
         raise ConfigurationError("No AWS region is configured: set AWS_REGION (the queue URL names none).")
-    endpoint = config.get("AWS_ENDPOINT_URL")
->>>>>>> main
     short = _client_config(config, config["AWS_READ_TIMEOUT_SECONDS"])
     long_poll = _client_config(
         config, config["AWS_READ_TIMEOUT_SECONDS"] + config["PULL_WAIT_SECONDS"] + LONG_POLL_MARGIN_SECONDS
     )
-<<<<<<< HEAD
-    clients = {
-        "sqs": session.create_client("sqs", config=short, **client_args),
-        "stepfunctions": session.create_client("stepfunctions", config=short, **client_args),
-        "sqs_long_poll": session.create_client("sqs", config=long_poll, **client_args),
-    }
-    for name, made in clients.items():
-        metrics.watch_aws(name.removesuffix("_long_poll"), made.meta.events)  # the long poll is SQS too
-=======
     clients = Clients(
-        sqs=session.client("sqs", endpoint_url=endpoint, config=short),
-        stepfunctions=session.client("stepfunctions", endpoint_url=endpoint, config=short),
-        sqs_long_poll=session.client("sqs", endpoint_url=endpoint, config=long_poll),
+        sqs=session.create_client("sqs", config=short, **client_args),
+        stepfunctions=session.create_client("stepfunctions", config=short, **client_args),
+        sqs_long_poll=session.create_client("sqs", config=long_poll, **client_args),
     )
     metrics.watch_aws("sqs", clients["sqs"].meta.events)
     metrics.watch_aws("stepfunctions", clients["stepfunctions"].meta.events)
     metrics.watch_aws("sqs", clients["sqs_long_poll"].meta.events)  # the long poll is SQS too
->>>>>>> main
     return clients
 
 
