@@ -3,7 +3,8 @@ Slack-compatible incoming webhooks accept. Never the task token; retried with ba
 notification that keeps failing is recorded as failed, logged and counted, never dropped unseen.
 
 Whoever submits an order writes its fields, so each one is sent as data, not markup: escaped as
-Slack asks (&, <, > as entities: no mention, no link of its own label) and kept on its line.
+Slack asks (&, <, > as entities: no mention, no link of its own label), kept on its line, and shown
+in a verbatim section, so that Slack links no bare address in it either.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ BACKOFF_CAP_SECONDS = 600.0
 TIMEOUT_SECONDS = 10
 BATCH = 20
 SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})  # the only three Slack asks for
+SECTION_LIMIT = 3000  # the most text a Block Kit section takes; Slack refuses the whole message beyond it
 
 
 def field(value: object) -> str:
@@ -52,9 +54,21 @@ def message(request: ApprovalRequest, page_url: str) -> JSONObject:
         )
         + f", waits for approval until {request.expires_at}."
     )
-    body = "\n".join([summary, *lines[:10], f"Decide: {page_url}"])
-    # no previews: Slack would otherwise draw one for a bare address an order carries
-    return {"text": body, "unfurl_links": False, "unfurl_media": False, "request_id": request.id}
+    lines = lines[:10]
+    decide = f"Decide: <{page_url.translate(SLACK_ESCAPES)}>"  # the one link, spelled out: verbatim links nothing
+    while len(shown := "\n".join([summary, *lines, decide])) > SECTION_LIMIT and lines:
+        lines = [*lines[:-2], "• … more items on the page"] if len(lines) > 1 else []
+    return {
+        # what a phone's notification and a client without blocks show
+        "text": "\n".join([summary, *lines, f"Decide: {page_url}"]),
+        # what the channel shows: verbatim, so Slack turns no bare address (http://evil.example as a customer's
+        # name), #channel or @name in an order into a link or a mention
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": shown, "verbatim": True}}],
+        # no previews: Slack would otherwise draw one for an address an order carries
+        "unfurl_links": False,
+        "unfurl_media": False,
+        "request_id": request.id,
+    }
 
 
 def backoff(attempts: int) -> float:
