@@ -15,7 +15,8 @@ from controller.storage.db import now, transaction
 from controller.storage.sqlite import SqliteStore
 
 TIMED_OUT = "The approval timeout passed."
-HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution", "rule_json")  # never shown to a reader
+# never shown to a reader
+HIDDEN_COLUMNS = ("task_token", "order_json", "checked_at", "final_execution", "rule_json", "search_text")
 
 
 def _ago(seconds: float) -> str:

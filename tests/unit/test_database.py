@@ -73,6 +73,8 @@ def test_a_database_from_an_earlier_schema_upgrades_with_its_rows_intact(schema_
     row = store.get(upgraded, "exec-1")
     assert {key: row[key] for key in REQUEST} == REQUEST
     assert (row["claimed_at"], row["final_execution"]) == (None, None)
+    # what a text search looks in, written for the rows stored before it existed (migration 0013)
+    assert row["search_text"] == "exec-1\x1ford-1\x1f\x1f\x1f"
     if had_invalid_messages:
         assert [m["message_id"] for m in store.invalid_messages(upgraded, 10)] == ["m-1"]
     store.keep_final_execution(upgraded, "exec-1", {"status": "SUCCEEDED"})  # the newest column takes writes
