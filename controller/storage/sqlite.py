@@ -9,8 +9,6 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from controller.core import states, text
 from controller.storage import db
@@ -36,9 +34,9 @@ from controller.storage.records import (
     SetAsideMessage,
     StoredEvent,
     User,
+    now,
 )
 
-now = db.now
 # seconds from a request being stored to its decision, over approval_requests' columns
 TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
 # the columns of a request that say when each follow-up is due and when it was taken
@@ -95,10 +93,6 @@ def _where(query: RequestQuery) -> tuple[str, list[object]]:
             clauses.append(clause)
             parameters.extend([value] * uses)
     return " AND ".join(clauses), parameters
-
-
-def _ago(seconds: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
 
 
 def _request(row: sqlite3.Row) -> ApprovalRequest:
@@ -219,7 +213,7 @@ class SqliteStore:
         return _requests(
             self.connection.execute(
                 "SELECT * FROM approval_requests WHERE state = ? AND checked_at <= ? ORDER BY checked_at LIMIT ?",
-                (states.PENDING, _ago(older_than_seconds), limit),
+                (states.PENDING, now(-older_than_seconds), limit),
             ).fetchall()
         )
 
@@ -271,7 +265,7 @@ class SqliteStore:
         return _requests(
             self.connection.execute(
                 "SELECT * FROM approval_requests WHERE state = ? AND claimed_at <= ?",
-                (states.DECIDING, _ago(older_than_seconds)),
+                (states.DECIDING, now(-older_than_seconds)),
             ).fetchall()
         )
 
@@ -350,7 +344,7 @@ class SqliteStore:
         self.connection.execute(
             "UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
             " WHERE request_id = ? AND kind = ?",
-            (error, _ago(-retry_in_seconds), request_id, kind),
+            (error, now(retry_in_seconds), request_id, kind),
         )
 
     def notification_counts(self) -> NotificationCounts:
@@ -455,7 +449,7 @@ class SqliteStore:
     def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
         self.connection.execute(
             "INSERT INTO sessions (secret_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            (secret_hash, name, now(), _ago(-lifetime_seconds)),
+            (secret_hash, name, now(), now(lifetime_seconds)),
         )
 
     def session_user(self, secret_hash: str) -> User | None:
@@ -490,7 +484,7 @@ class SqliteStore:
                 " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = :now",
                 [{"key": key, "now": now()} for key in keys],
             )
-            lockout_ends = _ago(-lockout_seconds)
+            lockout_ends = now(lockout_seconds)
             locked = self.connection.execute(
                 f"UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key IN ({marks}) AND failures > ?",
                 (lockout_ends, *keys, max_attempts),
@@ -652,7 +646,7 @@ class SqliteStore:
         taken = self.connection.execute(
             "INSERT INTO leases (work, owner, expires_at) VALUES (:work, :owner, :ends) ON CONFLICT (work)"
             " DO UPDATE SET owner = :owner, expires_at = :ends WHERE owner = :owner OR expires_at <= :now",
-            {"work": work, "owner": owner, "ends": _ago(-seconds), "now": stamp},
+            {"work": work, "owner": owner, "ends": now(seconds), "now": stamp},
         )
         return taken.rowcount == 1
 
@@ -683,12 +677,7 @@ class SqliteBackend:
         self.path = path
 
     def migrate(self) -> int:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = db.connect(self.path)
-        try:
-            return db.migrate(connection)
-        finally:
-            connection.close()
+        return db.init_db(self.path)
 
     def open(self) -> SqliteStore:
         return SqliteStore(db.connect(self.path))
