@@ -71,7 +71,14 @@ class People:
         return found
 
     def wait_for_state(self, name: str, state: str) -> dict[str, Any]:
-        return wait_for(lambda: (r := self.request(name))["state"] == state and r, 30, f"{name} {state}")
+        """Wait until the request is in this state (it is not stored before the queue's message is taken)."""
+
+        def reached() -> dict[str, Any] | None:
+            answer = self.get(f"/approvals/{name}")
+            found: dict[str, Any] | None = answer.json().get("request") if answer.status_code == 200 else None
+            return found if found and found["state"] == state else None
+
+        return wait_for(reached, 30, f"request {name} {state}")
 
     def wait_for_outbox_empty(self) -> dict[str, int]:
         """Wait until no notification waits to be sent; return the counts."""
@@ -100,7 +107,9 @@ def short(emulator):
     return make_stack(emulator, approval_timeout_seconds=10)
 
 
-def test_one_reminder_and_one_escalation_tell_who_may_still_decide(short, controller_factory, tokens, tmp_path, webhook):
+def test_one_reminder_and_one_escalation_tell_who_may_still_decide(
+    short, controller_factory, tokens, tmp_path, webhook
+):
     controller = controller_factory(
         short, POLICY_FILE=str(tmp_path / "policy.yaml"), NOTIFY_WEBHOOK_URL=webhook.url, PUBLIC_URL=PAGE
     )
@@ -136,6 +145,7 @@ def test_an_escalation_group_member_may_decide_only_once_it_escalated_and_none_f
     looked_before = people.request(name)["rule"]
     sent(webhook, name, "escalation")
     looked_after = people.request(name)["rule"]
+    page = people.get("/").text
     after = people.post("erin", f"/approve/{name}")
     outsider = people.post("bob", f"/approve/{name}")
     last = people.post("carol", f"/approve/{name}")
@@ -148,6 +158,7 @@ def test_an_escalation_group_member_may_decide_only_once_it_escalated_and_none_f
     assert (looked_before["escalated"], looked_after["escalated"]) == (False, True)
     assert looked_after["summary"] == "large orders: 2 of members of finance, managers"
     assert looked_after["escalate_at"] == looked_before["escalate_at"]
+    assert f'(escalated <time datetime="{looked_after["escalate_at"]}">' in page
     assert (after.status_code, after.json()["state"]) == (200, "pending"), after.text
     assert outsider.status_code == 403
     assert (last.status_code, last.json()["state"]) == (200, "approved"), last.text

@@ -9,6 +9,7 @@ decide from its time on (AppliedRule.refusal), whether or not the notification w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from controller.approval import quorum
@@ -24,23 +25,33 @@ def take_due(store: Store, notify: bool) -> int:
     return sum(store.take_follow_up(due.request_id, due.kind, notify) for due in store.due_follow_ups(BATCH))
 
 
-def still_to_decide(store: Store, request: ApprovalRequest, kind: FollowUpKind) -> tuple[str, list[str]]:
-    """Return who may decide the request now in words, and the users that means: for a reminder, those who may and
-    have not approved it yet; for an escalation, the members of the escalation groups who may."""
+@dataclass(frozen=True)
+class Deciders:
+    """Who may decide a request now, in words ("members of finance") and the users that means, with its
+    approvals so far."""
+
+    words: str
+    names: tuple[str, ...]
+    approved: int
+    required: int
+
+
+def still_to_decide(store: Store, request: ApprovalRequest, kind: FollowUpKind) -> Deciders:
+    """Return who may decide the request now: for a reminder, those who may and have not approved it yet; for an
+    escalation, those of them in the escalation groups."""
     rule = quorum.rule_of(request)
     if rule is None:  # a request stored without a rule has no follow-ups
-        return "any approver", []
+        return Deciders("any approver", (), 0, 1)
     at = datetime.now(timezone.utc)
     approved = {given.approver for given in store.approvals(request.id)}
     requested_by = request.order.get("requested_by")
-    names = [
+    names = tuple(
         user.name
         for user in store.users()
         if user.role == "approver"
         and user.name not in approved
         and rule.refusal(user.name, user.groups, requested_by, at) is None
         and (kind == "reminder" or set(user.groups) & set(rule.escalation_groups))
-    ]
-    if kind == "escalation":
-        return f"members of {', '.join(rule.escalation_groups)}", names
-    return rule.deciders(at), names
+    )
+    words = f"members of {', '.join(rule.escalation_groups)}" if kind == "escalation" else rule.deciders(at)
+    return Deciders(words, names, len(approved), rule.approvals)
