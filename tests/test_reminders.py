@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,22 @@ class People:
 
         return wait_for(reached, 30, f"request {name} {state}")
 
+    def changes_of(self, name: str) -> list[tuple[str, str]]:
+        """Return the /events stream's events for the request from the start of the log, up to its first heartbeat
+        (sent once the stream has caught up and gone quiet)."""
+        headers = {"Authorization": f"Bearer {self.tokens['bob']}"}
+        seen: list[tuple[str, str]] = []
+        with requests.get(self.url + "/events?after=0", headers=headers, stream=True, timeout=30) as answer:
+            kind = ""
+            for line in answer.iter_lines(decode_unicode=True):
+                if line.startswith(": still here"):
+                    return seen
+                if line.startswith("event: "):
+                    kind = line.removeprefix("event: ")
+                elif line.startswith("data: ") and (data := json.loads(line.removeprefix("data: ")))["id"] == name:
+                    seen.append((kind, data["state"]))
+        return seen
+
     def wait_for_outbox_empty(self) -> dict[str, int]:
         """Wait until no notification waits to be sent; return the counts."""
         return wait_for(
@@ -146,6 +163,7 @@ def test_an_escalation_group_member_may_decide_only_once_it_escalated_and_none_f
     sent(webhook, name, "escalation")
     looked_after = people.request(name)["rule"]
     page = people.get("/").text
+    changes = people.changes_of(name)
     after = people.post("erin", f"/approve/{name}")
     outsider = people.post("bob", f"/approve/{name}")
     last = people.post("carol", f"/approve/{name}")
@@ -158,6 +176,7 @@ def test_an_escalation_group_member_may_decide_only_once_it_escalated_and_none_f
     assert (looked_before["escalated"], looked_after["escalated"]) == (False, True)
     assert looked_after["summary"] == "large orders: 2 of members of finance, managers"
     assert looked_after["escalate_at"] == looked_before["escalate_at"]
+    assert changes == [("stored", "pending"), ("changed", "pending")]  # the escalation, for open pages
     assert f'(escalated <time datetime="{looked_after["escalate_at"]}">' in page
     assert (after.status_code, after.json()["state"]) == (200, "pending"), after.text
     assert outsider.status_code == 403

@@ -97,9 +97,11 @@ def send_due(store: Store, webhook_url: str, page_url: str) -> int:
     delivered = 0
     for due in store.due_notifications(BATCH):
         request, kind = due.request, due.kind
-        if kind != "new" and request.state != states.PENDING:
+        if kind != "new" and request.state in states.ENDED:
             store.withdraw_notification(request.id, kind)  # it ended before its follow-up went out: never after
             continue
+        if kind != "new" and request.state != states.PENDING:
+            continue  # being decided: sent if the decision falls through, withdrawn once it ends
         try:
             deciders = None if kind == "new" else follow_ups.still_to_decide(store, request, kind)
             _post(webhook_url, message(request, page_url, kind, deciders))
