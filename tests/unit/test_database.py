@@ -73,6 +73,8 @@ def test_a_database_from_an_earlier_schema_upgrades_with_its_rows_intact(schema_
     row = upgraded.execute("SELECT * FROM approval_requests WHERE id = 'exec-1'").fetchone()
     assert {key: row[key] for key in REQUEST} == REQUEST
     assert (row["claimed_at"], row["final_execution"]) == (None, None)
+    # what a text search looks in, written for the rows stored before it existed (migration 0013)
+    assert row["search_text"] == "exec-1\x1ford-1\x1f\x1f\x1f"
     store = SqliteStore(upgraded)
     request = store.get_request("exec-1")
     assert (request.state, request.decision, request.order) == (
