@@ -566,9 +566,11 @@ class DynamoDbStore:
         stamp = now()
         marker = {"Delete": {"TableName": self.table, "Key": _wire(_follow_up_key(request_id, kind))}}
         request = self.get_request(request_id)
-        if request is None or request.state != states.PENDING:
+        if request is None or request.state in states.ENDED:
             self.dynamodb.delete_item(TableName=self.table, Key=marker["Delete"]["Key"])  # it will never be due
             return False
+        if request.state != states.PENDING:
+            return False  # being decided: due again if the decision falls through
         change = _update(
             _request_key(request_id),
             {taken: stamp},
