@@ -18,7 +18,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +26,7 @@ from flask import Flask, current_app, g
 
 from controller.core.config import ConfigurationError
 from controller.core.errors import StoreUnavailable
+from controller.storage.clock import now as now  # the stores' clock, which callers still take from here
 
 log = logging.getLogger(__name__)
 # SQLite's own words for a file or disk that fails, as opposed to a query that is wrong
@@ -341,11 +341,6 @@ def claim_serving(path: str) -> IO[str]:
     handle.write(f"pid {os.getpid()}\n")
     handle.flush()
     return handle
-
-
-def now() -> str:
-    """Return the current UTC time as ISO 8601, the format every timestamp column uses."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def init_app(app: Flask) -> None:

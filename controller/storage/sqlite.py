@@ -9,11 +9,11 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from controller.core import states, text
 from controller.storage import db
+from controller.storage.clock import ago, now
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
     Approval,
@@ -33,9 +33,11 @@ from controller.storage.records import (
     SetAsideMessage,
     StoredEvent,
     User,
+    audit_event_from,
+    request_from,
+    user_from,
 )
 
-now = db.now
 # seconds from a request being stored to its decision, over approval_requests' columns
 TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
 ENDED_AT = f"COALESCE(decided_at, CASE state WHEN '{states.EXPIRED}' THEN expires_at ELSE checked_at END)"
@@ -89,42 +91,12 @@ def _where(query: RequestQuery) -> tuple[str, list[object]]:
     return " AND ".join(clauses), parameters
 
 
-def _ago(seconds: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
-
-
 def _request(row: sqlite3.Row) -> ApprovalRequest:
-    decision = None
-    if row["decision"] is not None:
-        decision = Decision(row["decision"], row["approver"], row["comment"], row["reason"])
-    final = json.loads(row["final_execution"]) if row["final_execution"] else None
-    rule = json.loads(row["rule_json"]) if row["rule_json"] else None
-    return ApprovalRequest(
-        id=row["id"],
-        execution_arn=row["execution_arn"],
-        task_token=row["task_token"],
-        order=json.loads(row["order_json"]),
-        requested_at=row["requested_at"],
-        expires_at=row["expires_at"],
-        received_at=row["received_at"],
-        checked_at=row["checked_at"],
-        state=row["state"],
-        decision=decision,
-        decided_at=row["decided_at"],
-        closed_reason=row["closed_reason"],
-        claimed_at=row["claimed_at"],
-        final_execution=ExecutionStatus(**final) if final else None,
-        rule=rule,
-    )
+    return request_from(dict(row))
 
 
 def _requests(rows: list[sqlite3.Row]) -> list[ApprovalRequest]:
     return [_request(row) for row in rows]
-
-
-def _user(row: sqlite3.Row) -> User:
-    groups = tuple(json.loads(row["groups_json"]))
-    return User(row["name"], row["role"], row["password_hash"], row["token_hash"], row["created_at"], groups)
 
 
 class SqliteStore:
@@ -208,7 +180,7 @@ class SqliteStore:
         return _requests(
             self.connection.execute(
                 "SELECT * FROM approval_requests WHERE state = ? AND checked_at <= ? ORDER BY checked_at LIMIT ?",
-                (states.PENDING, _ago(older_than_seconds), limit),
+                (states.PENDING, ago(older_than_seconds), limit),
             ).fetchall()
         )
 
@@ -260,7 +232,7 @@ class SqliteStore:
         return _requests(
             self.connection.execute(
                 "SELECT * FROM approval_requests WHERE state = ? AND claimed_at <= ?",
-                (states.DECIDING, _ago(older_than_seconds)),
+                (states.DECIDING, ago(older_than_seconds)),
             ).fetchall()
         )
 
@@ -333,7 +305,7 @@ class SqliteStore:
         self.connection.execute(
             "UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
             " WHERE request_id = ?",
-            (error, _ago(-retry_in_seconds), request_id),
+            (error, ago(-retry_in_seconds), request_id),
         )
 
     def notification_counts(self) -> NotificationCounts:
@@ -361,11 +333,11 @@ class SqliteStore:
         return True
 
     def users(self) -> list[User]:
-        return [_user(row) for row in self.connection.execute("SELECT * FROM users ORDER BY name").fetchall()]
+        return [user_from(dict(row)) for row in self.connection.execute("SELECT * FROM users ORDER BY name").fetchall()]
 
     def user(self, name: str) -> User | None:
         row = self.connection.execute("SELECT * FROM users WHERE name_key = ?", (text.name_key(name),)).fetchone()
-        return _user(row) if row else None
+        return user_from(dict(row)) if row else None
 
     def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
         with db.transaction(self.connection):  # the check and the insert under one write lock
@@ -401,7 +373,7 @@ class SqliteStore:
     def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
         self.connection.execute(
             "INSERT INTO sessions (secret_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            (secret_hash, name, now(), _ago(-lifetime_seconds)),
+            (secret_hash, name, now(), ago(-lifetime_seconds)),
         )
 
     def session_user(self, secret_hash: str) -> User | None:
@@ -410,7 +382,7 @@ class SqliteStore:
             " WHERE s.secret_hash = ? AND s.expires_at > ?",
             (secret_hash, now()),
         ).fetchone()
-        return _user(row) if row else None
+        return user_from(dict(row)) if row else None
 
     def end_sessions(self, name: str) -> None:
         with db.transaction(self.connection):
@@ -436,7 +408,7 @@ class SqliteStore:
                 " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = :now",
                 [{"key": key, "now": now()} for key in keys],
             )
-            lockout_ends = _ago(-lockout_seconds)
+            lockout_ends = ago(-lockout_seconds)
             locked = self.connection.execute(
                 f"UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key IN ({marks}) AND failures > ?",
                 (lockout_ends, *keys, max_attempts),
@@ -472,20 +444,7 @@ class SqliteStore:
         rows = self.connection.execute(
             "SELECT * FROM audit_events WHERE request_id = ? ORDER BY id", (request_id,)
         ).fetchall()
-        return [
-            AuditEvent(
-                row["id"],
-                row["at"],
-                row["actor"],
-                row["role"],
-                row["address"],
-                row["action"],
-                row["request_id"],
-                row["status"],
-                row["outcome"],
-            )
-            for row in rows
-        ]
+        return [audit_event_from(dict(row)) for row in rows]
 
     # --- invalid messages ----------------------------------------------------------------------------
 
@@ -598,7 +557,7 @@ class SqliteStore:
         taken = self.connection.execute(
             "INSERT INTO leases (work, owner, expires_at) VALUES (:work, :owner, :ends) ON CONFLICT (work)"
             " DO UPDATE SET owner = :owner, expires_at = :ends WHERE owner = :owner OR expires_at <= :now",
-            {"work": work, "owner": owner, "ends": _ago(-seconds), "now": stamp},
+            {"work": work, "owner": owner, "ends": ago(-seconds), "now": stamp},
         )
         return taken.rowcount == 1
 
