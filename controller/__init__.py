@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
@@ -9,22 +10,26 @@ from flask import Flask
 from controller.access import auth
 from controller.approval import policy
 from controller.approval.inbox import DeadLetters
-from controller.core.config import DEFAULTS, check, load_config
+from controller.core.config import DEFAULTS, check
 from controller.core.errors import register_error_handlers
 from controller.core.metrics import Metrics
 from controller.service import aws
-from controller.storage import db
+from controller.storage import context
+from controller.storage.backends import backend_for
 from controller.web import api, audit, events, history, insights, metrics, pages, requestlog, security, signin
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app from the environment (or test_config), with its database and AWS clients."""
+def create_app(config: Mapping[str, Any]) -> Flask:
+    """Build the app for a configuration (load_config() reads the environment's): its store, AWS clients, routes.
+
+    Only wiring: nothing is read from disk or sent anywhere; prepare_to_serve() migrates the store.
+    """
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(DEFAULTS)
-    app.config.update(load_config() if test_config is None else test_config)
+    app.config.update(config)
     check(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; keeps field order
-    db.init_app(app)
+    context.init_app(app, backend_for(app.config))
     # read and checked once, so a bad file stops the start; requests then carry the rule they got
     app.config["POLICY"] = policy.load(app.config["POLICY_FILE"]) if app.config["POLICY_FILE"] else None
     app.extensions["metrics"] = Metrics()

@@ -1,6 +1,7 @@
 """python -m controller: serve the approval controller (127.0.0.1:3000 unless configured), or manage its users.
 
-python -m controller                                   serve, with waitress
+python -m controller                                   serve, with waitress (migrating the database first)
+python -m controller migrate                           bring the database's schema up to date, and exit
 python -m controller users add NAME --role approver    add a user; prints their API token last
 python -m controller users add NAME --role approver --group finance   ... in a group (repeatable)
 python -m controller users groups NAME [GROUP ...]    set a user's groups
@@ -18,11 +19,12 @@ from flask import Flask
 
 from controller import create_app
 from controller.access import auth
-from controller.cli import policy, users
+from controller.cli import migrate, policy, users
 from controller.core import logs
-from controller.core.config import ConfigurationError, settings
+from controller.core.config import ConfigurationError, load_config, settings
 from controller.service.startup import prepare_to_serve, wsgi_server
 from controller.storage import db
+from controller.storage.context import backend_of
 
 
 def serve() -> None:
@@ -34,7 +36,8 @@ def configured_app() -> Flask:
     """Build the app from the environment, or exit with what configuration is missing."""
     try:
         logs.configure(settings()["LOG_FORMAT"])
-        app = create_app()
+        app = create_app(load_config())
+        backend_of(app).migrate()  # check_bind asks the store for its users
         auth.check_bind(app)
         app.extensions["serving"] = db.claim_serving(app.config["DATABASE"])  # held until the process ends
     except ConfigurationError as error:  # DatabaseTooNew, DatabaseUnusable and AlreadyServed among them
@@ -64,18 +67,19 @@ def run(app: Flask) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve, or run a users command."""
+    """Serve, or run a command."""
     parser = argparse.ArgumentParser(
         prog="python -m controller", description="Serve the approval controller, or manage its users."
     )
     commands = parser.add_subparsers(dest="command")
+    migrate.add_parser(commands)
     users.add_parser(commands)
     policy.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command is None:
         serve()
     else:
-        sys.exit({"users": users.run, "policy": policy.run}[args.command](args))
+        sys.exit({"migrate": migrate.run, "users": users.run, "policy": policy.run}[args.command](args))
 
 
 if __name__ == "__main__":

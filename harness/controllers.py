@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from waitress import wasyncore
 from controller import create_app
 from controller.access import credentials
 from controller.service.startup import prepare_to_serve, wsgi_server
-from controller.storage import db, store
+from controller.storage.sqlite import SqliteBackend
 from harness.emulator import Emulator
 from harness.waiting import wait_for
 
@@ -30,16 +30,27 @@ def add_user(
     database: Path | str, name: str, role: str = "approver", password: str = TEST_PASSWORD, groups: tuple[str, ...] = ()
 ) -> str:
     """Add a user to a controller's database, as `python -m controller users add` does; return their API token."""
-    db.init_db(str(database))
-    connection = db.connect(str(database))
-    try:
-        token = credentials.new_token()
-        hashes = credentials.hash_password(password), credentials.hash_token(token)
-        if not store.add_user(connection, name, role, *hashes, groups):
+    backend = SqliteBackend(str(database))
+    backend.migrate()
+    token = credentials.new_token()
+    hashes = credentials.hash_password(password), credentials.hash_token(token)
+    with closing(backend.open()) as store:
+        if not store.add_user(name, role, *hashes, groups):
             raise ValueError(f"{name} is already a user")
-    finally:
-        connection.close()
     return token
+
+
+def offline_config(database: Path | str, **overrides: Any) -> dict[str, Any]:
+    """Return create_app's config for a controller with no stack: AWS at a closed port, its own SQLite file."""
+    return {
+        "CONFIG_SOURCE": "environment",
+        "APPROVAL_QUEUE_URL": "http://127.0.0.1:9/q",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_REGION": "eu-west-1",
+        "AWS_MAX_ATTEMPTS": 1,
+        "DATABASE": str(database),
+        **overrides,
+    }
 
 
 def users_command(database: Path | str, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from controller.storage.records import NewRequest
+from controller.storage.records import NewRequest, now
 from harness.waiting import wait_for
 
 _numbers = itertools.count(1)
@@ -14,14 +13,13 @@ _numbers = itertools.count(1)
 
 def at(seconds_from_now: float) -> str:
     """Return a timestamp in the store's format, this many seconds from now."""
-    moment = datetime.now(timezone.utc) + timedelta(seconds=seconds_from_now)
-    return moment.isoformat(timespec="milliseconds")
+    return now(seconds_from_now)
 
 
 def tick() -> None:
     """Wait until the store's clock (milliseconds) has moved on, so that what follows is stamped later."""
-    start = at(0)
-    wait_for(lambda: at(0) > start, 1, "the clock to move on by a millisecond")
+    start = now()
+    wait_for(lambda: now() > start, 1, "the clock to move on by a millisecond")
 
 
 def new_request(expires_in: float = 3600, **order: Any) -> NewRequest:
@@ -32,6 +30,6 @@ def new_request(expires_in: float = 3600, **order: Any) -> NewRequest:
         execution_arn=f"arn:aws:states:eu-west-1:123456789012:execution:approvals:exec-{number}",
         task_token=f"token-{number}",
         order={"order_id": f"ORD-{number}", "items": [{"sku": "BOOK-1", "quantity": 2}], **order},
-        requested_at=at(-1),
-        expires_at=at(expires_in),
+        requested_at=now(-1),
+        expires_at=now(expires_in),
     )

@@ -9,12 +9,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
+from controller import create_app
+from controller.storage.context import backend_of
 from harness import browser as chromium
-from harness.controllers import ServedController, add_user, controller_config
+from harness.controllers import ServedController, add_user, controller_config, offline_config
 from harness.emulator import Emulator, running_emulator
 from harness.processes import ControllerProcess
 from harness.stacks import Stack, make_stack
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., Flask]:
+    """Build apps with no stack (AWS unreachable) on one fresh database, migrated as a start leaves it."""
+
+    def make(**overrides: Any) -> Flask:
+        app = create_app(offline_config(tmp_path / "approvals.sqlite3", **overrides))
+        backend_of(app).migrate()
+        return app
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
 
 
 @pytest.fixture(scope="session")

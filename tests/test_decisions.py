@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 
 import pytest
 import requests
 from botocore.exceptions import ReadTimeoutError
 
 from controller.approval import executions
-from controller.storage.db import connection
+from controller.storage.context import backend_of
 from harness import peek
 from harness.orders import ORDER
 from harness.stacks import make_stack
@@ -350,14 +351,14 @@ def test_a_decision_whose_answer_was_lost_is_finished_by_a_later_pending(stack, 
 def test_a_liveness_check_never_overwrites_a_decision_made_meanwhile(stack, controller):
     name = stack.start()
     controller.wait_for_pending(name)
-    (seen_while_pending,) = peek.query(
-        controller.app.config["DATABASE"], "SELECT * FROM approval_requests WHERE id = ?", (name,)
-    )
+    backend = backend_of(controller.app)
+    with closing(backend.open()) as store:
+        seen_while_pending = store.get_request(name)
     assert controller.post(f"/approve/{name}", {"approver": "Grace"}).status_code == 200
     stack.wait_until_finished(name)
 
-    with connection(controller.app.config["DATABASE"]) as database:
-        executions.settle_pending(database, stack.emulator.client("stepfunctions"), seen_while_pending)
+    with closing(backend.open()) as store:
+        executions.settle_pending(store, stack.emulator.client("stepfunctions"), seen_while_pending)
 
     stored = controller.get(f"/approvals/{name}").json()["request"]
     assert (stored["state"], stored["approver"]) == ("approved", "Grace")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 import requests
 
-from controller.storage import db, store
+from controller.storage.context import backend_of
 from harness.controllers import TEST_PASSWORD, ServedController, add_user, users_command
 from harness.proxy import NGINX, Proxy, client_at, running_proxy
 from harness.waiting import wait_for
@@ -40,12 +41,9 @@ def proxy_in_front(tmp_path: Path) -> Iterator[Callable[..., Proxy]]:
 
 def stored_state(controller: ServedController, request_id: str) -> str | None:
     """Read a request's state from the database, as no client could."""
-    connection = db.connect(controller.app.config["DATABASE"])
-    try:
-        row = store.get(connection, request_id)
-    finally:
-        connection.close()
-    return row["state"] if row else None
+    with closing(backend_of(controller.app).open()) as store:
+        stored = store.get_request(request_id)
+    return stored.state if stored else None
 
 
 def sign_in(session: requests.Session, url: str, name: str, password: str) -> requests.Response:

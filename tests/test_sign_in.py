@@ -296,7 +296,7 @@ def test_the_page_sends_the_digest_of_the_order_it_shows_and_a_stale_form_decide
 
     stale = {"csrf_token": form_token, "expected_order_digest": "0" * 64}
     single = session.post(f"{controller.url}/ui/approve/{name}", data=stale, timeout=TIMEOUT).text
-    selection = {"csrf_token": form_token, "kind": "approve", "ids": [name], "digests": [f"{name} {'0' * 64}"]}
+    selection = {"csrf_token": form_token, "action": "approve", "ids": [name], "digests": [f"{name} {'0' * 64}"]}
     selected = session.post(f"{controller.url}/ui/selected", data=selection, timeout=TIMEOUT).text
 
     assert page.count(f'name="expected_order_digest" value="{digest}"') == 2  # the Approve and the Reject form

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from bench.approvals.common import order, timed
 from bench.measure import call, controller, percentile_ms
 from controller.approval import inbox
 from controller.core import states
-from controller.storage import db, store
+from controller.storage.sqlite import SqliteBackend
 from harness.controllers import controller_config
 from harness.emulator import Emulator
 from stack.paths import LAMBDA_SOURCE_DIR
@@ -79,16 +80,16 @@ def _approval_message(env: Emulator, number: int) -> str:
 
 def fill_store(env: Emulator, database: Path, total: int, still_pending: int) -> None:
     """Store total requests through the controller's own store functions; all but still_pending decided."""
-    db.init_db(str(database))
-    connection = db.connect(str(database))
-    connection.execute("BEGIN")  # one commit: 10,000 fsyncs would only measure the disk
-    for number in tqdm(range(total), desc="store: insert requests", unit="row"):
-        row = inbox.parse_message(_approval_message(env, number))
-        store.save(connection, row)
-        if number >= still_pending:
-            store.finish(connection, row["id"], DECIDED_STATES[number % 2], None, from_state="pending")
-    connection.execute("COMMIT")
-    connection.close()
+    backend = SqliteBackend(str(database))
+    backend.migrate()
+    with closing(backend.open()) as store:
+        store.connection.execute("BEGIN")  # one commit: 10,000 fsyncs would only measure the disk
+        for number in tqdm(range(total), desc="store: insert requests", unit="row"):
+            request = inbox.parse_message(_approval_message(env, number))
+            store.save_request(request)
+            if number >= still_pending:
+                store.finish(request.id, DECIDED_STATES[number % 2], None, from_state="pending")
+        store.connection.execute("COMMIT")
 
 
 def stored_pending(env: Emulator, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:

@@ -25,18 +25,19 @@ import ipaddress
 import math
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import ParamSpec
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from controller.access import credentials
 from controller.core import text
 from controller.core.config import ConfigurationError
 from controller.core.errors import NotAllowed, SignInRequired, TooManyAttempts
-from controller.storage import store
-from controller.storage.db import get_db
+from controller.storage.context import get_store
+from controller.storage.records import Decision
 
 PUBLIC_ENDPOINTS = {"static", "signin.sign_in_form", "signin.sign_in", "signin.health"}
 PAGE_BLUEPRINTS = ("pages", "history", "insights")  # HTML for people: without sign-in, they get the form
@@ -44,9 +45,9 @@ METRICS_ENDPOINT = "metrics.scrape"  # also open to CONTROLLER_METRICS_TOKEN
 ADD_USER = "python -m controller users add NAME --role approver"
 LOCAL_MODE = "python -m controller users local-mode"
 SESSION_MAX_SECONDS = 12 * 3600  # a page session signs in again after a working day
+Params = ParamSpec("Params")
 FORWARDING_HEADERS = ("Forwarded", "Via", "X-Real-IP", "X-Client-IP", "True-Client-IP", "CF-Connecting-IP")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-View = TypeVar("View", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def _forwarding_header() -> str | None:
 
 def refuse_without_users() -> None:
     """Raise SignInRequired unless this request may be served in local mode (no users exist)."""
-    if store.had_users(get_db()):
+    if get_store().had_users():
         raise SignInRequired(
             "This controller has had users, so it stays closed now that none is left. Add one: "
             f"{ADD_USER}; or, to serve without sign-in on this machine only, on purpose: {LOCAL_MODE}."
@@ -157,7 +158,7 @@ def refuse_without_users() -> None:
 def _take_attempt(keys: list[str]) -> None:
     """Count a sign-in attempt against the keys before the secret is checked; TooManyAttempts while locked out."""
     config = current_app.config
-    until = store.take_attempt(get_db(), keys, config["SIGNIN_MAX_FAILURES"], config["SIGNIN_LOCKOUT_SECONDS"])
+    until = get_store().take_attempt(keys, config["SIGNIN_MAX_FAILURES"], config["SIGNIN_LOCKOUT_SECONDS"])
     if until is not None:
         seconds = math.ceil((datetime.fromisoformat(until) - datetime.now(timezone.utc)).total_seconds())
         raise TooManyAttempts(f"Too many failed sign-ins; try again in {seconds} s.", retry_after=max(1, seconds))
@@ -171,17 +172,17 @@ def check_password(name: str, password: str) -> Identity | None:
     """
     name_key, address_key = f"name:{text.name_key(name)}", f"address:{client_address()}"
     _take_attempt([name_key, address_key])
-    row = store.user(get_db(), name)
-    if not credentials.password_matches(password, row["password_hash"] if row else None) or row is None:
+    user = get_store().user(name)
+    if not credentials.password_matches(password, user.password_hash if user else None) or user is None:
         return None
-    store.forgive_attempt(get_db(), name_key, address_key)
-    return Identity(row["name"], row["role"])
+    get_store().forgive_attempt(name_key, address_key)
+    return Identity(user.name, user.role)
 
 
 def begin_session(user: Identity) -> None:
     """Start a page session for the user, recorded in the store; the browser's cookie holds its secret."""
     secret = secrets.token_urlsafe(32)
-    store.start_session(get_db(), credentials.hash_token(secret), user.name, SESSION_MAX_SECONDS)
+    get_store().start_session(credentials.hash_token(secret), user.name, SESSION_MAX_SECONDS)
     session.clear()  # a new session: a fresh form token too
     session["session"] = secret
 
@@ -190,7 +191,7 @@ def end_sessions() -> None:
     """Sign the current page user out: every session of theirs ends, on every browser."""
     user = _session_user()
     if user is not None:
-        store.end_sessions(get_db(), user.name)
+        get_store().end_sessions(user.name)
     session.clear()
 
 
@@ -198,10 +199,10 @@ def _proxy_user() -> Identity | None:
     name = request.headers.get(current_app.config["TRUSTED_PROXY_HEADER"], "").strip() if from_trusted_proxy() else ""
     if not name:
         return None
-    row = store.user(get_db(), name)
-    if row is None:
+    user = get_store().user(name)
+    if user is None:
         raise NotAllowed(f"{name} signed in at the proxy but is not a user of this controller; add them: {ADD_USER}.")
-    return Identity(row["name"], row["role"], store.groups_of(row))
+    return Identity(user.name, user.role, user.groups)
 
 
 def _bearer_user() -> Identity | None:
@@ -212,22 +213,22 @@ def _bearer_user() -> Identity | None:
         return None
     scheme, _, token = header.partition(" ")
     matched = None
-    for row in store.users(get_db()):  # every hash is compared, whichever matches
-        if credentials.token_matches(token.strip(), row["token_hash"]) and scheme.lower() == "bearer":
-            matched = row
+    for user in get_store().users():  # every hash is compared, whichever matches
+        if credentials.token_matches(token.strip(), user.token_hash) and scheme.lower() == "bearer":
+            matched = user
     if matched is None:
         _take_attempt([f"address:{client_address()}"])
         raise SignInRequired("That token is not valid. `python -m controller users token NAME` issues a new one.")
-    return Identity(matched["name"], matched["role"], store.groups_of(matched))
+    return Identity(matched.name, matched.role, matched.groups)
 
 
 def _session_user() -> Identity | None:
     secret = session.get("session")
-    row = store.session_user(get_db(), credentials.hash_token(secret)) if isinstance(secret, str) else None
-    if row is None:
+    user = get_store().session_user(credentials.hash_token(secret)) if isinstance(secret, str) else None
+    if user is None:
         session.pop("session", None)  # ended, expired, or its user removed
         return None
-    return Identity(row["name"], row["role"], store.groups_of(row))
+    return Identity(user.name, user.role, user.groups)
 
 
 def metrics_token_matches() -> bool:
@@ -238,9 +239,9 @@ def metrics_token_matches() -> bool:
     return bool(expected) and scheme.lower() == "bearer" and matches
 
 
-def identify() -> Any:
+def identify() -> ResponseReturnValue | None:
     """Find who is asking before any view runs; without an identity, 401 for the API and the sign-in form for pages."""
-    g.sign_in = store.has_users(get_db())
+    g.sign_in = get_store().has_users()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.endpoint == METRICS_ENDPOINT and metrics_token_matches():
@@ -259,29 +260,29 @@ def identify() -> Any:
     raise SignInRequired("Sign in first: send Authorization: Bearer <token> (`python -m controller users token NAME`).")
 
 
-def approvers_only(view: View) -> View:
+def approvers_only(view: Callable[Params, ResponseReturnValue]) -> Callable[Params, ResponseReturnValue]:
     """Let only approvers (or anyone, in local mode) run this view; a viewer gets 403. Its POSTs are audited."""
 
     @functools.wraps(view)
-    def checked(*args: Any, **kwargs: Any) -> Any:
+    def checked(*args: Params.args, **kwargs: Params.kwargs) -> ResponseReturnValue:
         user = current_user()
         if user is not None and user.role != "approver":
             raise NotAllowed(f"{user.name} is a viewer; only approvers may decide or read the audit trail.")
         return view(*args, **kwargs)
 
     checked.approvers_only = True  # type: ignore[attr-defined]
-    return checked  # type: ignore[return-value]
+    return checked
 
 
-def as_signed_in(decision: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def as_signed_in(decision: Decision) -> tuple[Decision, list[str]]:
     """Return the decision with the signed-in user as its approver, and a note if the body named someone else."""
     user = current_user()
     if user is None:
         return decision, []
     notes = []
-    if decision["approver"] not in (None, user.name):
+    if decision.approver not in (None, user.name):
         notes.append(f"'approver' was ignored: a decision is recorded under the signed-in user, {user.name}.")
-    return {**decision, "approver": user.name}, notes
+    return replace(decision, approver=user.name), notes
 
 
 def check_bind(app: Flask) -> None:
@@ -295,7 +296,7 @@ def check_bind(app: Flask) -> None:
     if where is None:
         return
     with app.app_context():
-        if not store.has_users(get_db()):
+        if not get_store().has_users():
             raise ConfigurationError(
                 f"{where} makes this controller reachable from the network and no user exists, so anyone could"
                 f" decide. Add one first: {ADD_USER} (CONTROLLER_DATABASE={app.config['DATABASE']})."
@@ -305,7 +306,7 @@ def check_bind(app: Flask) -> None:
 def mode_description(app: Flask) -> str:
     """Return how requests are authenticated, for the start-up line."""
     with app.app_context():
-        count = len(store.users(get_db()))
+        count = len(get_store().users())
     if not count:
         return "no users: local mode for requests from this machine only, or closed (see `users local-mode`)"
     proxy = app.config["TRUSTED_PROXY_HEADER"]
@@ -313,7 +314,7 @@ def mode_description(app: Flask) -> str:
     return f"sign-in required, {count} user(s){via}"
 
 
-def template_context() -> dict[str, Any]:
+def template_context() -> dict[str, object]:
     """Give the page who is signed in, whether it is in local mode, and whether they may decide."""
     user = current_user()
     return {"user": user, "local_mode": not g.get("sign_in"), "can_decide": user is None or user.role == "approver"}

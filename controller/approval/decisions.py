@@ -1,15 +1,16 @@
-"""Approve or reject a stored request: one claim in the database, one call to Step Functions."""
+"""Approve or reject a stored request: one claim in the store, one call to Step Functions."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NoReturn
+from contextlib import closing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
@@ -26,8 +27,12 @@ from controller.core.errors import (
     RequestNotFound,
     StoreUnavailable,
 )
-from controller.storage import store
-from controller.storage.db import connection, now
+from controller.core.jsontypes import JSONObject
+from controller.storage.interface import Backend, Store
+from controller.storage.records import Action, Approval, ApprovalRequest, Decision, now
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 log = logging.getLogger(__name__)
 # Step Functions' answers for a token that can no longer be used: TaskTimedOut for one answered or timed
@@ -39,9 +44,32 @@ FIELD_LIMITS = {"approver": 100, "comment": 1000, "reason": 1000}
 SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape one alone ("\\ud800"); SQLite cannot store it
 
 
-def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Return the decision for kind ("approve"/"reject") from its optional fields; InvalidInput if they are wrong."""
-    allowed = ("approver", "comment", "reason") if kind == "reject" else ("approver", "comment")
+@dataclass(frozen=True)
+class Outcome:
+    """What came of one id of a bulk decision: the request as decided, or the error that refused it."""
+
+    id: str
+    answer: dict[str, object] | ApprovalError  # the request as shown, or the error
+
+    @property
+    def status(self) -> int:
+        return self.answer.status if isinstance(self.answer, ApprovalError) else 200
+
+    @property
+    def result(self) -> str:
+        """Return the state the request reached, or the error's code."""
+        return self.answer.code if isinstance(self.answer, ApprovalError) else str(self.answer["state"])
+
+    def shown(self) -> dict[str, object]:
+        """Return the outcome as the API shows it: {"id", "status": 200, "request"} or {"id", "status", "error"...}."""
+        if isinstance(self.answer, ApprovalError):
+            return {"id": self.id, "status": self.status, **self.answer.as_dict()}
+        return {"id": self.id, "status": 200, "request": self.answer}
+
+
+def validate(action: Action, fields: JSONObject) -> Decision:
+    """Return the decision to approve or reject from its optional fields; InvalidInput if they are wrong."""
+    allowed = ("approver", "comment", "reason") if action == "reject" else ("approver", "comment")
     unknown = sorted(set(fields) - set(allowed))
     if unknown:
         raise InvalidInput(f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}.")
@@ -54,10 +82,11 @@ def validate(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(
                 f"'{field}' must not hold control characters (but tab and newline) or bidi formatting characters."
             )
-    return {"decision": kind, **{field: fields.get(field) or None for field in ("approver", "comment", "reason")}}
+    given = {field: value for field, value in fields.items() if isinstance(value, str) and value}  # all text by now
+    return Decision(action, given.get("approver"), given.get("comment"), given.get("reason"))
 
 
-def expected_digest(fields: dict[str, Any]) -> str | None:
+def expected_digest(fields: JSONObject) -> str | None:
     """Take the optional `expected_order_digest` out of a decision's fields; InvalidInput unless it is a digest."""
     if "expected_order_digest" not in fields:
         return None
@@ -67,182 +96,185 @@ def expected_digest(fields: dict[str, Any]) -> str | None:
     return expected
 
 
-def check_digest(request_id: str, order: Any, expected: str | None) -> None:
+def check_digest(request: ApprovalRequest, expected: str | None) -> None:
     """Raise OrderChanged when a decision says it saw another order than the one stored."""
-    if expected is not None and order_digest(order) != expected:
+    if expected is not None and order_digest(request.order) != expected:
         raise OrderChanged(
-            f"Request {request_id} holds another order than the one you saw (its order_digest differs);"
-            f" nothing was decided. GET /approvals/{request_id} shows it.",
-            order_digest=order_digest(order),
+            f"Request {request.id} holds another order than the one you saw (its order_digest differs);"
+            f" nothing was decided. GET /approvals/{request.id} shows it.",
+            order_digest=order_digest(request.order),
         )
 
 
-def _refuse_closed(row: sqlite3.Row) -> NoReturn:
+def _refuse_closed(request: ApprovalRequest) -> NoReturn:
     """Raise the error that explains why a request that is not pending cannot be decided."""
-    if row["state"] in states.DECIDED:
+    if request.state in states.DECIDED:
+        approver = request.decision and request.decision.approver
         raise AlreadyDecided(
-            f"Request {row['id']} was already {row['state']} at {row['decided_at']}"
-            + (f" by {row['approver']}." if row["approver"] else "."),
-            state=row["state"],
-            decided_at=row["decided_at"],
+            f"Request {request.id} was already {request.state} at {request.decided_at}"
+            + (f" by {approver}." if approver else "."),
+            state=request.state,
+            decided_at=request.decided_at,
         )
-    if row["state"] == states.DECIDING:
-        raise AlreadyDecided(f"Request {row['id']} is being decided by another call.", state="deciding")
-    raise RequestExpired(f"Request {row['id']} can no longer be decided: {row['closed_reason']}", state=row["state"])
+    if request.state == states.DECIDING:
+        raise AlreadyDecided(f"Request {request.id} is being decided by another call.", state="deciding")
+    raise RequestExpired(f"Request {request.id} can no longer be decided: {request.closed_reason}", state=request.state)
 
 
-def _send(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
-    """Send the decision stored in a claimed row."""
-    if row["decision"] == "approve":
-        sfn.send_task_success(taskToken=row["task_token"], output=json.dumps(quorum.output(db, row)))
+def _send(store: Store, sfn: SFNClient, request: ApprovalRequest, decision: Decision) -> None:
+    """Send the decision a request was claimed for."""
+    if decision.action == "approve":
+        output = quorum.output(store, request, decision)
+        sfn.send_task_success(taskToken=request.task_token, output=json.dumps(output))
     else:
-        cause = row["reason"] or "Rejected by the approver."
-        sfn.send_task_failure(taskToken=row["task_token"], error=executions.REJECTION_ERROR, cause=cause)
+        cause = decision.reason or "Rejected by the approver."
+        sfn.send_task_failure(taskToken=request.task_token, error=executions.REJECTION_ERROR, cause=cause)
 
 
-def _conclude(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> bool:
+def _conclude(store: Store, sfn: SFNClient, request: ApprovalRequest) -> bool:
     """Record a claimed request's end from its execution, once that has stopped running; False if it has not."""
     for _ in range(SETTLE_POLLS):  # the execution leaves Request Approval moments after the token is used
         try:
-            execution = executions.describe(sfn, row["execution_arn"])
+            execution = executions.describe(sfn, request.execution_arn)
         except AwsUnavailable:
             return False
-        if execution is None or execution["status"] != "RUNNING":
-            store.finish(db, row["id"], *executions.outcome_of(row, execution), from_state=states.DECIDING)
+        if execution is None or execution.status != "RUNNING":
+            store.finish(request.id, *executions.outcome_of(request, execution), from_state=states.DECIDING)
             return True
         time.sleep(SETTLE_POLL_SECONDS)
     return False
 
 
-def _deliver(db: sqlite3.Connection, sfn: Any, row: sqlite3.Row) -> None:
-    """Send a claimed decision and record what happened; the row stays claimed while the outcome is unknown."""
-    unknown = f"The outcome of request {row['id']} is not known yet; GET /approvals/{row['id']} will show it."
+def _deliver(store: Store, sfn: SFNClient, request: ApprovalRequest) -> None:
+    """Send a claimed decision and record what happened; the request stays claimed while the outcome is unknown."""
+    unknown = f"The outcome of request {request.id} is not known yet; GET /approvals/{request.id} will show it."
+    if request.decision is None:  # a claim always carries its decision; this one is not a claim
+        raise ValueError(f"request {request.id} is not claimed for a decision")
     try:
-        _send(db, sfn, row)
+        _send(store, sfn, request, request.decision)
     except ClientError as error:
         if error.response["Error"]["Code"] not in TOKEN_GONE:  # refused (throttled, denied): nothing was decided
-            store.release(db, row["id"])
+            store.release(request.id)
             raise AwsUnavailable(
                 f"Step Functions did not take the decision; try again. ({error.response['Error']['Code']})"
             ) from error
         # the token is spent, perhaps by an earlier attempt of this very decision: the execution tells
-        if not _conclude(db, sfn, row):
+        if not _conclude(store, sfn, request):
             raise AwsUnavailable(unknown) from error
         return
     except NOT_SENT as error:
-        store.release(db, row["id"])
+        store.release(request.id)
         raise AwsUnavailable(f"Step Functions could not be reached; try again. ({type(error).__name__})") from error
     except BotoCoreError as error:  # the answer was lost: the decision may have been taken
         raise AwsUnavailable(unknown) from error
     try:
-        store.finish(db, row["id"], states.DECIDED_BY[row["decision"]], None, from_state=states.DECIDING)
+        store.finish(request.id, states.DECIDED_BY[request.decision.action], None, from_state=states.DECIDING)
     except StoreUnavailable as error:  # the claim stays; resume_claims records the outcome once the store is back
         raise StoreUnavailable(
-            f"Step Functions took the decision on request {row['id']}, but the store could not record it"
+            f"Step Functions took the decision on request {request.id}, but the store could not record it"
             f" ({error.details['reason']}); it is recorded once the store can be written again.",
             **error.details,
         ) from error
 
 
-def _stored(db: sqlite3.Connection, request_id: str) -> sqlite3.Row:
-    row = store.get(db, request_id)
-    if row is None:
+def _stored(store: Store, request_id: str) -> ApprovalRequest:
+    request = store.get_request(request_id)
+    if request is None:
         raise RequestNotFound(f"No approval request with id {request_id}. GET /pending lists the open ones.")
-    return row
+    return request
 
 
 def _claim(
-    db: sqlite3.Connection, row: sqlite3.Row, decision: dict[str, Any], groups: Sequence[str] | None
-) -> sqlite3.Row | None:
+    store: Store, request: ApprovalRequest, decision: Decision, groups: Sequence[str] | None
+) -> ApprovalRequest | None:
     """Claim a pending request for this decision; None when it was an approval that leaves it pending.
 
     Under a rule, the decider must be eligible, and an approval is recorded: the one that makes the
-    rule's count claims the request in the same transaction, so that it is decided exactly once.
+    rule's count claims the request in the same step, so that it is decided exactly once.
     """
-    rule = quorum.rule_of(row)
+    rule = quorum.rule_of(request)
     if rule is None:
-        claimed = store.claim(db, row["id"], decision)
+        claimed = store.claim(request.id, decision)
     else:
-        refused = quorum.refusal(db, row, rule, decision, groups)
+        refused = quorum.refusal(store, request, rule, decision, groups)
         if refused is not None:
             raise refused
-        if decision["decision"] == "approve":
-            outcome, claimed = store.add_approval(db, row["id"], decision, rule.approvals)
-            if outcome == "recorded":
+        if decision.action == "approve":
+            approval = Approval(decision.approver or "", now(), decision.comment)
+            outcome = store.add_approval(request.id, approval, rule.approvals)
+            if outcome.result == "recorded":
                 return None
-            if outcome == "duplicate":  # the same person again, racing themselves past the check above
-                raise quorum.already_approved(db, row["id"], rule, decision["approver"])
+            if outcome.result == "duplicate":  # the same person again, racing themselves past the check above
+                raise quorum.already_approved(store, request.id, rule, decision.approver or "")
+            claimed = outcome.claimed
         else:
-            claimed = store.claim(db, row["id"], decision)
+            claimed = store.claim(request.id, decision)
     if claimed is None:
-        _refuse_closed(_stored(db, row["id"]))
+        _refuse_closed(_stored(store, request.id))
     return claimed
 
 
 def decide(
-    db: sqlite3.Connection,
-    sfn: Any,
+    store: Store,
+    sfn: SFNClient,
     request_id: str,
-    decision: dict[str, Any],
+    decision: Decision,
     expected: str | None = None,
     groups: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """Send the decision once and record it; return the request as stored afterwards.
+) -> dict[str, object]:
+    """Send the decision once and record it; return the request as shown afterwards.
 
     With `expected`, the digest of the order the decider saw, a request holding another order is refused.
     `groups` are the signed-in decider's (None in local mode), for requests under an approval rule; an
     approval that leaves such a request short of its count is recorded and the request stays pending.
     """
-    row = _stored(db, request_id)
-    check_digest(request_id, json.loads(row["order_json"]), expected)
-    if row["state"] == states.PENDING and row["expires_at"] <= now():
-        store.expire_overdue(db, request_id)  # a late decision must not reach a token whose time is up
-        row = _stored(db, request_id)
-    claimed = _claim(db, row, decision, groups)
+    request = _stored(store, request_id)
+    check_digest(request, expected)
+    if request.state == states.PENDING and request.expires_at <= now():
+        store.expire_overdue(request_id)  # a late decision must not reach a token whose time is up
+        request = _stored(store, request_id)
+    claimed = _claim(store, request, decision, groups)
     if claimed is None:
-        return quorum.shown(db, _stored(db, request_id))
-    _deliver(db, sfn, claimed)
-    settled = _stored(db, request_id)
-    if settled["state"] != states.DECIDED_BY[decision["decision"]]:
+        return quorum.shown(store, _stored(store, request_id))
+    _deliver(store, sfn, claimed)
+    settled = _stored(store, request_id)
+    if settled.state != states.DECIDED_BY[decision.action]:
         _refuse_closed(settled)
-    return quorum.shown(db, settled)
+    return quorum.shown(store, settled)
 
 
 def decide_many(
-    database: str,
-    sfn: Any,
+    backend: Backend,
+    sfn: SFNClient,
     request_ids: list[str],
-    decision: dict[str, Any],
+    decision: Decision,
     parallel: int,
     expected: Mapping[str, str] | None = None,
     groups: Sequence[str] | None = None,
-) -> list[dict[str, Any]]:
-    """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight;
-    `expected` maps ids to the digest of the order the decider saw.
+) -> list[Outcome]:
+    """Decide each request on its own claim, with up to `parallel` Step Functions calls in flight, one outcome
+    per id, in order; `expected` maps ids to the digest of the order the decider saw."""
 
-    Returns one outcome per id, in order: {"id", "status": 200, "request"} or {"id", "status", "error", "message"}.
-    """
-
-    def one(request_id: str) -> dict[str, Any]:
+    def one(request_id: str) -> Outcome:
         try:
-            with connection(database) as db:  # closed here: the pool's threads end with the call
-                decided = decide(db, sfn, request_id, decision, (expected or {}).get(request_id), groups)
+            with closing(backend.open()) as store:  # closed here: the pool's threads end with the call
+                decided = decide(store, sfn, request_id, decision, (expected or {}).get(request_id), groups)
+                return Outcome(request_id, decided)
         except ApprovalError as error:
-            return {"id": request_id, "status": error.status, **error.as_dict()}
+            return Outcome(request_id, error)
         except Exception:  # one id's fault must not hide the others' outcomes, already decided
             log.exception("deciding %s failed", request_id)
             message = "The controller failed on this request; GET /approvals/<id> shows where it stands."
-            return {"id": request_id, "status": 500, "error": "InternalError", "message": message}
-        return {"id": request_id, "status": 200, "request": decided}
+            return Outcome(request_id, ApprovalError(message))
 
     with ThreadPoolExecutor(min(parallel, len(request_ids)), thread_name_prefix="decide") as pool:
         return list(pool.map(one, request_ids))
 
 
-def resume_claims(db: sqlite3.Connection, sfn: Any, older_than_seconds: float) -> None:
+def resume_claims(store: Store, sfn: SFNClient, older_than_seconds: float) -> None:
     """Finish decisions a crash or a lost answer left claimed: send them again, or learn their outcome."""
-    for row in store.stale_claims(db, older_than_seconds):
+    for request in store.stale_claims(older_than_seconds):
         try:
-            _deliver(db, sfn, row)
+            _deliver(store, sfn, request)
         except AwsUnavailable:
             continue  # released, or still unknown: a later pass or call settles it

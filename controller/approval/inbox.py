@@ -1,4 +1,4 @@
-"""Brings the database in line with AWS: moves approval requests from SQS into it (store first,
+"""Brings the store in line with AWS: moves approval requests from SQS into it (store first,
 delete after), closes requests whose execution stopped waiting, finishes stale claims."""
 
 from __future__ import annotations
@@ -6,19 +6,23 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.approval import decisions, executions, policy
 from controller.core.errors import AwsUnavailable
-from controller.storage import store
-from controller.storage.db import now
+from controller.storage.interface import Store
+from controller.storage.records import NewRequest, now
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef, MessageTypeDef
+    from mypy_boto3_stepfunctions import SFNClient
 
 log = logging.getLogger(__name__)
 LIVENESS_CHECKS_PER_CALL = 10  # a few per refresh, so a refresh stays cheap however many are pending
@@ -43,47 +47,47 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def parse_message(body: str) -> dict[str, Any]:
-    """Return the row for a Request Approval message; raise InvalidMessage if it is not one."""
+def parse_message(body: str) -> NewRequest:
+    """Return the request a Request Approval message brings; raise InvalidMessage if it is not one."""
     try:
         message = json.loads(body)
         requested_at = _parse_time(message["RequestedAt"])
-        row = {
-            "id": message["ExecutionName"],
-            "execution_arn": message["ExecutionArn"],
-            "task_token": message["TaskToken"],
-            "order_json": json.dumps(message["Order"]),
-            "requested_at": _utc(requested_at),
-            "expires_at": _utc(requested_at + timedelta(seconds=int(message["TimeoutSeconds"]))),
-        }
+        json.dumps(message["Order"])  # what cannot be written back (too deep) is no order either
+        request = NewRequest(
+            id=message["ExecutionName"],
+            execution_arn=message["ExecutionArn"],
+            task_token=message["TaskToken"],
+            order=message["Order"],
+            requested_at=_utc(requested_at),
+            expires_at=_utc(requested_at + timedelta(seconds=int(message["TimeoutSeconds"]))),
+        )
     except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as error:
         raise InvalidMessage(f"not an approval request: {type(error).__name__}") from None
-    if not all(isinstance(row[key], str) and row[key] for key in ("id", "execution_arn", "task_token")):
+    identifiers = (request.id, request.execution_arn, request.task_token)
+    if not all(isinstance(value, str) and value for value in identifiers):
         raise InvalidMessage("not an approval request: empty or non-text identifiers")
-    if not EXECUTION_ARN.fullmatch(row["execution_arn"]) or len(row["task_token"]) > MAX_TASK_TOKEN_LENGTH:
+    if not EXECUTION_ARN.fullmatch(request.execution_arn) or len(request.task_token) > MAX_TASK_TOKEN_LENGTH:
         raise InvalidMessage("not an approval request: no execution ARN, or a task token longer than AWS issues")
-    if not isinstance(message["Order"], dict):
+    if not isinstance(request.order, dict):
         raise InvalidMessage("not an approval request: the order is not an object")
-    return row
+    return request
 
 
-def with_rule(row: dict[str, Any], rules: policy.Policy | None) -> dict[str, Any]:
-    """Return the row with the approval rule that applies to its order, fixed now; as it is without a policy."""
+def with_rule(request: NewRequest, rules: policy.Policy | None) -> NewRequest:
+    """Return the request with the approval rule that applies to its order, fixed now; as it is without a policy."""
     if rules is None:
-        return row
+        return request
     applied = rules.apply(
-        json.loads(row["order_json"]),
-        datetime.fromisoformat(row["requested_at"]),
-        datetime.fromisoformat(row["expires_at"]),
+        request.order, datetime.fromisoformat(request.requested_at), datetime.fromisoformat(request.expires_at)
     )
-    return {**row, "rule_json": applied.to_json()}
+    return replace(request, rule=json.loads(applied.to_json()))
 
 
 def _store_and_delete(
-    db: sqlite3.Connection,
-    sqs: Any,
+    store: Store,
+    sqs: SQSClient,
     queue_url: str,
-    messages: list[dict[str, Any]],
+    messages: list[MessageTypeDef],
     notify: bool,
     set_aside: bool,
     rules: policy.Policy | None = None,
@@ -92,15 +96,15 @@ def _store_and_delete(
 
     With set_aside, a message that is no approval request is recorded; either way it stays on its queue.
     """
-    handled: list[dict[str, str]] = []
+    handled: list[DeleteMessageBatchRequestEntryTypeDef] = []
     try:
         for message in messages:
             try:
-                store.save(db, with_rule(parse_message(message["Body"]), rules), notify)
+                store.save_request(with_rule(parse_message(message["Body"]), rules), notify)
             except InvalidMessage as error:
                 if set_aside:  # after maxReceiveCount receives, the redrive policy moves it to the DLQ
                     receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
-                    store.set_aside(db, message["MessageId"], str(error), receives)
+                    store.set_aside(message["MessageId"], str(error), receives)
                     log.warning("message %s set aside: %s", message["MessageId"], error)
                 continue
             handled.append({"Id": str(len(handled)), "ReceiptHandle": message["ReceiptHandle"]})
@@ -110,8 +114,8 @@ def _store_and_delete(
 
 
 def _take_batch(
-    db: sqlite3.Connection,
-    sqs: Any,
+    store: Store,
+    sqs: SQSClient,
     queue_url: str,
     wait_seconds: int,
     batch_size: int,
@@ -125,13 +129,13 @@ def _take_batch(
         WaitTimeSeconds=wait_seconds,
         MessageSystemAttributeNames=["ApproximateReceiveCount"],
     ).get("Messages", [])
-    _store_and_delete(db, sqs, queue_url, messages, notify, set_aside=True, rules=rules)
+    _store_and_delete(store, sqs, queue_url, messages, notify, set_aside=True, rules=rules)
     return len(messages)
 
 
 def pull(
-    db: sqlite3.Connection,
-    sqs: Any,
+    store: Store,
+    sqs: SQSClient,
     queue_url: str,
     wait_seconds: int,
     max_batches: int,
@@ -145,10 +149,10 @@ def pull(
     received while the store cannot be written (StoreUnavailable): each receive of a message it
     could not store would count towards the queue's maxReceiveCount, and so towards the DLQ.
     """
-    store.check_writable(db)
+    store.check_writable()
     try:
         for batch in range(max_batches):
-            taken = _take_batch(db, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify, rules)
+            taken = _take_batch(store, sqs, queue_url, wait_seconds if batch == 0 else 0, batch_size, notify, rules)
             if taken < batch_size:
                 return
     except (ClientError, BotoCoreError) as error:
@@ -163,14 +167,14 @@ class DeadLetters:
     checked_at: str | None = None
     next_check: float = 0.0  # time.monotonic() of the next look
 
-    def shown(self) -> dict[str, Any]:
+    def shown(self) -> dict[str, int | str | None]:
         """Return what /pending shows of it."""
         return {"count": self.count, "checked_at": self.checked_at}
 
 
 def recover_dead_letters(
-    db: sqlite3.Connection,
-    sqs: Any,
+    store: Store,
+    sqs: SQSClient,
     queue_url: str,
     max_batches: int,
     batch_size: int,
@@ -182,7 +186,7 @@ def recover_dead_letters(
     Whatever put a request there (a store that failed before this check existed, a bug, an operator),
     it is stored like any other. Returns how many messages the dead-letter queue holds afterwards.
     """
-    store.check_writable(db)
+    store.check_writable()
     try:
         for _ in range(max_batches):
             messages = sqs.receive_message(
@@ -190,7 +194,7 @@ def recover_dead_letters(
                 MaxNumberOfMessages=batch_size,
                 VisibilityTimeout=DEAD_LETTER_HOLD_SECONDS,
             ).get("Messages", [])
-            _store_and_delete(db, sqs, queue_url, messages, notify, set_aside=False, rules=rules)
+            _store_and_delete(store, sqs, queue_url, messages, notify, set_aside=False, rules=rules)
             if len(messages) < batch_size:
                 break
         attributes = sqs.get_queue_attributes(
@@ -202,13 +206,13 @@ def recover_dead_letters(
     return sum(int(value) for value in attributes.values())
 
 
-def check_dead_letters(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any], seen: DeadLetters) -> None:
+def check_dead_letters(store: Store, sqs: SQSClient, config: Mapping[str, Any], seen: DeadLetters) -> None:
     """Look at the configured dead-letter queue when a look is due (every DEAD_LETTER_CHECK_SECONDS)."""
     if not config.get("DEAD_LETTER_QUEUE_URL") or time.monotonic() < seen.next_check:
         return
     seen.next_check = time.monotonic() + config["DEAD_LETTER_CHECK_SECONDS"]
     seen.count = recover_dead_letters(
-        db,
+        store,
         sqs,
         config["DEAD_LETTER_QUEUE_URL"],
         config["PULL_MAX_BATCHES"],
@@ -219,16 +223,16 @@ def check_dead_letters(db: sqlite3.Connection, sqs: Any, config: Mapping[str, An
     seen.checked_at = now()
 
 
-def check_liveness(db: sqlite3.Connection, sfn: Any, older_than_seconds: float) -> None:
+def check_liveness(store: Store, sfn: SFNClient, older_than_seconds: float) -> None:
     """Close pending requests whose execution stopped waiting, a few per call, oldest look first."""
-    for row in store.stale(db, older_than_seconds, LIVENESS_CHECKS_PER_CALL):
-        executions.settle_pending(db, sfn, row)
+    for request in store.stale(older_than_seconds, LIVENESS_CHECKS_PER_CALL):
+        executions.settle_pending(store, sfn, request)
 
 
-def pull_configured(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any], wait_seconds: int = 0) -> None:
+def pull_configured(store: Store, sqs: SQSClient, config: Mapping[str, Any], wait_seconds: int = 0) -> None:
     """Pull the configured queue with the configured batches; by default take only what has arrived."""
     pull(
-        db,
+        store,
         sqs,
         config["APPROVAL_QUEUE_URL"],
         wait_seconds,
@@ -239,8 +243,8 @@ def pull_configured(db: sqlite3.Connection, sqs: Any, config: Mapping[str, Any],
     )
 
 
-def refresh(
-    db: sqlite3.Connection, clients: Mapping[str, Any], config: Mapping[str, Any], dead_letters: DeadLetters
+def catch_up(
+    store: Store, sqs: SQSClient, sfn: SFNClient, config: Mapping[str, Any], dead_letters: DeadLetters
 ) -> None:
     """Take what has arrived; without a background worker, also do its upkeep here, as requests come.
 
@@ -248,11 +252,11 @@ def refresh(
     be written; what is stored stays right either way.
     """
     try:
-        pull_configured(db, clients["sqs"], config)
+        pull_configured(store, sqs, config)
         if not config["BACKGROUND"]:
-            check_dead_letters(db, clients["sqs"], config, dead_letters)
-            check_liveness(db, clients["stepfunctions"], config["LIVENESS_CHECK_SECONDS"])
-            decisions.resume_claims(db, clients["stepfunctions"], config["CLAIM_STALE_SECONDS"])
-            store.forget_events(db, EVENTS_KEPT)
+            check_dead_letters(store, sqs, config, dead_letters)
+            check_liveness(store, sfn, config["LIVENESS_CHECK_SECONDS"])
+            decisions.resume_claims(store, sfn, config["CLAIM_STALE_SECONDS"])
+            store.forget_events(EVENTS_KEPT)
     finally:
-        store.expire_overdue(db)
+        store.expire_overdue()

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import urllib.error
 import urllib.request
-from typing import Any
 
 from controller.core import text
-from controller.storage import store
+from controller.core.jsontypes import JSONObject
+from controller.storage.interface import Store
+from controller.storage.records import ApprovalRequest
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -27,34 +27,34 @@ BATCH = 20
 SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})  # the only three Slack asks for
 
 
-def field(value: Any) -> str:
+def field(value: object) -> str:
     """Return a value from the order as Slack text that reads as written: one line, no markup."""
     return text.one_line(str(value)).translate(SLACK_ESCAPES)
 
 
-def message(row: sqlite3.Row, page_url: str) -> dict[str, Any]:
+def message(request: ApprovalRequest, page_url: str) -> JSONObject:
     """Return the webhook body for a stored request: a one-paragraph summary and a link to the page."""
-    order = json.loads(row["order_json"])
+    order, items = request.order, request.order.get("items")
     lines = [
         f"• {field(item.get('quantity'))} x {field(item.get('sku'))} at {field(item.get('unit_price'))}"
-        for item in order.get("items", [])
+        for item in (items if isinstance(items, list) else [])
         if isinstance(item, dict)
     ]
     total, customer = order.get("total"), order.get("customer")
     name = customer.get("name", "an unknown customer") if isinstance(customer, dict) else "an unknown customer"
     summary = (
-        f"Order {field(order.get('order_id', row['id']))} from {field(name)}"
+        f"Order {field(order.get('order_id', request.id))} from {field(name)}"
         + (f", requested by {field(order['requested_by'])}" if isinstance(order.get("requested_by"), str) else "")
         + (
             f", total {total:.2f} {field(order.get('currency', ''))}".rstrip()
             if isinstance(total, (int, float))
             else ""
         )
-        + f", waits for approval until {row['expires_at']}."
+        + f", waits for approval until {request.expires_at}."
     )
     body = "\n".join([summary, *lines[:10], f"Decide: {page_url}"])
     # no previews: Slack would otherwise draw one for a bare address an order carries
-    return {"text": body, "unfurl_links": False, "unfurl_media": False, "request_id": row["id"]}
+    return {"text": body, "unfurl_links": False, "unfurl_media": False, "request_id": request.id}
 
 
 def backoff(attempts: int) -> float:
@@ -62,7 +62,7 @@ def backoff(attempts: int) -> float:
     return float(min(BACKOFF_BASE_SECONDS * 2 ** (attempts - 1), BACKOFF_CAP_SECONDS))
 
 
-def _post(url: str, body: dict[str, Any]) -> None:
+def _post(url: str, body: JSONObject) -> None:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
@@ -70,26 +70,27 @@ def _post(url: str, body: dict[str, Any]) -> None:
         answer.read()
 
 
-def send_due(db: sqlite3.Connection, webhook_url: str, page_url: str) -> int:
+def send_due(store: Store, webhook_url: str, page_url: str) -> int:
     """Send the notifications that are due; return how many were delivered.
 
     Nothing is sent while the store cannot be written (StoreUnavailable): a delivery it could not
     record would be sent again once it recovers.
     """
-    store.check_writable(db)
+    store.check_writable()
     delivered = 0
-    for row in store.due_notifications(db, BATCH):
+    for due in store.due_notifications(BATCH):
+        request_id = due.request.id
         try:
-            _post(webhook_url, message(row, page_url))
+            _post(webhook_url, message(due.request, page_url))
         except Exception as error:  # a bad order or answer fails this one notification, not those behind it
-            attempts = row["attempts"] + 1
+            attempts = due.attempts + 1
             retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
-            store.notification_failed(db, row["id"], str(error)[:500], retry)
+            store.notification_failed(request_id, str(error)[:500], retry)
             if retry is None:
-                log.error("notification for %s failed for good after %d attempts: %s", row["id"], attempts, error)
+                log.error("notification for %s failed for good after %d attempts: %s", request_id, attempts, error)
             else:
-                log.warning("notification for %s failed (attempt %d), retrying in %.0f s", row["id"], attempts, retry)
+                log.warning("notification for %s failed (attempt %d), retrying in %.0f s", request_id, attempts, retry)
             continue
-        store.notification_sent(db, row["id"])
+        store.notification_sent(request_id)
         delivered += 1
     return delivered

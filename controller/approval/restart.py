@@ -8,20 +8,22 @@ answers SeveralPending about executions that are gone.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from typing import Any
+from collections.abc import Iterator
+from contextlib import closing
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.approval import executions
 from controller.core import states
 from controller.core.errors import AwsUnavailable
-from controller.storage import store
-from controller.storage.db import transaction
+from controller.storage.interface import Backend, Store
+from controller.storage.records import ApprovalRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ def _state_machine_of(execution_arn: str) -> str | None:
     return ":".join([*parts[:5], "stateMachine", parts[6]])
 
 
-def _has_no_executions(sfn: Any, state_machine_arn: str) -> bool:
+def _has_no_executions(sfn: SFNClient, state_machine_arn: str) -> bool:
     try:
         listed = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=1)
     except ClientError as error:
@@ -49,41 +51,38 @@ def _has_no_executions(sfn: Any, state_machine_arn: str) -> bool:
     return not listed["executions"]
 
 
-def _close_restarted(db: sqlite3.Connection, sfn: Any, pending: list[sqlite3.Row]) -> list[sqlite3.Row]:
+def _close_restarted(store: Store, sfn: SFNClient, pending: list[ApprovalRequest]) -> list[ApprovalRequest]:
     """Close, with one ListExecutions per state machine, the requests of state machines that have no
     execution at all (an emulator started since); return the others."""
-    by_machine: dict[str | None, list[sqlite3.Row]] = defaultdict(list)
-    for row in pending:
-        by_machine[_state_machine_of(row["execution_arn"])].append(row)
+    by_machine: dict[str | None, list[ApprovalRequest]] = defaultdict(list)
+    for request in pending:
+        by_machine[_state_machine_of(request.execution_arn)].append(request)
     others = by_machine.pop(None, [])
-    for machine, rows in by_machine.items():
+    for machine, requests in by_machine.items():
         if not _has_no_executions(sfn, machine):  # type: ignore[arg-type]  # None was popped
-            others.extend(rows)
+            others.extend(requests)
             continue
-        with transaction(db):
-            for row in rows:
-                store.finish(db, row["id"], states.CLOSED, EMULATOR_RESTARTED, from_state=states.PENDING)
-        log.info("closed %d pending requests: %s", len(rows), EMULATOR_RESTARTED)
+        for request in requests:
+            store.finish(request.id, states.CLOSED, EMULATOR_RESTARTED, from_state=states.PENDING)
+        log.info("closed %d pending requests: %s", len(requests), EMULATOR_RESTARTED)
     return others
 
 
-def _settle(db: sqlite3.Connection, sfn: Any, rows: list[sqlite3.Row]) -> None:
-    for row in rows:
-        executions.settle_pending(db, sfn, row)
+def _settle(store: Store, sfn: SFNClient, requests: list[ApprovalRequest]) -> None:
+    for request in requests:
+        executions.settle_pending(store, sfn, request)
 
 
-def close_gone(
-    connect: Callable[[], AbstractContextManager[sqlite3.Connection]], sfn: Any, from_emulator: bool
-) -> threading.Thread | None:
+def close_gone(backend: Backend, sfn: SFNClient, from_emulator: bool) -> threading.Thread | None:
     """Close pending requests whose executions are gone: against an emulator, in bulk per state machine
     that has no executions; then by DescribeExecution, the first CHECKED_BEFORE_SERVING before returning
     and the rest in a thread, which is returned. AWS unreachable: left to the background upkeep."""
-    with connect() as db:
+    with closing(backend.open()) as store:
         try:
-            pending = store.pending(db)
+            pending = store.pending()
             if from_emulator and pending:
-                pending = _close_restarted(db, sfn, pending)
-            _settle(db, sfn, pending[:CHECKED_BEFORE_SERVING])
+                pending = _close_restarted(store, sfn, pending)
+            _settle(store, sfn, pending[:CHECKED_BEFORE_SERVING])
         except AwsUnavailable as error:
             log.warning("start-up could not check pending requests' executions (%s); the upkeep will", error)
             return None
@@ -92,9 +91,9 @@ def close_gone(
         return None
 
     def settle_rest() -> None:
-        with connect() as db:
+        with closing(backend.open()) as store:
             try:
-                _settle(db, sfn, list(_still_pending(db, rest)))
+                _settle(store, sfn, list(_still_pending(store, rest)))
             except AwsUnavailable as error:
                 log.warning("checking pending requests' executions stopped (%s); the upkeep will go on", error)
 
@@ -103,8 +102,8 @@ def close_gone(
     return thread
 
 
-def _still_pending(db: sqlite3.Connection, rows: list[sqlite3.Row]) -> Iterator[sqlite3.Row]:
-    for row in rows:
-        current = store.get(db, row["id"])
-        if current is not None and current["state"] == states.PENDING:
+def _still_pending(store: Store, requests: list[ApprovalRequest]) -> Iterator[ApprovalRequest]:
+    for request in requests:
+        current = store.get_request(request.id)
+        if current is not None and current.state == states.PENDING:
             yield current

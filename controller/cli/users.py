@@ -13,19 +13,20 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
+from contextlib import closing
 
 from controller.access import credentials
 from controller.approval import policy
 from controller.core import text
 from controller.core.config import ConfigurationError, settings
-from controller.storage import db, store
+from controller.storage.backends import backend_for
+from controller.storage.interface import Store
 
 ROLES = ("approver", "viewer")
 NAME_LIMIT = 100  # the approver field's limit: the name is recorded as the approver
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `users` command and its subcommands to the main parser."""
     users = commands.add_parser("users", help="manage who may sign in (the database is CONTROLLER_DATABASE)")
     actions = users.add_subparsers(dest="action", required=True)
@@ -85,52 +86,51 @@ def _new_password(name: str) -> str:
     return credentials.hash_password(password)
 
 
-def _existing(connection: Any, name: str) -> str:
+def _existing(store: Store, name: str) -> str:
     """Return the stored name of the user this name designates (whatever its case or form)."""
-    row = store.user(connection, name)
-    if row is None:
+    user = store.user(name)
+    if user is None:
         raise ConfigurationError(f"There is no user {name}.")
-    stored: str = row["name"]
-    return stored
+    return user.name
 
 
-def _add(connection: Any, name: str, role: str, groups: list[str]) -> str:
+def _add(store: Store, name: str, role: str, groups: list[str]) -> str:
     name = check_name(name)
     check_groups(groups)
-    taken = store.user(connection, name)
+    taken = store.user(name)
     if taken is not None:
         raise ConfigurationError(
-            f"There is already a user {taken['name']} (names differing only in case or form are one name);"
-            f" `users token {taken['name']}` issues a new token."
+            f"There is already a user {taken.name} (names differing only in case or form are one name);"
+            f" `users token {taken.name}` issues a new token."
         )
     password_hash, token = _new_password(name), credentials.new_token()
-    if not store.add_user(connection, name, role, password_hash, credentials.hash_token(token), groups):
+    if not store.add_user(name, role, password_hash, credentials.hash_token(token), groups):
         raise ConfigurationError(f"There is already a user {name}.")
     member = f", in {', '.join(sorted(set(groups)))}" if groups else ""
     print(f"Added {name} as {role}{member}. Sign-in is now required. Their API token (shown once):")
     return token
 
 
-def _token(connection: Any, name: str) -> str:
-    name, token = _existing(connection, name), credentials.new_token()
-    if not store.replace_token(connection, name, credentials.hash_token(token)):
+def _token(store: Store, name: str) -> str:
+    name, token = _existing(store, name), credentials.new_token()
+    if not store.replace_token(name, credentials.hash_token(token)):
         raise ConfigurationError(f"There is no user {name}.")
     print(f"New API token for {name}; the previous one no longer works, and their page sessions ended:")
     return token
 
 
-def _passwd(connection: Any, name: str) -> None:
-    name = _existing(connection, name)
-    if not store.replace_password(connection, name, _new_password(name)):
+def _passwd(store: Store, name: str) -> None:
+    name = _existing(store, name)
+    if not store.replace_password(name, _new_password(name)):
         raise ConfigurationError(f"There is no user {name}.")
     print(f"New password for {name}; every page session of theirs ended.")
 
 
-def _remove(connection: Any, name: str) -> None:
-    name = _existing(connection, name)
-    if not store.remove_user(connection, name):
+def _remove(store: Store, name: str) -> None:
+    name = _existing(store, name)
+    if not store.remove_user(name):
         raise ConfigurationError(f"There is no user {name}.")
-    left = store.has_users(connection)
+    left = store.has_users()
     print(
         f"Removed {name}; their page sessions ended."
         + (
@@ -142,8 +142,8 @@ def _remove(connection: Any, name: str) -> None:
     )
 
 
-def _local_mode(connection: Any) -> None:
-    if not store.reopen(connection):
+def _local_mode(store: Store) -> None:
+    if not store.reopen():
         raise ConfigurationError("Users exist: remove them all first (`users list` names them).")
     print(
         "Local mode: with no users, a controller that listens on loopback only, without CONTROLLER_ALLOWED_HOSTS"
@@ -151,39 +151,35 @@ def _local_mode(connection: Any) -> None:
     )
 
 
-def _run(connection: Any, args: argparse.Namespace) -> None:
+def _run(store: Store, args: argparse.Namespace) -> None:
     if args.action == "add":
-        print(_add(connection, args.name, args.role, args.group), flush=True)
+        print(_add(store, args.name, args.role, args.group), flush=True)
     elif args.action == "groups":
         check_groups(args.groups)
-        name = _existing(connection, args.name)
-        if not store.set_groups(connection, name, args.groups):
+        name = _existing(store, args.name)
+        if not store.set_groups(name, args.groups):
             raise ConfigurationError(f"There is no user {name}.")
         print(f"{name} is in {', '.join(sorted(set(args.groups))) or 'no group'}.")
     elif args.action == "token":
-        print(_token(connection, args.name), flush=True)
+        print(_token(store, args.name), flush=True)
     elif args.action == "passwd":
-        _passwd(connection, args.name)
+        _passwd(store, args.name)
     elif args.action == "remove":
-        _remove(connection, args.name)
+        _remove(store, args.name)
     elif args.action == "local-mode":
-        _local_mode(connection)
+        _local_mode(store)
     else:
-        for row in store.users(connection):
-            groups = ",".join(store.groups_of(row)) or "-"
-            print(f"{row['name']}\t{row['role']}\t{groups}\tadded {row['created_at']}")
+        for user in store.users():
+            print(f"{user.name}\t{user.role}\t{','.join(user.groups) or '-'}\tadded {user.created_at}")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run a users subcommand on the configured database; return the exit status."""
     try:
-        path = settings()["DATABASE"]
-        db.init_db(path)
-        connection = db.connect(path)
-        try:
-            _run(connection, args)
-        finally:
-            connection.close()
+        backend = backend_for(settings())
+        backend.migrate()
+        with closing(backend.open()) as store:
+            _run(store, args)
     except ConfigurationError as error:
         print(f"controller users: {error}", file=sys.stderr)
         return 1

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 
@@ -15,12 +14,12 @@ class ApprovalError(Exception):
     code = "InternalError"
     headers: dict[str, str] = {}  # noqa: RUF012 (subclasses replace it, never change it)
 
-    def __init__(self, message: str, **details: Any) -> None:
+    def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """Return the error as the API shows it: {"error": code, "message": text, ...details}."""
         return {"error": self.code, "message": self.message, **self.details}
 
@@ -62,7 +61,7 @@ class AlreadyApproved(ApprovalError):
     status, code = 409, "AlreadyApproved"
 
 
-class AmbiguousRequest(ApprovalError):
+class SeveralPending(ApprovalError):
     status, code = 409, "SeveralPending"
 
 
@@ -106,9 +105,9 @@ def register_error_handlers(app: Flask) -> None:
     """Answer every error as JSON: {"error": code, "message": text, ...details}."""
 
     @app.errorhandler(ApprovalError)
-    def approval_error(error: ApprovalError) -> Any:
+    def approval_error(error: ApprovalError) -> ResponseReturnValue:
         return jsonify(error.as_dict()), error.status, error.headers
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Any:
-        return jsonify(error=error.name.replace(" ", ""), message=error.description), error.code
+    def http_error(error: HTTPException) -> ResponseReturnValue:
+        return jsonify(error=error.name.replace(" ", ""), message=error.description), error.code or 500

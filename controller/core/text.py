@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
 
 from markupsafe import Markup
 
@@ -24,7 +23,7 @@ def has_hidden(text: str) -> bool:
     return HIDDEN.search(text) is not None
 
 
-def neutralised(value: Any) -> Any:
+def neutralised(value: object) -> object:
     """Return text with its hidden characters replaced by a visible mark; other values as they are."""
     if isinstance(value, str) and not isinstance(value, Markup):
         return HIDDEN.sub(REPLACEMENT, value)

@@ -10,28 +10,44 @@ sign-in and the pages that need no AWS.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import boto3
 from botocore.config import Config
 from flask import Flask, current_app
 
+from controller.core.config import ConfigurationError
 from controller.core.errors import AwsUnavailable
 from controller.core.metrics import Metrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 SLOT_WAIT_SECONDS = 0.1  # how long a request waits for an AWS slot before it answers without AWS
 LONG_POLL_MARGIN_SECONDS = 5  # the background's long poll is answered at most this long after its wait ends
 
 
-def aws_slots(config: dict[str, Any]) -> int:
+class Clients(TypedDict):
+    """The controller's AWS clients, by service name (a client is thread-safe: every thread shares them).
+
+    The long-poll client is the background pull's only: its read timeout covers the poll's wait.
+    """
+
+    sqs: SQSClient
+    stepfunctions: SFNClient
+    sqs_long_poll: SQSClient
+
+
+def aws_slots(config: Mapping[str, Any]) -> int:
     """Return how many request threads may wait on AWS at once: half of them, so the rest always answer."""
     threads: int = config["THREADS"]
     return max(1, threads // 2)
 
 
-def _client_config(config: dict[str, Any], read_timeout: float) -> Config:
+def _client_config(config: Mapping[str, Any], read_timeout: float) -> Config:
     return Config(
         retries={"mode": "standard", "total_max_attempts": config["AWS_MAX_ATTEMPTS"]},
         connect_timeout=config["AWS_CONNECT_TIMEOUT_SECONDS"],
@@ -39,40 +55,40 @@ def _client_config(config: dict[str, Any], read_timeout: float) -> Config:
     )
 
 
-def make_clients(config: dict[str, Any], metrics: Metrics) -> dict[str, Any]:
-    """Return {"sqs", "stepfunctions", "sqs_long_poll"} clients for the configured stack, each call counted.
-
-    The long-poll client is the background pull's only: its read timeout covers the poll's wait.
-    """
-    session_args: dict[str, Any] = {"region_name": config.get("AWS_REGION")}
+def make_clients(config: Mapping[str, Any], metrics: Metrics) -> Clients:
+    """Return the clients for the configured stack, each call counted in metrics (no call is made)."""
+    session_args: dict[str, str | None] = {"region_name": config.get("AWS_REGION")}
     if config.get("CONFIG_SOURCE") == "emulator":
         # the emulator accepts any credentials; real ones must never be sent to it
         session_args.update(aws_access_key_id="emulator", aws_secret_access_key="emulator")
     session = boto3.session.Session(**session_args)
+    if session.region_name is None:  # boto3 would raise NoRegionError, with a traceback, at the first client
+        raise ConfigurationError("No AWS region is configured: set AWS_REGION (the queue URL names none).")
     endpoint = config.get("AWS_ENDPOINT_URL")
     short = _client_config(config, config["AWS_READ_TIMEOUT_SECONDS"])
     long_poll = _client_config(
         config, config["AWS_READ_TIMEOUT_SECONDS"] + config["PULL_WAIT_SECONDS"] + LONG_POLL_MARGIN_SECONDS
     )
-    clients = {
-        "sqs": session.client("sqs", endpoint_url=endpoint, config=short),
-        "stepfunctions": session.client("stepfunctions", endpoint_url=endpoint, config=short),
-        "sqs_long_poll": session.client("sqs", endpoint_url=endpoint, config=long_poll),
-    }
-    for name, made in clients.items():
-        metrics.watch_aws(name.removesuffix("_long_poll"), made.meta.events)  # the long poll is SQS too
+    clients = Clients(
+        sqs=session.client("sqs", endpoint_url=endpoint, config=short),
+        stepfunctions=session.client("stepfunctions", endpoint_url=endpoint, config=short),
+        sqs_long_poll=session.client("sqs", endpoint_url=endpoint, config=long_poll),
+    )
+    metrics.watch_aws("sqs", clients["sqs"].meta.events)
+    metrics.watch_aws("stepfunctions", clients["stepfunctions"].meta.events)
+    metrics.watch_aws("sqs", clients["sqs_long_poll"].meta.events)  # the long poll is SQS too
     return clients
 
 
-def clients_of(app: Flask) -> dict[str, Any]:
-    """Return the app's clients, by service name."""
-    clients: dict[str, Any] = app.extensions["aws"]
+def clients_of(app: Flask) -> Clients:
+    """Return the app's clients."""
+    clients: Clients = app.extensions["aws"]
     return clients
 
 
-def client(service: str) -> Any:
-    """Return the current app's client for "sqs" or "stepfunctions"."""
-    return clients_of(current_app)[service]
+def stepfunctions() -> SFNClient:
+    """Return the current app's Step Functions client."""
+    return clients_of(current_app)["stepfunctions"]
 
 
 @contextmanager

@@ -8,18 +8,19 @@
 - a write to the store every few seconds, so that a store that cannot be written stops the pull
   before it receives anything (the pull then writes again before each receive, until one works).
 
-Each loop has its own SQLite connection, closed when the loop ends, and uses the app's boto3 clients (thread-safe), so a
-fault injected into a client or a crash inside one shows as it would in a request.
+Each loop has its own store (an SQLite connection), closed when the loop ends, and uses the
+app's boto3 clients (thread-safe), so a fault injected into a client or a crash inside one shows
+as it would in a request.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from typing import Any
 
 from flask import Flask
@@ -28,7 +29,9 @@ from controller.approval import decisions, executions, inbox, notify
 from controller.core.errors import AwsUnavailable, StoreUnavailable
 from controller.core.metrics import Metrics
 from controller.service.aws import clients_of
-from controller.storage import db, store
+from controller.storage.context import backend_of
+from controller.storage.interface import Store
+from controller.storage.records import ApprovalRequest
 
 log = logging.getLogger(__name__)
 UPKEEP_SECONDS = 1.0
@@ -40,11 +43,12 @@ STORE_RETRY_CAP_SECONDS = 5.0
 
 
 class Background:
-    """Threads that keep the database in line with AWS while the server runs."""
+    """Threads that keep the store in line with AWS while the server runs."""
 
     def __init__(self, app: Flask) -> None:
         self.config = app.config
         self.clients = clients_of(app)
+        self.backend = backend_of(app)
         self.metrics: Metrics = app.extensions["metrics"]
         self.stopped = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -55,7 +59,7 @@ class Background:
     def start(self) -> None:
         # a long poll paces itself; without one, a short pause keeps the loop from spinning
         pull_pause = 0.0 if self.config["PULL_WAIT_SECONDS"] else 0.1
-        loops: list[tuple[str, Callable[[sqlite3.Connection], None], float]] = [("pull", self._pull_once, pull_pause)]
+        loops: list[tuple[str, Callable[[Store], None], float]] = [("pull", self._pull_once, pull_pause)]
         loops.append(("upkeep", self._upkeep_once, UPKEEP_SECONDS))
         if self.config["NOTIFY_WEBHOOK_URL"]:
             loops.append(("notify", self._notify_once, NOTIFY_SECONDS))
@@ -69,22 +73,22 @@ class Background:
     def stop(self) -> None:
         """Ask every loop to end after its current step (a long poll ends within PULL_WAIT_SECONDS).
 
-        Each loop closes its connection as it ends; a liveness check closes its own when it is done.
+        Each loop closes its store as it ends; a liveness check closes its own when it is done.
         """
         self.stopped.set()
         self.liveness_pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self, name: str, step: Callable[[sqlite3.Connection], None], pause: float) -> None:
+    def _run(self, name: str, step: Callable[[Store], None], pause: float) -> None:
         """Repeat step until stopped; when AWS or the store fails, wait longer each time, up to 30 s.
 
         A store that fails is tried again within STORE_RETRY_CAP_SECONDS: trying costs one local write,
         and everything resumes that much sooner once it recovers. Its failure is logged where it is met.
         """
         retry = 0.0
-        with db.connection(self.config["DATABASE"]) as connection:
+        with closing(self.backend.open()) as store:
             while not self.stopped.is_set():
                 try:
-                    step(connection)
+                    step(store)
                     self.metrics.loop_succeeded(name)
                     retry = 0.0
                 except StoreUnavailable:
@@ -97,38 +101,38 @@ class Background:
                     log.exception("background %s failed; trying again in %.0f s", name, retry)
                 self.stopped.wait(pause + retry)
 
-    def _pull_once(self, connection: sqlite3.Connection) -> None:
-        inbox.pull_configured(connection, self.clients["sqs_long_poll"], self.config, self.config["PULL_WAIT_SECONDS"])
-        inbox.check_dead_letters(connection, self.clients["sqs"], self.config, self.dead_letters)
+    def _pull_once(self, store: Store) -> None:
+        inbox.pull_configured(store, self.clients["sqs_long_poll"], self.config, self.config["PULL_WAIT_SECONDS"])
+        inbox.check_dead_letters(store, self.clients["sqs"], self.config, self.dead_letters)
 
-    def _settle(self, row: Any) -> bool:
+    def _settle(self, request: ApprovalRequest) -> bool:
         """Check one request's execution; False when AWS could not say (it is checked again later)."""
         try:
-            with db.connection(self.config["DATABASE"]) as connection:
-                executions.settle_pending(connection, self.clients["stepfunctions"], row)
+            with closing(self.backend.open()) as store:
+                executions.settle_pending(store, self.clients["stepfunctions"], request)
         except AwsUnavailable as error:
-            log.warning("liveness check of %s: %s", row["id"], error.message)
+            log.warning("liveness check of %s: %s", request.id, error.message)
             return False
         return True
 
-    def _upkeep_once(self, connection: sqlite3.Connection) -> None:
+    def _upkeep_once(self, store: Store) -> None:
         """Each part on its own: a request AWS cannot answer for must not hold up the others or the rest."""
         if time.monotonic() >= self.next_probe:
             self.next_probe = time.monotonic() + STORE_PROBE_SECONDS
-            store.probe(connection)
-        stale = store.stale(connection, self.config["LIVENESS_CHECK_SECONDS"], LIVENESS_BATCH)
+            store.probe()
+        stale = store.stale(self.config["LIVENESS_CHECK_SECONDS"], LIVENESS_BATCH)
         checked = list(self.liveness_pool.map(self._settle, stale))
-        decisions.resume_claims(connection, self.clients["stepfunctions"], self.config["CLAIM_STALE_SECONDS"])
-        store.expire_overdue(connection)
-        store.forget_events(connection, inbox.EVENTS_KEPT)
+        decisions.resume_claims(store, self.clients["stepfunctions"], self.config["CLAIM_STALE_SECONDS"])
+        store.expire_overdue()
+        store.forget_events(inbox.EVENTS_KEPT)
         if stale and not any(checked):
             raise AwsUnavailable("no liveness check got an answer")  # back off, as for the other loops
 
-    def _notify_once(self, connection: sqlite3.Connection) -> None:
-        notify.send_due(connection, self.config["NOTIFY_WEBHOOK_URL"], page_url(self.config))
+    def _notify_once(self, store: Store) -> None:
+        notify.send_due(store, self.config["NOTIFY_WEBHOOK_URL"], page_url(self.config))
 
 
-def page_url(config: Any) -> str:
+def page_url(config: Mapping[str, Any]) -> str:
     """Return the approver page's address for links: PUBLIC_URL, else the address the server binds."""
     if config["PUBLIC_URL"]:
         return str(config["PUBLIC_URL"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import resource
 import time
+from contextlib import closing
 from typing import Any
 
 from flask import Flask
@@ -14,7 +15,7 @@ from controller.approval import decisions, restart
 from controller.core.config import ConfigurationError
 from controller.service.aws import clients_of
 from controller.service.background import Background
-from controller.storage import db
+from controller.storage.context import backend_of
 
 SERVER_BODY_CAP_BYTES = 16 * 1024 * 1024
 FILES_BESIDES_CONNECTIONS = 64  # the database, its journal, AWS connections, logs
@@ -62,17 +63,17 @@ def _allow_open_files(connection_limit: int) -> None:
 
 
 def prepare_to_serve(app: Flask) -> Background | None:
-    """Finish decisions a crash left claimed, close pending requests whose executions are gone, then start
-    the background work unless it is turned off.
+    """Bring the store's schema up to date, finish decisions a crash left claimed, close pending requests
+    whose executions are gone, then start the background work unless it is turned off.
 
-    If AWS is down, the claims are finished later by the background upkeep (or by /pending).
+    ConfigurationError when the store cannot be served. If AWS is down, the claims are
+    finished later by the background upkeep (or by /pending).
     """
-    sfn = clients_of(app)["stepfunctions"]
-    with db.connection(app.config["DATABASE"]) as connection:
-        decisions.resume_claims(connection, sfn, older_than_seconds=0)
-    restart.close_gone(
-        lambda: db.connection(app.config["DATABASE"]), sfn, from_emulator=app.config["CONFIG_SOURCE"] == "emulator"
-    )
+    backend, sfn = backend_of(app), clients_of(app)["stepfunctions"]
+    backend.migrate()
+    with closing(backend.open()) as store:
+        decisions.resume_claims(store, sfn, older_than_seconds=0)
+    restart.close_gone(backend, sfn, from_emulator=app.config["CONFIG_SOURCE"] == "emulator")
     if not app.config["BACKGROUND"]:
         return None
     background = Background(app)

@@ -1,4 +1,4 @@
-"""SQLite storage: a connection per unit of work, closed when it ends, and a schema that upgrades in place.
+"""SQLite connections, and a schema that upgrades in place.
 
 The schema is the ordered SQL files in migrations/; `PRAGMA user_version` records how many
 have been applied. Each start applies the missing ones in one transaction.
@@ -22,11 +22,9 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from flask import Flask, current_app, g
-
 from controller.core.config import ConfigurationError
 from controller.core.errors import StoreUnavailable
-from controller.storage.clock import now as now  # the stores' clock, which callers still take from here
+from controller.storage.records import now
 
 log = logging.getLogger(__name__)
 # SQLite's own words for a file or disk that fails, as opposed to a query that is wrong
@@ -192,31 +190,6 @@ def connect(path: str) -> Connection:
 
 
 @contextmanager
-def connection(path: str) -> Iterator[Connection]:
-    """Open a connection for one unit of work (a bulk decision's id, a background loop) and close it after."""
-    opened = connect(path)
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-def get_db() -> Connection:
-    """Return the connection the current request uses, opened on first use and closed when the request ends."""
-    if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
-    opened: Connection = g.db
-    return opened
-
-
-def close_db(_error: BaseException | None = None) -> None:
-    """Close the request's connection, if it opened one."""
-    opened: sqlite3.Connection | None = g.pop("db", None)
-    if opened is not None:
-        opened.close()
-
-
-@contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[None]:
     """Run the block's statements as one transaction: all of them, or none after an error.
 
@@ -302,15 +275,16 @@ def _unusable(path: Path, error: BaseException) -> DatabaseUnusable:
     return DatabaseUnusable(f"The database {path} cannot be used ({cause}); {advice}.")
 
 
-def init_db(path: str) -> None:
-    """Create the database, or bring an older one up to date; DatabaseUnusable says why the file cannot be."""
+def init_db(path: str) -> int:
+    """Create the database, or bring an older one up to date, and return its version; DatabaseUnusable says why
+    the file cannot be."""
     where = Path(path)
     _refuse_emptied(where)
     try:
         where.parent.mkdir(parents=True, exist_ok=True)
         connection = connect(path)
         try:
-            migrate(connection)
+            return migrate(connection)
         finally:
             connection.close()
     except (sqlite3.Error, OSError, StoreUnavailable) as error:
@@ -341,9 +315,3 @@ def claim_serving(path: str) -> IO[str]:
     handle.write(f"pid {os.getpid()}\n")
     handle.flush()
     return handle
-
-
-def init_app(app: Flask) -> None:
-    """Bring the schema up to date; close each request's connection when its context ends."""
-    init_db(app.config["DATABASE"])
-    app.teardown_appcontext(close_db)

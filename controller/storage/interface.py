@@ -22,8 +22,11 @@ from controller.storage.records import (
     DecisionTimes,
     DueNotification,
     ExecutionStatus,
+    FollowUp,
+    FollowUpKind,
     NewRequest,
     NotificationCounts,
+    NotificationKind,
     PendingSummary,
     RequestQuery,
     SetAsideMessage,
@@ -119,22 +122,41 @@ class EventStore(Protocol):
 
 
 class NotificationStore(Protocol):
-    """Webhook notifications of new requests: delivered, retried or given up on, never dropped unseen."""
+    """Webhook notifications about requests (new, reminded, escalated): delivered, retried or given up on,
+    never dropped unseen; at most one of each kind per request."""
 
     def due_notifications(self, limit: int) -> list[DueNotification]:
         """Return the notifications to send now, with their request, the longest due first."""
         ...
 
-    def notification_sent(self, request_id: str) -> None:
-        """Record that the request's notification was delivered."""
+    def notification_sent(self, request_id: str, kind: NotificationKind = "new") -> None:
+        """Record that the request's notification of this kind was delivered."""
         ...
 
-    def notification_failed(self, request_id: str, error: str, retry_in_seconds: float | None) -> None:
+    def notification_failed(
+        self, request_id: str, error: str, retry_in_seconds: float | None, kind: NotificationKind = "new"
+    ) -> None:
         """Record a failed attempt: try again after retry_in_seconds, or give up when that is None."""
         ...
 
     def notification_counts(self) -> NotificationCounts:
         """Return how many notifications were delivered, failed for good, or still wait."""
+        ...
+
+    def due_follow_ups(self, limit: int) -> list[FollowUp]:
+        """Return the reminders and escalations whose time (NewRequest.remind_at, escalate_at) has come and that
+        were not taken yet, the longest due first; one whose request ended may be among them (take_follow_up
+        declines it)."""
+        ...
+
+    def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:
+        """Mark the request reminded (or escalated) if it is still pending and was not yet, in one atomic step with,
+        when notify, its notification queued, and for an escalation its change event; True if this call took it,
+        so that each is taken at most once per request whichever controller asks."""
+        ...
+
+    def withdraw_notification(self, request_id: str, kind: NotificationKind) -> None:
+        """Forget a notification not delivered yet, whose request ended before it could be sent."""
         ...
 
 

@@ -8,11 +8,22 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal, TypedDict
+
+from controller.core.digest import order_digest
+from controller.core.jsontypes import JSONObject
 
 Action = Literal["approve", "reject"]  # what an approver asks for; the state it leads to is in states.DECIDED_BY
 Change = Literal["stored", "changed"]  # what happened to a request, as /events names it
 Sort = Literal["waiting", "newest", "expiry", "total", "ended"]  # the orders a request list can come in
+FollowUpKind = Literal["reminder", "escalation"]  # what the upkeep sends about a request still waiting
+NotificationKind = Literal["new", "reminder", "escalation"]  # a new request's notification, or a follow-up's
+
+
+def now(after_seconds: float = 0) -> str:
+    """Return the current UTC time (or this many seconds on) as ISO 8601 in milliseconds, every timestamp's format."""
+    return (datetime.now(timezone.utc) + timedelta(seconds=after_seconds)).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -41,10 +52,20 @@ class NewRequest:
     id: str
     execution_arn: str
     task_token: str = field(repr=False)  # the key to the execution: never logged, never shown
-    order: dict[str, Any]
+    order: JSONObject
     requested_at: str
     expires_at: str
-    rule: dict[str, Any] | None = None  # the approval rule it is decided under, opaque here; None: any approver
+    rule: JSONObject | None = None  # the approval rule it is decided under, opaque here; None: any approver
+    remind_at: str | None = None  # when its rule has those who may decide reminded; None: never
+    escalate_at: str | None = None  # when its rule lets the escalation groups decide too; None: never
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A reminder or an escalation whose time has come for a request, not taken yet."""
+
+    request_id: str
+    kind: FollowUpKind
 
 
 @dataclass(frozen=True)
@@ -68,6 +89,26 @@ class ApprovalOutcome:
     claimed: ApprovalRequest | None = None
 
 
+class PublicRequest(TypedDict):
+    """What the API and the page show of a request, in this order: no task token, no bookkeeping."""
+
+    id: str
+    execution_arn: str
+    requested_at: str
+    expires_at: str
+    received_at: str
+    state: str
+    decision: Action | None
+    approver: str | None
+    comment: str | None
+    reason: str | None
+    decided_at: str | None
+    closed_reason: str | None
+    claimed_at: str | None
+    order: JSONObject
+    order_digest: str
+
+
 @dataclass(frozen=True)
 class ApprovalRequest:
     """A stored approval request: its order, its state, and the decision taken on it, if any."""
@@ -75,7 +116,7 @@ class ApprovalRequest:
     id: str
     execution_arn: str
     task_token: str = field(repr=False)  # kept for SendTaskSuccess/SendTaskFailure; public() leaves it out
-    order: dict[str, Any]
+    order: JSONObject
     requested_at: str
     expires_at: str
     received_at: str
@@ -86,9 +127,9 @@ class ApprovalRequest:
     closed_reason: str | None
     claimed_at: str | None
     final_execution: ExecutionStatus | None  # kept once the execution has ended: not shown
-    rule: dict[str, Any] | None = None  # the approval rule fixed when it was stored; not shown as such
+    rule: JSONObject | None = None  # the approval rule fixed when it was stored; not shown as such
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> PublicRequest:
         """Return what may be shown of the request: everything but the task token and the bookkeeping."""
         decision = self.decision
         return {
@@ -106,6 +147,7 @@ class ApprovalRequest:
             "closed_reason": self.closed_reason,
             "claimed_at": self.claimed_at,
             "order": self.order,
+            "order_digest": order_digest(self.order),  # what a decision names to say which order it saw
         }
 
 
@@ -121,10 +163,11 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class DueNotification:
-    """A webhook notification of a new request that is due to be sent, after `attempts` failed ones."""
+    """A webhook notification about a request that is due to be sent, after `attempts` failed ones."""
 
     request: ApprovalRequest
     attempts: int
+    kind: NotificationKind = "new"
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,9 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 from controller.core import states, text
 from controller.storage import db
-from controller.storage.clock import ago, now
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
     Approval,
@@ -26,20 +24,29 @@ from controller.storage.records import (
     DecisionTimes,
     DueNotification,
     ExecutionStatus,
+    FollowUp,
+    FollowUpKind,
     NewRequest,
     NotificationCounts,
+    NotificationKind,
     PendingSummary,
     RequestQuery,
     SetAsideMessage,
     StoredEvent,
     User,
     audit_event_from,
+    now,
     request_from,
     user_from,
 )
 
 # seconds from a request being stored to its decision, over approval_requests' columns
 TIME_TO_DECISION = "(julianday(decided_at) - julianday(received_at)) * 86400.0"
+# the columns of a request that say when each follow-up is due and when it was taken
+FOLLOW_UP_COLUMNS: dict[FollowUpKind, tuple[str, str]] = {
+    "reminder": ("remind_at", "reminded_at"),
+    "escalation": ("escalate_at", "escalated_at"),
+}
 ENDED_AT = f"COALESCE(decided_at, CASE state WHEN '{states.EXPIRED}' THEN expires_at ELSE checked_at END)"
 ORDER_TOTAL = "json_extract(order_json, '$.total')"
 ORDER_BY = {
@@ -116,7 +123,8 @@ class SqliteStore:
         with db.transaction(self.connection):
             cursor = self.connection.execute(
                 "INSERT OR IGNORE INTO approval_requests (id, execution_arn, task_token, order_json, requested_at,"
-                " expires_at, received_at, checked_at, rule_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " expires_at, received_at, checked_at, rule_json, remind_at, escalate_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     request.id,
                     request.execution_arn,
@@ -127,6 +135,8 @@ class SqliteStore:
                     stamp,
                     stamp,
                     None if request.rule is None else json.dumps(request.rule),
+                    request.remind_at,
+                    request.escalate_at,
                 ),
             )
             stored = cursor.rowcount == 1
@@ -180,7 +190,7 @@ class SqliteStore:
         return _requests(
             self.connection.execute(
                 "SELECT * FROM approval_requests WHERE state = ? AND checked_at <= ? ORDER BY checked_at LIMIT ?",
-                (states.PENDING, ago(older_than_seconds), limit),
+                (states.PENDING, now(-older_than_seconds), limit),
             ).fetchall()
         )
 
@@ -232,7 +242,7 @@ class SqliteStore:
         return _requests(
             self.connection.execute(
                 "SELECT * FROM approval_requests WHERE state = ? AND claimed_at <= ?",
-                (states.DECIDING, ago(older_than_seconds)),
+                (states.DECIDING, now(-older_than_seconds)),
             ).fetchall()
         )
 
@@ -285,27 +295,33 @@ class SqliteStore:
 
     def due_notifications(self, limit: int) -> list[DueNotification]:
         rows = self.connection.execute(
-            "SELECT n.attempts, r.* FROM notifications n JOIN approval_requests r ON r.id = n.request_id"
+            "SELECT n.attempts, n.kind AS notification_kind, r.* FROM notifications n"
+            " JOIN approval_requests r ON r.id = n.request_id"
             " WHERE n.delivered_at IS NULL AND n.failed_at IS NULL AND n.next_attempt_at <= ?"
             " ORDER BY n.next_attempt_at LIMIT ?",
             (now(), limit),
         ).fetchall()
-        return [DueNotification(_request(row), row["attempts"]) for row in rows]
+        return [DueNotification(_request(row), row["attempts"], row["notification_kind"]) for row in rows]
 
-    def notification_sent(self, request_id: str) -> None:
-        self.connection.execute("UPDATE notifications SET delivered_at = ? WHERE request_id = ?", (now(), request_id))
+    def notification_sent(self, request_id: str, kind: NotificationKind = "new") -> None:
+        self.connection.execute(
+            "UPDATE notifications SET delivered_at = ? WHERE request_id = ? AND kind = ?", (now(), request_id, kind)
+        )
 
-    def notification_failed(self, request_id: str, error: str, retry_in_seconds: float | None) -> None:
+    def notification_failed(
+        self, request_id: str, error: str, retry_in_seconds: float | None, kind: NotificationKind = "new"
+    ) -> None:
         if retry_in_seconds is None:
             self.connection.execute(
-                "UPDATE notifications SET attempts = attempts + 1, last_error = ?, failed_at = ? WHERE request_id = ?",
-                (error, now(), request_id),
+                "UPDATE notifications SET attempts = attempts + 1, last_error = ?, failed_at = ?"
+                " WHERE request_id = ? AND kind = ?",
+                (error, now(), request_id, kind),
             )
             return
         self.connection.execute(
             "UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
-            " WHERE request_id = ?",
-            (error, ago(-retry_in_seconds), request_id),
+            " WHERE request_id = ? AND kind = ?",
+            (error, now(retry_in_seconds), request_id, kind),
         )
 
     def notification_counts(self) -> NotificationCounts:
@@ -314,6 +330,43 @@ class SqliteStore:
             " FROM notifications"
         ).fetchone()
         return NotificationCounts(delivered, failed, waiting)
+
+    # --- reminders and escalations --------------------------------------------------------------------
+
+    def due_follow_ups(self, limit: int) -> list[FollowUp]:
+        rows = self.connection.execute(
+            "SELECT id, 'reminder' AS kind, remind_at AS due FROM approval_requests"
+            " WHERE remind_at <= :now AND reminded_at IS NULL AND state = :pending"
+            " UNION ALL SELECT id, 'escalation', escalate_at FROM approval_requests"
+            " WHERE escalate_at <= :now AND escalated_at IS NULL AND state = :pending"
+            " ORDER BY due, id LIMIT :limit",
+            {"now": now(), "pending": states.PENDING, "limit": limit},
+        ).fetchall()
+        return [FollowUp(row["id"], row["kind"]) for row in rows]
+
+    def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:
+        due, taken = FOLLOW_UP_COLUMNS[kind]
+        stamp = now()
+        with db.transaction(self.connection):
+            cursor = self.connection.execute(
+                f"UPDATE approval_requests SET {taken} = ?"
+                f" WHERE id = ? AND state = ? AND {due} <= ? AND {taken} IS NULL",
+                (stamp, request_id, states.PENDING, stamp),
+            )
+            if cursor.rowcount != 1:
+                return False
+            if notify:
+                self.connection.execute(
+                    "INSERT INTO notifications (request_id, kind, next_attempt_at) VALUES (?, ?, ?)",
+                    (request_id, kind, stamp),
+                )
+        return True
+
+    def withdraw_notification(self, request_id: str, kind: NotificationKind) -> None:
+        self.connection.execute(
+            "DELETE FROM notifications WHERE request_id = ? AND kind = ? AND delivered_at IS NULL",
+            (request_id, kind),
+        )
 
     # --- users and sign-in failures ------------------------------------------------------------------
 
@@ -373,7 +426,7 @@ class SqliteStore:
     def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
         self.connection.execute(
             "INSERT INTO sessions (secret_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            (secret_hash, name, now(), ago(-lifetime_seconds)),
+            (secret_hash, name, now(), now(lifetime_seconds)),
         )
 
     def session_user(self, secret_hash: str) -> User | None:
@@ -408,7 +461,7 @@ class SqliteStore:
                 " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_failed_at = :now",
                 [{"key": key, "now": now()} for key in keys],
             )
-            lockout_ends = ago(-lockout_seconds)
+            lockout_ends = now(lockout_seconds)
             locked = self.connection.execute(
                 f"UPDATE sign_in_failures SET failures = 0, locked_until = ? WHERE key IN ({marks}) AND failures > ?",
                 (lockout_ends, *keys, max_attempts),
@@ -557,7 +610,7 @@ class SqliteStore:
         taken = self.connection.execute(
             "INSERT INTO leases (work, owner, expires_at) VALUES (:work, :owner, :ends) ON CONFLICT (work)"
             " DO UPDATE SET owner = :owner, expires_at = :ends WHERE owner = :owner OR expires_at <= :now",
-            {"work": work, "owner": owner, "ends": ago(-seconds), "now": stamp},
+            {"work": work, "owner": owner, "ends": now(seconds), "now": stamp},
         )
         return taken.rowcount == 1
 
@@ -588,12 +641,7 @@ class SqliteBackend:
         self.path = path
 
     def migrate(self) -> int:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = db.connect(self.path)
-        try:
-            return db.migrate(connection)
-        finally:
-            connection.close()
+        return db.init_db(self.path)
 
     def open(self) -> SqliteStore:
         return SqliteStore(db.connect(self.path))

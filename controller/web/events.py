@@ -1,8 +1,8 @@
 """GET /events: a Server-Sent Events stream of requests being stored and changing state.
 
-The stream reads the request_events table, which triggers fill on every change, so it sees
+The stream reads the store's event log, which records every change, so it sees
 what the background worker, another request or another thread did. Each event's id is its
-number in that table: a browser that reconnects sends Last-Event-ID and misses nothing that
+number in that log: a browser that reconnects sends Last-Event-ID and misses nothing that
 is still kept. A stream ends after a while and the browser reconnects, so no server thread
 is held for long. Streams hold server threads, so they are limited overall and per caller (a
 user, or in local mode an address); a heartbeat every few seconds finds a client that went away,
@@ -15,15 +15,15 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from contextlib import closing
 
 from flask import Blueprint, Flask, Response, current_app, request, stream_with_context
 
 from controller.access import auth
 from controller.core.errors import InvalidInput, TooManyStreams
 from controller.service.aws import aws_slots
-from controller.storage import store
-from controller.storage.db import connection, get_db
+from controller.storage.context import backend_of, get_store
+from controller.storage.interface import Backend
 
 bp = Blueprint("events", __name__)
 POLL_SECONDS = 0.1
@@ -36,33 +36,33 @@ def _start_after() -> int:
     """Return the last event the client has: Last-Event-ID or ?after=, else now (only new events)."""
     raw = request.headers.get("Last-Event-ID") or request.args.get("after")
     if raw is None:
-        return store.event_range(get_db())[1]
+        return get_store().event_range()[1]
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise InvalidInput("Last-Event-ID and 'after' must be an event number.")
     return int(raw)
 
 
-def _frame(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+def _frame(event: str, data: dict[str, str], event_id: int | None = None) -> str:
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-def stream(database: str, after: int, seconds: float = STREAM_SECONDS) -> Iterator[str]:
+def stream(backend: Backend, after: int, seconds: float = STREAM_SECONDS) -> Iterator[str]:
     """Yield SSE frames for the changes after event `after`, for `seconds`."""
-    with connection(database) as db:  # closed when the stream ends or the client goes
+    with closing(backend.open()) as store:  # closed when the stream ends or the client goes
         yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
-        oldest, newest = store.event_range(db)
+        oldest, newest = store.event_range()
         if after > newest or (oldest and after < oldest - 1):
             # older than what is kept, or from another database: the page must reload its lists
             yield _frame("reset", {"reason": "the events since the last one seen are not kept; reload the lists"})
             after = newest
         deadline, quiet_since = time.monotonic() + seconds, time.monotonic()
         while time.monotonic() < deadline:
-            rows = store.events_after(db, after)
-            for row in rows:
-                after = row["seq"]
-                yield _frame(row["kind"], {"id": row["request_id"], "state": row["state"]}, after)
-            if rows:
+            events = store.events_after(after)
+            for event in events:
+                after = event.seq
+                yield _frame(event.kind, {"id": event.request_id, "state": event.state}, after)
+            if events:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
                 yield ": still here\n\n"  # a comment: finds a gone client, and keeps proxies from closing the stream
@@ -116,7 +116,7 @@ def events() -> Response:
     def frames() -> Iterator[str]:
         open_streams.inc()
         try:
-            yield from stream(current_app.config["DATABASE"], after)
+            yield from stream(backend_of(current_app), after)
         finally:
             open_streams.dec()
             slots.give_back(caller)

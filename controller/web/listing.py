@@ -1,37 +1,36 @@
-"""What the JSON API and the page both show, read the same way for both: the requests after a
-refresh from AWS, and executions' statuses, with AWS being unreachable turned into warnings."""
+"""What the JSON API and the page both show, read the same way for both: the requests after catching
+up with AWS, and executions' statuses, with AWS being unreachable turned into warnings."""
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
+from dataclasses import asdict
 
 from flask import current_app
 
 from controller.approval import executions, inbox
 from controller.core.errors import AwsUnavailable, StoreUnavailable
 from controller.service import aws
-from controller.storage import store
-from controller.storage.db import get_db
+from controller.storage.context import backend_of, get_store
 from controller.storage.interface import Store
-from controller.storage.sqlite import SqliteBackend
+from controller.storage.records import ApprovalRequest
 from controller.web.finding import Finding
 
 RECENT_SHOWN = 10
 
 
-def refresh() -> list[str]:
-    """Bring the stored requests up to date with AWS; return warnings for the reader when that failed."""
+def refresh_warnings() -> list[str]:
+    """Catch the stored requests up with AWS; return the warnings a reader sees when that failed."""
+    clients, store = aws.clients_of(current_app), get_store()
     dead_letters: inbox.DeadLetters = current_app.extensions["dead_letters"]
     warnings = []
     try:
         with aws.slot():
-            inbox.refresh(get_db(), aws.clients_of(current_app), current_app.config, dead_letters)
+            inbox.catch_up(store, clients["sqs"], clients["stepfunctions"], current_app.config, dead_letters)
     except AwsUnavailable as error:
         warnings.append(f"Showing stored requests only; AWS could not be reached: {error.message}")
     except StoreUnavailable:
         pass  # said below, from the store's health, whichever thread met the failure
-    failure = store.failure(get_db())
+    failure = store.failure()
     if failure:
         warnings.append(
             f"The store is failing ({failure}): decisions are refused, and new requests wait on the queue"
@@ -45,7 +44,7 @@ def refresh() -> list[str]:
     return warnings
 
 
-def dead_letters() -> dict[str, Any] | None:
+def dead_letters() -> dict[str, int | str | None] | None:
     """Return what the last look at the dead-letter queue found; None when there is none to look at."""
     if not current_app.config.get("DEAD_LETTER_QUEUE_URL"):
         return None
@@ -53,36 +52,28 @@ def dead_letters() -> dict[str, Any] | None:
     return seen.shown()
 
 
-def execution_status(db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+def execution_status(store: Store, request: ApprovalRequest) -> dict[str, str | None]:
     """Return the request's execution status; status None and a warning when AWS could not be asked."""
     try:
         with aws.slot():
-            return executions.status_of(db, aws.client("stepfunctions"), row)
+            return asdict(executions.status_of(store, aws.stepfunctions(), request))
     except AwsUnavailable as error:
         return {"status": None, "error": None, "cause": None, "warning": error.message}
 
 
-def recent_outcomes(db: sqlite3.Connection) -> list[dict[str, Any]]:
+def recent_outcomes(store: Store) -> list[dict[str, object]]:
     """Return the latest ended requests as shown publicly, each with its execution's status."""
     return [
-        {**store.public(row), "execution": execution_status(db, row)} for row in store.recent_ended(db, RECENT_SHOWN)
+        {**request.public(), "execution": execution_status(store, request)}
+        for request in store.recent_ended(RECENT_SHOWN)
     ]
 
 
 def open_store() -> Store:
-    """Return a store of the app's database for one view; the caller closes it."""
-    return SqliteBackend(current_app.config["DATABASE"]).open()
+    """Return a store of the app's backend for one view; the caller closes it."""
+    return backend_of(current_app).open()
 
 
-def find_pending(db: sqlite3.Connection, found: Finding) -> tuple[list[sqlite3.Row], int]:
-    """Return one page of the pending requests the URL asks for, and how many match in all.
-
-    As rows, which the approval rules still read (quorum.shown), until the callers move to the store's records.
-    """
-    opened = open_store()
-    try:
-        page, matched = opened.find_requests(found.query, found.per, found.offset), opened.count_requests(found.query)
-    finally:
-        opened.close()
-    rows = [store.get(db, request.id) for request in page]
-    return [row for row in rows if row is not None], matched
+def find_pending(store: Store, found: Finding) -> tuple[list[ApprovalRequest], int]:
+    """Return one page of the pending requests the URL asks for, and how many match in all."""
+    return store.find_requests(found.query, found.per, found.offset), store.count_requests(found.query)

@@ -16,10 +16,9 @@ own forms carry a per-session token besides.
 from __future__ import annotations
 
 import secrets
-from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request, session
+from flask import Flask, Response, current_app, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from controller.core.errors import CrossSiteRequest, UnknownHost
@@ -91,7 +90,7 @@ def refuse_large_body() -> None:
         raise RequestEntityTooLarge(f"The body must be at most {current_app.config['MAX_BODY_BYTES']} bytes.")
 
 
-def secure_headers(response: Any) -> Any:
+def secure_headers(response: Response) -> Response:
     """Put the security headers on every response: pages, JSON, errors and static files."""
     response.headers.update(HEADERS)
     return response

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from controller.access import auth
 from controller.core.errors import TooManyAttempts
@@ -24,13 +24,13 @@ def _next_page() -> str:
 
 
 @bp.get("/signin")
-def sign_in_form() -> Any:
+def sign_in_form() -> ResponseReturnValue:
     """Show the sign-in form (the page redirects here while no one is signed in)."""
     return render_template("signin.html", next=_next_page(), name="")
 
 
 @bp.post("/signin")
-def sign_in() -> Any:
+def sign_in() -> ResponseReturnValue:
     """Check a name and password; sign the browser session in, or say why not (429 while locked out)."""
     if not csrf_ok():
         return render_template("refused.html"), 403
@@ -47,7 +47,7 @@ def sign_in() -> Any:
 
 
 @bp.post("/signout")
-def sign_out() -> Any:
+def sign_out() -> ResponseReturnValue:
     """End the user's page sessions, on this browser and every other."""
     if csrf_ok():
         auth.end_sessions()
@@ -55,7 +55,7 @@ def sign_out() -> Any:
 
 
 @bp.get("/health")
-def health() -> Any:
+def health() -> ResponseReturnValue:
     """Say whether the controller answers and its store can be written (no identity needed; nothing about requests)."""
     noted = db.health(current_app.config["DATABASE"])
     if noted.failure:

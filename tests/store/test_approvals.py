@@ -6,8 +6,8 @@ import threading
 from dataclasses import replace
 
 from controller.core import states
-from controller.storage.records import Approval, Decision
-from harness.store_records import at, new_request
+from controller.storage.records import Approval, Decision, now
+from harness.store_records import new_request
 
 RULE = {"name": "large orders", "approvals": 2, "groups": ["finance"]}
 
@@ -29,11 +29,11 @@ def test_a_requests_rule_reads_back_as_stored_and_none_without_one(store):
 def test_approvals_are_recorded_once_per_person_until_the_last_one_claims_the_request(store):
     request = _under_rule(store)
 
-    first = store.add_approval(request.id, Approval("alice", at(0), "checked"), required=2)
-    again = store.add_approval(request.id, Approval("alice", at(0)), required=2)
+    first = store.add_approval(request.id, Approval("alice", now(), "checked"), required=2)
+    again = store.add_approval(request.id, Approval("alice", now()), required=2)
     pending = store.get_request(request.id)
-    last = store.add_approval(request.id, Approval("carol", at(0), "fine"), required=2)
-    late = store.add_approval(request.id, Approval("dave", at(0)), required=2)
+    last = store.add_approval(request.id, Approval("carol", now(), "fine"), required=2)
+    late = store.add_approval(request.id, Approval("dave", now()), required=2)
 
     assert (first.result, first.claimed, again.result, pending.state) == ("recorded", None, "duplicate", "pending")
     assert last.result == "claimed"
@@ -46,21 +46,21 @@ def test_an_approval_of_an_unknown_or_ended_request_is_not_recorded(store):
     request = _under_rule(store)
     store.claim(request.id, Decision("reject", "carol", reason="no"))
 
-    assert store.add_approval("no-such-request", Approval("alice", at(0)), required=1).result == "not pending"
-    assert store.add_approval(request.id, Approval("alice", at(0)), required=1).result == "not pending"
+    assert store.add_approval("no-such-request", Approval("alice", now()), required=1).result == "not pending"
+    assert store.add_approval(request.id, Approval("alice", now()), required=1).result == "not pending"
     assert store.approvals(request.id) == []
 
 
 def test_two_last_approvals_racing_claim_the_request_once(backend):
     opened = backend.open()
     request = _under_rule(opened)
-    opened.add_approval(request.id, Approval("alice", at(0)), required=3)
+    opened.add_approval(request.id, Approval("alice", now()), required=3)
     results: list[str] = []
 
     def approve(name: str) -> None:
         own = backend.open()
         try:
-            results.append(own.add_approval(request.id, Approval(name, at(0)), required=3).result)
+            results.append(own.add_approval(request.id, Approval(name, now()), required=3).result)
         finally:
             own.close()
 
@@ -77,19 +77,19 @@ def test_two_last_approvals_racing_claim_the_request_once(backend):
 
 def test_a_released_approval_claim_takes_back_the_approval_that_made_it(store):
     request = _under_rule(store)
-    store.add_approval(request.id, Approval("alice", at(0)), required=2)
-    store.add_approval(request.id, Approval("carol", at(0)), required=2)
+    store.add_approval(request.id, Approval("alice", now()), required=2)
+    store.add_approval(request.id, Approval("carol", now()), required=2)
 
     store.release(request.id)
 
     assert store.get_request(request.id).state == states.PENDING
     assert [a.approver for a in store.approvals(request.id)] == ["alice"]
-    assert store.add_approval(request.id, Approval("carol", at(0)), required=2).result == "claimed"
+    assert store.add_approval(request.id, Approval("carol", now()), required=2).result == "claimed"
 
 
 def test_a_released_rejection_keeps_the_approvals_given_before(store):
     request = _under_rule(store)
-    store.add_approval(request.id, Approval("alice", at(0)), required=2)
+    store.add_approval(request.id, Approval("alice", now()), required=2)
     store.claim(request.id, Decision("reject", "alice", reason="changed my mind"))
 
     store.release(request.id)

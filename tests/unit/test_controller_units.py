@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 
 import boto3
 import pytest
@@ -10,8 +11,7 @@ from moto import mock_aws
 
 from controller.approval import inbox
 from controller.core.config import ConfigurationError, load_config
-from controller.storage import store
-from controller.storage.db import connection, init_db
+from controller.storage.sqlite import SqliteBackend
 
 MESSAGE = {
     "MessageTitle": "Processing Order, approve / reject to proceed.",
@@ -99,9 +99,9 @@ def test_no_stack_at_all_is_a_clear_configuration_error(tmp_path):
 
 
 def test_a_message_becomes_a_request_with_its_expiry_in_utc():
-    row = inbox.parse_message(json.dumps(MESSAGE))
+    request = inbox.parse_message(json.dumps(MESSAGE))
 
-    assert (row["id"], row["requested_at"], row["expires_at"]) == (
+    assert (request.id, request.requested_at, request.expires_at) == (
         "exec-1",
         "2026-01-01T10:00:00.000+00:00",
         "2026-01-01T10:01:30.000+00:00",
@@ -134,9 +134,10 @@ def test_the_inbox_stores_valid_messages_once_and_leaves_invalid_ones_for_the_de
     queue_url = sqs.create_queue(QueueName="approvals")["QueueUrl"]
     for body in (json.dumps(MESSAGE), "not json", json.dumps(MESSAGE)):
         sqs.send_message(QueueUrl=queue_url, MessageBody=body)
-    init_db(str(tmp_path / "db.sqlite3"))
-    with connection(str(tmp_path / "db.sqlite3")) as db:
-        inbox.pull(db, sqs, queue_url, wait_seconds=0, max_batches=3)
-        assert [row["id"] for row in store.pending(db)] == ["exec-1"]
+    backend = SqliteBackend(str(tmp_path / "db.sqlite3"))
+    backend.migrate()
+    with closing(backend.open()) as store:
+        inbox.pull(store, sqs, queue_url, wait_seconds=0, max_batches=3)
+        assert [request.id for request in store.pending()] == ["exec-1"]
     left = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
     assert left["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"

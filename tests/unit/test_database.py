@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from controller import create_app
 from controller.core import states
-from controller.storage import store
 from controller.storage.db import MIGRATIONS, DatabaseTooNew, connect, init_db
+from controller.storage.records import Decision, ExecutionStatus
+from controller.storage.sqlite import SqliteStore
+from harness.controllers import offline_config
 
 UNVERSIONED = sorted((Path(__file__).parents[1] / "data" / "unversioned_schemas").glob("schema-*.sql"))
 REQUEST = {
@@ -70,13 +73,21 @@ def test_a_database_from_an_earlier_schema_upgrades_with_its_rows_intact(schema_
     assert schema_of(old) == schema_of(fresh)
     upgraded = connect(str(old))
     assert upgraded.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    row = store.get(upgraded, "exec-1")
+    row = upgraded.execute("SELECT * FROM approval_requests WHERE id = 'exec-1'").fetchone()
     assert {key: row[key] for key in REQUEST} == REQUEST
     assert (row["claimed_at"], row["final_execution"]) == (None, None)
+    store = SqliteStore(upgraded)
+    request = store.get_request("exec-1")
+    assert (request.state, request.decision, request.order) == (
+        "approved",
+        Decision("approve", "Grace"),
+        {"order_id": "ORD-1"},
+    )
     if had_invalid_messages:
-        assert [m["message_id"] for m in store.invalid_messages(upgraded, 10)] == ["m-1"]
-    store.keep_final_execution(upgraded, "exec-1", {"status": "SUCCEEDED"})  # the newest column takes writes
-    upgraded.close()
+        assert [m.message_id for m in store.invalid_messages(10)] == ["m-1"]
+    store.keep_final_execution("exec-1", ExecutionStatus("SUCCEEDED"))  # the newest column takes writes
+    assert store.get_request("exec-1").final_execution == ExecutionStatus("SUCCEEDED")
+    store.close()
 
 
 def test_a_database_newer_than_the_code_refuses_to_open_and_says_why(tmp_path):
@@ -90,7 +101,12 @@ def test_a_database_newer_than_the_code_refuses_to_open_and_says_why(tmp_path):
         init_db(str(database))
     served = subprocess.run(
         [sys.executable, "-m", "controller"],
-        env={"APPROVAL_QUEUE_URL": "http://127.0.0.1:9/q", "CONTROLLER_DATABASE": str(database), "PATH": ""},
+        env={
+            "APPROVAL_QUEUE_URL": "http://127.0.0.1:9/q",
+            "AWS_REGION": "eu-west-1",
+            "CONTROLLER_DATABASE": str(database),
+            "PATH": "",
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -106,3 +122,23 @@ def test_the_state_check_in_the_schema_lists_exactly_the_states_the_code_uses():
     listed = re.search(r"CHECK \(state IN \(([^)]*)\)\)", "".join(MIGRATIONS))
     assert listed is not None
     assert tuple(re.findall(r"'(\w+)'", listed.group(1))) == states.ALL
+
+
+def test_building_an_app_touches_no_database_and_migrate_brings_it_up_to_date(tmp_path):
+    database = tmp_path / "instance" / "approvals.sqlite3"
+    create_app(offline_config(database))
+    assert not database.parent.exists()
+
+    migrated = subprocess.run(
+        [sys.executable, "-m", "controller", "migrate"],
+        env={"CONTROLLER_DATABASE": str(database), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert f"schema version {len(MIGRATIONS)}" in migrated.stdout
+    check = connect(str(database))
+    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    check.close()

@@ -5,24 +5,10 @@ from __future__ import annotations
 import pytest
 from markupsafe import Markup
 
-from controller import create_app
 from controller.access import auth, credentials
 from controller.core import text
 from controller.core.config import ConfigurationError, settings
 from harness.controllers import add_user
-
-
-def app_for(tmp_path, **overrides):
-    return create_app(
-        {
-            "CONFIG_SOURCE": "environment",
-            "APPROVAL_QUEUE_URL": "http://127.0.0.1:9/q",
-            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-            "AWS_REGION": "eu-west-1",
-            "DATABASE": str(tmp_path / "approvals.sqlite3"),
-            **overrides,
-        }
-    )
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("true", True), ("YES", True), ("1", True), ("off", False), ("", False)])
@@ -73,18 +59,18 @@ def test_hidden_characters_are_shown_as_a_mark_and_markup_and_newlines_are_left_
         ({"TRUSTED_PROXY_HEADER": "X-Forwarded-Email"}, "needs CONTROLLER_TRUSTED_PROXIES"),
     ],
 )
-def test_serving_beyond_this_machine_without_users_is_refused(tmp_path, overrides, message):
+def test_serving_beyond_this_machine_without_users_is_refused(make_app, overrides, message):
     with pytest.raises(ConfigurationError, match=message):
-        auth.check_bind(app_for(tmp_path, **overrides))
+        auth.check_bind(make_app(**overrides))
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"])
-def test_loopback_binds_need_no_users(tmp_path, host):
-    auth.check_bind(app_for(tmp_path, HOST=host))
+def test_loopback_binds_need_no_users(make_app, host):
+    auth.check_bind(make_app(HOST=host))
 
 
-def test_a_bind_beyond_loopback_with_a_user_is_served(tmp_path):
-    app = app_for(tmp_path, HOST="0.0.0.0")
+def test_a_bind_beyond_loopback_with_a_user_is_served(make_app):
+    app = make_app(HOST="0.0.0.0")
     add_user(app.config["DATABASE"], "Ada")
 
     auth.check_bind(app)
@@ -95,7 +81,14 @@ def test_a_bind_beyond_loopback_with_a_user_is_served(tmp_path):
     ("host", "status"),
     [("localhost", 200), ("[::1]", 200), ("127.0.0.1:80", 200), ("localhost:81", 400), ("evil.example", 400)],
 )
-def test_host_names_are_checked_with_the_port_the_scheme_implies(tmp_path, host, status):
-    client = app_for(tmp_path).test_client()  # serves "port 80" over http
+def test_host_names_are_checked_with_the_port_the_scheme_implies(client, host, status):
+    # the test client serves "port 80" over http
 
     assert client.get("/health", headers={"Host": host}).status_code == status
+
+
+def test_a_controller_without_an_aws_region_says_which_setting_is_missing(make_app, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+
+    with pytest.raises(ConfigurationError, match="set AWS_REGION"):
+        make_app(AWS_REGION=None)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from controller.storage.clock import now
 from controller.storage.dynamodb.items import plain, wire
 from controller.storage.dynamodb.table import Table
-from controller.storage.records import AuditAttempt, AuditEvent, SetAsideMessage
+from controller.storage.records import AuditAttempt, AuditEvent, SetAsideMessage, now
 
 
 class Audit(Table):

@@ -9,6 +9,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from controller.core import text
+from controller.storage.records import FollowUpKind, NotificationKind
 
 BY_LIST, BY_CHECK = "by_list", "by_check"  # the indexes of stack.json's approvals_table
 LAST = "#\uffff"  # appended to a time, sorts after every "<time>#<id>" of that time
@@ -17,6 +18,11 @@ SIGN_IN = {"pk": "sign-in", "sk": "state"}  # counts the users; there once one w
 UNLOCKED = "attribute_not_exists(locked_until) OR locked_until <= :now"  # of a name's or an address's attempts
 ENDED = "ended"  # the by_list partition of requests that ended, whatever their state
 _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
+# the attributes of a request that say when each follow-up is due and when it was taken
+FOLLOW_UP_ATTRIBUTES: dict[FollowUpKind, tuple[str, str]] = {
+    "reminder": ("remind_at", "reminded_at"),
+    "escalation": ("escalate_at", "escalated_at"),
+}
 
 
 def wire(values: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +39,15 @@ def request_key(request_id: str) -> dict[str, str]:
 
 def approval_key(request_id: str, approver: str) -> dict[str, str]:
     return {"pk": f"request#{request_id}", "sk": f"approval#{approver}"}
+
+
+def notification_key(request_id: str, kind: NotificationKind) -> dict[str, str]:
+    # a new request's notification keeps the key it had before follow-ups existed
+    return {"pk": "notifications", "sk": request_id if kind == "new" else f"{request_id}#{kind}"}
+
+
+def follow_up_key(request_id: str, kind: FollowUpKind) -> dict[str, str]:
+    return {"pk": "follow-ups", "sk": f"{request_id}#{kind}"}
 
 
 def user_key(name: str) -> dict[str, str]:

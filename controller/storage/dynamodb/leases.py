@@ -3,16 +3,16 @@ one, one conditional DeleteItem gives it back."""
 
 from __future__ import annotations
 
-from controller.storage.clock import ago, now
 from controller.storage.dynamodb.items import epoch, lease_key, wire
 from controller.storage.dynamodb.table import Table
+from controller.storage.records import now
 
 
 class Leases(Table):
     """Leases on pieces of work, one owner at a time."""
 
     def take_lease(self, work: str, owner: str, seconds: float) -> bool:
-        ends = ago(-seconds)
+        ends = now(seconds)
         item = {**lease_key(work), "owner": owner, "expires_at": ends, "expires_at_epoch": epoch(ends)}
         return self._conditional(
             lambda: self.dynamodb.put_item(

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from controller.core import states
 from controller.storage import matching
-from controller.storage.clock import seconds_between
 from controller.storage.dynamodb.items import ENDED
 from controller.storage.dynamodb.requests import Requests
 from controller.storage.records import (
@@ -55,9 +54,9 @@ class Queries(Requests):
 
     def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:
         took = [
-            seconds_between(item["received_at"], item["decided_at"])
-            for item in self._list(ENDED)
-            if item["state"] in states.DECIDED and item.get("decided_at")
+            matching.seconds_to_decision(request)
+            for request in self._all(ENDED)
+            if request.state in states.DECIDED and request.decided_at
         ]
         return DecisionTimes(
             bounds, tuple(sum(1 for t in took if t <= bound) for bound in bounds), len(took), float(sum(took))

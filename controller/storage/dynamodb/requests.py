@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from controller.core import states
-from controller.storage.clock import ago, now
 from controller.storage.dynamodb.events import Events
-from controller.storage.dynamodb.items import BY_CHECK, ENDED, LAST, approval_key, request_key, update_of, wire
+from controller.storage.dynamodb.items import (
+    BY_CHECK,
+    ENDED,
+    LAST,
+    approval_key,
+    follow_up_key,
+    request_key,
+    update_of,
+    wire,
+)
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
     Approval,
@@ -18,7 +27,9 @@ from controller.storage.records import (
     ApprovalRequest,
     Decision,
     ExecutionStatus,
+    FollowUpKind,
     NewRequest,
+    now,
     request_from,
 )
 
@@ -44,6 +55,8 @@ class Requests(Events):
             "check_key": states.PENDING,
             "check_order": f"{stamp}#{request.id}",
             "rule_json": None if request.rule is None else json.dumps(request.rule),
+            "remind_at": request.remind_at,
+            "escalate_at": request.escalate_at,
         }
         item = {name: value for name, value in item.items() if value is not None}
         put = {"Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
@@ -56,7 +69,7 @@ class Requests(Events):
             "list_order": f"{stamp}#{request.id}",
         }
         also = [{"Put": {"TableName": self.table, "Item": wire(notification)}}] if notify else []
-        return self._commit(put, "stored", request.id, states.PENDING, *also)
+        return self._commit(put, "stored", request.id, states.PENDING, *also, *self._follow_up_markers(request))
 
     def get_request(self, request_id: str) -> ApprovalRequest | None:
         item = self._get(request_key(request_id))
@@ -89,7 +102,7 @@ class Requests(Events):
             limit,
             IndexName=BY_CHECK,
             KeyConditionExpression="check_key = :key AND check_order <= :upto",
-            ExpressionAttributeValues=wire({":key": states.PENDING, ":upto": ago(older_than_seconds) + LAST}),
+            ExpressionAttributeValues=wire({":key": states.PENDING, ":upto": now(-older_than_seconds) + LAST}),
         )
         return [request_from(item) for item in items]
 
@@ -122,7 +135,7 @@ class Requests(Events):
         return replace(request, state=states.DECIDING, decision=decision, claimed_at=values["claimed_at"])
 
     def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
-        return [request_from(item) for item in self._list(states.DECIDING, upto=ago(older_than_seconds) + LAST)]
+        return [request_from(item) for item in self._list(states.DECIDING, upto=now(-older_than_seconds) + LAST)]
 
     def release(self, request_id: str) -> None:
         request = self.get_request(request_id)
@@ -190,3 +203,19 @@ class Requests(Events):
     def keep_final_execution(self, request_id: str, execution: ExecutionStatus) -> None:
         kept = json.dumps({"status": execution.status, "error": execution.error, "cause": execution.cause})
         self.dynamodb.update_item(TableName=self.table, **update_of(request_key(request_id), {"final_execution": kept}))
+
+    def _follow_up_markers(self, request: NewRequest) -> list[dict[str, Any]]:
+        """Puts of the items that list a new request's reminder and escalation under `follow-ups` by due time."""
+        markers = []
+        times: dict[FollowUpKind, str | None] = {"reminder": request.remind_at, "escalation": request.escalate_at}
+        for kind, due in times.items():
+            if due is not None:
+                item = {
+                    **follow_up_key(request.id, kind),
+                    "request_id": request.id,
+                    "kind": kind,
+                    "list_key": "follow-ups",
+                    "list_order": f"{due}#{request.id}#{kind}",
+                }
+                markers.append({"Put": {"TableName": self.table, "Item": wire(item)}})
+        return markers

@@ -7,19 +7,20 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from controller.core.errors import StoreUnavailable
-from controller.storage.clock import now
 from controller.storage.dynamodb.audit import Audit
+from controller.storage.dynamodb.followups import FollowUps
 from controller.storage.dynamodb.items import wire
 from controller.storage.dynamodb.leases import Leases
 from controller.storage.dynamodb.notifications import Notifications
 from controller.storage.dynamodb.queries import Queries
 from controller.storage.dynamodb.table import Head, Health
 from controller.storage.dynamodb.users import Users
+from controller.storage.records import now
 
 SCHEMA_VERSION = 1  # the item layout of docs/shared-store.md
 
 
-class DynamoDbStore(Queries, Notifications, Users, Audit, Leases):
+class DynamoDbStore(Queries, FollowUps, Notifications, Users, Audit, Leases):
     """The store interface on one table; every write is committed when it returns."""
 
     def close(self) -> None:

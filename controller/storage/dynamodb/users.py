@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from controller.storage.clock import ago, now
 from controller.storage.dynamodb.items import (
     LAST,
     SIGN_IN,
@@ -22,7 +21,7 @@ from controller.storage.dynamodb.items import (
     wire,
 )
 from controller.storage.dynamodb.table import Table
-from controller.storage.records import User, user_from
+from controller.storage.records import User, now, user_from
 
 
 class Users(Table):
@@ -107,7 +106,7 @@ class Users(Table):
         user = self._get(user_key(name))
         if user is None or user["name"] != name:
             return  # a session of no one could never be valid
-        ends = ago(-lifetime_seconds)
+        ends = now(lifetime_seconds)
         item = {
             **session_key(secret_hash),
             "name": name,
@@ -158,7 +157,7 @@ class Users(Table):
             if running:
                 return str(max(running))
             # this is the attempt past the limit on the keys that are full: it locks them and counts on the others
-            ends = ago(-lockout_seconds)
+            ends = now(lockout_seconds)
             parts = [
                 self._lock(key, full[key], stamp, ends) if key in full else c
                 for key, c in zip(keys, counts, strict=True)

@@ -202,7 +202,7 @@ def test_the_public_view_never_shows_the_task_token_or_the_bookkeeping(store):
     assert not {"task_token", "checked_at", "final_execution", "order_json"} & set(shown)
     assert list(shown) == [
         "id", "execution_arn", "requested_at", "expires_at", "received_at", "state", "decision",
-        "approver", "comment", "reason", "decided_at", "closed_reason", "claimed_at", "order",
+        "approver", "comment", "reason", "decided_at", "closed_reason", "claimed_at", "order", "order_digest",
     ]  # fmt: skip
     assert (shown["decision"], shown["approver"], shown["comment"], shown["order"]) == (
         "approve",
