@@ -57,21 +57,8 @@ ORDER_BY = {
     "ended": f"{ENDED_AT} DESC, id",
 }
 CONTAINS = "instr(lower({}), lower(?)) > 0"
-TEXT_MATCH = (
-    "("
-    + " OR ".join(
-        CONTAINS.format(column)
-        for column in (
-            "id",
-            "json_extract(order_json, '$.order_id')",
-            "json_extract(order_json, '$.customer.name')",
-            "json_extract(order_json, '$.customer.id')",
-        )
-    )
-    + " OR EXISTS (SELECT 1 FROM json_each(order_json, '$.items') WHERE "
-    + CONTAINS.format("json_extract(value, '$.sku')")
-    + "))"
-)
+# the id, order id, customer name and id, and SKUs, lower-cased at save time (migration 0013)
+TEXT_MATCH = "instr(search_text, lower(?)) > 0"
 CUSTOMER_MATCH = (
     "(" + " OR ".join(CONTAINS.format(f"json_extract(order_json, '$.customer.{key}')") for key in ("name", "id")) + ")"
 )
@@ -82,7 +69,7 @@ def _where(query: RequestQuery) -> tuple[str, list[object]]:
     clauses = [f"state IN ({', '.join('?' * len(query.states))})"]
     parameters: list[object] = [*query.states]
     optional: list[tuple[object, str, int]] = [
-        (query.text, TEXT_MATCH, 5),
+        (query.text, TEXT_MATCH, 1),
         (query.customer, CUSTOMER_MATCH, 2),
         (query.approver, CONTAINS.format("approver"), 1),
         (query.requested_from, "requested_at >= ?", 1),
