@@ -1,6 +1,7 @@
-"""Tells approvers that a request waits: a webhook POST per new request, in the JSON shape that
-Slack-compatible incoming webhooks accept. Never the task token; retried with backoff, and a
-notification that keeps failing is recorded as failed, logged and counted, never dropped unseen.
+"""Tells approvers that a request waits: a webhook POST per new request, and under a rule its reminder
+and escalation (follow_ups.py), in the JSON shape that Slack-compatible incoming webhooks accept.
+Never the task token; retried with backoff, and a notification that keeps failing is recorded as
+failed, logged and counted, never dropped unseen.
 
 Whoever submits an order writes its fields, so each one is sent as data, not markup: escaped as
 Slack asks (&, <, > as entities: no mention, no link of its own label) and kept on its line.
@@ -13,10 +14,12 @@ import logging
 import urllib.error
 import urllib.request
 
-from controller.core import text
+from controller.approval import follow_ups
+from controller.approval.follow_ups import Deciders
+from controller.core import states, text
 from controller.core.jsontypes import JSONObject
 from controller.storage.interface import Store
-from controller.storage.records import ApprovalRequest
+from controller.storage.records import ApprovalRequest, NotificationKind
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -24,6 +27,7 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 600.0
 TIMEOUT_SECONDS = 10
 BATCH = 20
+HEADLINES: dict[NotificationKind, str] = {"new": "", "reminder": "Reminder: ", "escalation": "Escalated: "}
 SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})  # the only three Slack asks for
 
 
@@ -32,8 +36,11 @@ def field(value: object) -> str:
     return text.one_line(str(value)).translate(SLACK_ESCAPES)
 
 
-def message(request: ApprovalRequest, page_url: str) -> JSONObject:
-    """Return the webhook body for a stored request: a one-paragraph summary and a link to the page."""
+def message(
+    request: ApprovalRequest, page_url: str, kind: NotificationKind = "new", deciders: Deciders | None = None
+) -> JSONObject:
+    """Return the webhook body for a stored request: a one-paragraph summary, for a reminder or an escalation who
+    may decide it now, and a link to the page."""
     order, items = request.order, request.order.get("items")
     lines = [
         f"• {field(item.get('quantity'))} x {field(item.get('sku'))} at {field(item.get('unit_price'))}"
@@ -43,7 +50,8 @@ def message(request: ApprovalRequest, page_url: str) -> JSONObject:
     total, customer = order.get("total"), order.get("customer")
     name = customer.get("name", "an unknown customer") if isinstance(customer, dict) else "an unknown customer"
     summary = (
-        f"Order {field(order.get('order_id', request.id))} from {field(name)}"
+        HEADLINES[kind]
+        + f"Order {field(order.get('order_id', request.id))} from {field(name)}"
         + (f", requested by {field(order['requested_by'])}" if isinstance(order.get("requested_by"), str) else "")
         + (
             f", total {total:.2f} {field(order.get('currency', ''))}".rstrip()
@@ -52,9 +60,18 @@ def message(request: ApprovalRequest, page_url: str) -> JSONObject:
         )
         + f", waits for approval until {request.expires_at}."
     )
-    body = "\n".join([summary, *lines[:10], f"Decide: {page_url}"])
+    told = [] if deciders is None else [_deciders_line(request, kind, deciders)]
+    body = "\n".join([summary, *lines[:10], *told, f"Decide: {page_url}"])
     # no previews: Slack would otherwise draw one for a bare address an order carries
-    return {"text": body, "unfurl_links": False, "unfurl_media": False, "request_id": request.id}
+    return {"text": body, "unfurl_links": False, "unfurl_media": False, "request_id": request.id, "kind": kind}
+
+
+def _deciders_line(request: ApprovalRequest, kind: NotificationKind, deciders: Deciders) -> str:
+    names = ", ".join(field(name) for name in deciders.names) or "none of them is a user yet"
+    if kind == "escalation":
+        return f"Waiting since {request.requested_at}; {field(deciders.words)} may decide it too now: {names}"
+    progress = f"{deciders.approved} of {deciders.required} approvals so far"
+    return f"Still to decide ({progress}): {field(deciders.words)}: {names}"
 
 
 def backoff(attempts: int) -> float:
@@ -79,18 +96,28 @@ def send_due(store: Store, webhook_url: str, page_url: str) -> int:
     store.check_writable()
     delivered = 0
     for due in store.due_notifications(BATCH):
-        request_id = due.request.id
+        request, kind = due.request, due.kind
+        if kind != "new" and request.state in states.ENDED:
+            store.withdraw_notification(request.id, kind)  # it ended before its follow-up went out: never after
+            continue
+        if kind != "new" and request.state != states.PENDING:
+            continue  # being decided: sent if the decision falls through, withdrawn once it ends
         try:
-            _post(webhook_url, message(due.request, page_url))
+            deciders = None if kind == "new" else follow_ups.still_to_decide(store, request, kind)
+            _post(webhook_url, message(request, page_url, kind, deciders))
         except Exception as error:  # a bad order or answer fails this one notification, not those behind it
             attempts = due.attempts + 1
             retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
-            store.notification_failed(request_id, str(error)[:500], retry)
+            store.notification_failed(request.id, str(error)[:500], retry, kind)
             if retry is None:
-                log.error("notification for %s failed for good after %d attempts: %s", request_id, attempts, error)
+                log.error(
+                    "%s notification for %s failed for good after %d attempts: %s", kind, request.id, attempts, error
+                )
             else:
-                log.warning("notification for %s failed (attempt %d), retrying in %.0f s", request_id, attempts, retry)
+                log.warning(
+                    "%s notification for %s failed (attempt %d), retrying in %.0f s", kind, request.id, attempts, retry
+                )
             continue
-        store.notification_sent(request_id)
+        store.notification_sent(request.id, kind)
         delivered += 1
     return delivered

@@ -29,9 +29,11 @@ class FollowUps(Requests):
         stamp = now()
         marker = {"Delete": {"TableName": self.table, "Key": wire(follow_up_key(request_id, kind))}}
         request = self.get_request(request_id)
-        if request is None or request.state != states.PENDING:
+        if request is None or request.state in states.ENDED:
             self.dynamodb.delete_item(TableName=self.table, Key=marker["Delete"]["Key"])  # it will never be due
             return False
+        if request.state != states.PENDING:
+            return False  # being decided: due again if the decision falls through
         change = update_of(
             request_key(request_id),
             {taken: stamp},
