@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from controller.core.config import ConfigurationError
+from controller.core.jsontypes import JSON
 
 SCHEMA = json.loads(resources.files(__package__).joinpath("policy.schema.json").read_text())
 GROUP_NAME = re.compile(SCHEMA["$defs"]["name"]["pattern"])  # a group, as users and rules name it
@@ -56,7 +57,7 @@ def spelled(length: timedelta) -> str:
     return "".join(parts) or "0s"
 
 
-def _amount(order: Mapping[str, Any], key: str) -> Decimal | None:
+def _amount(order: Mapping[str, JSON], key: str) -> Decimal | None:
     value = order.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -73,7 +74,7 @@ class Conditions:
     sku_matches: tuple[str, ...] = ()
     customer_in: tuple[str, ...] = ()
 
-    def hold_for(self, order: Mapping[str, Any]) -> bool:
+    def hold_for(self, order: Mapping[str, JSON]) -> bool:
         """Return whether the order meets every condition; one about a field the order lacks does not hold."""
         total = _amount(order, "total")
         if self.total_at_least is not None and (total is None or total < self.total_at_least):
@@ -82,9 +83,10 @@ class Conditions:
             return False
         if self.currency_in and order.get("currency") not in self.currency_in:
             return False
+        items = order.get("items")
         if self.sku_matches and not any(
-            isinstance(item, dict) and isinstance(item.get("sku"), str) and self._sku_matches(item["sku"])
-            for item in order.get("items") or []
+            isinstance(item, dict) and isinstance(sku := item.get("sku"), str) and self._sku_matches(sku)
+            for item in (items if isinstance(items, list) else [])
         ):
             return False
         customer = order.get("customer")
@@ -164,7 +166,7 @@ class AppliedRule:
         """Return the rule as the page shows it: "large orders: 2 of members of finance"."""
         return f"{self.name}: {self.approvals} of {self.deciders(at)}"
 
-    def refusal(self, name: str, groups: Sequence[str], requested_by: Any, at: datetime) -> str | None:
+    def refusal(self, name: str, groups: Sequence[str], requested_by: JSON, at: datetime) -> str | None:
         """Return why this user may not decide the request at this moment, or None if they may."""
         if not self.self_approval and isinstance(requested_by, str) and same_name(requested_by, name):
             return f"{name} requested this order, and rule '{self.name}' needs someone else to decide it."
@@ -192,11 +194,11 @@ class Policy:
     remind_before: timedelta | None = None
     escalation: Escalation | None = None
 
-    def rule_for(self, order: Mapping[str, Any]) -> Rule:
+    def rule_for(self, order: Mapping[str, JSON]) -> Rule:
         """Return the first rule whose conditions hold (the last rule holds for every order)."""
         return next(rule for rule in self.rules if rule.when.hold_for(order))
 
-    def apply(self, order: Mapping[str, Any], requested_at: datetime, expires_at: datetime) -> AppliedRule:
+    def apply(self, order: Mapping[str, JSON], requested_at: datetime, expires_at: datetime) -> AppliedRule:
         """Return the rule for an order, with its reminder and escalation times (None when past expiry)."""
         rule = self.rule_for(order)
         remind_at = expires_at - self.remind_before if self.remind_before else None

@@ -55,14 +55,14 @@ class Metrics:
     def watch_aws(self, service: str, events: Any) -> None:
         """Count and time every call of a boto3 client, from botocore's hooks on its event system."""
 
-        def started(context: dict[str, Any], **_: Any) -> None:
+        def started(context: dict[str, Any], **_: object) -> None:
             context[STARTED] = time.perf_counter()
 
-        def answered(event_name: str, http_response: Any, parsed: Any, context: dict[str, Any], **_: Any) -> None:
+        def answered(event_name: str, http_response: Any, parsed: Any, context: dict[str, Any], **_: object) -> None:
             code = "ok" if http_response.status_code < 300 else parsed.get("Error", {}).get("Code") or "error"
             self._count(service, event_name, code, context)
 
-        def failed(event_name: str, exception: BaseException, context: dict[str, Any], **_: Any) -> None:
+        def failed(event_name: str, exception: BaseException, context: dict[str, Any], **_: object) -> None:
             self._count(service, event_name, type(exception).__name__, context)
 
         events.register("before-call", started)
