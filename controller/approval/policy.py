@@ -13,7 +13,7 @@ import fnmatch
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -237,7 +237,7 @@ def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
-def _where(document: Any, path: Sequence[Any]) -> str:
+def _where(document: Any, path: Iterable[str | int]) -> str:
     """Return "rule 2 ('large orders'), field when.total_at_least" for a path into the document."""
     steps = list(path)
     if len(steps) >= 2 and steps[0] == "rules" and isinstance(steps[1], int):
