@@ -13,13 +13,13 @@ import fnmatch
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -219,11 +219,56 @@ class Policy:
 # --- reading and checking a policy file ----------------------------------------------------------
 
 
+class WhenEntry(TypedDict, total=False):
+    """A rule's `when` in the file, as the schema lets it be."""
+
+    total_at_least: float
+    total_below: float
+    currency_in: list[str]
+    sku_matches: str | list[str]
+    customer_in: list[str]
+
+
+class _RuleName(TypedDict):
+    name: str
+
+
+class RuleEntry(_RuleName, total=False):
+    """One entry of the file's `rules`, as the schema lets it be."""
+
+    when: WhenEntry
+    approvals: int
+    groups: list[str]
+    users: list[str]
+
+
+class RemindersEntry(TypedDict):
+    before_expiry: str
+
+
+class EscalationEntry(TypedDict):
+    after: str
+    groups: list[str]
+
+
+class _Rules(TypedDict):
+    rules: list[RuleEntry]
+
+
+class PolicyDocument(_Rules, total=False):
+    """A policy file's document once the schema has passed it."""
+
+    self_approval: bool
+    require_reject_reason: bool
+    reminders: RemindersEntry
+    escalation: EscalationEntry
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """Safe YAML that refuses a key given twice, which plain YAML loaders settle silently by the last one."""
 
 
-def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Hashable, Any]:
     keys = [loader.construct_object(key) for key, _ in node.value]
     for index, key in enumerate(keys):
         if key in keys[:index]:
@@ -237,11 +282,12 @@ def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
-def _where(document: Any, path: Iterable[str | int]) -> str:
+def _where(document: object, path: Iterable[str | int]) -> str:
     """Return "rule 2 ('large orders'), field when.total_at_least" for a path into the document."""
     steps = list(path)
-    if len(steps) >= 2 and steps[0] == "rules" and isinstance(steps[1], int):
-        rule = document["rules"][steps[1]]
+    rules = document.get("rules") if isinstance(document, dict) else None
+    if len(steps) >= 2 and steps[0] == "rules" and isinstance(steps[1], int) and isinstance(rules, list):
+        rule = rules[steps[1]]
         name = rule.get("name") if isinstance(rule, dict) else None
         place = f"rule {steps[1] + 1}" + (f" ({name!r})" if isinstance(name, str) else "")
         steps = steps[2:]
@@ -261,12 +307,12 @@ def _schema_message(error: ValidationError) -> str:
     return error.message
 
 
-def _schema_errors(document: Any) -> list[str]:
+def _schema_errors(document: object) -> list[str]:
     errors = sorted(Draft202012Validator(SCHEMA).iter_errors(document), key=lambda error: list(error.absolute_path))
     return [f"{_where(document, error.absolute_path)}: {_schema_message(error)}" for error in errors]
 
 
-def _rule_errors(rules: list[dict[str, Any]]) -> list[str]:
+def _rule_errors(rules: list[RuleEntry]) -> list[str]:
     """Return what the schema cannot see: repeated names, rules never reached, conditions that never hold."""
     errors: list[str] = []
     seen: dict[str, int] = {}
@@ -275,7 +321,7 @@ def _rule_errors(rules: list[dict[str, Any]]) -> list[str]:
         if rule["name"] in seen:
             errors.append(f"{where}, field name: rule {seen[rule['name']] + 1} has this name already")
         seen.setdefault(rule["name"], index)
-        when = rule.get("when", {})
+        when = rule.get("when", WhenEntry())
         if "total_at_least" in when and "total_below" in when and when["total_at_least"] >= when["total_below"]:
             errors.append(f"{where}, field when: total_at_least must be below total_below, or no order matches")
         if "when" not in rule and index < len(rules) - 1:
@@ -286,16 +332,21 @@ def _rule_errors(rules: list[dict[str, Any]]) -> list[str]:
     return errors
 
 
-def _duration_errors(document: dict[str, Any]) -> list[str]:
-    errors = []
-    for section, key in (("reminders", "before_expiry"), ("escalation", "after")):
-        if section in document and duration(document[section][key]) <= timedelta(0):
-            errors.append(f"the policy, field {section}.{key}: must be longer than 0")
-    return errors
+def _duration_errors(document: PolicyDocument) -> list[str]:
+    given = {}
+    if "reminders" in document:
+        given["reminders.before_expiry"] = document["reminders"]["before_expiry"]
+    if "escalation" in document:
+        given["escalation.after"] = document["escalation"]["after"]
+    return [
+        f"the policy, field {name}: must be longer than 0"
+        for name, text in given.items()
+        if duration(text) <= timedelta(0)
+    ]
 
 
-def _rule(entry: dict[str, Any]) -> Rule:
-    when = entry.get("when", {})
+def _rule(entry: RuleEntry) -> Rule:
+    when = entry.get("when", WhenEntry())
     patterns = when.get("sku_matches", ())
     return Rule(
         name=entry["name"],
@@ -312,21 +363,22 @@ def _rule(entry: dict[str, Any]) -> Rule:
     )
 
 
-def parse(document: Any) -> Policy:
+def parse(document: object) -> Policy:
     """Return the policy a loaded YAML document describes; PolicyError naming each rule and field at fault."""
     errors = _schema_errors(document)
+    checked = cast(PolicyDocument, document)  # its shape, once the schema has found no error
     if not errors:
-        errors = _rule_errors(document["rules"]) + _duration_errors(document)
+        errors = _rule_errors(checked["rules"]) + _duration_errors(checked)
     if errors:
         more = len(errors) - MAX_ERRORS_SHOWN
         shown = errors[:MAX_ERRORS_SHOWN] + ([f"and {more} more"] if more > 0 else [])
         raise PolicyError("; ".join(shown) + ".")
-    escalation = document.get("escalation")
+    escalation = checked.get("escalation")
     return Policy(
-        rules=tuple(_rule(entry) for entry in document["rules"]),
-        self_approval=document.get("self_approval", False),
-        require_reject_reason=document.get("require_reject_reason", False),
-        remind_before=duration(document["reminders"]["before_expiry"]) if "reminders" in document else None,
+        rules=tuple(_rule(entry) for entry in checked["rules"]),
+        self_approval=checked.get("self_approval", False),
+        require_reject_reason=checked.get("require_reject_reason", False),
+        remind_before=duration(checked["reminders"]["before_expiry"]) if "reminders" in checked else None,
         escalation=Escalation(duration(escalation["after"]), tuple(escalation["groups"])) if escalation else None,
     )
 
