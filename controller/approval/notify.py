@@ -4,7 +4,8 @@ Never the task token; retried with backoff, and a notification that keeps failin
 failed, logged and counted, never dropped unseen.
 
 Whoever submits an order writes its fields, so each one is sent as data, not markup: escaped as
-Slack asks (&, <, > as entities: no mention, no link of its own label) and kept on its line.
+Slack asks (&, <, > as entities: no mention, no link of its own label), kept on its line, and shown
+in a verbatim section, so that Slack links no bare address in it either.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ TIMEOUT_SECONDS = 10
 BATCH = 20
 HEADLINES: dict[NotificationKind, str] = {"new": "", "reminder": "Reminder: ", "escalation": "Escalated: "}
 SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})  # the only three Slack asks for
+SECTION_LIMIT = 3000  # the most text a Block Kit section takes; Slack refuses the whole message beyond it
 
 
 def field(value: object) -> str:
@@ -60,10 +62,30 @@ def message(
         )
         + f", waits for approval until {request.expires_at}."
     )
+    lines = lines[:10]
     told = [] if deciders is None else [_deciders_line(request, kind, deciders)]
-    body = "\n".join([summary, *lines[:10], *told, f"Decide: {page_url}"])
-    # no previews: Slack would otherwise draw one for a bare address an order carries
-    return {"text": body, "unfurl_links": False, "unfurl_media": False, "request_id": request.id, "kind": kind}
+    decide = f"Decide: <{page_url.translate(SLACK_ESCAPES)}>"  # the one link, spelled out: verbatim links nothing
+    while len("\n".join([summary, *lines, *told, decide])) > SECTION_LIMIT and lines:
+        lines = [*lines[:-2], "• … more items on the page"] if len(lines) > 1 else []
+    room = SECTION_LIMIT - len("\n".join([summary, *lines, decide])) - 1
+    told = [line if len(line) <= room else line[: max(room - 1, 0)] + "…" for line in told]  # a long list of names
+    return {
+        # what a phone's notification and a client without blocks show
+        "text": "\n".join([summary, *lines, *told, f"Decide: {page_url}"]),
+        # what the channel shows: verbatim, so Slack turns no bare address (http://evil.example as a customer's
+        # name), #channel or @name in an order into a link or a mention
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "\n".join([summary, *lines, *told, decide]), "verbatim": True},
+            }
+        ],
+        # no previews: Slack would otherwise draw one for an address an order carries
+        "unfurl_links": False,
+        "unfurl_media": False,
+        "request_id": request.id,
+        "kind": kind,
+    }
 
 
 def _deciders_line(request: ApprovalRequest, kind: NotificationKind, deciders: Deciders) -> str:
