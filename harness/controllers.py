@@ -17,6 +17,7 @@ from waitress import wasyncore
 from controller import create_app
 from controller.access import credentials
 from controller.service.startup import prepare_to_serve, wsgi_server
+from controller.storage import db
 from controller.storage.sqlite import SqliteBackend
 from harness.emulator import Emulator
 from harness.waiting import wait_for
@@ -38,6 +39,16 @@ def add_user(
         if not store.add_user(name, role, *hashes, groups):
             raise ValueError(f"{name} is already a user")
     return token
+
+
+def make_newer_than_the_code(database: Path | str) -> None:
+    """Leave a controller database as a later version of the code would: one migration past the newest here."""
+    db.init_db(str(database))
+    connection = db.connect(str(database))
+    try:
+        connection.execute(f"PRAGMA user_version = {len(db.MIGRATIONS) + 1}")
+    finally:
+        connection.close()
 
 
 def offline_config(database: Path | str, **overrides: Any) -> dict[str, Any]:

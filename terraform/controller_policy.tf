@@ -47,7 +47,7 @@ data "aws_iam_policy_document" "controller" {
     resources = [aws_sfn_state_machine.this.arn]
   }
 
-  # What controller/storage/dynamodb.py calls (TransactWriteItems is authorised by its parts);
+  # What controller/storage/dynamodb/ calls (TransactWriteItems is authorised by its parts);
   # never Scan: every read is a key lookup or a query.
   statement {
     sid = "KeepRequestsInTheApprovalsTable"

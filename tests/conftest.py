@@ -184,13 +184,22 @@ def _no_real_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def fixed_moto() -> Iterator[None]:
-    """moto in this process with the emulator's fixes, as `python -m emulator` runs it; as shipped again after."""
-    from emulator import patches  # only the tests that patch moto pay for importing it
+def fixed_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto in this process (mock_aws) with the emulator's fixes, as `python -m emulator` runs it; as shipped after."""
+    from moto import mock_aws  # only the tests that patch moto pay for importing it
+    from moto.core import DEFAULT_ACCOUNT_ID
 
-    patches.apply()
-    yield
-    patches.undo()
+    from emulator import patches
+
+    # moto's own account, named: else each request looks for its access key in an IAM backend per partition, and
+    # under the fixes each of those parses AWS's managed policies when it is made
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+    with mock_aws():
+        patches.apply()
+        yield
+        # undone first: mock_aws then rebuilds every backend it resets, and under the fixes each IAM backend
+        # parses AWS's managed policies again (about a second per test)
+        patches.undo()
 
 
 @pytest.fixture(autouse=True)

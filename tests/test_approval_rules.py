@@ -1,8 +1,12 @@
-"""Approval rules over real HTTP: executions in the emulator, approvers signed in with their tokens."""
+"""Approval rules over real HTTP: executions in the emulator, approvers signed in with their tokens; and the policy
+file through `python -m controller`, as an operator checks it."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,6 +16,7 @@ import requests
 
 from harness.controllers import HTTP_TIMEOUT_SECONDS, ServedController, add_user
 from harness.orders import ORDER
+from stack.paths import PROJECT_ROOT
 
 POLICY = """
 rules:
@@ -189,3 +194,54 @@ def test_without_sign_in_a_request_under_a_rule_is_not_decided(stack, controller
     assert (refused.status_code, refused.json()["error"]) == (403, "NotAllowed")
     assert "sign in" in refused.json()["message"]
     assert stack.describe(name)["status"] == "RUNNING"
+
+
+def _controller(*args: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "controller", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **environment},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_policy_check_says_which_rule_applies_to_an_order_as_posted(tmp_path):
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    big = {**ORDER, "requested_by": "bob", "items": [{"sku": "GPU-1", "quantity": 2, "unit_price": 500}]}
+    (tmp_path / "order.json").write_text(json.dumps(big))
+
+    checked = _controller("policy", "check", str(tmp_path / "policy.yaml"), "--order", str(tmp_path / "order.json"))
+
+    assert checked.returncode == 0, checked.stderr
+    assert "valid. 2 rule(s); self-approval refused; rejections need a reason" in checked.stdout
+    assert "(total 1000.0 EUR): rule 'large orders' applies." in checked.stdout
+    assert "It needs 2 approval(s) by distinct people: members of finance." in checked.stdout
+    assert "bob requested it and may not decide it." in checked.stdout
+
+
+def test_policy_check_refuses_an_order_the_order_lambda_refuses(tmp_path):
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "order.json").write_text(json.dumps({**ORDER, "requested_by": ""}))
+
+    checked = _controller("policy", "check", str(tmp_path / "policy.yaml"), "--order", str(tmp_path / "order.json"))
+
+    assert checked.returncode == 1
+    assert "order.requested_by has a length outside the allowed range" in checked.stderr
+
+
+def test_a_controller_with_a_bad_policy_file_does_not_start_and_names_the_rule_and_field(tmp_path):
+    (tmp_path / "policy.yaml").write_text(POLICY.replace("approvals: 2", "approvals: two"))
+
+    served = _controller(
+        APPROVAL_QUEUE_URL="http://127.0.0.1:9/000000000000/nowhere",
+        CONTROLLER_DATABASE=str(tmp_path / "db.sqlite3"),
+        CONTROLLER_POLICY_FILE=str(tmp_path / "policy.yaml"),
+        CONTROLLER_BACKGROUND="false",
+    )
+
+    assert served.returncode == 1
+    assert "rule 1 ('large orders'), field approvals: 'two' is not of type 'integer'" in served.stderr
+    assert "controller ready" not in served.stdout

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.controllers import add_user, controller_environment, users_command
+from controller import create_app
+from controller.storage.db import MIGRATIONS, connect
+from harness.controllers import (
+    add_user,
+    controller_environment,
+    make_newer_than_the_code,
+    offline_config,
+    users_command,
+)
 from harness.emulator import stop
 from harness.waiting import free_port
 
@@ -78,3 +86,47 @@ def test_a_second_controller_on_one_sqlite_database_is_refused_at_start(stack, t
 
     assert second.returncode != 0
     assert "Another controller" in second.stderr and str(database) in second.stderr
+
+
+def test_a_database_newer_than_the_code_is_refused_at_start_and_left_as_it_was(tmp_path):
+    database = tmp_path / "newer.sqlite3"
+    make_newer_than_the_code(database)
+
+    served = subprocess.run(
+        [sys.executable, "-m", "controller"],
+        env={
+            "APPROVAL_QUEUE_URL": "http://127.0.0.1:9/q",
+            "AWS_REGION": "eu-west-1",
+            "CONTROLLER_DATABASE": str(database),
+            "PATH": "",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert served.returncode != 0
+    assert "newer than this controller knows" in served.stderr
+    check = connect(str(database))
+    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) + 1
+    check.close()
+
+
+def test_building_an_app_touches_no_database_and_migrate_brings_it_up_to_date(tmp_path):
+    database = tmp_path / "instance" / "approvals.sqlite3"
+    create_app(offline_config(database))
+    assert not database.parent.exists()
+
+    migrated = subprocess.run(
+        [sys.executable, "-m", "controller", "migrate"],
+        env={"CONTROLLER_DATABASE": str(database), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert f"schema version {len(MIGRATIONS)}" in migrated.stdout
+    check = connect(str(database))
+    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    check.close()

@@ -27,6 +27,8 @@ from harness.emulator import Emulator
 from harness.stacks import Api, Stack, make_api, make_stack
 from stack.paths import OPENAPI_FILE
 
+# the plugin that turns SCHEMA.parametrize() into tests; pyproject.toml keeps it from loading for every run
+pytest_plugins = ["schemathesis.pytest.plugin"]
 SPEC_FILE = OPENAPI_FILE
 SCHEMA = schemathesis.openapi.from_path(SPEC_FILE)
 CHECKS = [

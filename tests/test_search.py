@@ -42,6 +42,7 @@ def test_q_finds_one_order_by_its_id_customer_or_sku_while_count_still_counts_al
         found, body = listed(controller, query)
         assert found == ["ORD-S3"], query
         assert (body["count"], body["matched"]) == (5, 1)
+        assert "search_text" not in body["pending"][0]  # the store's own bookkeeping
 
 
 def test_filters_by_total_range_and_currency(controller, waiting):

@@ -81,3 +81,18 @@ def test_the_notification_says_who_asked_as_data(stack, controller_factory, webh
     text = wait_for(lambda: webhook.for_request(name), 30, "the notification")["text"]
 
     assert text.startswith("Order ORD-1001 from Ada Lovelace, requested by &lt;!channel&gt; dave, total 28.00 EUR")
+
+
+def test_a_bare_address_in_an_order_is_shown_verbatim_and_only_the_page_is_a_link(stack, controller_factory, webhook):
+    controller_factory(stack, NOTIFY_WEBHOOK_URL=webhook.url, PUBLIC_URL=PAGE)
+    item = {**ORDER["items"][0], "sku": "https://evil.example/approve"}
+    name = stack.start({**ORDER, "customer": {"id": "C-1", "name": "http://evil.example"}, "items": [item]})
+
+    sent = wait_for(lambda: webhook.for_request(name), 30, "the notification")
+    (block,) = sent["blocks"]
+    assert (block["type"], block["text"]["type"], block["text"]["verbatim"]) == ("section", "mrkdwn", True)
+    summary, line, decide = block["text"]["text"].split("\n")
+    assert summary.startswith("Order ORD-1001 from http://evil.example, total 25.00 EUR")
+    assert line == "• 2 x https://evil.example/approve at 12.5"
+    assert decide == f"Decide: <{PAGE}>"  # with verbatim, the only link is the one spelled out: the page's
+    assert sent["text"].split("\n") == [summary, line, f"Decide: {PAGE}"]  # what a notification shows

@@ -80,7 +80,17 @@ def with_rule(request: NewRequest, rules: policy.Policy | None) -> NewRequest:
     applied = rules.apply(
         request.order, datetime.fromisoformat(request.requested_at), datetime.fromisoformat(request.expires_at)
     )
-    return replace(request, rule=json.loads(applied.to_json()))
+    return replace(
+        request,
+        rule=json.loads(applied.to_json()),
+        remind_at=_stamp(applied.remind_at),
+        escalate_at=_stamp(applied.escalate_at),
+    )
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    """Return a moment as the store writes its own times (UTC, milliseconds), so that it compares with them."""
+    return None if moment is None else moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _store_and_delete(

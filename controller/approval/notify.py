@@ -1,9 +1,11 @@
-"""Tells approvers that a request waits: a webhook POST per new request, in the JSON shape that
-Slack-compatible incoming webhooks accept. Never the task token; retried with backoff, and a
-notification that keeps failing is recorded as failed, logged and counted, never dropped unseen.
+"""Tells approvers that a request waits: a webhook POST per new request, and under a rule its reminder
+and escalation (follow_ups.py), in the JSON shape that Slack-compatible incoming webhooks accept.
+Never the task token; retried with backoff, and a notification that keeps failing is recorded as
+failed, logged and counted, never dropped unseen.
 
 Whoever submits an order writes its fields, so each one is sent as data, not markup: escaped as
-Slack asks (&, <, > as entities: no mention, no link of its own label) and kept on its line.
+Slack asks (&, <, > as entities: no mention, no link of its own label), kept on its line, and shown
+in a verbatim section, so that Slack links no bare address in it either.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import logging
 import urllib.error
 import urllib.request
 
-from controller.core import text
+from controller.approval import follow_ups
+from controller.approval.follow_ups import Deciders
+from controller.core import states, text
 from controller.core.jsontypes import JSONObject
 from controller.storage.interface import Store
-from controller.storage.records import ApprovalRequest
+from controller.storage.records import ApprovalRequest, NotificationKind
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -24,7 +28,9 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 600.0
 TIMEOUT_SECONDS = 10
 BATCH = 20
+HEADLINES: dict[NotificationKind, str] = {"new": "", "reminder": "Reminder: ", "escalation": "Escalated: "}
 SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})  # the only three Slack asks for
+SECTION_LIMIT = 3000  # the most text a Block Kit section takes; Slack refuses the whole message beyond it
 
 
 def field(value: object) -> str:
@@ -32,8 +38,11 @@ def field(value: object) -> str:
     return text.one_line(str(value)).translate(SLACK_ESCAPES)
 
 
-def message(request: ApprovalRequest, page_url: str) -> JSONObject:
-    """Return the webhook body for a stored request: a one-paragraph summary and a link to the page."""
+def message(
+    request: ApprovalRequest, page_url: str, kind: NotificationKind = "new", deciders: Deciders | None = None
+) -> JSONObject:
+    """Return the webhook body for a stored request: a one-paragraph summary, for a reminder or an escalation who
+    may decide it now, and a link to the page."""
     order, items = request.order, request.order.get("items")
     lines = [
         f"• {field(item.get('quantity'))} x {field(item.get('sku'))} at {field(item.get('unit_price'))}"
@@ -43,7 +52,8 @@ def message(request: ApprovalRequest, page_url: str) -> JSONObject:
     total, customer = order.get("total"), order.get("customer")
     name = customer.get("name", "an unknown customer") if isinstance(customer, dict) else "an unknown customer"
     summary = (
-        f"Order {field(order.get('order_id', request.id))} from {field(name)}"
+        HEADLINES[kind]
+        + f"Order {field(order.get('order_id', request.id))} from {field(name)}"
         + (f", requested by {field(order['requested_by'])}" if isinstance(order.get("requested_by"), str) else "")
         + (
             f", total {total:.2f} {field(order.get('currency', ''))}".rstrip()
@@ -52,9 +62,38 @@ def message(request: ApprovalRequest, page_url: str) -> JSONObject:
         )
         + f", waits for approval until {request.expires_at}."
     )
-    body = "\n".join([summary, *lines[:10], f"Decide: {page_url}"])
-    # no previews: Slack would otherwise draw one for a bare address an order carries
-    return {"text": body, "unfurl_links": False, "unfurl_media": False, "request_id": request.id}
+    lines = lines[:10]
+    told = [] if deciders is None else [_deciders_line(request, kind, deciders)]
+    decide = f"Decide: <{page_url.translate(SLACK_ESCAPES)}>"  # the one link, spelled out: verbatim links nothing
+    while len("\n".join([summary, *lines, *told, decide])) > SECTION_LIMIT and lines:
+        lines = [*lines[:-2], "• … more items on the page"] if len(lines) > 1 else []
+    room = SECTION_LIMIT - len("\n".join([summary, *lines, decide])) - 1
+    told = [line if len(line) <= room else line[: max(room - 1, 0)] + "…" for line in told]  # a long list of names
+    return {
+        # what a phone's notification and a client without blocks show
+        "text": "\n".join([summary, *lines, *told, f"Decide: {page_url}"]),
+        # what the channel shows: verbatim, so Slack turns no bare address (http://evil.example as a customer's
+        # name), #channel or @name in an order into a link or a mention
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "\n".join([summary, *lines, *told, decide]), "verbatim": True},
+            }
+        ],
+        # no previews: Slack would otherwise draw one for an address an order carries
+        "unfurl_links": False,
+        "unfurl_media": False,
+        "request_id": request.id,
+        "kind": kind,
+    }
+
+
+def _deciders_line(request: ApprovalRequest, kind: NotificationKind, deciders: Deciders) -> str:
+    names = ", ".join(field(name) for name in deciders.names) or "none of them is a user yet"
+    if kind == "escalation":
+        return f"Waiting since {request.requested_at}; {field(deciders.words)} may decide it too now: {names}"
+    progress = f"{deciders.approved} of {deciders.required} approvals so far"
+    return f"Still to decide ({progress}): {field(deciders.words)}: {names}"
 
 
 def backoff(attempts: int) -> float:
@@ -79,18 +118,28 @@ def send_due(store: Store, webhook_url: str, page_url: str) -> int:
     store.check_writable()
     delivered = 0
     for due in store.due_notifications(BATCH):
-        request_id = due.request.id
+        request, kind = due.request, due.kind
+        if kind != "new" and request.state in states.ENDED:
+            store.withdraw_notification(request.id, kind)  # it ended before its follow-up went out: never after
+            continue
+        if kind != "new" and request.state != states.PENDING:
+            continue  # being decided: sent if the decision falls through, withdrawn once it ends
         try:
-            _post(webhook_url, message(due.request, page_url))
+            deciders = None if kind == "new" else follow_ups.still_to_decide(store, request, kind)
+            _post(webhook_url, message(request, page_url, kind, deciders))
         except Exception as error:  # a bad order or answer fails this one notification, not those behind it
             attempts = due.attempts + 1
             retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
-            store.notification_failed(request_id, str(error)[:500], retry)
+            store.notification_failed(request.id, str(error)[:500], retry, kind)
             if retry is None:
-                log.error("notification for %s failed for good after %d attempts: %s", request_id, attempts, error)
+                log.error(
+                    "%s notification for %s failed for good after %d attempts: %s", kind, request.id, attempts, error
+                )
             else:
-                log.warning("notification for %s failed (attempt %d), retrying in %.0f s", request_id, attempts, retry)
+                log.warning(
+                    "%s notification for %s failed (attempt %d), retrying in %.0f s", kind, request.id, attempts, retry
+                )
             continue
-        store.notification_sent(request_id)
+        store.notification_sent(request.id, kind)
         delivered += 1
     return delivered

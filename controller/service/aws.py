@@ -9,13 +9,15 @@ sign-in and the pages that need no AWS.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypedDict
 
-import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import Loader, create_loader
 from flask import Flask, current_app
 
 from controller.core.config import ConfigurationError
@@ -55,24 +57,38 @@ def _client_config(config: Mapping[str, Any], read_timeout: float) -> Config:
     )
 
 
+@functools.cache
+def _service_models(data_path: str | None) -> Loader:
+    """Return the reader of botocore's service models, one per process.
+
+    Each botocore session otherwise parses the models and endpoints again (a tenth of a second per app): the
+    apps a process makes (tests, the benchmark) share what was read. It holds only botocore's own data files.
+    """
+    return create_loader(data_path)
+
+
 def make_clients(config: Mapping[str, Any], metrics: Metrics) -> Clients:
     """Return the clients for the configured stack, each call counted in metrics (no call is made)."""
-    session_args: dict[str, str | None] = {"region_name": config.get("AWS_REGION")}
+    client_args: dict[str, str | None] = {
+        "region_name": config.get("AWS_REGION"),
+        "endpoint_url": config.get("AWS_ENDPOINT_URL"),
+    }
     if config.get("CONFIG_SOURCE") == "emulator":
         # the emulator accepts any credentials; real ones must never be sent to it
-        session_args.update(aws_access_key_id="emulator", aws_secret_access_key="emulator")
-    session = boto3.session.Session(**session_args)
-    if session.region_name is None:  # boto3 would raise NoRegionError, with a traceback, at the first client
+        client_args.update(aws_access_key_id="emulator", aws_secret_access_key="emulator")
+    session = botocore.session.get_session()  # each app its own: credentials and settings are not shared
+    session.register_component("data_loader", _service_models(session.get_config_variable("data_path")))
+    if client_args["region_name"] is None and session.get_config_variable("region") is None:
+        # botocore would raise NoRegionError, with a traceback, at the first client
         raise ConfigurationError("No AWS region is configured: set AWS_REGION (the queue URL names none).")
-    endpoint = config.get("AWS_ENDPOINT_URL")
     short = _client_config(config, config["AWS_READ_TIMEOUT_SECONDS"])
     long_poll = _client_config(
         config, config["AWS_READ_TIMEOUT_SECONDS"] + config["PULL_WAIT_SECONDS"] + LONG_POLL_MARGIN_SECONDS
     )
     clients = Clients(
-        sqs=session.client("sqs", endpoint_url=endpoint, config=short),
-        stepfunctions=session.client("stepfunctions", endpoint_url=endpoint, config=short),
-        sqs_long_poll=session.client("sqs", endpoint_url=endpoint, config=long_poll),
+        sqs=session.create_client("sqs", config=short, **client_args),
+        stepfunctions=session.create_client("stepfunctions", config=short, **client_args),
+        sqs_long_poll=session.create_client("sqs", config=long_poll, **client_args),
     )
     metrics.watch_aws("sqs", clients["sqs"].meta.events)
     metrics.watch_aws("stepfunctions", clients["stepfunctions"].meta.events)

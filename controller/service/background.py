@@ -2,7 +2,7 @@
 
 - a single long poll of the approval queue at a time, storing each message before deleting it;
 - upkeep: liveness checks of pending requests (in parallel, bounded), decisions a lost answer
-  left claimed, expiry, and the trimming of the event log;
+  left claimed, expiry, reminders and escalations that are due, and the trimming of the event log;
 - webhook notifications of new requests, when configured;
 - a look at the dead-letter queue now and then, storing any approval request found there;
 - a write to the store every few seconds, so that a store that cannot be written stops the pull
@@ -25,7 +25,7 @@ from typing import Any
 
 from flask import Flask
 
-from controller.approval import decisions, executions, inbox, notify
+from controller.approval import decisions, executions, follow_ups, inbox, notify
 from controller.core.errors import AwsUnavailable, StoreUnavailable
 from controller.core.metrics import Metrics
 from controller.service.aws import clients_of
@@ -124,6 +124,7 @@ class Background:
         checked = list(self.liveness_pool.map(self._settle, stale))
         decisions.resume_claims(store, self.clients["stepfunctions"], self.config["CLAIM_STALE_SECONDS"])
         store.expire_overdue()
+        follow_ups.take_due(store, notify=bool(self.config["NOTIFY_WEBHOOK_URL"]))  # after expiry: none for ended ones
         store.forget_events(inbox.EVENTS_KEPT)
         if stale and not any(checked):
             raise AwsUnavailable("no liveness check got an answer")  # back off, as for the other loops

@@ -145,8 +145,8 @@ class NotificationStore(Protocol):
 
     def due_follow_ups(self, limit: int) -> list[FollowUp]:
         """Return the reminders and escalations whose time (NewRequest.remind_at, escalate_at) has come and that
-        were not taken yet, the longest due first; one whose request ended may be among them (take_follow_up
-        declines it)."""
+        were not taken yet, the longest due first; one whose request is being decided may be among them, and one
+        whose request ended until take_follow_up has declined it once."""
         ...
 
     def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:

@@ -5,9 +5,11 @@ Nothing above the storage package sees a database row; it gets these, and a stor
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from controller.core.digest import order_digest
 from controller.core.jsontypes import JSONObject
@@ -274,3 +276,55 @@ class DailyOutcomes:
 
     day: str
     counts: dict[str, int]
+
+
+# --- records from what a store keeps: SQLite's columns and DynamoDB's attributes have the same names ---------
+
+
+def request_from(fields: Mapping[str, Any]) -> ApprovalRequest:
+    """Return the request kept in these fields: the order, the rule and the final execution as JSON, the decision
+    in four fields of its own (all None before one is taken)."""
+    decision = None
+    if fields.get("decision") is not None:
+        decision = Decision(fields["decision"], fields.get("approver"), fields.get("comment"), fields.get("reason"))
+    final = json.loads(fields["final_execution"]) if fields.get("final_execution") else None
+    return ApprovalRequest(
+        id=fields["id"],
+        execution_arn=fields["execution_arn"],
+        task_token=fields["task_token"],
+        order=json.loads(fields["order_json"]),
+        requested_at=fields["requested_at"],
+        expires_at=fields["expires_at"],
+        received_at=fields["received_at"],
+        checked_at=fields["checked_at"],
+        state=fields["state"],
+        decision=decision,
+        decided_at=fields.get("decided_at"),
+        closed_reason=fields.get("closed_reason"),
+        claimed_at=fields.get("claimed_at"),
+        final_execution=ExecutionStatus(**final) if final else None,
+        rule=json.loads(fields["rule_json"]) if fields.get("rule_json") else None,
+    )
+
+
+def user_from(fields: Mapping[str, Any]) -> User:
+    """Return the user kept in these fields, their groups as a JSON list."""
+    groups = tuple(json.loads(fields.get("groups_json") or "[]"))
+    return User(
+        fields["name"], fields["role"], fields["password_hash"], fields["token_hash"], fields["created_at"], groups
+    )
+
+
+def audit_event_from(fields: Mapping[str, Any]) -> AuditEvent:
+    """Return the recorded attempt kept in these fields (numbers may come back as decimals)."""
+    return AuditEvent(
+        int(fields["id"]),
+        fields["at"],
+        fields.get("actor"),
+        fields.get("role"),
+        fields.get("address"),
+        fields["action"],
+        fields.get("request_id"),
+        int(fields["status"]),
+        fields["outcome"],
+    )

@@ -34,7 +34,10 @@ from controller.storage.records import (
     SetAsideMessage,
     StoredEvent,
     User,
+    audit_event_from,
     now,
+    request_from,
+    user_from,
 )
 
 # seconds from a request being stored to its decision, over approval_requests' columns
@@ -54,21 +57,8 @@ ORDER_BY = {
     "ended": f"{ENDED_AT} DESC, id",
 }
 CONTAINS = "instr(lower({}), lower(?)) > 0"
-TEXT_MATCH = (
-    "("
-    + " OR ".join(
-        CONTAINS.format(column)
-        for column in (
-            "id",
-            "json_extract(order_json, '$.order_id')",
-            "json_extract(order_json, '$.customer.name')",
-            "json_extract(order_json, '$.customer.id')",
-        )
-    )
-    + " OR EXISTS (SELECT 1 FROM json_each(order_json, '$.items') WHERE "
-    + CONTAINS.format("json_extract(value, '$.sku')")
-    + "))"
-)
+# the id, order id, customer name and id, and SKUs, lower-cased at save time (migration 0013)
+TEXT_MATCH = "instr(search_text, lower(?)) > 0"
 CUSTOMER_MATCH = (
     "(" + " OR ".join(CONTAINS.format(f"json_extract(order_json, '$.customer.{key}')") for key in ("name", "id")) + ")"
 )
@@ -79,7 +69,7 @@ def _where(query: RequestQuery) -> tuple[str, list[object]]:
     clauses = [f"state IN ({', '.join('?' * len(query.states))})"]
     parameters: list[object] = [*query.states]
     optional: list[tuple[object, str, int]] = [
-        (query.text, TEXT_MATCH, 5),
+        (query.text, TEXT_MATCH, 1),
         (query.customer, CUSTOMER_MATCH, 2),
         (query.approver, CONTAINS.format("approver"), 1),
         (query.requested_from, "requested_at >= ?", 1),
@@ -96,37 +86,11 @@ def _where(query: RequestQuery) -> tuple[str, list[object]]:
 
 
 def _request(row: sqlite3.Row) -> ApprovalRequest:
-    decision = None
-    if row["decision"] is not None:
-        decision = Decision(row["decision"], row["approver"], row["comment"], row["reason"])
-    final = json.loads(row["final_execution"]) if row["final_execution"] else None
-    rule = json.loads(row["rule_json"]) if row["rule_json"] else None
-    return ApprovalRequest(
-        id=row["id"],
-        execution_arn=row["execution_arn"],
-        task_token=row["task_token"],
-        order=json.loads(row["order_json"]),
-        requested_at=row["requested_at"],
-        expires_at=row["expires_at"],
-        received_at=row["received_at"],
-        checked_at=row["checked_at"],
-        state=row["state"],
-        decision=decision,
-        decided_at=row["decided_at"],
-        closed_reason=row["closed_reason"],
-        claimed_at=row["claimed_at"],
-        final_execution=ExecutionStatus(**final) if final else None,
-        rule=rule,
-    )
+    return request_from(dict(row))
 
 
 def _requests(rows: list[sqlite3.Row]) -> list[ApprovalRequest]:
     return [_request(row) for row in rows]
-
-
-def _user(row: sqlite3.Row) -> User:
-    groups = tuple(json.loads(row["groups_json"]))
-    return User(row["name"], row["role"], row["password_hash"], row["token_hash"], row["created_at"], groups)
 
 
 class SqliteStore:
@@ -409,11 +373,11 @@ class SqliteStore:
         return True
 
     def users(self) -> list[User]:
-        return [_user(row) for row in self.connection.execute("SELECT * FROM users ORDER BY name").fetchall()]
+        return [user_from(dict(row)) for row in self.connection.execute("SELECT * FROM users ORDER BY name").fetchall()]
 
     def user(self, name: str) -> User | None:
         row = self.connection.execute("SELECT * FROM users WHERE name_key = ?", (text.name_key(name),)).fetchone()
-        return _user(row) if row else None
+        return user_from(dict(row)) if row else None
 
     def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
         with db.transaction(self.connection):  # the check and the insert under one write lock
@@ -458,7 +422,7 @@ class SqliteStore:
             " WHERE s.secret_hash = ? AND s.expires_at > ?",
             (secret_hash, now()),
         ).fetchone()
-        return _user(row) if row else None
+        return user_from(dict(row)) if row else None
 
     def end_sessions(self, name: str) -> None:
         with db.transaction(self.connection):
@@ -520,20 +484,7 @@ class SqliteStore:
         rows = self.connection.execute(
             "SELECT * FROM audit_events WHERE request_id = ? ORDER BY id", (request_id,)
         ).fetchall()
-        return [
-            AuditEvent(
-                row["id"],
-                row["at"],
-                row["actor"],
-                row["role"],
-                row["address"],
-                row["action"],
-                row["request_id"],
-                row["status"],
-                row["outcome"],
-            )
-            for row in rows
-        ]
+        return [audit_event_from(dict(row)) for row in rows]
 
     # --- invalid messages ----------------------------------------------------------------------------
 

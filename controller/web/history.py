@@ -20,8 +20,9 @@ COLUMNS = (
     "request_id", "order_id", "customer_id", "customer_name", "total", "currency", "outcome", "approver",
     "comment", "reason", "closed_reason", "requested_at", "decided_at", "expires_at",
 )  # fmt: skip
-# a spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection)
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# a spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection; ASVS 1.2.10 names
+# the null character too, which some spreadsheets skip before reading the rest as a formula)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 
 def neutralised(value: JSON) -> JSON:

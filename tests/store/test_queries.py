@@ -43,6 +43,7 @@ def test_text_finds_an_order_by_its_id_customer_or_sku_whatever_the_case(store, 
         ("book-1", ids(orders)),
         ("nobody", []),
         ("%", []),  # no wildcard: a literal percent sign
+        ("lovelace c-1", []),  # no match across two fields
     ]:
         assert ids(store.find_requests(RequestQuery(states=(states.PENDING,), text=text), 10)) == expected, text
 

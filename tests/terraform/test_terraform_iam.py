@@ -93,7 +93,7 @@ def test_every_policy_argument_is_a_policy_document() -> None:
 
 
 # IAM authorises these calls by the actions of their parts: a batch of deletes by DeleteMessage, and a
-# transaction by the parts it is made of (controller/storage/dynamodb.py writes these, and no Delete alone).
+# transaction by the parts it is made of (controller/storage/dynamodb/ writes these, and no Delete alone).
 AUTHORISED_AS = {
     "sqs:DeleteMessageBatch": {"sqs:DeleteMessage"},
     "dynamodb:TransactWriteItems": {

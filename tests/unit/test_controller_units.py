@@ -12,6 +12,7 @@ from moto import mock_aws
 from controller.approval import inbox
 from controller.core.config import ConfigurationError, load_config
 from controller.storage.sqlite import SqliteBackend
+from controller.web import history
 
 MESSAGE = {
     "MessageTitle": "Processing Order, approve / reject to proceed.",
@@ -141,3 +142,11 @@ def test_the_inbox_stores_valid_messages_once_and_leaves_invalid_ones_for_the_de
         assert [request.id for request in store.pending()] == ["exec-1"]
     left = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
     assert left["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r", "\0"])
+def test_a_csv_text_cell_that_a_spreadsheet_would_run_gets_a_quote_and_nothing_else_does(start):
+    assert history.neutralised(f"{start}17") == f"'{start}17"
+    assert history.neutralised(f"ORD{start}17") == f"ORD{start}17"  # only the first character matters
+    assert history.neutralised(-17) == -17  # a number is a number: a spreadsheet shows it, runs nothing
+    assert history.neutralised(None) is None

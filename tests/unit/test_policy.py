@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -14,7 +10,6 @@ import pytest
 
 from controller.approval import policy
 from harness.orders import ORDER
-from stack.paths import PROJECT_ROOT
 
 ISSUE_EXAMPLE = """
 rules:
@@ -203,54 +198,3 @@ def test_a_rule_naming_users_lets_them_decide_outside_its_groups(tmp_path):
     assert applied.refusal("dave", [], None, REQUESTED) == (
         "Under rule 'a' only members of finance or carol may decide; dave is in no group."
     )
-
-
-def _controller(*args: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "controller", *args],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **environment},
-        timeout=60,
-        check=False,
-    )
-
-
-def test_policy_check_says_which_rule_applies_to_an_order_as_posted(tmp_path):
-    (tmp_path / "policy.yaml").write_text(ISSUE_EXAMPLE)
-    big = {**ORDER, "requested_by": "bob", "items": [{"sku": "GPU-1", "quantity": 2, "unit_price": 500}]}
-    (tmp_path / "order.json").write_text(json.dumps(big))
-
-    checked = _controller("policy", "check", str(tmp_path / "policy.yaml"), "--order", str(tmp_path / "order.json"))
-
-    assert checked.returncode == 0, checked.stderr
-    assert "valid. 2 rule(s); self-approval refused; rejections need a reason" in checked.stdout
-    assert "(total 1000.0 EUR): rule 'large orders' applies." in checked.stdout
-    assert "It needs 2 approval(s) by distinct people: members of finance." in checked.stdout
-    assert "bob requested it and may not decide it." in checked.stdout
-
-
-def test_policy_check_refuses_an_order_the_order_lambda_refuses(tmp_path):
-    (tmp_path / "policy.yaml").write_text(ISSUE_EXAMPLE)
-    (tmp_path / "order.json").write_text(json.dumps({**ORDER, "requested_by": ""}))
-
-    checked = _controller("policy", "check", str(tmp_path / "policy.yaml"), "--order", str(tmp_path / "order.json"))
-
-    assert checked.returncode == 1
-    assert "order.requested_by has a length outside the allowed range" in checked.stderr
-
-
-def test_a_controller_with_a_bad_policy_file_does_not_start_and_names_the_rule_and_field(tmp_path):
-    (tmp_path / "policy.yaml").write_text(ISSUE_EXAMPLE.replace("approvals: 2", "approvals: two"))
-
-    served = _controller(
-        APPROVAL_QUEUE_URL="http://127.0.0.1:9/000000000000/nowhere",
-        CONTROLLER_DATABASE=str(tmp_path / "db.sqlite3"),
-        CONTROLLER_POLICY_FILE=str(tmp_path / "policy.yaml"),
-        CONTROLLER_BACKGROUND="false",
-    )
-
-    assert served.returncode == 1
-    assert "rule 1 ('large orders'), field approvals: 'two' is not of type 'integer'" in served.stderr
-    assert "controller ready" not in served.stdout

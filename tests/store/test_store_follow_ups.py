@@ -75,7 +75,7 @@ def test_no_follow_up_is_taken_once_the_request_is_no_longer_pending(store):
         assert not store.take_follow_up(request.id, "reminder", notify=True)
         assert not store.take_follow_up(request.id, "escalation", notify=True)
 
-    assert store.due_follow_ups(10) == []
+    assert [due for due in store.due_follow_ups(10) if due.request_id == decided.id] == []  # declined for good
     assert store.due_notifications(10) == []
 
 
@@ -100,3 +100,15 @@ def test_a_follow_up_not_yet_due_is_not_taken(store):
 
     assert not store.take_follow_up(arrived.id, "reminder", notify=True)
     assert not store.take_follow_up(arrived.id, "escalation", notify=True)
+
+
+def test_a_follow_up_of_a_request_being_decided_waits_for_the_decision_to_fall_through(store):
+    arrived = follow_ups_of(new_request(), remind_in=-1)
+    store.save_request(arrived)
+    store.claim(arrived.id, Decision("approve", "alice"))
+
+    assert not store.take_follow_up(arrived.id, "reminder", notify=False)
+    store.release(arrived.id)
+
+    assert store.due_follow_ups(10) == [FollowUp(arrived.id, "reminder")]
+    assert store.take_follow_up(arrived.id, "reminder", notify=False)

@@ -1,0 +1,66 @@
+"""The audit trail and the queue messages set aside: records of what was tried or refused."""
+
+from __future__ import annotations
+
+from controller.storage.dynamodb.items import plain, wire
+from controller.storage.dynamodb.table import Table
+from controller.storage.records import AuditAttempt, AuditEvent, SetAsideMessage, now
+
+
+class Audit(Table):
+    """Attempts to decide, numbered per table, and messages that are not approval requests."""
+
+    def record_attempt(self, attempt: AuditAttempt) -> None:
+        numbered = self.dynamodb.update_item(
+            TableName=self.table,
+            Key=wire({"pk": "counters", "sk": "audit"}),
+            UpdateExpression="ADD latest :one",
+            ExpressionAttributeValues=wire({":one": 1}),
+            ReturnValues="UPDATED_NEW",
+        )
+        number = int(plain(numbered["Attributes"])["latest"])
+        fields = {name: value for name, value in vars(attempt).items() if value is not None}
+        item = {"pk": f"audit#{attempt.request_id or ''}", "sk": f"{number:020d}", "id": number, "at": now(), **fields}
+        self.dynamodb.put_item(TableName=self.table, Item=wire(item))
+
+    def audit_trail(self, request_id: str) -> list[AuditEvent]:
+        return [
+            AuditEvent(
+                int(item["id"]),
+                item["at"],
+                item.get("actor"),
+                item.get("role"),
+                item.get("address"),
+                item["action"],
+                item.get("request_id"),
+                int(item["status"]),
+                item["outcome"],
+            )
+            for item in self._partition(f"audit#{request_id}")
+        ]
+
+    def set_aside(self, message_id: str, reason: str, receive_count: int) -> None:
+        stamp = now()
+        self.dynamodb.update_item(
+            TableName=self.table,
+            Key=wire({"pk": "invalid", "sk": message_id}),
+            UpdateExpression="SET reason = :reason, receive_count = :count, last_seen = :now,"
+            " first_seen = if_not_exists(first_seen, :now), list_key = :list, list_order = :order",
+            ExpressionAttributeValues=wire(
+                {
+                    ":reason": reason,
+                    ":count": receive_count,
+                    ":now": stamp,
+                    ":list": "invalid",
+                    ":order": f"{stamp}#{message_id}",
+                }
+            ),
+        )
+
+    def invalid_messages(self, limit: int) -> list[SetAsideMessage]:
+        return [
+            SetAsideMessage(
+                item["sk"], item["reason"], int(item["receive_count"]), item["first_seen"], item["last_seen"]
+            )
+            for item in self._list("invalid", newest_first=True, limit=limit)
+        ]

@@ -1,0 +1,36 @@
+"""Leases on work (docs/shared-store.md, "Work claimed per item"): one conditional PutItem takes or extends
+one, one conditional DeleteItem gives it back."""
+
+from __future__ import annotations
+
+from controller.storage.dynamodb.items import epoch, lease_key, wire
+from controller.storage.dynamodb.table import Table
+from controller.storage.records import now
+
+
+class Leases(Table):
+    """Leases on pieces of work, one owner at a time."""
+
+    def take_lease(self, work: str, owner: str, seconds: float) -> bool:
+        ends = now(seconds)
+        item = {**lease_key(work), "owner": owner, "expires_at": ends, "expires_at_epoch": epoch(ends)}
+        return self._conditional(
+            lambda: self.dynamodb.put_item(
+                TableName=self.table,
+                Item=wire(item),
+                ConditionExpression="attribute_not_exists(pk) OR #owner = :owner OR expires_at <= :now",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=wire({":owner": owner, ":now": now()}),
+            )
+        )
+
+    def drop_lease(self, work: str, owner: str) -> None:
+        self._conditional(
+            lambda: self.dynamodb.delete_item(
+                TableName=self.table,
+                Key=wire(lease_key(work)),
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=wire({":owner": owner}),
+            )
+        )

@@ -1,0 +1,66 @@
+"""Webhook notifications of new requests and their follow-ups on the table: due, delivered, retried or given up on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.storage.dynamodb.items import LAST, notification_key, request_key, update_of, wire
+from controller.storage.dynamodb.table import Table
+from controller.storage.records import DueNotification, NotificationCounts, NotificationKind, now, request_from
+
+
+class Notifications(Table):
+    """The notifications, one item each, listed in by_list while they wait."""
+
+    def due_notifications(self, limit: int) -> list[DueNotification]:
+        due = []
+        for item in self._list("notify", upto=now() + LAST, limit=limit):
+            request = self._get(request_key(item.get("request_id", item["sk"])))
+            if request is not None:
+                due.append(DueNotification(request_from(request), int(item["attempts"]), item.get("kind", "new")))
+        return due
+
+    def _notification(self, request_id: str, kind: NotificationKind, values: dict[str, Any]) -> None:
+        update = update_of(notification_key(request_id, kind), values, "attribute_exists(pk)")
+        self._conditional(lambda: self.dynamodb.update_item(TableName=self.table, **update))
+
+    def notification_sent(self, request_id: str, kind: NotificationKind = "new") -> None:
+        self._notification(request_id, kind, {"delivered_at": now(), "list_key": None, "list_order": None})
+
+    def notification_failed(
+        self, request_id: str, error: str, retry_in_seconds: float | None, kind: NotificationKind = "new"
+    ) -> None:
+        found = self._get(notification_key(request_id, kind))
+        attempts = int(found["attempts"]) + 1 if found else 1
+        if retry_in_seconds is None:
+            values = {
+                "attempts": attempts,
+                "last_error": error,
+                "failed_at": now(),
+                "list_key": None,
+                "list_order": None,
+            }
+        else:
+            later = now(retry_in_seconds)
+            values = {
+                "attempts": attempts,
+                "last_error": error,
+                "next_attempt_at": later,
+                "list_order": f"{later}#{request_id}",
+            }
+        self._notification(request_id, kind, values)
+
+    def notification_counts(self) -> NotificationCounts:
+        items = list(self._partition("notifications"))
+        delivered = sum(1 for item in items if item.get("delivered_at"))
+        failed = sum(1 for item in items if item.get("failed_at"))
+        return NotificationCounts(delivered, failed, len(items) - delivered - failed)
+
+    def withdraw_notification(self, request_id: str, kind: NotificationKind) -> None:
+        self._conditional(
+            lambda: self.dynamodb.delete_item(
+                TableName=self.table,
+                Key=wire(notification_key(request_id, kind)),
+                ConditionExpression="attribute_not_exists(delivered_at)",
+            )
+        )

@@ -1,0 +1,221 @@
+"""Approval requests on the table, from arrival to their end, and the approvals a rule counts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from controller.core import states
+from controller.storage.dynamodb.events import Events
+from controller.storage.dynamodb.items import (
+    BY_CHECK,
+    ENDED,
+    LAST,
+    approval_key,
+    follow_up_key,
+    request_key,
+    update_of,
+    wire,
+)
+from controller.storage.interface import TIMEOUT_PASSED
+from controller.storage.records import (
+    Approval,
+    ApprovalOutcome,
+    ApprovalRequest,
+    Decision,
+    ExecutionStatus,
+    FollowUpKind,
+    NewRequest,
+    now,
+    request_from,
+)
+
+
+class Requests(Events):
+    """Approval requests: stored, listed, claimed, approved under a rule, finished."""
+
+    def save_request(self, request: NewRequest, notify: bool = False) -> bool:
+        stamp = now()
+        item = {
+            **request_key(request.id),
+            "id": request.id,
+            "execution_arn": request.execution_arn,
+            "task_token": request.task_token,
+            "order_json": json.dumps(request.order),
+            "requested_at": request.requested_at,
+            "expires_at": request.expires_at,
+            "received_at": stamp,
+            "checked_at": stamp,
+            "state": states.PENDING,
+            "list_key": states.PENDING,
+            "list_order": f"{stamp}#{request.id}",
+            "check_key": states.PENDING,
+            "check_order": f"{stamp}#{request.id}",
+            "rule_json": None if request.rule is None else json.dumps(request.rule),
+            "remind_at": request.remind_at,
+            "escalate_at": request.escalate_at,
+        }
+        item = {name: value for name, value in item.items() if value is not None}
+        put = {"Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+        notification = {
+            "pk": "notifications",
+            "sk": request.id,
+            "attempts": 0,
+            "next_attempt_at": stamp,
+            "list_key": "notify",
+            "list_order": f"{stamp}#{request.id}",
+        }
+        also = [{"Put": {"TableName": self.table, "Item": wire(notification)}}] if notify else []
+        return self._commit(put, "stored", request.id, states.PENDING, *also, *self._follow_up_markers(request))
+
+    def get_request(self, request_id: str) -> ApprovalRequest | None:
+        item = self._get(request_key(request_id))
+        return request_from(item) if item else None
+
+    def pending(self, limit: int = -1) -> list[ApprovalRequest]:
+        return [
+            request_from(item) for item in self._list(states.PENDING, limit=limit) if item["state"] == states.PENDING
+        ]
+
+    def count_pending(self) -> int:
+        return sum(1 for _ in self._list(states.PENDING))
+
+    def recent_ended(self, limit: int = 10) -> list[ApprovalRequest]:
+        return [request_from(item) for item in self._list(ENDED, newest_first=True, limit=limit)]
+
+    def expire_overdue(self, request_id: str | None = None) -> None:
+        stamp = now()
+        if request_id is not None:
+            found = self.get_request(request_id)
+            overdue = [found] if found else []
+        else:
+            overdue = [request_from(item) for item in self._list(states.PENDING)]
+        for request in overdue:
+            if request.state == states.PENDING and request.expires_at <= stamp:
+                self._move(request, states.EXPIRED, {"closed_reason": TIMEOUT_PASSED})
+
+    def stale(self, older_than_seconds: float, limit: int) -> list[ApprovalRequest]:
+        items = self._query(
+            limit,
+            IndexName=BY_CHECK,
+            KeyConditionExpression="check_key = :key AND check_order <= :upto",
+            ExpressionAttributeValues=wire({":key": states.PENDING, ":upto": now(-older_than_seconds) + LAST}),
+        )
+        return [request_from(item) for item in items]
+
+    def touch(self, request_id: str) -> None:
+        stamp = now()
+        update = update_of(
+            request_key(request_id),
+            {"checked_at": stamp, "check_order": f"{stamp}#{request_id}"},
+            "attribute_exists(pk)",
+        )
+        try:
+            self.dynamodb.update_item(TableName=self.table, **update)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def claim(self, request_id: str, decision: Decision) -> ApprovalRequest | None:
+        request = self.get_request(request_id)
+        if request is None or request.state != states.PENDING:
+            return None
+        values = {
+            "decision": decision.action,
+            "approver": decision.approver,
+            "comment": decision.comment,
+            "reason": decision.reason,
+            "claimed_at": now(),
+        }
+        if not self._move(request, states.DECIDING, values):
+            return None
+        return replace(request, state=states.DECIDING, decision=decision, claimed_at=values["claimed_at"])
+
+    def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
+        return [request_from(item) for item in self._list(states.DECIDING, upto=now(-older_than_seconds) + LAST)]
+
+    def release(self, request_id: str) -> None:
+        request = self.get_request(request_id)
+        if request is None or request.state != states.DECIDING:
+            return
+        forgotten = dict.fromkeys(("decision", "approver", "comment", "reason"))
+        decision = request.decision
+        if request.rule is not None and decision is not None and decision.action == "approve" and decision.approver:
+            # the approval that claimed it goes too, so that its approver can send it again
+            found = self._get(request_key(request.id)) or {}
+            forgotten["approval_count"] = max(int(found.get("approval_count", 1)) - 1, 0)
+            key = wire(approval_key(request.id, decision.approver))
+            self._move(request, states.PENDING, forgotten, {"Delete": {"TableName": self.table, "Key": key}})
+        else:
+            self._move(request, states.PENDING, forgotten)
+
+    def add_approval(self, request_id: str, approval: Approval, required: int) -> ApprovalOutcome:
+        item = {
+            **approval_key(request_id, approval.approver),
+            "approver": approval.approver,
+            "at": approval.at,
+            "comment": approval.comment,
+        }
+        put = {"Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+        while True:
+            found = self._get(request_key(request_id))
+            counted = int(found.get("approval_count", 0)) if found else 0
+            if found is None or found["state"] != states.PENDING or counted >= required:
+                return ApprovalOutcome("not pending")  # or about to be claimed by the approval that made the count
+            # the count moves one at a time, so exactly one approval makes it reach `required`
+            count = update_of(
+                request_key(request_id),
+                {"approval_count": counted + 1},
+                "#state = :pending AND (attribute_not_exists(approval_count) OR approval_count = :seen)",
+                pending=states.PENDING,
+                seen=counted,
+            )
+            count["ExpressionAttributeNames"]["#state"] = "state"
+            try:
+                self.dynamodb.transact_write_items(TransactItems=[{"Update": {"TableName": self.table, **count}}, put])
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                if reasons[1:2] == ["ConditionalCheckFailed"]:
+                    return ApprovalOutcome("duplicate")
+                continue  # the request moved or another approval counted first: read it again
+            if counted + 1 < required:
+                return ApprovalOutcome("recorded")
+            claimed = self.claim(request_id, Decision("approve", approval.approver, approval.comment))
+            return ApprovalOutcome("claimed", claimed) if claimed else ApprovalOutcome("not pending")
+
+    def approvals(self, request_id: str) -> list[Approval]:
+        items = self._partition(f"request#{request_id}", "begins_with(sk, :approval)", {":approval": "approval#"})
+        found = [Approval(item["approver"], item["at"], item.get("comment")) for item in items]
+        return sorted(found, key=lambda approval: (approval.at, approval.approver))
+
+    def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
+        request = self.get_request(request_id)
+        if request is None or request.state != from_state:
+            return False
+        decided_at = now() if state in states.DECIDED else None
+        return self._move(request, state, {"decided_at": decided_at, "closed_reason": closed_reason})
+
+    def keep_final_execution(self, request_id: str, execution: ExecutionStatus) -> None:
+        kept = json.dumps({"status": execution.status, "error": execution.error, "cause": execution.cause})
+        self.dynamodb.update_item(TableName=self.table, **update_of(request_key(request_id), {"final_execution": kept}))
+
+    def _follow_up_markers(self, request: NewRequest) -> list[dict[str, Any]]:
+        """Puts of the items that list a new request's reminder and escalation under `follow-ups` by due time."""
+        markers = []
+        times: dict[FollowUpKind, str | None] = {"reminder": request.remind_at, "escalation": request.escalate_at}
+        for kind, due in times.items():
+            if due is not None:
+                item = {
+                    **follow_up_key(request.id, kind),
+                    "request_id": request.id,
+                    "kind": kind,
+                    "list_key": "follow-ups",
+                    "list_order": f"{due}#{request.id}#{kind}",
+                }
+                markers.append({"Put": {"TableName": self.table, "Item": wire(item)}})
+        return markers
