@@ -22,7 +22,8 @@ from controller.web import api, audit, events, history, insights, metrics, pages
 def create_app(config: Mapping[str, Any]) -> Flask:
     """Build the app for a configuration (load_config() reads the environment's): its store, AWS clients, routes.
 
-    Only wiring: nothing is read from disk or sent anywhere; prepare_to_serve() migrates the store.
+    Only wiring: no migration, no AWS call, no shell-out (prepare_to_serve() migrates the store). The one
+    file read is the policy file, so that a bad one stops the start.
     """
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(DEFAULTS)

@@ -13,19 +13,20 @@ import fnmatch
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from controller.core.config import ConfigurationError
+from controller.core.jsontypes import JSON
 
 SCHEMA = json.loads(resources.files(__package__).joinpath("policy.schema.json").read_text())
 GROUP_NAME = re.compile(SCHEMA["$defs"]["name"]["pattern"])  # a group, as users and rules name it
@@ -56,7 +57,7 @@ def spelled(length: timedelta) -> str:
     return "".join(parts) or "0s"
 
 
-def _amount(order: Mapping[str, Any], key: str) -> Decimal | None:
+def _amount(order: Mapping[str, JSON], key: str) -> Decimal | None:
     value = order.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -73,7 +74,7 @@ class Conditions:
     sku_matches: tuple[str, ...] = ()
     customer_in: tuple[str, ...] = ()
 
-    def hold_for(self, order: Mapping[str, Any]) -> bool:
+    def hold_for(self, order: Mapping[str, JSON]) -> bool:
         """Return whether the order meets every condition; one about a field the order lacks does not hold."""
         total = _amount(order, "total")
         if self.total_at_least is not None and (total is None or total < self.total_at_least):
@@ -82,9 +83,10 @@ class Conditions:
             return False
         if self.currency_in and order.get("currency") not in self.currency_in:
             return False
+        items = order.get("items")
         if self.sku_matches and not any(
-            isinstance(item, dict) and isinstance(item.get("sku"), str) and self._sku_matches(item["sku"])
-            for item in order.get("items") or []
+            isinstance(item, dict) and isinstance(sku := item.get("sku"), str) and self._sku_matches(sku)
+            for item in (items if isinstance(items, list) else [])
         ):
             return False
         customer = order.get("customer")
@@ -164,7 +166,7 @@ class AppliedRule:
         """Return the rule as the page shows it: "large orders: 2 of members of finance"."""
         return f"{self.name}: {self.approvals} of {self.deciders(at)}"
 
-    def refusal(self, name: str, groups: Sequence[str], requested_by: Any, at: datetime) -> str | None:
+    def refusal(self, name: str, groups: Sequence[str], requested_by: JSON, at: datetime) -> str | None:
         """Return why this user may not decide the request at this moment, or None if they may."""
         if not self.self_approval and isinstance(requested_by, str) and same_name(requested_by, name):
             return f"{name} requested this order, and rule '{self.name}' needs someone else to decide it."
@@ -192,11 +194,11 @@ class Policy:
     remind_before: timedelta | None = None
     escalation: Escalation | None = None
 
-    def rule_for(self, order: Mapping[str, Any]) -> Rule:
+    def rule_for(self, order: Mapping[str, JSON]) -> Rule:
         """Return the first rule whose conditions hold (the last rule holds for every order)."""
         return next(rule for rule in self.rules if rule.when.hold_for(order))
 
-    def apply(self, order: Mapping[str, Any], requested_at: datetime, expires_at: datetime) -> AppliedRule:
+    def apply(self, order: Mapping[str, JSON], requested_at: datetime, expires_at: datetime) -> AppliedRule:
         """Return the rule for an order, with its reminder and escalation times (None when past expiry)."""
         rule = self.rule_for(order)
         remind_at = expires_at - self.remind_before if self.remind_before else None
@@ -217,11 +219,56 @@ class Policy:
 # --- reading and checking a policy file ----------------------------------------------------------
 
 
+class WhenEntry(TypedDict, total=False):
+    """A rule's `when` in the file, as the schema lets it be."""
+
+    total_at_least: float
+    total_below: float
+    currency_in: list[str]
+    sku_matches: str | list[str]
+    customer_in: list[str]
+
+
+class _RuleName(TypedDict):
+    name: str
+
+
+class RuleEntry(_RuleName, total=False):
+    """One entry of the file's `rules`, as the schema lets it be."""
+
+    when: WhenEntry
+    approvals: int
+    groups: list[str]
+    users: list[str]
+
+
+class RemindersEntry(TypedDict):
+    before_expiry: str
+
+
+class EscalationEntry(TypedDict):
+    after: str
+    groups: list[str]
+
+
+class _Rules(TypedDict):
+    rules: list[RuleEntry]
+
+
+class PolicyDocument(_Rules, total=False):
+    """A policy file's document once the schema has passed it."""
+
+    self_approval: bool
+    require_reject_reason: bool
+    reminders: RemindersEntry
+    escalation: EscalationEntry
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """Safe YAML that refuses a key given twice, which plain YAML loaders settle silently by the last one."""
 
 
-def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Hashable, Any]:
     keys = [loader.construct_object(key) for key, _ in node.value]
     for index, key in enumerate(keys):
         if key in keys[:index]:
@@ -235,11 +282,12 @@ def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
-def _where(document: Any, path: Sequence[Any]) -> str:
+def _where(document: object, path: Iterable[str | int]) -> str:
     """Return "rule 2 ('large orders'), field when.total_at_least" for a path into the document."""
     steps = list(path)
-    if len(steps) >= 2 and steps[0] == "rules" and isinstance(steps[1], int):
-        rule = document["rules"][steps[1]]
+    rules = document.get("rules") if isinstance(document, dict) else None
+    if len(steps) >= 2 and steps[0] == "rules" and isinstance(steps[1], int) and isinstance(rules, list):
+        rule = rules[steps[1]]
         name = rule.get("name") if isinstance(rule, dict) else None
         place = f"rule {steps[1] + 1}" + (f" ({name!r})" if isinstance(name, str) else "")
         steps = steps[2:]
@@ -259,12 +307,12 @@ def _schema_message(error: ValidationError) -> str:
     return error.message
 
 
-def _schema_errors(document: Any) -> list[str]:
+def _schema_errors(document: object) -> list[str]:
     errors = sorted(Draft202012Validator(SCHEMA).iter_errors(document), key=lambda error: list(error.absolute_path))
     return [f"{_where(document, error.absolute_path)}: {_schema_message(error)}" for error in errors]
 
 
-def _rule_errors(rules: list[dict[str, Any]]) -> list[str]:
+def _rule_errors(rules: list[RuleEntry]) -> list[str]:
     """Return what the schema cannot see: repeated names, rules never reached, conditions that never hold."""
     errors: list[str] = []
     seen: dict[str, int] = {}
@@ -273,7 +321,7 @@ def _rule_errors(rules: list[dict[str, Any]]) -> list[str]:
         if rule["name"] in seen:
             errors.append(f"{where}, field name: rule {seen[rule['name']] + 1} has this name already")
         seen.setdefault(rule["name"], index)
-        when = rule.get("when", {})
+        when = rule.get("when", WhenEntry())
         if "total_at_least" in when and "total_below" in when and when["total_at_least"] >= when["total_below"]:
             errors.append(f"{where}, field when: total_at_least must be below total_below, or no order matches")
         if "when" not in rule and index < len(rules) - 1:
@@ -284,16 +332,21 @@ def _rule_errors(rules: list[dict[str, Any]]) -> list[str]:
     return errors
 
 
-def _duration_errors(document: dict[str, Any]) -> list[str]:
-    errors = []
-    for section, key in (("reminders", "before_expiry"), ("escalation", "after")):
-        if section in document and duration(document[section][key]) <= timedelta(0):
-            errors.append(f"the policy, field {section}.{key}: must be longer than 0")
-    return errors
+def _duration_errors(document: PolicyDocument) -> list[str]:
+    given = {}
+    if "reminders" in document:
+        given["reminders.before_expiry"] = document["reminders"]["before_expiry"]
+    if "escalation" in document:
+        given["escalation.after"] = document["escalation"]["after"]
+    return [
+        f"the policy, field {name}: must be longer than 0"
+        for name, text in given.items()
+        if duration(text) <= timedelta(0)
+    ]
 
 
-def _rule(entry: dict[str, Any]) -> Rule:
-    when = entry.get("when", {})
+def _rule(entry: RuleEntry) -> Rule:
+    when = entry.get("when", WhenEntry())
     patterns = when.get("sku_matches", ())
     return Rule(
         name=entry["name"],
@@ -310,21 +363,22 @@ def _rule(entry: dict[str, Any]) -> Rule:
     )
 
 
-def parse(document: Any) -> Policy:
+def parse(document: object) -> Policy:
     """Return the policy a loaded YAML document describes; PolicyError naming each rule and field at fault."""
     errors = _schema_errors(document)
+    checked = cast(PolicyDocument, document)  # its shape, once the schema has found no error
     if not errors:
-        errors = _rule_errors(document["rules"]) + _duration_errors(document)
+        errors = _rule_errors(checked["rules"]) + _duration_errors(checked)
     if errors:
         more = len(errors) - MAX_ERRORS_SHOWN
         shown = errors[:MAX_ERRORS_SHOWN] + ([f"and {more} more"] if more > 0 else [])
         raise PolicyError("; ".join(shown) + ".")
-    escalation = document.get("escalation")
+    escalation = checked.get("escalation")
     return Policy(
-        rules=tuple(_rule(entry) for entry in document["rules"]),
-        self_approval=document.get("self_approval", False),
-        require_reject_reason=document.get("require_reject_reason", False),
-        remind_before=duration(document["reminders"]["before_expiry"]) if "reminders" in document else None,
+        rules=tuple(_rule(entry) for entry in checked["rules"]),
+        self_approval=checked.get("self_approval", False),
+        require_reject_reason=checked.get("require_reject_reason", False),
+        remind_before=duration(checked["reminders"]["before_expiry"]) if "reminders" in checked else None,
         escalation=Escalation(duration(escalation["after"]), tuple(escalation["groups"])) if escalation else None,
     )
 

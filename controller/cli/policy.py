@@ -12,16 +12,16 @@ import importlib.util
 import json
 import sys
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from controller.approval import policy
 from controller.core.config import ConfigurationError
+from controller.core.jsontypes import JSON, JSONObject
 from stack.paths import LAMBDA_SOURCE_DIR
 
 APPROVAL_WINDOW = timedelta(days=1)  # stands in for the stack's approval timeout when showing times
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `policy` command and its `check` subcommand to the main parser."""
     parser = commands.add_parser("policy", help="check an approval policy file (CONTROLLER_POLICY_FILE)")
     actions = parser.add_subparsers(dest="action", required=True)
@@ -42,7 +42,7 @@ def describe(checked: policy.Policy) -> str:
     return "; ".join(parts) + "."
 
 
-def _priced(order: Any) -> dict[str, Any]:
+def _priced(order: JSON) -> JSONObject:
     """Return the order as the approver sees it: as given when it has a total, else priced by the order Lambda."""
     if isinstance(order, dict) and "total" in order:
         return order
@@ -52,13 +52,13 @@ def _priced(order: Any) -> dict[str, Any]:
     function = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(function)
     try:
-        priced: dict[str, Any] = function.handler(order, None)
+        priced: JSONObject = function.handler(order, None)
     except function.InvalidOrder as error:
         raise ConfigurationError(str(error)) from None
     return priced
 
 
-def explain(checked: policy.Policy, order: dict[str, Any]) -> list[str]:
+def explain(checked: policy.Policy, order: JSONObject) -> list[str]:
     """Return which rule applies to an order and who may decide it, a line each."""
     now = datetime.now(timezone.utc)
     rule = checked.apply(order, now, now + APPROVAL_WINDOW)

@@ -8,13 +8,20 @@ store at scrape time instead (controller.web.metrics), so every controller of on
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # a long poll of SQS takes up to 20 s; a throttled call with its retries a few
 AWS_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 21.0, 30.0)
 STARTED = "controller_metrics_started"  # where a call's start time waits in botocore's request context
+
+
+class _Answer(Protocol):
+    """What the metrics read of botocore's HTTP response."""
+
+    status_code: int
 
 
 class Metrics:
@@ -55,25 +62,33 @@ class Metrics:
     def watch_aws(self, service: str, events: Any) -> None:
         """Count and time every call of a boto3 client, from botocore's hooks on its event system."""
 
-        def started(context: dict[str, Any], **_: Any) -> None:
+        def started(context: dict[str, object], **_: object) -> None:
             context[STARTED] = time.perf_counter()
 
-        def answered(event_name: str, http_response: Any, parsed: Any, context: dict[str, Any], **_: Any) -> None:
-            code = "ok" if http_response.status_code < 300 else parsed.get("Error", {}).get("Code") or "error"
-            self._count(service, event_name, code, context)
+        def answered(
+            event_name: str,
+            http_response: _Answer,
+            parsed: Mapping[str, object],
+            context: dict[str, object],
+            **_: object,
+        ) -> None:
+            error = parsed.get("Error")
+            code = error.get("Code") if isinstance(error, dict) else None
+            self._count(service, event_name, "ok" if http_response.status_code < 300 else str(code or "error"), context)
 
-        def failed(event_name: str, exception: BaseException, context: dict[str, Any], **_: Any) -> None:
+        def failed(event_name: str, exception: BaseException, context: dict[str, object], **_: object) -> None:
             self._count(service, event_name, type(exception).__name__, context)
 
         events.register("before-call", started)
         events.register("after-call", answered)
         events.register("after-call-error", failed)
 
-    def _count(self, service: str, event_name: str, outcome: str, context: dict[str, Any]) -> None:
+    def _count(self, service: str, event_name: str, outcome: str, context: dict[str, object]) -> None:
         operation = event_name.rsplit(".", 1)[-1]
         self.aws_calls.labels(service, operation, outcome).inc()
-        if STARTED in context:
-            self.aws_seconds.labels(service, operation).observe(time.perf_counter() - context.pop(STARTED))
+        started = context.pop(STARTED, None)
+        if isinstance(started, float):
+            self.aws_seconds.labels(service, operation).observe(time.perf_counter() - started)
 
     def loop_succeeded(self, loop: str) -> None:
         """Note that a background loop just finished a step."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
 
 from controller.core import states
+from controller.core.jsontypes import JSON, JSONObject
 from controller.storage.records import ApprovalRequest, DailyOutcomes, RequestQuery
 
 
-def _contains(value: Any, part: str) -> bool:
+def _contains(value: JSON, part: str) -> bool:
     return isinstance(value, str) and part.casefold() in value.casefold()
 
 
@@ -21,7 +21,7 @@ def _total(request: ApprovalRequest) -> float | None:
     return float(total) if isinstance(total, (int, float)) and not isinstance(total, bool) else None
 
 
-def _customer(request: ApprovalRequest) -> dict[str, Any]:
+def _customer(request: ApprovalRequest) -> JSONObject:
     customer = request.order.get("customer")
     return customer if isinstance(customer, dict) else {}
 
@@ -64,7 +64,7 @@ def ordered(requests: Iterable[ApprovalRequest], query: RequestQuery) -> list[Ap
     found = sorted((r for r in requests if matches(r, query)), key=lambda r: r.id)
     if query.sort == "newest":  # SQLite: received_at DESC, id DESC
         return sorted(found, key=lambda r: (r.received_at, r.id), reverse=True)
-    keys: dict[str, tuple[Callable[[ApprovalRequest], Any], bool]] = {
+    keys: dict[str, tuple[Callable[[ApprovalRequest], str | float], bool]] = {
         "waiting": (lambda r: r.received_at, False),
         "expiry": (lambda r: r.expires_at, False),
         "total": (lambda r: _total(r) or -math.inf, True),

@@ -11,7 +11,6 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from flask import request
 
@@ -131,6 +130,6 @@ def filtered(query: RequestQuery) -> bool:
     return any(value is not None for value in (query.text, query.min_total, query.max_total, query.currency))
 
 
-def page_args(page: int) -> dict[str, Any]:
+def page_args(page: int) -> dict[str, str | int]:
     """Return this request's URL parameters with another page number, for paging links."""
     return {**request.args.to_dict(), "page": page}

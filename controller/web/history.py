@@ -6,10 +6,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from flask import Blueprint, Flask, Response, render_template, stream_with_context
 
+from controller.core.jsontypes import JSON
 from controller.storage.records import ApprovalRequest
 from controller.web import finding, listing
 
@@ -25,14 +25,14 @@ COLUMNS = (
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 
-def neutralised(value: Any) -> Any:
+def neutralised(value: JSON) -> JSON:
     """Return a cell as a spreadsheet shows it without running it: text that starts a formula gets a quote."""
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
 
 
-def row_of(request: ApprovalRequest) -> list[Any]:
+def row_of(request: ApprovalRequest) -> list[JSON]:
     """Return the CSV row of an ended request, in COLUMNS' order."""
     order, decision = request.order, request.decision
     customer = order.get("customer")
@@ -61,7 +61,7 @@ def csv_chunks(requests: Iterable[ApprovalRequest]) -> Iterator[str]:
 
 
 @bp.get("/history")
-def history() -> Any:
+def history() -> str:
     """Show the ended requests that match the URL's filters, a page at a time, latest first."""
     found = finding.history(PER_PAGE, MAX_PER_PAGE)
     store = listing.open_store()

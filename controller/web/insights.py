@@ -4,9 +4,10 @@ and GET /insights.json. The all-time counts and the pending request figures are 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TypedDict
 
 from flask import Blueprint, Flask, jsonify, render_template
+from flask.typing import ResponseReturnValue
 
 from controller.core import states
 from controller.storage.records import DailyOutcomes
@@ -17,11 +18,36 @@ WINDOW_DAYS = (7, 30)
 CHART_DAYS = 30
 
 
+class Window(TypedDict):
+    """Time to decision and expiry over the last days of a window."""
+
+    p50_seconds: float | None
+    p90_seconds: float | None
+    ended: int
+    expired: int
+    expiry_rate: float | None
+
+
+class PendingNow(TypedDict):
+    count: int
+    oldest_requested_at: str | None
+    oldest_age_seconds: float | None
+
+
+class Insights(TypedDict):
+    """What GET /insights.json answers and the page shows."""
+
+    pending: PendingNow
+    decisions: dict[str, int]
+    windows: dict[str, Window]
+    per_day: list[dict[str, int | str]]  # "day", "total" and a count per ended state
+
+
 def _since(days: int) -> str:
     return (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="milliseconds")
 
 
-def _window(quantiles: tuple[float | None, ...], days: list[DailyOutcomes]) -> dict[str, Any]:
+def _window(quantiles: tuple[float | None, ...], days: list[DailyOutcomes]) -> Window:
     ended = sum(sum(day.counts.values()) for day in days)
     expired = sum(day.counts[states.EXPIRED] for day in days)
     return {
@@ -33,17 +59,20 @@ def _window(quantiles: tuple[float | None, ...], days: list[DailyOutcomes]) -> d
     }
 
 
-def _chart(days: list[DailyOutcomes]) -> list[dict[str, Any]]:
+def _chart(days: list[DailyOutcomes]) -> list[dict[str, int | str]]:
     """Return every one of the last CHART_DAYS days (UTC), oldest first, with its counts (0 on a quiet day)."""
     by_day = {day.day: day.counts for day in days}
     today = datetime.now(timezone.utc).date()
     shown = [today - timedelta(days=back) for back in range(CHART_DAYS - 1, -1, -1)]
     empty = dict.fromkeys(states.ENDED, 0)
-    counted = [{"day": day.isoformat(), **by_day.get(day.isoformat(), empty)} for day in shown]
-    return [{**day, "total": sum(day[state] for state in states.ENDED)} for day in counted]
+    chart: list[dict[str, int | str]] = []
+    for day in shown:
+        counts = by_day.get(day.isoformat(), empty)
+        chart.append({"day": day.isoformat(), **counts, "total": sum(counts[state] for state in states.ENDED)})
+    return chart
 
 
-def summary() -> dict[str, Any]:
+def summary() -> Insights:
     """Return the insights: pending now, decisions ever, and per window time to decision and expiry rate."""
     store = listing.open_store()
     try:
@@ -66,15 +95,15 @@ def summary() -> dict[str, Any]:
 
 
 @bp.get("/insights")
-def insights() -> Any:
+def insights() -> str:
     """Show how long decisions take, how many expire, and decisions per day."""
     found = summary()
-    peak = max([1] + [day["total"] for day in found["per_day"]])
+    peak = max([1] + [int(day["total"]) for day in found["per_day"]])
     return render_template("insights.html", insights=found, peak=peak, ended_states=states.ENDED)
 
 
 @bp.get("/insights.json")
-def insights_json() -> Any:
+def insights_json() -> ResponseReturnValue:
     """Return the insights as JSON (times in seconds, the expiry rate from 0 to 1, null when nothing ended)."""
     return jsonify(summary())
 

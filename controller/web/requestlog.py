@@ -12,10 +12,9 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 
 from controller.access import auth
 
@@ -47,7 +46,7 @@ def start() -> None:
     g.request_id = _request_id()
 
 
-def finish(response: Any) -> Any:
+def finish(response: Response) -> Response:
     """Log the request and return its id to the caller."""
     response.headers[HEADER] = g.request_id
     user = auth.current_user()
