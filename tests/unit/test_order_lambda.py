@@ -114,7 +114,10 @@ def orders(wrong_too: bool) -> st.SearchStrategy:
         optional=extra,
     )
     customer = st.fixed_dictionaries(
-        {"id": either(st.text(min_size=1, max_size=64), wrong_too), "name": either(st.text(min_size=1), wrong_too)},
+        {
+            "id": either(st.text(min_size=1, max_size=64), wrong_too),
+            "name": either(st.text(min_size=1, max_size=200), wrong_too),
+        },
         optional={"email": either(st.from_regex(r"\A[a-z]{1,10}@[a-z]{1,10}\.org\Z"), wrong_too), **extra},
     )
     order = st.fixed_dictionaries(
