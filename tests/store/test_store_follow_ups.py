@@ -8,6 +8,7 @@ from dataclasses import replace
 from controller.core import states
 from controller.storage.records import Decision, FollowUp, NotificationCounts
 from harness.store_records import at, new_request
+from harness.together import AT_ONCE, all_at_once
 
 
 def follow_ups_of(arrived, remind_in=None, escalate_in=None):
@@ -112,3 +113,14 @@ def test_a_follow_up_of_a_request_being_decided_waits_for_the_decision_to_fall_t
 
     assert store.due_follow_ups(10) == [FollowUp(arrived.id, "reminder")]
     assert store.take_follow_up(arrived.id, "reminder", notify=False)
+
+
+def test_controllers_taking_one_follow_up_at_once_take_it_once(backend, store):
+    arrived = follow_ups_of(new_request(), remind_in=-1, escalate_in=-1)
+    store.save_request(arrived)
+    kinds = ["reminder", "escalation"] * (AT_ONCE // 2)
+
+    taken = all_at_once(backend, lambda each, kind: each.take_follow_up(arrived.id, kind, notify=True), kinds)
+
+    assert sorted(kind for kind, took in zip(kinds, taken, strict=True) if took) == ["escalation", "reminder"]
+    assert sorted(due.kind for due in store.due_notifications(10)) == ["escalation", "reminder"]
