@@ -16,7 +16,8 @@ from harness.stacks import make_stack
 from harness.waiting import wait_for
 from harness.webhooks import WebhookReceiver
 
-# escalation 4 s after the request, its reminder 7 s after it (3 s before its 10 s expiry)
+# escalation 10 s after the request, its reminder 16 s after it (8 s before its 24 s expiry): wide enough
+# margins for a loaded CI machine, where a request may take a few seconds to be pulled
 POLICY = """
 rules:
   - name: large orders
@@ -25,9 +26,9 @@ rules:
     groups: [finance]
   - name: everything else
 reminders:
-  before_expiry: 3s
+  before_expiry: 8s
 escalation:
-  after: 4s
+  after: 10s
   groups: [managers]
 """
 PEOPLE = {"alice": ("finance",), "carol": ("finance",), "dave": ("finance",), "erin": ("managers",), "bob": ("ops",)}
@@ -121,7 +122,7 @@ def sent(webhook: WebhookReceiver, name: str, kind: str) -> dict[str, Any]:
 
 @pytest.fixture
 def short(emulator):
-    return make_stack(emulator, approval_timeout_seconds=10)
+    return make_stack(emulator, approval_timeout_seconds=24)
 
 
 def test_one_reminder_and_one_escalation_tell_who_may_still_decide(
