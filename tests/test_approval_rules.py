@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from harness.controllers import HTTP_TIMEOUT_SECONDS, ServedController, add_user
 from harness.orders import ORDER
@@ -177,6 +178,24 @@ def test_bulk_decisions_apply_the_rule_to_each_id(stack, approvers):
     assert (trail["status"], trail["error"]) == (409, "AlreadyApproved")
     outcomes = [event["outcome"] for event in approvers_trail(approvers, large)]
     assert outcomes == ["NotAllowed", "approval 1 of 2", "AlreadyApproved"]
+
+
+def test_the_metrics_count_the_pending_requests_of_each_rule(stack, approvers):
+    large, small, other_small = (stack.start(order_of(total)) for total in (1000, 10, 20))
+    for name in (large, small, other_small):
+        approvers.wait_for_pending(name)
+    assert approvers.post("alice", f"/approve/{large}").json()["state"] == "pending"  # 1 of 2: still waiting
+    assert approvers.post("bob", f"/approve/{other_small}").json()["state"] == "approved"
+
+    scrape = approvers.get("/metrics")
+
+    assert scrape.status_code == 200, scrape.text
+    families = {family.name: family for family in text_string_to_metric_families(scrape.text)}
+    waiting = {s.labels["rule"]: s.value for s in families["controller_pending_requests_by_rule"].samples}
+    oldest = {s.labels["rule"]: s.value for s in families["controller_pending_oldest_age_by_rule_seconds"].samples}
+    assert waiting == {"large orders": 1, "everything else": 1}
+    assert set(oldest) == {"large orders", "everything else"} and all(age > 0 for age in oldest.values())
+    assert families["controller_pending_requests"].samples[0].value == 2
 
 
 def approvers_trail(approvers: Approvers, name: str) -> list[dict[str, Any]]:

@@ -289,6 +289,11 @@ class InsightStore(Protocol):
         """Return how many requests are pending, the oldest one's request time and the soonest expiry."""
         ...
 
+    def pending_by_rule(self) -> dict[str | None, PendingSummary]:
+        """Return the pending summary of each approval rule's requests, by the rule's name (None: stored
+        without a rule); a rule with nothing pending is absent."""
+        ...
+
     def ended_counts(self) -> dict[str, int]:
         """Return how many requests ended in each of states.ENDED, every one of them present (0 when none)."""
         ...

@@ -545,6 +545,14 @@ class SqliteStore:
         ).fetchone()
         return PendingSummary(int(count), oldest, soonest)
 
+    def pending_by_rule(self) -> dict[str | None, PendingSummary]:
+        rows = self.connection.execute(
+            "SELECT json_extract(rule_json, '$.name') AS rule, COUNT(*), MIN(requested_at), MIN(expires_at)"
+            " FROM approval_requests WHERE state = ? GROUP BY rule",
+            (states.PENDING,),
+        ).fetchall()
+        return {row[0]: PendingSummary(int(row[1]), row[2], row[3]) for row in rows}
+
     def ended_counts(self) -> dict[str, int]:
         marks = ", ".join("?" * len(states.ENDED))
         rows = self.connection.execute(

@@ -21,6 +21,7 @@ from controller.access import auth
 from controller.core.errors import NotAllowed
 from controller.core.metrics import Metrics
 from controller.storage.interface import Backend
+from controller.storage.records import PendingSummary
 from controller.storage.sqlite import SqliteBackend
 
 bp = Blueprint("metrics", __name__)
@@ -30,6 +31,25 @@ DECISION_SECONDS_BUCKETS = (10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200
 
 def _seconds_since(timestamp: str) -> float:
     return (datetime.now(timezone.utc) - datetime.fromisoformat(timestamp)).total_seconds()
+
+
+def _by_rule(by_rule: dict[str | None, PendingSummary]) -> Iterator[Metric]:
+    """The pending series per approval rule, so that an alert can single out the rules that need people most.
+    Requests stored without a rule (no policy file) are only in the totals: any label for them could be a
+    rule's name."""
+    waiting = GaugeMetricFamily(
+        "controller_pending_requests_by_rule", "Requests waiting for a decision, by approval rule.", labels=["rule"]
+    )
+    oldest = GaugeMetricFamily(
+        "controller_pending_oldest_age_by_rule_seconds",
+        "How long the oldest pending request of each approval rule has waited since it was requested.",
+        labels=["rule"],
+    )
+    for name, summary in sorted((name, summary) for name, summary in by_rule.items() if name is not None):
+        waiting.add_metric([name], summary.count)
+        oldest.add_metric([name], _seconds_since(summary.oldest_requested_at) if summary.oldest_requested_at else 0.0)
+    yield waiting
+    yield oldest
 
 
 class StoreCollector(Collector):
@@ -42,6 +62,7 @@ class StoreCollector(Collector):
         store = self.backend.open()
         try:
             pending, ended = store.pending_summary(), store.ended_counts()
+            by_rule = store.pending_by_rule()
             times, sent = store.decision_times(DECISION_SECONDS_BUCKETS), store.notification_counts()
         finally:
             store.close()
@@ -58,6 +79,7 @@ class StoreCollector(Collector):
                 "Time left until the first pending request's approval timeout (absent when none waits).",
                 value=-_seconds_since(soonest),
             )
+        yield from _by_rule(by_rule)
         decisions = CounterMetricFamily(
             "controller_decisions",
             "Requests that ended, by outcome: approved, rejected, expired, closed.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from controller.core import states
 from controller.storage.records import Decision
 from harness.store_records import at, new_request
@@ -35,6 +37,25 @@ def test_the_pending_summary_names_the_oldest_request_and_the_first_expiry(store
     assert summary.count == 2
     assert summary.oldest_requested_at == min(later.requested_at, sooner.requested_at)
     assert summary.soonest_expires_at == sooner.expires_at
+
+
+def test_the_pending_requests_are_summed_up_by_the_name_of_their_rule(store):
+    large = [replace(new_request(expires_in=600 * n), rule={"name": "large orders", "approvals": 2}) for n in (1, 2)]
+    small, unruled = replace(new_request(), rule={"name": "everything else", "approvals": 1}), new_request()
+    for request in (*large, small, unruled):
+        store.save_request(request)
+    ended = replace(new_request(), rule={"name": "ended", "approvals": 1})
+    store.save_request(ended)
+    store.claim(ended.id, Decision("approve", approver="Grace"))
+    store.finish(ended.id, states.APPROVED, None, from_state=states.DECIDING)
+
+    by_rule = store.pending_by_rule()
+
+    assert set(by_rule) == {"large orders", "everything else", None}  # an ended rule's request is not pending
+    assert (by_rule["large orders"].count, by_rule["everything else"].count, by_rule[None].count) == (2, 1, 1)
+    assert by_rule["large orders"].soonest_expires_at == large[0].expires_at
+    assert by_rule["large orders"].oldest_requested_at == min(request.requested_at for request in large)
+    assert sum(summary.count for summary in by_rule.values()) == store.pending_summary().count
 
 
 def test_ended_requests_are_counted_by_the_state_they_ended_in(store):

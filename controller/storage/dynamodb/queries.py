@@ -41,10 +41,14 @@ class Queries(Requests):
         yield from self._matching(query)  # sorted in memory: DynamoDB cannot order by an order's fields
 
     def pending_summary(self) -> PendingSummary:
-        waiting = self.pending()
-        if not waiting:
-            return PendingSummary(0, None, None)
-        return PendingSummary(len(waiting), min(r.requested_at for r in waiting), min(r.expires_at for r in waiting))
+        return _summary(self.pending())
+
+    def pending_by_rule(self) -> dict[str | None, PendingSummary]:
+        by_rule: dict[str | None, list[ApprovalRequest]] = {}
+        for request in self.pending():
+            name = request.rule.get("name") if request.rule else None
+            by_rule.setdefault(name if isinstance(name, str) else None, []).append(request)
+        return {name: _summary(waiting) for name, waiting in by_rule.items()}
 
     def ended_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(states.ENDED, 0)
@@ -72,3 +76,9 @@ class Queries(Requests):
 
     def ended_per_day(self, since: str) -> list[DailyOutcomes]:
         return matching.per_day(self._all(ENDED), since)
+
+
+def _summary(waiting: list[ApprovalRequest]) -> PendingSummary:
+    if not waiting:
+        return PendingSummary(0, None, None)
+    return PendingSummary(len(waiting), min(r.requested_at for r in waiting), min(r.expires_at for r in waiting))
