@@ -149,6 +149,27 @@ def test_one_clients_failures_behind_the_proxy_do_not_lock_out_another(stack, co
     assert [(event["address"], event["status"]) for event in trail] == [(CLIENT_B, 200), (CLIENT_A, 401)]
 
 
+def test_a_client_inside_the_trusted_networks_cannot_pick_its_own_address_to_dodge_the_lockout(
+    stack, controller_factory, proxy_in_front
+):
+    # the whole loopback network is trusted, so the attacker at CLIENT_A is inside it too
+    controller = controller_factory(stack, ALLOWED_HOSTS=PUBLIC, TRUSTED_PROXIES="127.0.0.0/8", SIGNIN_MAX_FAILURES=3)
+    proxy = proxy_in_front(controller)
+    add_user(controller.app.config["DATABASE"], "Ada")
+
+    with client_at(CLIENT_A) as attacker:
+        guesses = [
+            attacker.get(
+                proxy.url + "/pending",
+                headers={"Host": PUBLIC, "X-Forwarded-For": f"127.0.9.{i}", "Authorization": f"Bearer hat_{i}"},
+                timeout=TIMEOUT,
+            ).status_code
+            for i in range(4)
+        ]
+
+    assert guesses == [401, 401, 401, 429]  # counted against the address nginx saw, whatever the client wrote
+
+
 def test_a_forwarded_for_header_from_a_client_that_is_not_a_trusted_proxy_is_ignored(stack, controller_factory):
     controller = controller_factory(stack, TRUSTED_PROXIES="127.0.0.1")
     token = add_user(controller.app.config["DATABASE"], "Ada")

@@ -110,12 +110,15 @@ def from_trusted_proxy() -> bool:
 
 
 def client_address() -> str:
-    """Return the client's address: behind trusted proxies, the last X-Forwarded-For hop that is not one of them."""
+    """Return the client's address: behind trusted proxies, the last X-Forwarded-For hop that is not one of them;
+    when every hop is trusted, the one the nearest proxy wrote."""
     peer = request.remote_addr or ""
     if not _trusted(peer):
         return peer  # whatever X-Forwarded-For says, anyone could have written it
     hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
-    return next((hop for hop in reversed(hops) if not _trusted(hop)), hops[0] if hops else peer)
+    # not the first hop: a client inside the trusted networks wrote that one itself, and could pick a new
+    # address for each guess to dodge the per-address lockout
+    return next((hop for hop in reversed(hops) if not _trusted(hop)), hops[-1] if hops else peer)
 
 
 def reachable_beyond_this_machine(app: Flask) -> str | None:
