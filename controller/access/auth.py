@@ -167,27 +167,27 @@ def _take_attempt(keys: list[str]) -> None:
         raise TooManyAttempts(f"Too many failed sign-ins; try again in {seconds} s.", retry_after=max(1, seconds))
 
 
-def check_password(name: str, password: str) -> Identity | None:
-    """Return the user if the password is theirs, counting the attempt first (TooManyAttempts while locked out).
+def sign_in(name: str, password: str) -> Identity | None:
+    """Start a page session for the user if the password is theirs, counting the attempt first
+    (TooManyAttempts while locked out); None for a wrong name or password.
 
     A success clears the name's count and takes back only its own attempt from the address's, so a
-    user who signs in between guesses at others' names gains no attempts.
+    user who signs in between guesses at others' names gains no attempts. The session is recorded only
+    while the password is still the one checked, so a new password set during the check ends this sign-in too.
     """
     name_key, address_key = f"name:{text.name_key(name)}", f"address:{client_address()}"
     _take_attempt([name_key, address_key])
-    user = get_store().user(name)
+    store = get_store()
+    user = store.user(name)
     if not credentials.password_matches(password, user.password_hash if user else None) or user is None:
         return None
-    get_store().forgive_attempt(name_key, address_key)
-    return Identity(user.name, user.role)
-
-
-def begin_session(user: Identity) -> None:
-    """Start a page session for the user, recorded in the store; the browser's cookie holds its secret."""
     secret = secrets.token_urlsafe(32)
-    get_store().start_session(credentials.hash_token(secret), user.name, SESSION_MAX_SECONDS)
+    if not store.start_session(credentials.hash_token(secret), user.name, SESSION_MAX_SECONDS, user.password_hash):
+        return None
+    store.forgive_attempt(name_key, address_key)
     session.clear()  # a new session: a fresh form token too
     session["session"] = secret
+    return Identity(user.name, user.role)
 
 
 def end_sessions() -> None:

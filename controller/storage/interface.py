@@ -212,8 +212,10 @@ class UserStore(Protocol):
         user."""
         ...
 
-    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
-        """Record a page session of a user by the hash of its secret, valid for lifetime_seconds unless ended."""
+    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float, password_hash: str) -> bool:
+        """Record a page session of a user by the hash of its secret, valid for lifetime_seconds unless ended,
+        only while the user's password is still the one checked (password_hash); False, and nothing recorded,
+        once it was changed or the user removed: a sign-in that straddles a new password must not outlive it."""
         ...
 
     def session_user(self, secret_hash: str) -> User | None:

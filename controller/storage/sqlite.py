@@ -410,11 +410,13 @@ class SqliteStore:
     def replace_password(self, name: str, password_hash: str) -> bool:
         return self._change_user("UPDATE users SET password_hash = ? WHERE name = ?", name, password_hash)
 
-    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
-        self.connection.execute(
-            "INSERT INTO sessions (secret_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            (secret_hash, name, now(), now(lifetime_seconds)),
+    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float, password_hash: str) -> bool:
+        inserted = self.connection.execute(
+            "INSERT INTO sessions (secret_hash, user_name, created_at, expires_at)"
+            " SELECT ?, name, ?, ? FROM users WHERE name = ? AND password_hash = ?",
+            (secret_hash, now(), now(lifetime_seconds), name, password_hash),
         )
+        return inserted.rowcount == 1
 
     def session_user(self, secret_hash: str) -> User | None:
         row = self.connection.execute(

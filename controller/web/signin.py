@@ -36,12 +36,11 @@ def sign_in() -> ResponseReturnValue:
         return render_template("refused.html"), 403
     name = request.form.get("name", "").strip()
     try:
-        user = auth.check_password(name, request.form.get("password", ""))
+        user = auth.sign_in(name, request.form.get("password", ""))
     except TooManyAttempts as error:
         return render_template("signin.html", next=_next_page(), error=error.message, name=name), 429, error.headers
     if user is None:
         return render_template("signin.html", next=_next_page(), error="Wrong name or password.", name=name), 401
-    auth.begin_session(user)
     flash(f"Signed in as {user.name}.", "success")
     return redirect(_next_page(), code=303)
 

@@ -76,7 +76,7 @@ def test_reopening_while_a_user_is_added_never_leaves_a_user_in_local_mode(backe
 def test_a_session_started_on_one_controller_ends_on_every_one_when_its_token_is_replaced(backend: Backend) -> None:
     first, second = backend.open(), backend.open()
     first.add_user("grace", "approver", "p", "t")
-    first.start_session("secret", "grace", 3600)
+    first.start_session("secret", "grace", 3600, "p")
 
     assert second.session_user("secret").name == "grace"
     assert second.replace_token("grace", "t2")

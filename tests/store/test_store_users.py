@@ -68,10 +68,10 @@ def test_once_a_user_existed_the_store_stays_closed_until_reopened_on_purpose(st
 def test_a_session_lasts_until_its_user_changes_or_it_ends_and_others_are_untouched(store):
     for name in ("grace", "ada"):
         store.add_user(name, "approver", "p", "t")
-    store.start_session("s1", "grace", 3600)
-    store.start_session("s2", "grace", 3600)
-    store.start_session("s3", "ada", 3600)
-    store.start_session("expired", "ada", 0)
+    store.start_session("s1", "grace", 3600, "p")
+    store.start_session("s2", "grace", 3600, "p")
+    store.start_session("s3", "ada", 3600, "p")
+    store.start_session("expired", "ada", 0, "p")
 
     assert store.session_user("s1").name == "grace" and store.session_user("unknown") is None
     assert store.session_user("expired") is None
@@ -85,14 +85,27 @@ def test_a_new_token_a_new_password_or_removal_ends_every_session_of_that_user(s
     for step, change in enumerate(
         (lambda: store.replace_token("grace", "t2"), lambda: store.replace_password("grace", "p2"))
     ):
-        store.start_session(f"s{step}", "grace", 3600)
+        assert store.start_session(f"s{step}", "grace", 3600, "p")
         assert change()
         assert store.session_user(f"s{step}") is None
     assert store.user("grace").password_hash == "p2" and not store.replace_password("nobody", "p")
-    store.start_session("last", "grace", 3600)
+    assert store.start_session("last", "grace", 3600, "p2")
     store.remove_user("grace")
     store.add_user("grace", "approver", "p3", "t3")
     assert store.session_user("last") is None  # not back to life with a new user of that name
+
+
+def test_a_session_checked_against_a_password_since_replaced_or_a_removed_user_is_not_started(store):
+    store.add_user("grace", "approver", "p", "t")
+    assert store.replace_password("grace", "p2")  # while the sign-in with "p" was being checked
+
+    assert not store.start_session("stale", "grace", 3600, "p")
+    assert store.session_user("stale") is None
+    assert store.start_session("fresh", "grace", 3600, "p2")
+    store.remove_user("grace")
+    assert not store.start_session("gone", "grace", 3600, "p2")
+    store.add_user("grace", "approver", "p2", "t")  # a new user of that name, with the same password even
+    assert (store.session_user("gone"), store.session_user("fresh")) == (None, None)
 
 
 def test_attempts_are_counted_before_the_check_and_the_one_past_the_limit_is_refused(store):

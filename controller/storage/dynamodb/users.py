@@ -102,10 +102,10 @@ class Users(Table):
     def replace_password(self, name: str, password_hash: str) -> bool:
         return self._change_user(name, {"password_hash": password_hash, "session_epoch": uuid.uuid4().hex})
 
-    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float) -> None:
+    def start_session(self, secret_hash: str, name: str, lifetime_seconds: float, password_hash: str) -> bool:
         user = self._get(user_key(name))
-        if user is None or user["name"] != name:
-            return  # a session of no one could never be valid
+        if user is None or (user["name"], user.get("password_hash")) != (name, password_hash):
+            return False
         ends = now(lifetime_seconds)
         item = {
             **session_key(secret_hash),
@@ -117,7 +117,16 @@ class Users(Table):
             "list_key": "sessions",
             "list_order": f"{ends}#{secret_hash}",
         }
-        self.dynamodb.put_item(TableName=self.table, Item=wire(item))
+        # the user must still be as read: a new password, token or sign-out in between changed its epoch
+        unchanged = {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": wire(user_key(name)),
+                "ConditionExpression": "session_epoch = :epoch AND password_hash = :hash",
+                "ExpressionAttributeValues": wire({":epoch": user["session_epoch"], ":hash": password_hash}),
+            }
+        }
+        return self._transact({"Put": {"TableName": self.table, "Item": wire(item)}}, unchanged) is None
 
     def session_user(self, secret_hash: str) -> User | None:
         session = self._get(session_key(secret_hash))
