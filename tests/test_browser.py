@@ -10,7 +10,7 @@ import requests
 
 from harness import peek
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
-from harness.controllers import TEST_PASSWORD, add_user
+from harness.controllers import TEST_PASSWORD, add_user, users_command
 from harness.orders import ORDER
 from stack.paths import PROJECT_ROOT
 
@@ -270,6 +270,26 @@ def test_a_viewer_signed_in_sees_the_orders_without_decision_buttons(stack, cont
     expect(card(page, name)).to_contain_text("Order ORD-1001")
     expect(page.locator("#signed-in")).to_contain_text("you may look, not decide")
     expect(card(page, name).get_by_role("button")).to_have_count(0)
+
+
+def test_a_page_whose_session_ends_keeps_its_cards_and_says_it_was_signed_out(
+    stack, controller_factory, page, tmp_path
+):
+    add_user(tmp_path / "approvals.sqlite3", "Ada")
+    controller = controller_factory(stack, PAGE_REFRESH_SECONDS=1)
+    name = stack.start()
+    sign_in(page, controller.url, "Ada")
+    expect(card(page, name)).to_be_visible()
+
+    assert users_command(tmp_path / "approvals.sqlite3", "token", "Ada").returncode == 0  # ends her sessions
+
+    expect(page.locator("#messages")).to_contain_text("You were signed out", timeout=15_000)
+    for _ in range(2):  # two more refreshes, each answered with the sign-in form
+        with page.expect_response(lambda answer: "/signin" in answer.url, timeout=15_000):
+            pass
+    expect(card(page, name)).to_be_visible()
+    expect(page.locator("#messages")).not_to_contain_text("no longer on this list")
+    expect(page.locator("#messages .announced")).to_have_count(1)
 
 
 def test_a_page_served_under_another_host_name_cannot_read_pending(stack, controller, browser):

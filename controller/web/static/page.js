@@ -149,6 +149,15 @@
   });
   countSelected();
 
+  // An ended session makes the lists answer with the sign-in form: that is no news about the requests,
+  // so the cards stay as they are and the approver is told once why the page stopped following.
+  let signedOut = false;
+  function tellSignedOut() {
+    if (signedOut) return;
+    signedOut = true;
+    announce("You were signed out, so this list no longer updates. Sign in again to see where the requests stand.");
+  }
+
   let timer = null;
   function refreshSoon(delay) {
     clearTimeout(timer);
@@ -158,7 +167,8 @@
   async function refresh() {
     try {
       const response = await fetch(live.dataset.url, { headers: { Accept: "text/html" }, cache: "no-store" });
-      if (response.ok) apply(await response.text());
+      if (response.redirected) tellSignedOut();
+      else if (response.ok) apply(await response.text());
     } catch (error) {
       // the controller is restarting or gone; the next round tries again
     } finally {
