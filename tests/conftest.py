@@ -19,6 +19,7 @@ from harness.controllers import ServedController, add_user, controller_config, o
 from harness.emulator import Emulator, running_emulator
 from harness.processes import ControllerProcess
 from harness.stacks import Stack, make_stack
+from harness.streams import EventListener
 
 
 @pytest.fixture
@@ -151,6 +152,20 @@ def controller_process(
     yield start
     for process in started:
         process.kill()
+
+
+@pytest.fixture
+def listen() -> Iterator[Callable[..., EventListener]]:
+    """Open /events streams on controllers (url, Last-Event-ID, headers), read in threads; close them after."""
+    opened: list[EventListener] = []
+
+    def open_stream(url: str, last_event_id: str | None = None, headers: dict[str, str] | None = None) -> EventListener:
+        opened.append(EventListener(url, last_event_id, headers))
+        return opened[-1]
+
+    yield open_stream
+    for listener in opened:
+        listener.close()
 
 
 @pytest.fixture
