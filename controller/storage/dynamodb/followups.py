@@ -7,13 +7,13 @@ from controller.storage.dynamodb.items import (
     FOLLOW_UP_ATTRIBUTES,
     LAST,
     follow_up_key,
-    notification_key,
     request_key,
     update_of,
     wire,
 )
+from controller.storage.dynamodb.layout import notification_item
 from controller.storage.dynamodb.requests import Requests
-from controller.storage.records import FollowUp, FollowUpKind, now
+from controller.storage.records import FollowUp, FollowUpKind, KeptNotification, now
 
 
 class FollowUps(Requests):
@@ -42,15 +42,7 @@ class FollowUps(Requests):
             now=stamp,
         )
         change["ExpressionAttributeNames"]["#state"] = "state"
-        notification = {
-            **notification_key(request_id, kind),
-            "request_id": request_id,
-            "kind": kind,
-            "attempts": 0,
-            "next_attempt_at": stamp,
-            "list_key": "notify",
-            "list_order": f"{stamp}#{request_id}",
-        }
+        notification = notification_item(KeptNotification(request_id, kind, 0, stamp))
         also = [marker] + ([{"Put": {"TableName": self.table, "Item": wire(notification)}}] if notify else [])
         update = {"Update": {"TableName": self.table, **change}}
         if kind == "escalation":  # more people may decide from now: open pages show it
