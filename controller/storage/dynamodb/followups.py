@@ -26,10 +26,15 @@ class FollowUps(Requests):
     """The follow-ups due, and taking one: its time marked on the request, its notification queued, at once."""
 
     def due_follow_ups(self, limit: int) -> list[FollowUp]:
-        return [
-            FollowUp(fields.text(item, "request_id"), fields.one_of(item, "kind", FOLLOW_UP_KINDS))
-            for item in self._list("follow-ups", now() + LAST, limit=limit)
-        ]
+        due: list[FollowUp] = []
+        for item in self._list("follow-ups", now() + LAST):
+            if len(due) == limit:
+                break
+            request_id = fields.text(item, "request_id")
+            request = self._get(request_key(request_id))
+            if request is None or request["state"] != states.DECIDING:  # those being decided must not crowd out
+                due.append(FollowUp(request_id, fields.one_of(item, "kind", FOLLOW_UP_KINDS)))
+        return due
 
     def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:
         due, taken = FOLLOW_UP_ATTRIBUTES[kind]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from controller.core import states
 from controller.storage import fields
 from controller.storage.dynamodb.items import LAST, notification_key, request_key, update_of, wire
 from controller.storage.dynamodb.table import Table
@@ -21,11 +22,14 @@ class Notifications(Table):
     """The notifications, one item each, listed in by_list while they wait."""
 
     def due_notifications(self, limit: int) -> list[DueNotification]:
-        due = []
-        for item in self._list("notify", upto=now() + LAST, limit=limit):
+        due: list[DueNotification] = []
+        for item in self._list("notify", upto=now() + LAST):
+            if len(due) == limit:
+                break
             request = self._get(request_key(fields.optional_text(item, "request_id") or fields.text(item, "sk")))
-            if request is not None:
-                kind = fields.one_of(item, "kind", NOTIFICATION_KINDS, "new")
+            kind = fields.one_of(item, "kind", NOTIFICATION_KINDS, "new")
+            # a follow-up of a request being decided waits for the decision, without crowding out the others
+            if request is not None and (kind == "new" or request["state"] != states.DECIDING):
                 due.append(DueNotification(request_from(request), fields.number(item, "attempts"), kind))
         return due
 
