@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from controller.core import states
 from controller.storage import fields
-from controller.storage.dynamodb.items import ENDED, HEAD, key_of, request_key, update_of, wire
+from controller.storage.dynamodb.items import HEAD, key_of, request_key, update_of, wire
+from controller.storage.dynamodb.layout import request_lists
 from controller.storage.dynamodb.table import Table
 from controller.storage.records import CHANGES, ApprovalRequest, Change, StoredEvent
 
@@ -79,17 +79,8 @@ class Events(Table):
         self, request: ApprovalRequest, to: str, values: Mapping[str, object], *also: TransactWriteItemTypeDef
     ) -> bool:
         """Move a request from the state it was read in to another, with its lists and its event."""
-        order = {
-            states.PENDING: f"{request.received_at}#{request.id}",
-            states.DECIDING: f"{values.get('claimed_at')}#{request.id}",
-        }.get(to, f"{values.get('decided_at') or request.checked_at}#{request.id}")
-        pending = to == states.PENDING
-        lists = {
-            "list_key": to if to in (states.PENDING, states.DECIDING) else ENDED,
-            "list_order": order,
-            "check_key": states.PENDING if pending else None,
-            "check_order": f"{request.checked_at}#{request.id}",
-        }
+        claimed_at, decided_at = fields.optional_text(values, "claimed_at"), fields.optional_text(values, "decided_at")
+        lists = request_lists(request.id, to, request.received_at, request.checked_at, claimed_at, decided_at)
         change = update_of(
             self.table,
             request_key(request.id),

@@ -10,13 +10,13 @@ from controller.storage.dynamodb.items import (
     FOLLOW_UP_ATTRIBUTES,
     LAST,
     follow_up_key,
-    notification_key,
     request_key,
     update_of,
     wire,
 )
+from controller.storage.dynamodb.layout import notification_item
 from controller.storage.dynamodb.requests import Requests
-from controller.storage.records import FOLLOW_UP_KINDS, FollowUp, FollowUpKind, now
+from controller.storage.records import FOLLOW_UP_KINDS, FollowUp, FollowUpKind, KeptNotification, now
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -55,15 +55,7 @@ class FollowUps(Requests):
             pending=states.PENDING,
             now=stamp,
         )
-        notification = {
-            **notification_key(request_id, kind),
-            "request_id": request_id,
-            "kind": kind,
-            "attempts": 0,
-            "next_attempt_at": stamp,
-            "list_key": "notify",
-            "list_order": f"{stamp}#{request_id}",
-        }
+        notification = notification_item(KeptNotification(request_id, kind, 0, stamp))
         also: list[TransactWriteItemTypeDef] = [{"Delete": {"TableName": self.table, "Key": marker_key}}]
         if notify:
             also.append({"Put": {"TableName": self.table, "Item": wire(notification)}})
