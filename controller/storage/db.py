@@ -17,14 +17,13 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
 from controller.core.config import ConfigurationError
 from controller.core.errors import StoreUnavailable
-from controller.storage.records import now
+from controller.storage.records import Health, now
 
 log = logging.getLogger(__name__)
 # SQLite's own words for a file or disk that fails, as opposed to a query that is wrong
@@ -59,14 +58,6 @@ def _migration_scripts() -> list[str]:
 
 
 MIGRATIONS = _migration_scripts()
-
-
-@dataclass
-class Health:
-    """Whether the store last failed at the file or disk, and why; None once a write went through again."""
-
-    failure: str | None = None
-    since: str | None = None
 
 
 _health: dict[str, Health] = {}

@@ -24,6 +24,7 @@ from controller.storage.records import (
     ExecutionStatus,
     FollowUp,
     FollowUpKind,
+    Health,
     NewRequest,
     NotificationCounts,
     NotificationKind,
@@ -379,3 +380,21 @@ class Backend(Protocol):
     def open(self) -> Store:
         """Return a store for one unit of work; the caller closes it."""
         ...
+
+    def health(self) -> Health:
+        """Return whether the store last failed, shared by every store this backend opened."""
+        ...
+
+    def claim_serving(self) -> Serving:
+        """Say that this process serves the store: AlreadyServed if it cannot be shared and another one does."""
+        ...
+
+    def describe(self) -> str:
+        """Name the store for a person: which file, or which table."""
+        ...
+
+
+class Serving(Protocol):
+    """Held while a controller serves its store, released by close() (or by the process ending)."""
+
+    def close(self) -> None: ...

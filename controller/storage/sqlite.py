@@ -9,6 +9,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator, Sequence
+from typing import IO
 
 from controller.core import states, text
 from controller.storage import db
@@ -26,6 +27,7 @@ from controller.storage.records import (
     ExecutionStatus,
     FollowUp,
     FollowUpKind,
+    Health,
     NewRequest,
     NotificationCounts,
     NotificationKind,
@@ -642,3 +644,12 @@ class SqliteBackend:
 
     def open(self) -> SqliteStore:
         return SqliteStore(db.connect(self.path))
+
+    def health(self) -> Health:
+        return db.health(self.path)
+
+    def claim_serving(self) -> IO[str]:
+        return db.claim_serving(self.path)
+
+    def describe(self) -> str:
+        return f"the SQLite database {self.path}"

@@ -8,12 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from controller.storage.dynamodb.items import BY_LIST, plain, wire
-
-
-class Health:
-    """Why the table last failed to take a write, shared by every store of one backend; None once one did."""
-
-    failure: str | None = None
+from controller.storage.records import Health
 
 
 class Head:
