@@ -21,6 +21,7 @@ from controller.storage.sqlite import SqliteBackend
 from harness import browser as chromium
 from harness.controllers import ServedController, add_user_to, controller_config, offline_config
 from harness.emulator import Emulator, running_emulator
+from harness.events import EventListener
 from harness.processes import ControllerProcess
 from harness.stacks import Stack, make_stack
 from harness.tables import dynamodb_settings
@@ -76,6 +77,20 @@ def page(browser: Any) -> Iterator[Any]:
     context.set_default_timeout(chromium.WAIT_MS)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def listen() -> Iterator[Callable[..., EventListener]]:
+    """Open /events streams (url, last_event_id=None, headers=None) that stop recording after the test."""
+    opened: list[EventListener] = []
+
+    def open_stream(url: str, last_event_id: str | None = None, headers: dict[str, str] | None = None) -> EventListener:
+        opened.append(EventListener(url, last_event_id, headers))
+        return opened[-1]
+
+    yield open_stream
+    for listener in opened:
+        listener.close()
 
 
 SIGN_IN_MODES = ["open", "signed-in"]

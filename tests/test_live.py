@@ -7,7 +7,6 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,60 +15,6 @@ import requests
 from harness import peek
 from harness.waiting import wait_for
 from harness.webhooks import WebhookReceiver
-
-
-class EventListener:
-    """Reads a controller's /events stream in a thread; keeps every event as (id, kind, data).
-
-    Only the reading thread touches the connection: closing it from another thread could close
-    a file descriptor number that the process has meanwhile given to something else.
-    """
-
-    def __init__(self, url: str, last_event_id: str | None = None) -> None:
-        self.events: list[tuple[int, str, dict[str, Any]]] = []
-        self.closed = threading.Event()
-        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
-        threading.Thread(target=self._read, args=(url + "/events", headers), daemon=True).start()
-
-    def _read(self, url: str, headers: dict[str, str]) -> None:
-        try:
-            self._record(url, headers)
-        except requests.RequestException:
-            if not self.closed.is_set():  # after close, the server stopping cuts the stream: expected
-                raise
-
-    def _record(self, url: str, headers: dict[str, str]) -> None:
-        frame: dict[str, str] = {}
-        with requests.get(url, stream=True, timeout=60, headers=headers) as response:
-            for line in response.iter_lines(decode_unicode=True):
-                if self.closed.is_set():
-                    return
-                if line:
-                    field, _, value = line.partition(": ")
-                    frame[field] = value
-                elif "event" in frame:
-                    self.events.append((int(frame.get("id", 0)), frame["event"], json.loads(frame["data"])))
-                    frame = {}
-
-    def seen(self, kind: str, request_id: str) -> bool:
-        return any(k == kind and data["id"] == request_id for _, k, data in self.events)
-
-    def close(self) -> None:
-        """Stop recording; the reading thread ends with the next line or with the stream."""
-        self.closed.set()
-
-
-@pytest.fixture
-def listen() -> Iterator[Any]:
-    opened: list[EventListener] = []
-
-    def open_stream(url: str, last_event_id: str | None = None) -> EventListener:
-        opened.append(EventListener(url, last_event_id))
-        return opened[-1]
-
-    yield open_stream
-    for listener in opened:
-        listener.close()
 
 
 def test_the_background_pull_stores_a_request_before_anyone_asks(stack, controller):
