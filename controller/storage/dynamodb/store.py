@@ -45,6 +45,8 @@ class DynamoDbStore(Queries, FollowUps, Notifications, Users, Audit, Leases):
 class DynamoDbBackend:
     """The approvals table: its layout is fixed by stack.json, so migrating only checks that it is there."""
 
+    shared = True  # any number of controllers: each round of background work takes a lease first
+
     def __init__(self, dynamodb: Any, table: str) -> None:
         self.dynamodb, self.table = dynamodb, table
         self.health, self.head = Health(), Head()
