@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY_WEBHOOK_URL": "",  # POST each new request here (Slack-compatible JSON); empty: no notifications
     "PUBLIC_URL": "",  # the page's address in notifications; empty: http://HOST:PORT/
     "CLAIM_STALE_SECONDS": 300,  # longer than an AWS call with all its retries can take
+    # on a shared store, how long one controller's round of a kind of background work is its own (docs/shared-store.md)
+    "WORK_LEASE_SECONDS": 60.0,
     "PAGE_REFRESH_SECONDS": 5,
     "SECRET_KEY": "",  # signs the page's session cookie; empty: a random key per process
     "ALLOWED_HOSTS": "",  # names besides 127.0.0.1, localhost and [::1] the controller answers to, comma-separated
@@ -113,6 +115,8 @@ def check(config: Mapping[str, Any]) -> None:
     ):
         if config[key] < 1:
             raise ConfigurationError(f"CONTROLLER_{key} must be at least 1.")
+    if config["WORK_LEASE_SECONDS"] <= 0:
+        raise ConfigurationError("CONTROLLER_WORK_LEASE_SECONDS must be more than 0.")
     for key in ("AWS_CONNECT_TIMEOUT_SECONDS", "AWS_READ_TIMEOUT_SECONDS", "IDLE_TIMEOUT_SECONDS"):
         if not 0 < config[key] <= 300:
             raise ConfigurationError(f"CONTROLLER_{key} must be more than 0 and at most 300.")

@@ -161,6 +161,12 @@ class NotificationStore(Protocol):
         """Forget a notification not delivered yet, whose request ended before it could be sent."""
         ...
 
+    def claim_notification(self, request_id: str, kind: NotificationKind, seconds: float) -> bool:
+        """Put a due notification's next attempt off by seconds, for the caller to send it meanwhile; True if this
+        call did, False if it is not due (another sender claimed it first, or it was delivered, given up on or
+        withdrawn). A sender that dies before it records the outcome leaves it due again once that time is up."""
+        ...
+
 
 class UserStore(Protocol):
     """The people who may sign in, their page sessions, and the attempts that lock a name or an address out.
@@ -373,6 +379,8 @@ class Store(
 
 class Backend(Protocol):
     """Where the controller's data lives: it brings its schema up to date and opens stores on it."""
+
+    shared: bool  # whether several controllers may use it at once: their background work then takes leases
 
     def migrate(self) -> int:
         """Bring the schema up to date, all or nothing; return its version afterwards."""

@@ -357,6 +357,15 @@ class SqliteStore:
             (request_id, kind),
         )
 
+    def claim_notification(self, request_id: str, kind: NotificationKind, seconds: float) -> bool:
+        stamp = now()
+        claimed = self.connection.execute(
+            "UPDATE notifications SET next_attempt_at = ? WHERE request_id = ? AND kind = ?"
+            " AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?",
+            (now(seconds), request_id, kind, stamp),
+        )
+        return claimed.rowcount == 1
+
     # --- users and sign-in failures ------------------------------------------------------------------
 
     def has_users(self) -> bool:
@@ -635,6 +644,8 @@ class SqliteStore:
 
 class SqliteBackend:
     """An SQLite file: the schema migrated in place, a connection per store."""
+
+    shared = False  # one controller per file (docs/operations.md): its background work needs no leases
 
     def __init__(self, path: str) -> None:
         self.path = path

@@ -64,6 +64,8 @@ class SharedServing:
 class DynamoDbBackend:
     """The approvals table: its layout is fixed by stack.json, so migrating only checks that it is there."""
 
+    shared = True  # any number of controllers: each round of background work takes a lease first
+
     def __init__(self, dynamodb: Any, table: str) -> None:
         self.dynamodb, self.table = dynamodb, table
         self.state, self.head = Health(), Head()
