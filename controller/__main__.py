@@ -7,6 +7,7 @@ python -m controller users add NAME --role approver --group finance   ... in a g
 python -m controller users groups NAME [GROUP ...]    set a user's groups
 python -m controller users list | remove NAME | token NAME | passwd NAME | local-mode
 python -m controller policy check FILE [--order ORDER.json]   check an approval policy file
+python -m controller copy-to-dynamodb                  copy the SQLite database into the shared table
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from flask import Flask
 
 from controller import create_app
 from controller.access import auth
-from controller.cli import migrate, policy, users
+from controller.cli import copy, migrate, policy, users
 from controller.core import logs
 from controller.core.config import ConfigurationError, load_config, settings
+from controller.core.errors import StoreUnavailable
 from controller.service.startup import prepare_to_serve, wsgi_server
-from controller.storage import db
 from controller.storage.context import backend_of
 
 
@@ -39,9 +40,11 @@ def configured_app() -> Flask:
         app = create_app(load_config())
         backend_of(app).migrate()  # check_bind asks the store for its users
         auth.check_bind(app)
-        app.extensions["serving"] = db.claim_serving(app.config["DATABASE"])  # held until the process ends
-    except ConfigurationError as error:  # DatabaseTooNew, DatabaseUnusable and AlreadyServed among them
+        app.extensions["serving"] = backend_of(app).claim_serving()  # held until the process ends
+    except ConfigurationError as error:  # DatabaseTooNew, DatabaseUnusable, TableUnusable, AlreadyServed among them
         sys.exit(f"controller: {error}")
+    except StoreUnavailable as error:  # the table was there, and then refused what the start asked of it
+        sys.exit(f"controller: {error.message}")
     return app
 
 
@@ -57,7 +60,7 @@ def run(app: Flask) -> None:
     server = wsgi_server(app)
     print(
         f"controller ready on http://{app.config['HOST']}:{app.config['PORT']} ({app.config['CONFIG_SOURCE']} stack,"
-        f" {auth.mode_description(app)}, {app.config['THREADS']} threads)",
+        f" {backend_of(app).describe()}, {auth.mode_description(app)}, {app.config['THREADS']} threads)",
         flush=True,
     )
     try:
@@ -75,11 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     migrate.add_parser(commands)
     users.add_parser(commands)
     policy.add_parser(commands)
+    copy.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command is None:
         serve()
     else:
-        sys.exit({"migrate": migrate.run, "users": users.run, "policy": policy.run}[args.command](args))
+        sys.exit(
+            {"migrate": migrate.run, "users": users.run, "policy": policy.run, copy.NAME: copy.run}[args.command](args)
+        )
 
 
 if __name__ == "__main__":

@@ -29,15 +29,16 @@ TEST_PASSWORD = "correct horse battery staple"
 
 
 def add_user(
-    store_at: Path | str | Backend,
-    name: str,
-    role: str = "approver",
-    password: str = TEST_PASSWORD,
-    groups: tuple[str, ...] = (),
+    database: Path | str, name: str, role: str = "approver", password: str = TEST_PASSWORD, groups: tuple[str, ...] = ()
 ) -> str:
-    """Add a user to a controller's store (a backend, or the path of its SQLite file), as `python -m controller
-    users add` does; return their API token."""
-    backend = SqliteBackend(str(store_at)) if isinstance(store_at, (Path, str)) else store_at
+    """Add a user to a controller's SQLite database, as `python -m controller users add` does; return their token."""
+    return add_user_to(SqliteBackend(str(database)), name, role, password, groups)
+
+
+def add_user_to(
+    backend: Backend, name: str, role: str = "approver", password: str = TEST_PASSWORD, groups: tuple[str, ...] = ()
+) -> str:
+    """Add a user to a controller's store, as `python -m controller users add` does; return their API token."""
     backend.migrate()
     token = credentials.new_token()
     hashes = credentials.hash_password(password), credentials.hash_token(token)

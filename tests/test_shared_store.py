@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 import requests
 
-from harness.controllers import ServedController, add_user, controller_config
+from controller.storage.dynamodb import DynamoDbBackend
+from harness.controllers import ServedController, add_user_to, controller_config
 from harness.emulator import Emulator
 from harness.fault_proxy import HANG, REFUSE, FaultProxy
 from harness.orders import ORDER
-from harness.shared_store import new_table, shared_settings, table_backend
 from harness.stacks import Stack, make_stack
+from harness.tables import dynamodb_settings
 from harness.together import at_the_same_moment
 from harness.waiting import wait_for
 
@@ -38,11 +39,11 @@ def team(emulator: Emulator, tmp_path: Path) -> Iterator[Callable[..., list[Serv
     started: list[ServedController] = []
 
     def start(stack: Stack, count: int, **overrides: Any) -> list[ServedController]:
-        table = new_table(emulator)
-        token = add_user(table_backend(emulator, table), "Grace")
+        settings = dynamodb_settings(emulator)  # a new table
+        token = add_user_to(DynamoDbBackend(emulator.client("dynamodb"), settings["DYNAMODB_TABLE"]), "Grace")
         for _ in range(count):
             database = tmp_path / f"controller-{len(started)}.sqlite3"  # each its own, though the table holds all
-            config = controller_config(emulator, stack.queue_url, database, **shared_settings(table), **overrides)
+            config = controller_config(emulator, stack.queue_url, database, **settings, **overrides)
             started.append(ServedController(config, token))
         return started[-count:]
 
@@ -103,7 +104,7 @@ def test_a_stream_resumed_on_another_controller_with_last_event_id_gets_exactly_
     emulator, stack, team, listen
 ):
     first, second = team(stack, 2)
-    backend = table_backend(emulator, first.app.config["DYNAMODB_TABLE"])
+    backend = DynamoDbBackend(emulator.client("dynamodb"), first.app.config["DYNAMODB_TABLE"])
     with closing(backend.open()) as store:
         start = str(store.event_range()[1])
     whole = listen(first.url, start, first.headers)  # open throughout: every event, as the table numbers them

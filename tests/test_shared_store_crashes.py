@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.controllers import add_user
+from controller.storage.dynamodb import DynamoDbBackend
+from harness.controllers import add_user_to
 from harness.emulator import Emulator
 from harness.orders import ORDER
 from harness.processes import ControllerProcess
-from harness.shared_store import new_table, shared_settings, table_backend
 from harness.soak import drive, random_kills, wanted, wrongly_ended
 from harness.stacks import make_stack
+from harness.tables import dynamodb_settings
 from harness.waiting import wait_for
 
 # The issue asks for 300 decisions; they take about 4 minutes on a shared two-core machine (docs/testing.md),
@@ -46,14 +47,12 @@ def test_no_decision_is_lost_or_made_twice_when_controllers_on_one_table_are_kil
     to its approval task in its history; the table holds every request as decided; the queue is empty; no task
     token appears in a log or an answer."""
     stack = make_stack(emulator, visibility_timeout_seconds=2)  # an order taken by a killed controller returns soon
-    table = new_table(emulator)
-    backend = table_backend(emulator, table)
-    token = add_user(backend, "Grace")
+    settings = dynamodb_settings(emulator)  # a new table
+    backend = DynamoDbBackend(emulator.client("dynamodb"), settings["DYNAMODB_TABLE"])
+    token = add_user_to(backend, "Grace")
     for index in range(CONTROLLERS):
         database, log = tmp_path / f"controller-{index}.sqlite3", tmp_path / f"controller-{index}.log"
-        killed_after.append(
-            ControllerProcess(emulator, stack.queue_url, database, log, token, **shared_settings(table))
-        )
+        killed_after.append(ControllerProcess(emulator, stack.queue_url, database, log, token, **settings))
         killed_after[-1].start()
     for controller in killed_after:
         controller.wait_until_ready()

@@ -24,6 +24,7 @@ from controller.storage.records import (
     ExecutionStatus,
     FollowUp,
     FollowUpKind,
+    Health,
     NewRequest,
     NotificationCounts,
     NotificationKind,
@@ -126,7 +127,8 @@ class NotificationStore(Protocol):
     never dropped unseen; at most one of each kind per request."""
 
     def due_notifications(self, limit: int) -> list[DueNotification]:
-        """Return the notifications to send now, with their request, the longest due first."""
+        """Return the notifications to send now, with their request, the longest due first; a reminder or an
+        escalation whose request is being decided is left out until the decision ends or falls through."""
         ...
 
     def notification_sent(self, request_id: str, kind: NotificationKind = "new") -> None:
@@ -145,8 +147,8 @@ class NotificationStore(Protocol):
 
     def due_follow_ups(self, limit: int) -> list[FollowUp]:
         """Return the reminders and escalations whose time (NewRequest.remind_at, escalate_at) has come and that
-        were not taken yet, the longest due first; one whose request is being decided may be among them, and one
-        whose request ended until take_follow_up has declined it once."""
+        were not taken yet, the longest due first; none whose request is being decided (they would crowd out the
+        pending ones), and one whose request ended may be among them until take_follow_up has declined it once."""
         ...
 
     def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:
@@ -157,6 +159,12 @@ class NotificationStore(Protocol):
 
     def withdraw_notification(self, request_id: str, kind: NotificationKind) -> None:
         """Forget a notification not delivered yet, whose request ended before it could be sent."""
+        ...
+
+    def claim_notification(self, request_id: str, kind: NotificationKind, seconds: float) -> bool:
+        """Put a due notification's next attempt off by seconds, for the caller to send it meanwhile; True if this
+        call did, False if it is not due (another sender claimed it first, or it was delivered, given up on or
+        withdrawn). A sender that dies before it records the outcome leaves it due again once that time is up."""
         ...
 
 
@@ -372,6 +380,8 @@ class Store(
 class Backend(Protocol):
     """Where the controller's data lives: it brings its schema up to date and opens stores on it."""
 
+    shared: bool  # whether several controllers may use it at once: their background work then takes leases
+
     def migrate(self) -> int:
         """Bring the schema up to date, all or nothing; return its version afterwards."""
         ...
@@ -379,3 +389,21 @@ class Backend(Protocol):
     def open(self) -> Store:
         """Return a store for one unit of work; the caller closes it."""
         ...
+
+    def health(self) -> Health:
+        """Return whether the store last failed, shared by every store this backend opened."""
+        ...
+
+    def claim_serving(self) -> Serving:
+        """Say that this process serves the store: AlreadyServed if it cannot be shared and another one does."""
+        ...
+
+    def describe(self) -> str:
+        """Name the store for a person: which file, or which table."""
+        ...
+
+
+class Serving(Protocol):
+    """Held while a controller serves its store, released by close() (or by the process ending)."""
+
+    def close(self) -> None: ...

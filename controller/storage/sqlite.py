@@ -9,6 +9,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator, Sequence
+from typing import IO
 
 from controller.core import states, text
 from controller.storage import db
@@ -26,6 +27,7 @@ from controller.storage.records import (
     ExecutionStatus,
     FollowUp,
     FollowUpKind,
+    Health,
     NewRequest,
     NotificationCounts,
     NotificationKind,
@@ -284,9 +286,9 @@ class SqliteStore:
         rows = self.connection.execute(
             "SELECT n.attempts, n.kind AS notification_kind, r.* FROM notifications n"
             " JOIN approval_requests r ON r.id = n.request_id"
-            " WHERE n.delivered_at IS NULL AND n.failed_at IS NULL AND n.next_attempt_at <= ?"
-            " ORDER BY n.next_attempt_at LIMIT ?",
-            (now(), limit),
+            " WHERE n.delivered_at IS NULL AND n.failed_at IS NULL AND n.next_attempt_at <= :now"
+            " AND (n.kind = 'new' OR r.state != :deciding) ORDER BY n.next_attempt_at LIMIT :limit",
+            {"now": now(), "deciding": states.DECIDING, "limit": limit},
         ).fetchall()
         return [DueNotification(_request(row), row["attempts"], row["notification_kind"]) for row in rows]
 
@@ -354,6 +356,15 @@ class SqliteStore:
             "DELETE FROM notifications WHERE request_id = ? AND kind = ? AND delivered_at IS NULL",
             (request_id, kind),
         )
+
+    def claim_notification(self, request_id: str, kind: NotificationKind, seconds: float) -> bool:
+        stamp = now()
+        claimed = self.connection.execute(
+            "UPDATE notifications SET next_attempt_at = ? WHERE request_id = ? AND kind = ?"
+            " AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?",
+            (now(seconds), request_id, kind, stamp),
+        )
+        return claimed.rowcount == 1
 
     # --- users and sign-in failures ------------------------------------------------------------------
 
@@ -634,6 +645,8 @@ class SqliteStore:
 class SqliteBackend:
     """An SQLite file: the schema migrated in place, a connection per store."""
 
+    shared = False  # one controller per file (docs/operations.md): its background work needs no leases
+
     def __init__(self, path: str) -> None:
         self.path = path
 
@@ -642,3 +655,12 @@ class SqliteBackend:
 
     def open(self) -> SqliteStore:
         return SqliteStore(db.connect(self.path))
+
+    def health(self) -> Health:
+        return db.health(self.path)
+
+    def claim_serving(self) -> IO[str]:
+        return db.claim_serving(self.path)
+
+    def describe(self) -> str:
+        return f"the SQLite database {self.path}"

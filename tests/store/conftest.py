@@ -15,7 +15,7 @@ from controller.storage.dynamodb import DynamoDbBackend
 from controller.storage.interface import Backend, Store
 from controller.storage.sqlite import SqliteBackend
 from harness.emulator import Emulator
-from harness.shared_store import new_table, table_backend
+from harness.tables import new_approvals_table
 
 
 def sqlite_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
@@ -25,7 +25,7 @@ def sqlite_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 def dynamodb_backend(request: pytest.FixtureRequest, tmp_path: Path) -> DynamoDbBackend:
     """A new table of the approvals table's layout in the session's emulator."""
     emulator: Emulator = request.getfixturevalue("emulator")
-    return table_backend(emulator, new_table(emulator, "store"))
+    return DynamoDbBackend(emulator.client("dynamodb"), new_approvals_table(emulator))
 
 
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {

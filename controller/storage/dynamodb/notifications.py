@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
+from controller.core import states
+from controller.storage import fields
 from controller.storage.dynamodb.items import LAST, notification_key, request_key, update_of, wire
 from controller.storage.dynamodb.table import Table
-from controller.storage.records import DueNotification, NotificationCounts, NotificationKind, now, request_from
+from controller.storage.records import (
+    NOTIFICATION_KINDS,
+    DueNotification,
+    NotificationCounts,
+    NotificationKind,
+    now,
+    request_from,
+)
 
 
 class Notifications(Table):
     """The notifications, one item each, listed in by_list while they wait."""
 
     def due_notifications(self, limit: int) -> list[DueNotification]:
-        due = []
-        for item in self._list("notify", upto=now() + LAST, limit=limit):
-            request = self._get(request_key(item.get("request_id", item["sk"])))
-            if request is not None:
-                due.append(DueNotification(request_from(request), int(item["attempts"]), item.get("kind", "new")))
+        due: list[DueNotification] = []
+        for item in self._list("notify", upto=now() + LAST):
+            if len(due) == limit:
+                break
+            request = self._get(request_key(fields.optional_text(item, "request_id") or fields.text(item, "sk")))
+            kind = fields.one_of(item, "kind", NOTIFICATION_KINDS, "new")
+            # a follow-up of a request being decided waits for the decision, without crowding out the others
+            if request is not None and (kind == "new" or request["state"] != states.DECIDING):
+                due.append(DueNotification(request_from(request), fields.number(item, "attempts"), kind))
         return due
 
-    def _notification(self, request_id: str, kind: NotificationKind, values: dict[str, Any]) -> None:
-        update = update_of(notification_key(request_id, kind), values, "attribute_exists(pk)")
-        self._conditional(lambda: self.dynamodb.update_item(TableName=self.table, **update))
+    def _notification(self, request_id: str, kind: NotificationKind, values: Mapping[str, object]) -> None:
+        update = update_of(self.table, notification_key(request_id, kind), values, "attribute_exists(pk)")
+        self._conditional(lambda: self.dynamodb.update_item(**update))
 
     def notification_sent(self, request_id: str, kind: NotificationKind = "new") -> None:
         self._notification(request_id, kind, {"delivered_at": now(), "list_key": None, "list_order": None})
@@ -31,7 +44,7 @@ class Notifications(Table):
         self, request_id: str, error: str, retry_in_seconds: float | None, kind: NotificationKind = "new"
     ) -> None:
         found = self._get(notification_key(request_id, kind))
-        attempts = int(found["attempts"]) + 1 if found else 1
+        attempts = fields.number(found, "attempts") + 1 if found else 1
         if retry_in_seconds is None:
             values = {
                 "attempts": attempts,
@@ -55,6 +68,18 @@ class Notifications(Table):
         delivered = sum(1 for item in items if item.get("delivered_at"))
         failed = sum(1 for item in items if item.get("failed_at"))
         return NotificationCounts(delivered, failed, len(items) - delivered - failed)
+
+    def claim_notification(self, request_id: str, kind: NotificationKind, seconds: float) -> bool:
+        stamp, later = now(), now(seconds)
+        update = update_of(
+            self.table,
+            notification_key(request_id, kind),
+            {"next_attempt_at": later, "list_order": f"{later}#{request_id}"},
+            "attribute_exists(pk) AND attribute_not_exists(delivered_at) AND attribute_not_exists(failed_at)"
+            " AND next_attempt_at <= :now",
+            now=stamp,
+        )
+        return self._conditional(lambda: self.dynamodb.update_item(**update))
 
     def withdraw_notification(self, request_id: str, kind: NotificationKind) -> None:
         self._conditional(

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from controller.core import states
+from controller.storage import fields
 from controller.storage.dynamodb.events import Events
 from controller.storage.dynamodb.items import (
     BY_CHECK,
     ENDED,
     LAST,
     approval_key,
-    follow_up_key,
     request_key,
     update_of,
     wire,
+)
+from controller.storage.dynamodb.layout import (
+    approval_item,
+    final_execution_json,
+    follow_up_item,
+    notification_item,
+    request_item,
 )
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
@@ -28,10 +34,15 @@ from controller.storage.records import (
     Decision,
     ExecutionStatus,
     FollowUpKind,
+    KeptNotification,
+    KeptRequest,
     NewRequest,
     now,
     request_from,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 class Requests(Events):
@@ -39,36 +50,31 @@ class Requests(Events):
 
     def save_request(self, request: NewRequest, notify: bool = False) -> bool:
         stamp = now()
-        item = {
-            **request_key(request.id),
-            "id": request.id,
-            "execution_arn": request.execution_arn,
-            "task_token": request.task_token,
-            "order_json": json.dumps(request.order),
-            "requested_at": request.requested_at,
-            "expires_at": request.expires_at,
-            "received_at": stamp,
-            "checked_at": stamp,
-            "state": states.PENDING,
-            "list_key": states.PENDING,
-            "list_order": f"{stamp}#{request.id}",
-            "check_key": states.PENDING,
-            "check_order": f"{stamp}#{request.id}",
-            "rule_json": None if request.rule is None else json.dumps(request.rule),
-            "remind_at": request.remind_at,
-            "escalate_at": request.escalate_at,
+        stored = ApprovalRequest(
+            request.id,
+            request.execution_arn,
+            request.task_token,
+            request.order,
+            request.requested_at,
+            request.expires_at,
+            received_at=stamp,
+            checked_at=stamp,
+            state=states.PENDING,
+            decision=None,
+            decided_at=None,
+            closed_reason=None,
+            claimed_at=None,
+            final_execution=None,
+            rule=request.rule,
+        )
+        item = request_item(KeptRequest(stored, request.remind_at, request.escalate_at))
+        put: TransactWriteItemTypeDef = {
+            "Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}
         }
-        item = {name: value for name, value in item.items() if value is not None}
-        put = {"Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
-        notification = {
-            "pk": "notifications",
-            "sk": request.id,
-            "attempts": 0,
-            "next_attempt_at": stamp,
-            "list_key": "notify",
-            "list_order": f"{stamp}#{request.id}",
-        }
-        also = [{"Put": {"TableName": self.table, "Item": wire(notification)}}] if notify else []
+        notification = notification_item(KeptNotification(request.id, "new", 0, stamp))
+        also: list[TransactWriteItemTypeDef] = (
+            [{"Put": {"TableName": self.table, "Item": wire(notification)}}] if notify else []
+        )
         return self._commit(put, "stored", request.id, states.PENDING, *also, *self._follow_up_markers(request))
 
     def get_request(self, request_id: str) -> ApprovalRequest | None:
@@ -109,12 +115,13 @@ class Requests(Events):
     def touch(self, request_id: str) -> None:
         stamp = now()
         update = update_of(
+            self.table,
             request_key(request_id),
             {"checked_at": stamp, "check_order": f"{stamp}#{request_id}"},
             "attribute_exists(pk)",
         )
         try:
-            self.dynamodb.update_item(TableName=self.table, **update)
+            self.dynamodb.update_item(**update)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -123,16 +130,17 @@ class Requests(Events):
         request = self.get_request(request_id)
         if request is None or request.state != states.PENDING:
             return None
+        claimed_at = now()
         values = {
             "decision": decision.action,
             "approver": decision.approver,
             "comment": decision.comment,
             "reason": decision.reason,
-            "claimed_at": now(),
+            "claimed_at": claimed_at,
         }
         if not self._move(request, states.DECIDING, values):
             return None
-        return replace(request, state=states.DECIDING, decision=decision, claimed_at=values["claimed_at"])
+        return replace(request, state=states.DECIDING, decision=decision, claimed_at=claimed_at)
 
     def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
         return [request_from(item) for item in self._list(states.DECIDING, upto=now(-older_than_seconds) + LAST)]
@@ -141,41 +149,39 @@ class Requests(Events):
         request = self.get_request(request_id)
         if request is None or request.state != states.DECIDING:
             return
-        forgotten = dict.fromkeys(("decision", "approver", "comment", "reason"))
+        forgotten: dict[str, object] = dict.fromkeys(("decision", "approver", "comment", "reason"))
         decision = request.decision
         if request.rule is not None and decision is not None and decision.action == "approve" and decision.approver:
             # the approval that claimed it goes too, so that its approver can send it again
             found = self._get(request_key(request.id)) or {}
-            forgotten["approval_count"] = max(int(found.get("approval_count", 1)) - 1, 0)
+            forgotten["approval_count"] = max(fields.number(found, "approval_count", 1) - 1, 0)
             key = wire(approval_key(request.id, decision.approver))
             self._move(request, states.PENDING, forgotten, {"Delete": {"TableName": self.table, "Key": key}})
         else:
             self._move(request, states.PENDING, forgotten)
 
     def add_approval(self, request_id: str, approval: Approval, required: int) -> ApprovalOutcome:
-        item = {
-            **approval_key(request_id, approval.approver),
-            "approver": approval.approver,
-            "at": approval.at,
-            "comment": approval.comment,
+        item = approval_item(request_id, approval)
+        put: TransactWriteItemTypeDef = {
+            "Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}
         }
-        put = {"Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
         while True:
             found = self._get(request_key(request_id))
-            counted = int(found.get("approval_count", 0)) if found else 0
+            counted = fields.number(found, "approval_count", 0) if found else 0
             if found is None or found["state"] != states.PENDING or counted >= required:
                 return ApprovalOutcome("not pending")  # or about to be claimed by the approval that made the count
             # the count moves one at a time, so exactly one approval makes it reach `required`
             count = update_of(
+                self.table,
                 request_key(request_id),
                 {"approval_count": counted + 1},
                 "#state = :pending AND (attribute_not_exists(approval_count) OR approval_count = :seen)",
+                {"#state": "state"},
                 pending=states.PENDING,
                 seen=counted,
             )
-            count["ExpressionAttributeNames"]["#state"] = "state"
             try:
-                self.dynamodb.transact_write_items(TransactItems=[{"Update": {"TableName": self.table, **count}}, put])
+                self.dynamodb.transact_write_items(TransactItems=[{"Update": count}, put])
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
@@ -190,7 +196,10 @@ class Requests(Events):
 
     def approvals(self, request_id: str) -> list[Approval]:
         items = self._partition(f"request#{request_id}", "begins_with(sk, :approval)", {":approval": "approval#"})
-        found = [Approval(item["approver"], item["at"], item.get("comment")) for item in items]
+        found = [
+            Approval(fields.text(item, "approver"), fields.text(item, "at"), fields.optional_text(item, "comment"))
+            for item in items
+        ]
         return sorted(found, key=lambda approval: (approval.at, approval.approver))
 
     def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
@@ -201,21 +210,15 @@ class Requests(Events):
         return self._move(request, state, {"decided_at": decided_at, "closed_reason": closed_reason})
 
     def keep_final_execution(self, request_id: str, execution: ExecutionStatus) -> None:
-        kept = json.dumps({"status": execution.status, "error": execution.error, "cause": execution.cause})
-        self.dynamodb.update_item(TableName=self.table, **update_of(request_key(request_id), {"final_execution": kept}))
+        kept = final_execution_json(execution)
+        self.dynamodb.update_item(**update_of(self.table, request_key(request_id), {"final_execution": kept}))
 
-    def _follow_up_markers(self, request: NewRequest) -> list[dict[str, Any]]:
+    def _follow_up_markers(self, request: NewRequest) -> list[TransactWriteItemTypeDef]:
         """Puts of the items that list a new request's reminder and escalation under `follow-ups` by due time."""
-        markers = []
+        markers: list[TransactWriteItemTypeDef] = []
         times: dict[FollowUpKind, str | None] = {"reminder": request.remind_at, "escalation": request.escalate_at}
         for kind, due in times.items():
             if due is not None:
-                item = {
-                    **follow_up_key(request.id, kind),
-                    "request_id": request.id,
-                    "kind": kind,
-                    "list_key": "follow-ups",
-                    "list_order": f"{due}#{request.id}#{kind}",
-                }
+                item = follow_up_item(request.id, kind, due)
                 markers.append({"Put": {"TableName": self.table, "Item": wire(item)}})
         return markers

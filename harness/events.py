@@ -1,5 +1,5 @@
-"""A reader of a controller's /events stream, as the page's EventSource is: it keeps every event and, when a
-stream ends, reconnects with the last id it saw, until it is closed."""
+"""A client of a controller's GET /events stream, as the page's EventSource is: it reads in a thread, keeps every
+event and, when a stream ends, reconnects with the last id it saw, until it is closed."""
 
 from __future__ import annotations
 
