@@ -18,6 +18,7 @@ from controller import create_app
 from controller.access import credentials
 from controller.service.startup import prepare_to_serve, wsgi_server
 from controller.storage import db
+from controller.storage.interface import Backend
 from controller.storage.sqlite import SqliteBackend
 from harness.emulator import Emulator
 from harness.waiting import wait_for
@@ -28,10 +29,15 @@ TEST_PASSWORD = "correct horse battery staple"
 
 
 def add_user(
-    database: Path | str, name: str, role: str = "approver", password: str = TEST_PASSWORD, groups: tuple[str, ...] = ()
+    database: Path | str | Backend,
+    name: str,
+    role: str = "approver",
+    password: str = TEST_PASSWORD,
+    groups: tuple[str, ...] = (),
 ) -> str:
-    """Add a user to a controller's database, as `python -m controller users add` does; return their API token."""
-    backend = SqliteBackend(str(database))
+    """Add a user to a controller's store (a SQLite file's path, or any backend), as `python -m controller users
+    add` does; return their API token."""
+    backend = SqliteBackend(str(database)) if isinstance(database, (Path, str)) else database
     backend.migrate()
     token = credentials.new_token()
     hashes = credentials.hash_password(password), credentials.hash_token(token)
