@@ -28,7 +28,8 @@ def _make(path: Path) -> None:
     """Write a new key to path unless it exists; of two runs at once, exactly one key wins."""
     path.parent.mkdir(parents=True, exist_ok=True)
     draft = path.with_name(f".{path.name}.{os.getpid()}")
-    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    draft.unlink(missing_ok=True)  # one a killed run left, whatever its mode
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(descriptor, "w") as file:
             file.write(secrets.token_urlsafe(NEW_KEY_BYTES) + "\n")
