@@ -17,18 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.controllers import HTTP_TIMEOUT_SECONDS, ServedController, add_user
 from harness.orders import ORDER
+from harness.policies import LARGE_ORDERS_RULES
 from stack.paths import PROJECT_ROOT
 
-POLICY = """
-rules:
-  - name: large orders
-    when: {total_at_least: 1000}
-    approvals: 2
-    groups: [finance]
-  - name: everything else
-self_approval: false
-require_reject_reason: true
-"""
+POLICY = LARGE_ORDERS_RULES + "self_approval: false\nrequire_reject_reason: true\n"
 PEOPLE = {"alice": ("finance",), "carol": ("finance", "ops"), "dave": ("finance",), "bob": ("ops",)}
 
 

@@ -12,6 +12,7 @@ from harness import peek
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS
 from harness.controllers import TEST_PASSWORD, add_user, users_command
 from harness.orders import ORDER
+from harness.policies import LARGE_ORDERS_RULES
 from stack.paths import PROJECT_ROOT
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -319,16 +320,6 @@ def test_a_page_served_under_another_host_name_cannot_read_pending(stack, contro
     assert controller.get(f"/approvals/{name}").json()["request"]["state"] == "pending"
 
 
-RULE_POLICY = """
-rules:
-  - name: large orders
-    when: {total_at_least: 1000}
-    approvals: 2
-    groups: [finance]
-  - name: everything else
-"""
-
-
 def sign_in(page, url: str, name: str) -> None:
     page.goto(url + "/signin")
     page.get_by_label("Name").fill(name)
@@ -340,7 +331,7 @@ def sign_in(page, url: str, name: str) -> None:
 def test_a_rules_progress_shows_live_and_approve_is_disabled_with_the_reason(
     stack, controller_factory, browser, page, tmp_path
 ):
-    (tmp_path / "policy.yaml").write_text(RULE_POLICY)
+    (tmp_path / "policy.yaml").write_text(LARGE_ORDERS_RULES)
     people = {"alice": ("finance",), "bob": ("ops",), "carol": ("finance",)}
     tokens = {who: add_user(tmp_path / "approvals.sqlite3", who, groups=groups) for who, groups in people.items()}
     # a refresh period far longer than the test: only the /events stream can update the page

@@ -4,33 +4,37 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from controller.approval import notify
+from controller.core import states
+from controller.storage.records import Decision, NotificationCounts
+from controller.storage.sqlite import SqliteBackend
 from harness.controllers import HTTP_TIMEOUT_SECONDS, add_user
 from harness.orders import ORDER
+from harness.policies import LARGE_ORDERS_RULES
 from harness.stacks import make_stack
+from harness.store_records import at, new_request, tick
 from harness.waiting import wait_for
 from harness.webhooks import WebhookReceiver
 
 # escalation 10 s after the request, its reminder 16 s after it (8 s before its 24 s expiry): wide enough
 # margins for a loaded CI machine, where a request may take a few seconds to be pulled
-POLICY = """
-rules:
-  - name: large orders
-    when: {total_at_least: 1000}
-    approvals: 2
-    groups: [finance]
-  - name: everything else
-reminders:
+POLICY = (
+    LARGE_ORDERS_RULES
+    + """reminders:
   before_expiry: 8s
 escalation:
   after: 10s
   groups: [managers]
 """
+)
 PEOPLE = {"alice": ("finance",), "carol": ("finance",), "dave": ("finance",), "erin": ("managers",), "bob": ("ops",)}
 PAGE = "https://approvals.example.com/"
 
@@ -208,3 +212,44 @@ def test_a_reminder_written_before_a_crash_is_sent_once_after_the_restart(
     assert kinds_for(webhook, name) == ["new", "reminder"]
     assert counts == {"delivered": 2, "failed": 0, "waiting": 0}
     assert people.request(name)["state"] == "pending"
+
+
+def test_a_reminder_whose_request_was_decided_while_the_ones_before_it_went_out_is_withdrawn(tmp_path, webhook):
+    backend = SqliteBackend(str(tmp_path / "approvals.sqlite3"))
+    backend.migrate()
+    first, second = (replace(new_request(), remind_at=at(-1)) for _ in range(2))
+    with closing(backend.open()) as store:
+        for request in (first, second):  # both reminders queued, the first one first: one batch of the outbox
+            store.save_request(request, notify=True)
+            store.notification_sent(request.id)
+            store.take_follow_up(request.id, "reminder", notify=True)
+            tick()
+
+        def reject_the_second(_: dict[str, Any]) -> None:  # on another controller, while the first one is sent
+            with closing(backend.open()) as elsewhere:
+                if elsewhere.claim(second.id, Decision("reject", reason="not needed")):
+                    elsewhere.finish(second.id, states.REJECTED, None, from_state=states.DECIDING)
+
+        webhook.meanwhile = reject_the_second
+        delivered = notify.send_due(store, webhook.url, PAGE)
+        counts = store.notification_counts()
+
+    assert [(body["request_id"], body["kind"]) for body in webhook.received] == [(first.id, "reminder")]
+    assert (delivered, counts) == (1, NotificationCounts(delivered=3, failed=0, waiting=0))
+
+
+def test_a_reminder_whose_request_is_past_its_expiry_is_withdrawn_before_the_upkeep_marks_it_expired(tmp_path, webhook):
+    backend = SqliteBackend(str(tmp_path / "approvals.sqlite3"))
+    backend.migrate()
+    late = replace(new_request(expires_in=-1), remind_at=at(-2))
+    with closing(backend.open()) as store:
+        store.save_request(late, notify=True)
+        store.notification_sent(late.id)
+        store.take_follow_up(late.id, "reminder", notify=True)  # still pending: the upkeep has not expired it yet
+
+        delivered = notify.send_due(store, webhook.url, PAGE)
+        counts = store.notification_counts()
+        state = store.get_request(late.id).state
+
+    assert (delivered, webhook.received, state) == (0, [], states.PENDING)
+    assert counts == NotificationCounts(delivered=1, failed=0, waiting=0)

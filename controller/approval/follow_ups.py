@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from controller.approval import quorum
+from controller.core import states
 from controller.storage.interface import Store
-from controller.storage.records import ApprovalRequest, FollowUpKind
+from controller.storage.records import ApprovalRequest, FollowUpKind, now
 
 BATCH = 50
 
@@ -23,6 +24,12 @@ def take_due(store: Store, notify: bool) -> int:
     """Take the reminders and escalations whose time has come; with notify, queue their notifications. Return how
     many this call took (another controller of the same store may take some first)."""
     return sum(store.take_follow_up(due.request_id, due.kind, notify) for due in store.due_follow_ups(BATCH))
+
+
+def has_ended(request: ApprovalRequest) -> bool:
+    """Whether a request can no longer be decided, so that no follow-up of it may go out: it ended, or its approval
+    timeout passed before the upkeep marked it expired."""
+    return request.state in states.ENDED or request.expires_at <= now()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from controller.approval.follow_ups import Deciders
 from controller.core import states, text
 from controller.core.jsontypes import JSONObject
 from controller.storage.interface import Store
-from controller.storage.records import ApprovalRequest, NotificationKind
+from controller.storage.records import ApprovalRequest, DueNotification, NotificationKind
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -113,33 +113,45 @@ def send_due(store: Store, webhook_url: str, page_url: str) -> int:
     """Send the notifications that are due; return how many were delivered.
 
     Nothing is sent while the store cannot be written (StoreUnavailable): a delivery it could not
-    record would be sent again once it recovers.
+    record would be sent again once it recovers. A reminder or an escalation is sent only if its
+    request, read again right before, still waits: the batch was read before the posts ahead of it,
+    and a decision may have come meanwhile.
     """
     store.check_writable()
     delivered = 0
     for due in store.due_notifications(BATCH):
-        request, kind = due.request, due.kind
-        if kind != "new" and request.state in states.ENDED:
-            store.withdraw_notification(request.id, kind)  # it ended before its follow-up went out: never after
-            continue
-        if kind != "new" and request.state != states.PENDING:
-            continue  # being decided: sent if the decision falls through, withdrawn once it ends
-        try:
-            deciders = None if kind == "new" else follow_ups.still_to_decide(store, request, kind)
-            _post(webhook_url, message(request, page_url, kind, deciders))
-        except Exception as error:  # a bad order or answer fails this one notification, not those behind it
-            attempts = due.attempts + 1
-            retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
-            store.notification_failed(request.id, str(error)[:500], retry, kind)
-            if retry is None:
-                log.error(
-                    "%s notification for %s failed for good after %d attempts: %s", kind, request.id, attempts, error
-                )
-            else:
-                log.warning(
-                    "%s notification for %s failed (attempt %d), retrying in %.0f s", kind, request.id, attempts, retry
-                )
-            continue
-        store.notification_sent(request.id, kind)
-        delivered += 1
+        request = due.request if due.kind == "new" else _still_waiting(store, due)
+        if request is not None:
+            delivered += _deliver(store, webhook_url, page_url, request, due)
     return delivered
+
+
+def _still_waiting(store: Store, due: DueNotification) -> ApprovalRequest | None:
+    """Return a follow-up's request, read again now, if it still waits for a decision; withdraw the follow-up if the
+    request ended (never sent after), leave it while a decision is under way (sent if that falls through)."""
+    request = store.get_request(due.request.id)
+    if request is None or follow_ups.has_ended(request):
+        store.withdraw_notification(due.request.id, due.kind)
+        return None
+    return request if request.state == states.PENDING else None
+
+
+def _deliver(store: Store, webhook_url: str, page_url: str, request: ApprovalRequest, due: DueNotification) -> int:
+    """POST one notification and record how it went; return 1 if it was delivered."""
+    kind = due.kind
+    try:
+        deciders = None if kind == "new" else follow_ups.still_to_decide(store, request, kind)
+        _post(webhook_url, message(request, page_url, kind, deciders))
+    except Exception as error:  # a bad order or answer fails this one notification, not those behind it
+        attempts = due.attempts + 1
+        retry = backoff(attempts) if attempts < MAX_ATTEMPTS else None
+        store.notification_failed(request.id, str(error)[:500], retry, kind)
+        if retry is None:
+            log.error("%s notification for %s failed for good after %d attempts: %s", kind, request.id, attempts, error)
+        else:
+            log.warning(
+                "%s notification for %s failed (attempt %d), retrying in %.0f s", kind, request.id, attempts, retry
+            )
+        return 0
+    store.notification_sent(request.id, kind)
+    return 1

@@ -126,7 +126,8 @@ class NotificationStore(Protocol):
     never dropped unseen; at most one of each kind per request."""
 
     def due_notifications(self, limit: int) -> list[DueNotification]:
-        """Return the notifications to send now, with their request, the longest due first."""
+        """Return the notifications to send now, with their request, the longest due first; a reminder or an
+        escalation whose request is being decided is left out until the decision ends or falls through."""
         ...
 
     def notification_sent(self, request_id: str, kind: NotificationKind = "new") -> None:
@@ -145,8 +146,8 @@ class NotificationStore(Protocol):
 
     def due_follow_ups(self, limit: int) -> list[FollowUp]:
         """Return the reminders and escalations whose time (NewRequest.remind_at, escalate_at) has come and that
-        were not taken yet, the longest due first; one whose request is being decided may be among them, and one
-        whose request ended until take_follow_up has declined it once."""
+        were not taken yet, the longest due first; none whose request is being decided (they would crowd out the
+        pending ones), and one whose request ended may be among them until take_follow_up has declined it once."""
         ...
 
     def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:

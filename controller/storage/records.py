@@ -278,6 +278,47 @@ class DailyOutcomes:
     counts: dict[str, int]
 
 
+@dataclass(frozen=True)
+class KeptRequest:
+    """A request with the bookkeeping a store keeps besides it: when its follow-ups are due and were taken."""
+
+    request: ApprovalRequest
+    remind_at: str | None = None
+    escalate_at: str | None = None
+    reminded_at: str | None = None
+    escalated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class KeptNotification:
+    """A notification as a store keeps it: waiting (to be sent at next_attempt_at), delivered, or given up on."""
+
+    request_id: str
+    kind: NotificationKind
+    attempts: int
+    next_attempt_at: str
+    delivered_at: str | None = None
+    failed_at: str | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreContents:
+    """Everything a store keeps that outlives one controller, to copy it to another store whole.
+
+    Page sessions, sign-in attempts and leases are not in it: they last minutes, and a copy starts without them.
+    """
+
+    requests: tuple[KeptRequest, ...]
+    approvals: tuple[tuple[str, Approval], ...]  # (request id, approval)
+    notifications: tuple[KeptNotification, ...]
+    users: tuple[User, ...]
+    users_since: str | None  # when the store closed to local mode (a user was added), None while it is open
+    audit: tuple[AuditEvent, ...]
+    set_aside: tuple[SetAsideMessage, ...]
+    latest_event: int  # the number of the latest change announced, 0 before any
+
+
 # --- records from what a store keeps: SQLite's columns and DynamoDB's attributes have the same names ---------
 
 

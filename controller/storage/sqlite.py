@@ -284,9 +284,9 @@ class SqliteStore:
         rows = self.connection.execute(
             "SELECT n.attempts, n.kind AS notification_kind, r.* FROM notifications n"
             " JOIN approval_requests r ON r.id = n.request_id"
-            " WHERE n.delivered_at IS NULL AND n.failed_at IS NULL AND n.next_attempt_at <= ?"
-            " ORDER BY n.next_attempt_at LIMIT ?",
-            (now(), limit),
+            " WHERE n.delivered_at IS NULL AND n.failed_at IS NULL AND n.next_attempt_at <= :now"
+            " AND (n.kind = 'new' OR r.state != :deciding) ORDER BY n.next_attempt_at LIMIT :limit",
+            {"now": now(), "deciding": states.DECIDING, "limit": limit},
         ).fetchall()
         return [DueNotification(_request(row), row["attempts"], row["notification_kind"]) for row in rows]
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from controller.core import states
 from controller.storage.records import Decision, FollowUp, NotificationCounts
-from harness.store_records import at, new_request
+from harness.store_records import at, new_request, tick
 from harness.together import AT_ONCE, all_at_once
 
 
@@ -124,3 +124,20 @@ def test_controllers_taking_one_follow_up_at_once_take_it_once(backend, store):
 
     assert sorted(kind for kind, took in zip(kinds, taken, strict=True) if took) == ["escalation", "reminder"]
     assert sorted(due.kind for due in store.due_notifications(10)) == ["escalation", "reminder"]
+
+
+def test_requests_being_decided_crowd_out_neither_a_pending_follow_up_nor_its_notification(store):
+    deciding = [follow_ups_of(new_request(), remind_in=-10, escalate_in=-10) for _ in range(3)]
+    waiting = follow_ups_of(new_request(), remind_in=-5, escalate_in=-5)
+    for request in deciding:  # their reminders queued, then a decision under way: due first, and all a batch holds
+        store.save_request(request, notify=True)
+        store.notification_sent(request.id)
+        store.take_follow_up(request.id, "reminder", notify=True)
+        store.claim(request.id, Decision("approve", "alice"))
+        tick()
+    store.save_request(waiting, notify=True)
+    store.notification_sent(waiting.id)
+    store.take_follow_up(waiting.id, "reminder", notify=True)
+
+    assert store.due_follow_ups(3) == [FollowUp(waiting.id, "escalation")]
+    assert [(due.request.id, due.kind) for due in store.due_notifications(3)] == [(waiting.id, "reminder")]

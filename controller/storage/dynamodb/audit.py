@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from controller.storage.dynamodb.items import plain, wire
+from controller.storage.dynamodb.items import AUDIT_COUNTER, plain, wire
+from controller.storage.dynamodb.layout import audit_item
 from controller.storage.dynamodb.table import Table
 from controller.storage.records import AuditAttempt, AuditEvent, SetAsideMessage, now
 
@@ -13,14 +14,13 @@ class Audit(Table):
     def record_attempt(self, attempt: AuditAttempt) -> None:
         numbered = self.dynamodb.update_item(
             TableName=self.table,
-            Key=wire({"pk": "counters", "sk": "audit"}),
+            Key=wire(AUDIT_COUNTER),
             UpdateExpression="ADD latest :one",
             ExpressionAttributeValues=wire({":one": 1}),
             ReturnValues="UPDATED_NEW",
         )
         number = int(plain(numbered["Attributes"])["latest"])
-        fields = {name: value for name, value in vars(attempt).items() if value is not None}
-        item = {"pk": f"audit#{attempt.request_id or ''}", "sk": f"{number:020d}", "id": number, "at": now(), **fields}
+        item = audit_item(AuditEvent(number, now(), **vars(attempt)))
         self.dynamodb.put_item(TableName=self.table, Item=wire(item))
 
     def audit_trail(self, request_id: str) -> list[AuditEvent]:

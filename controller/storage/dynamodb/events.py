@@ -7,8 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from controller.core import states
-from controller.storage.dynamodb.items import ENDED, HEAD, request_key, update_of, wire
+from controller.storage.dynamodb.items import HEAD, request_key, update_of, wire
+from controller.storage.dynamodb.layout import request_lists
 from controller.storage.dynamodb.table import Table
 from controller.storage.records import ApprovalRequest, StoredEvent
 
@@ -63,17 +63,9 @@ class Events(Table):
 
     def _move(self, request: ApprovalRequest, to: str, values: dict[str, Any], *also: dict[str, Any]) -> bool:
         """Move a request from the state it was read in to another, with its lists and its event."""
-        order = {
-            states.PENDING: f"{request.received_at}#{request.id}",
-            states.DECIDING: f"{values.get('claimed_at')}#{request.id}",
-        }.get(to, f"{values.get('decided_at') or request.checked_at}#{request.id}")
-        pending = to == states.PENDING
-        lists = {
-            "list_key": to if to in (states.PENDING, states.DECIDING) else ENDED,
-            "list_order": order,
-            "check_key": states.PENDING if pending else None,
-            "check_order": f"{request.checked_at}#{request.id}",
-        }
+        lists = request_lists(
+            request.id, to, request.received_at, request.checked_at, values.get("claimed_at"), values.get("decided_at")
+        )
         change = update_of(
             request_key(request.id), {"state": to, **values, **lists}, "#state = :from", **{"from": request.state}
         )

@@ -7,22 +7,27 @@ from controller.storage.dynamodb.items import (
     FOLLOW_UP_ATTRIBUTES,
     LAST,
     follow_up_key,
-    notification_key,
     request_key,
     update_of,
     wire,
 )
+from controller.storage.dynamodb.layout import notification_item
 from controller.storage.dynamodb.requests import Requests
-from controller.storage.records import FollowUp, FollowUpKind, now
+from controller.storage.records import FollowUp, FollowUpKind, KeptNotification, now
 
 
 class FollowUps(Requests):
     """The follow-ups due, and taking one: its time marked on the request, its notification queued, at once."""
 
     def due_follow_ups(self, limit: int) -> list[FollowUp]:
-        return [
-            FollowUp(item["request_id"], item["kind"]) for item in self._list("follow-ups", now() + LAST, limit=limit)
-        ]
+        due: list[FollowUp] = []
+        for item in self._list("follow-ups", now() + LAST):
+            if len(due) == limit:
+                break
+            request = self._get(request_key(item["request_id"]))
+            if request is None or request["state"] != states.DECIDING:  # those being decided must not crowd out
+                due.append(FollowUp(item["request_id"], item["kind"]))
+        return due
 
     def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:
         due, taken = FOLLOW_UP_ATTRIBUTES[kind]
@@ -42,15 +47,7 @@ class FollowUps(Requests):
             now=stamp,
         )
         change["ExpressionAttributeNames"]["#state"] = "state"
-        notification = {
-            **notification_key(request_id, kind),
-            "request_id": request_id,
-            "kind": kind,
-            "attempts": 0,
-            "next_attempt_at": stamp,
-            "list_key": "notify",
-            "list_order": f"{stamp}#{request_id}",
-        }
+        notification = notification_item(KeptNotification(request_id, kind, 0, stamp))
         also = [marker] + ([{"Put": {"TableName": self.table, "Item": wire(notification)}}] if notify else [])
         update = {"Update": {"TableName": self.table, **change}}
         if kind == "escalation":  # more people may decide from now: open pages show it

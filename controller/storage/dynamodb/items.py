@@ -14,6 +14,7 @@ from controller.storage.records import FollowUpKind, NotificationKind
 BY_LIST, BY_CHECK = "by_list", "by_check"  # the indexes of stack.json's approvals_table
 LAST = "#\uffff"  # appended to a time, sorts after every "<time>#<id>" of that time
 HEAD = {"pk": "events-head", "sk": "head"}
+AUDIT_COUNTER = {"pk": "counters", "sk": "audit"}  # the latest audit record's number
 SIGN_IN = {"pk": "sign-in", "sk": "state"}  # counts the users; there once one was added, until reopened
 UNLOCKED = "attribute_not_exists(locked_until) OR locked_until <= :now"  # of a name's or an address's attempts
 ENDED = "ended"  # the by_list partition of requests that ended, whatever their state

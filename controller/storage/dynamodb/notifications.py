@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from controller.core import states
 from controller.storage.dynamodb.items import LAST, notification_key, request_key, update_of, wire
 from controller.storage.dynamodb.table import Table
 from controller.storage.records import DueNotification, NotificationCounts, NotificationKind, now, request_from
@@ -13,11 +14,14 @@ class Notifications(Table):
     """The notifications, one item each, listed in by_list while they wait."""
 
     def due_notifications(self, limit: int) -> list[DueNotification]:
-        due = []
-        for item in self._list("notify", upto=now() + LAST, limit=limit):
-            request = self._get(request_key(item.get("request_id", item["sk"])))
-            if request is not None:
-                due.append(DueNotification(request_from(request), int(item["attempts"]), item.get("kind", "new")))
+        due: list[DueNotification] = []
+        for item in self._list("notify", upto=now() + LAST):
+            if len(due) == limit:
+                break
+            request, kind = self._get(request_key(item.get("request_id", item["sk"]))), item.get("kind", "new")
+            # a follow-up of a request being decided waits for the decision, without crowding out the others
+            if request is not None and (kind == "new" or request["state"] != states.DECIDING):
+                due.append(DueNotification(request_from(request), int(item["attempts"]), kind))
         return due
 
     def _notification(self, request_id: str, kind: NotificationKind, values: dict[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
@@ -15,10 +14,16 @@ from controller.storage.dynamodb.items import (
     ENDED,
     LAST,
     approval_key,
-    follow_up_key,
     request_key,
     update_of,
     wire,
+)
+from controller.storage.dynamodb.layout import (
+    approval_item,
+    final_execution_json,
+    follow_up_item,
+    notification_item,
+    request_item,
 )
 from controller.storage.interface import TIMEOUT_PASSED
 from controller.storage.records import (
@@ -28,6 +33,8 @@ from controller.storage.records import (
     Decision,
     ExecutionStatus,
     FollowUpKind,
+    KeptNotification,
+    KeptRequest,
     NewRequest,
     now,
     request_from,
@@ -39,35 +46,26 @@ class Requests(Events):
 
     def save_request(self, request: NewRequest, notify: bool = False) -> bool:
         stamp = now()
-        item = {
-            **request_key(request.id),
-            "id": request.id,
-            "execution_arn": request.execution_arn,
-            "task_token": request.task_token,
-            "order_json": json.dumps(request.order),
-            "requested_at": request.requested_at,
-            "expires_at": request.expires_at,
-            "received_at": stamp,
-            "checked_at": stamp,
-            "state": states.PENDING,
-            "list_key": states.PENDING,
-            "list_order": f"{stamp}#{request.id}",
-            "check_key": states.PENDING,
-            "check_order": f"{stamp}#{request.id}",
-            "rule_json": None if request.rule is None else json.dumps(request.rule),
-            "remind_at": request.remind_at,
-            "escalate_at": request.escalate_at,
-        }
-        item = {name: value for name, value in item.items() if value is not None}
+        stored = ApprovalRequest(
+            request.id,
+            request.execution_arn,
+            request.task_token,
+            request.order,
+            request.requested_at,
+            request.expires_at,
+            received_at=stamp,
+            checked_at=stamp,
+            state=states.PENDING,
+            decision=None,
+            decided_at=None,
+            closed_reason=None,
+            claimed_at=None,
+            final_execution=None,
+            rule=request.rule,
+        )
+        item = request_item(KeptRequest(stored, request.remind_at, request.escalate_at))
         put = {"Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
-        notification = {
-            "pk": "notifications",
-            "sk": request.id,
-            "attempts": 0,
-            "next_attempt_at": stamp,
-            "list_key": "notify",
-            "list_order": f"{stamp}#{request.id}",
-        }
+        notification = notification_item(KeptNotification(request.id, "new", 0, stamp))
         also = [{"Put": {"TableName": self.table, "Item": wire(notification)}}] if notify else []
         return self._commit(put, "stored", request.id, states.PENDING, *also, *self._follow_up_markers(request))
 
@@ -153,12 +151,7 @@ class Requests(Events):
             self._move(request, states.PENDING, forgotten)
 
     def add_approval(self, request_id: str, approval: Approval, required: int) -> ApprovalOutcome:
-        item = {
-            **approval_key(request_id, approval.approver),
-            "approver": approval.approver,
-            "at": approval.at,
-            "comment": approval.comment,
-        }
+        item = approval_item(request_id, approval)
         put = {"Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
         while True:
             found = self._get(request_key(request_id))
@@ -201,7 +194,7 @@ class Requests(Events):
         return self._move(request, state, {"decided_at": decided_at, "closed_reason": closed_reason})
 
     def keep_final_execution(self, request_id: str, execution: ExecutionStatus) -> None:
-        kept = json.dumps({"status": execution.status, "error": execution.error, "cause": execution.cause})
+        kept = final_execution_json(execution)
         self.dynamodb.update_item(TableName=self.table, **update_of(request_key(request_id), {"final_execution": kept}))
 
     def _follow_up_markers(self, request: NewRequest) -> list[dict[str, Any]]:
@@ -210,12 +203,6 @@ class Requests(Events):
         times: dict[FollowUpKind, str | None] = {"reminder": request.remind_at, "escalation": request.escalate_at}
         for kind, due in times.items():
             if due is not None:
-                item = {
-                    **follow_up_key(request.id, kind),
-                    "request_id": request.id,
-                    "kind": kind,
-                    "list_key": "follow-ups",
-                    "list_order": f"{due}#{request.id}#{kind}",
-                }
+                item = follow_up_item(request.id, kind, due)
                 markers.append({"Put": {"TableName": self.table, "Item": wire(item)}})
         return markers

@@ -20,6 +20,7 @@ from controller.storage.dynamodb.items import (
     user_key,
     wire,
 )
+from controller.storage.dynamodb.layout import user_item
 from controller.storage.dynamodb.table import Table
 from controller.storage.records import User, now, user_from
 
@@ -63,16 +64,7 @@ class Users(Table):
         }
 
     def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
-        item = {
-            **user_key(name),
-            "name": name,
-            "role": role,
-            "password_hash": password_hash,
-            "token_hash": token_hash,
-            "created_at": now(),
-            "groups_json": json.dumps(sorted(set(groups))),
-            "session_epoch": uuid.uuid4().hex,  # a session is valid while its user keeps the epoch it started in
-        }
+        item = user_item(User(name, role, password_hash, token_hash, now(), tuple(groups)), uuid.uuid4().hex)
         put = {"Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
         return self._transact(put, self._count_users(1)) is None
 
