@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import TypedDict, cast
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -268,7 +268,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """Safe YAML that refuses a key given twice, which plain YAML loaders settle silently by the last one."""
 
 
-def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Hashable, Any]:
+def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Hashable, object]:
     keys = [loader.construct_object(key) for key, _ in node.value]
     for index, key in enumerate(keys):
         if key in keys[:index]:
@@ -297,11 +297,11 @@ def _where(document: object, path: Iterable[str | int]) -> str:
 
 
 def _schema_message(error: ValidationError) -> str:
-    schema: Any = error.schema  # the subschema that failed, a mapping here
-    if error.validator == "additionalProperties":
-        instance: Any = error.instance
-        extra = sorted(set(instance) - set(schema.get("properties", {})))
-        return f"unknown field(s) {', '.join(extra)}; known: {', '.join(schema.get('properties', {}))}"
+    schema = error.schema if isinstance(error.schema, Mapping) else {}  # the subschema that failed
+    known: Mapping[str, object] = schema.get("properties", {})
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        extra = sorted(set(error.instance) - set(known))
+        return f"unknown field(s) {', '.join(extra)}; known: {', '.join(known)}"
     if error.validator == "pattern" and schema.get("description"):
         return f"{error.instance!r} is not allowed: {schema['description']}"
     return error.message

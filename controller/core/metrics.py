@@ -8,8 +8,8 @@ store at scrape time instead (controller.web.metrics), so every controller of on
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -22,6 +22,12 @@ class _Answer(Protocol):
     """What the metrics read of botocore's HTTP response."""
 
     status_code: int
+
+
+class _Events(Protocol):
+    """What the metrics use of a boto3 client's event system (client.meta.events, botocore's emitter)."""
+
+    def register(self, event_name: str, handler: Callable[..., None]) -> None: ...
 
 
 class Metrics:
@@ -59,7 +65,7 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch_aws(self, service: str, events: Any) -> None:
+    def watch_aws(self, service: str, events: _Events) -> None:
         """Count and time every call of a boto3 client, from botocore's hooks on its event system."""
 
         def started(context: dict[str, object], **_: object) -> None:

@@ -15,18 +15,26 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Literal, TypeAlias, TypedDict, TypeVar, overload
 
 from controller.core.config import ConfigurationError
 from controller.core.errors import StoreUnavailable
 from controller.storage.records import now
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsLenAndGetItem
+    from typing_extensions import Unpack
+
+    # a statement's values, in order or by name: sqlite3 adapts each, and refuses one it has no adapter for
+    Parameters: TypeAlias = SupportsLenAndGetItem[object] | Mapping[str, object]
+
 log = logging.getLogger(__name__)
+CursorT = TypeVar("CursorT", bound=sqlite3.Cursor)
 # SQLite's own words for a file or disk that fails, as opposed to a query that is wrong
 FILE_FAILURES = (
     "database or disk is full",
@@ -131,48 +139,70 @@ class Cursor(sqlite3.Cursor):
 
     connection: Connection
 
-    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
+    def execute(self, sql: str, parameters: Parameters = (), /) -> Cursor:
         with _translated(self.connection.path):
             return super().execute(sql, parameters)
 
-    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor:
+    def executemany(self, sql: str, parameters: Iterable[Parameters], /) -> Cursor:
         with _translated(self.connection.path):
             return super().executemany(sql, parameters)
 
-    def fetchone(self) -> Any:
+    def fetchone(self) -> sqlite3.Row | None:
         with _translated(self.connection.path):
-            return super().fetchone()
+            row: sqlite3.Row | None = super().fetchone()
+            return row
 
-    def fetchmany(self, size: int | None = 1) -> list[Any]:
+    def fetchmany(self, size: int | None = 1) -> list[sqlite3.Row]:
         with _translated(self.connection.path):
-            return super().fetchmany(size)
+            rows: list[sqlite3.Row] = super().fetchmany(size)
+            return rows
 
-    def fetchall(self) -> list[Any]:
+    def fetchall(self) -> list[sqlite3.Row]:
         with _translated(self.connection.path):
-            return super().fetchall()
+            rows: list[sqlite3.Row] = super().fetchall()
+            return rows
 
-    def __next__(self) -> Any:
+    def __next__(self) -> sqlite3.Row:
         with _translated(self.connection.path):
-            return super().__next__()
+            row: sqlite3.Row = super().__next__()
+            return row
+
+
+class ConnectOptions(TypedDict, total=False):
+    """What sqlite3.connect passes a connection factory besides the database."""
+
+    timeout: float
+    detect_types: int
+    isolation_level: Literal["DEFERRED", "EXCLUSIVE", "IMMEDIATE"] | None  # None: autocommit
+    check_same_thread: bool
+    factory: type[sqlite3.Connection]
+    cached_statements: int
+    uri: bool
 
 
 class Connection(sqlite3.Connection):
-    """A connection that turns failures of the file or disk into StoreUnavailable, on every cursor."""
+    """A connection that turns failures of the file or disk into StoreUnavailable, on every cursor; its rows are
+    sqlite3.Row, read by column name."""
 
-    def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
-        super().__init__(database, *args, **kwargs)
+    def __init__(self, database: str, **options: Unpack[ConnectOptions]) -> None:
+        super().__init__(database, **options)
         self.path = database
+        self.row_factory = sqlite3.Row
 
-    def cursor(self, factory: Any = Cursor) -> Any:
-        return super().cursor(factory)
+    @overload
+    def cursor(self, factory: None = None) -> Cursor: ...
 
-    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
-        cursor: Cursor = self.cursor()
-        return cursor.execute(sql, parameters)
+    @overload
+    def cursor(self, factory: Callable[[sqlite3.Connection], CursorT]) -> CursorT: ...
 
-    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor:
-        cursor: Cursor = self.cursor()
-        return cursor.executemany(sql, parameters)
+    def cursor(self, factory: Callable[[sqlite3.Connection], sqlite3.Cursor] | None = None) -> sqlite3.Cursor:
+        return super().cursor(factory or Cursor)
+
+    def execute(self, sql: str, parameters: Parameters = (), /) -> Cursor:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Parameters], /) -> Cursor:
+        return self.cursor().executemany(sql, parameters)
 
 
 def connect(path: str) -> Connection:
@@ -183,7 +213,6 @@ def connect(path: str) -> Connection:
         )
     except sqlite3.DatabaseError as error:
         raise _unavailable(path, error) or error from error
-    connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")  # a stored request must survive a crash before its SQS delete
     return connection

@@ -6,19 +6,24 @@ Nothing above the storage package sees a database row; it gets these, and a stor
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal, TypedDict
+from typing import Literal, TypedDict, get_args
 
 from controller.core.digest import order_digest
 from controller.core.jsontypes import JSONObject
+from controller.storage.fields import Fields, number, one_of, optional_text, text
 
 Action = Literal["approve", "reject"]  # what an approver asks for; the state it leads to is in states.DECIDED_BY
 Change = Literal["stored", "changed"]  # what happened to a request, as /events names it
 Sort = Literal["waiting", "newest", "expiry", "total", "ended"]  # the orders a request list can come in
 FollowUpKind = Literal["reminder", "escalation"]  # what the upkeep sends about a request still waiting
 NotificationKind = Literal["new", "reminder", "escalation"]  # a new request's notification, or a follow-up's
+# each Literal's values, for checking what a store gives back
+ACTIONS: tuple[Action, ...] = get_args(Action)
+CHANGES: tuple[Change, ...] = get_args(Change)
+FOLLOW_UP_KINDS: tuple[FollowUpKind, ...] = get_args(FollowUpKind)
+NOTIFICATION_KINDS: tuple[NotificationKind, ...] = get_args(NotificationKind)
 
 
 def now(after_seconds: float = 0) -> str:
@@ -322,50 +327,61 @@ class StoreContents:
 # --- records from what a store keeps: SQLite's columns and DynamoDB's attributes have the same names ---------
 
 
-def request_from(fields: Mapping[str, Any]) -> ApprovalRequest:
+def request_from(fields: Fields) -> ApprovalRequest:
     """Return the request kept in these fields: the order, the rule and the final execution as JSON, the decision
     in four fields of its own (all None before one is taken)."""
     decision = None
     if fields.get("decision") is not None:
-        decision = Decision(fields["decision"], fields.get("approver"), fields.get("comment"), fields.get("reason"))
-    final = json.loads(fields["final_execution"]) if fields.get("final_execution") else None
+        decision = Decision(
+            one_of(fields, "decision", ACTIONS),
+            optional_text(fields, "approver"),
+            optional_text(fields, "comment"),
+            optional_text(fields, "reason"),
+        )
+    final = json.loads(text(fields, "final_execution")) if fields.get("final_execution") else None
+    rule = optional_text(fields, "rule_json")
     return ApprovalRequest(
-        id=fields["id"],
-        execution_arn=fields["execution_arn"],
-        task_token=fields["task_token"],
-        order=json.loads(fields["order_json"]),
-        requested_at=fields["requested_at"],
-        expires_at=fields["expires_at"],
-        received_at=fields["received_at"],
-        checked_at=fields["checked_at"],
-        state=fields["state"],
+        id=text(fields, "id"),
+        execution_arn=text(fields, "execution_arn"),
+        task_token=text(fields, "task_token"),
+        order=json.loads(text(fields, "order_json")),
+        requested_at=text(fields, "requested_at"),
+        expires_at=text(fields, "expires_at"),
+        received_at=text(fields, "received_at"),
+        checked_at=text(fields, "checked_at"),
+        state=text(fields, "state"),
         decision=decision,
-        decided_at=fields.get("decided_at"),
-        closed_reason=fields.get("closed_reason"),
-        claimed_at=fields.get("claimed_at"),
+        decided_at=optional_text(fields, "decided_at"),
+        closed_reason=optional_text(fields, "closed_reason"),
+        claimed_at=optional_text(fields, "claimed_at"),
         final_execution=ExecutionStatus(**final) if final else None,
-        rule=json.loads(fields["rule_json"]) if fields.get("rule_json") else None,
+        rule=json.loads(rule) if rule else None,
     )
 
 
-def user_from(fields: Mapping[str, Any]) -> User:
+def user_from(fields: Fields) -> User:
     """Return the user kept in these fields, their groups as a JSON list."""
-    groups = tuple(json.loads(fields.get("groups_json") or "[]"))
+    groups = tuple(json.loads(optional_text(fields, "groups_json") or "[]"))
     return User(
-        fields["name"], fields["role"], fields["password_hash"], fields["token_hash"], fields["created_at"], groups
+        text(fields, "name"),
+        text(fields, "role"),
+        text(fields, "password_hash"),
+        text(fields, "token_hash"),
+        text(fields, "created_at"),
+        groups,
     )
 
 
-def audit_event_from(fields: Mapping[str, Any]) -> AuditEvent:
+def audit_event_from(fields: Fields) -> AuditEvent:
     """Return the recorded attempt kept in these fields (numbers may come back as decimals)."""
     return AuditEvent(
-        int(fields["id"]),
-        fields["at"],
-        fields.get("actor"),
-        fields.get("role"),
-        fields.get("address"),
-        fields["action"],
-        fields.get("request_id"),
-        int(fields["status"]),
-        fields["outcome"],
+        number(fields, "id"),
+        text(fields, "at"),
+        optional_text(fields, "actor"),
+        optional_text(fields, "role"),
+        optional_text(fields, "address"),
+        text(fields, "action"),
+        optional_text(fields, "request_id"),
+        number(fields, "status"),
+        text(fields, "outcome"),
     )

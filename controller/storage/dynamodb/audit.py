@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from controller.storage import fields
 from controller.storage.dynamodb.items import AUDIT_COUNTER, plain, wire
 from controller.storage.dynamodb.layout import audit_item
 from controller.storage.dynamodb.table import Table
-from controller.storage.records import AuditAttempt, AuditEvent, SetAsideMessage, now
+from controller.storage.records import AuditAttempt, AuditEvent, SetAsideMessage, audit_event_from, now
 
 
 class Audit(Table):
@@ -19,25 +20,12 @@ class Audit(Table):
             ExpressionAttributeValues=wire({":one": 1}),
             ReturnValues="UPDATED_NEW",
         )
-        number = int(plain(numbered["Attributes"])["latest"])
+        number = fields.number(plain(numbered["Attributes"]), "latest")
         item = audit_item(AuditEvent(number, now(), **vars(attempt)))
         self.dynamodb.put_item(TableName=self.table, Item=wire(item))
 
     def audit_trail(self, request_id: str) -> list[AuditEvent]:
-        return [
-            AuditEvent(
-                int(item["id"]),
-                item["at"],
-                item.get("actor"),
-                item.get("role"),
-                item.get("address"),
-                item["action"],
-                item.get("request_id"),
-                int(item["status"]),
-                item["outcome"],
-            )
-            for item in self._partition(f"audit#{request_id}")
-        ]
+        return [audit_event_from(item) for item in self._partition(f"audit#{request_id}")]
 
     def set_aside(self, message_id: str, reason: str, receive_count: int) -> None:
         stamp = now()
@@ -60,7 +48,11 @@ class Audit(Table):
     def invalid_messages(self, limit: int) -> list[SetAsideMessage]:
         return [
             SetAsideMessage(
-                item["sk"], item["reason"], int(item["receive_count"]), item["first_seen"], item["last_seen"]
+                fields.text(item, "sk"),
+                fields.text(item, "reason"),
+                fields.number(item, "receive_count"),
+                fields.text(item, "first_seen"),
+                fields.text(item, "last_seen"),
             )
             for item in self._list("invalid", newest_first=True, limit=limit)
         ]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from controller.core import states
 from controller.core.config import ConfigurationError
+from controller.storage import fields
 from controller.storage.dynamodb.items import AUDIT_COUNTER, ENDED, HEAD, SIGN_IN, wire
 from controller.storage.dynamodb.layout import (
     approval_item,
@@ -30,6 +31,12 @@ from controller.storage.dynamodb.layout import (
 )
 from controller.storage.dynamodb.table import Table
 from controller.storage.records import FollowUpKind, KeptRequest, StoreContents
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, KeysAndAttributesUnionTypeDef
+
+    Found = dict[tuple[str, str], dict[str, AttributeValueTypeDef]]  # items by key, as DynamoDB sends them
 
 # what a copy counts; it writes the sign-in state and users first, so that a table copied in part is never open to
 # local mode, and the numbering of events and audit records before any record, so that no new one takes a copied number
@@ -48,11 +55,11 @@ class Planned:
 
     kind: str
     label: str
-    item: dict[str, Any]
+    item: dict[str, object]
 
     @property
     def key(self) -> tuple[str, str]:
-        return self.item["pk"], self.item["sk"]
+        return fields.text(self.item, "pk"), fields.text(self.item, "sk")
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ def plan(contents: StoreContents) -> list[Planned]:
     return planned
 
 
-def _differing(planned: Planned, found: dict[str, Any]) -> list[str]:
+def _differing(planned: Planned, found: dict[str, AttributeValueTypeDef]) -> list[str]:
     """The attributes in which an item found on the table differs from the one the copy would put."""
     wanted = wire(planned.item)
     return sorted(name for name in (wanted.keys() | found.keys()) - MINTED if wanted.get(name) != found.get(name))
@@ -135,11 +142,11 @@ def _refusal(table: str, problems: list[str]) -> CopyRefused:
 class Copy(Table):
     """One copy of a store's contents into the table: read all first, then put what is missing."""
 
-    def _found(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    def _found(self, keys: list[tuple[str, str]]) -> Found:
         """The items at these keys (as DynamoDB sends them), read consistently, 100 (BatchGetItem's most) at once."""
-        found: dict[tuple[str, str], dict[str, Any]] = {}
+        found: Found = {}
         for start in range(0, len(keys), 100):
-            asked: dict[str, Any] = {
+            asked: Mapping[str, KeysAndAttributesUnionTypeDef] = {
                 self.table: {
                     "Keys": [wire({"pk": pk, "sk": sk}) for pk, sk in keys[start : start + 100]],
                     "ConsistentRead": True,
@@ -152,7 +159,7 @@ class Copy(Table):
                 asked = answer.get("UnprocessedKeys") or {}
         return found
 
-    def _foreign(self, planned: set[tuple[str, str]], found: dict[tuple[str, str], dict[str, Any]]) -> Iterator[str]:
+    def _foreign(self, planned: set[tuple[str, str]], found: Found) -> Iterator[str]:
         """Name each item of the controller's data on the table that the copy would not put."""
         for name in (states.PENDING, states.DECIDING, ENDED):
             for item in self._list(name):
@@ -171,7 +178,7 @@ class Copy(Table):
             if (key["pk"], key["sk"]) in found and (key["pk"], key["sk"]) not in planned:
                 yield f"{what} is not the database's"
 
-    def check(self, planned: list[Planned]) -> dict[tuple[str, str], dict[str, Any]]:
+    def check(self, planned: list[Planned]) -> Found:
         """Return the planned items already on the table; CopyRefused, before any write, if the table holds data
         that is not the source's, or other content at one of the planned keys."""
         keys = [entry.key for entry in planned]
@@ -204,7 +211,7 @@ class Copy(Table):
             )
         )
 
-    def put_missing(self, planned: list[Planned], there: dict[tuple[str, str], dict[str, Any]]) -> int:
+    def put_missing(self, planned: list[Planned], there: Found) -> int:
         """Put each planned item that is not there yet, only where there is none; return how many were put."""
         written = 0
         for entry in planned:
@@ -222,7 +229,7 @@ class Copy(Table):
         return written
 
 
-def copy_contents(dynamodb: Any, table: str, contents: StoreContents) -> CopyReport:
+def copy_contents(dynamodb: DynamoDBClient, table: str, contents: StoreContents) -> CopyReport:
     """Copy a store's contents into the table; CopyRefused, with nothing written, if it holds other data."""
     planned = plan(contents)
     copy = Copy(dynamodb, table)

@@ -3,14 +3,19 @@ so /events numbers are dense and in commit order on every controller."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from controller.storage.dynamodb.items import HEAD, request_key, update_of, wire
+from controller.storage import fields
+from controller.storage.dynamodb.items import HEAD, key_of, request_key, update_of, wire
 from controller.storage.dynamodb.layout import request_lists
 from controller.storage.dynamodb.table import Table
-from controller.storage.records import ApprovalRequest, StoredEvent
+from controller.storage.records import CHANGES, ApprovalRequest, Change, StoredEvent
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 class Events(Table):
@@ -18,9 +23,16 @@ class Events(Table):
 
     def _latest(self) -> int:
         head = self._get(HEAD)
-        return int(head["latest"]) if head else 0
+        return fields.number(head, "latest") if head else 0
 
-    def _commit(self, change: dict[str, Any], kind: str, request_id: str, state: str, *also: dict[str, Any]) -> bool:
+    def _commit(
+        self,
+        change: TransactWriteItemTypeDef,
+        kind: Change,
+        request_id: str,
+        state: str,
+        *also: TransactWriteItemTypeDef,
+    ) -> bool:
         """Apply a change of a request (a transaction part conditioned on the state it leaves) with its event and
         any further parts; False if the change's own condition failed, which nothing retries."""
         seen = self.head.latest
@@ -35,7 +47,9 @@ class Events(Table):
                 "request_id": request_id,
                 "state": state,
             }
-            moved = update_of(HEAD, {"latest": seen + 1}, "attribute_not_exists(latest) OR latest = :seen", seen=seen)
+            moved = update_of(
+                self.table, HEAD, {"latest": seen + 1}, "attribute_not_exists(latest) OR latest = :seen", seen=seen
+            )
             try:
                 self.dynamodb.transact_write_items(
                     TransactItems=[
@@ -48,7 +62,7 @@ class Events(Table):
                                 "ConditionExpression": "attribute_not_exists(pk)",
                             }
                         },
-                        {"Update": {"TableName": self.table, **moved}},
+                        {"Update": moved},
                     ]
                 )
                 self.head.latest = seen + 1
@@ -61,27 +75,40 @@ class Events(Table):
                     return False
                 seen = None  # another controller committed first: read the head again and retry
 
-    def _move(self, request: ApprovalRequest, to: str, values: dict[str, Any], *also: dict[str, Any]) -> bool:
+    def _move(
+        self, request: ApprovalRequest, to: str, values: Mapping[str, object], *also: TransactWriteItemTypeDef
+    ) -> bool:
         """Move a request from the state it was read in to another, with its lists and its event."""
-        lists = request_lists(
-            request.id, to, request.received_at, request.checked_at, values.get("claimed_at"), values.get("decided_at")
-        )
+        claimed_at, decided_at = fields.optional_text(values, "claimed_at"), fields.optional_text(values, "decided_at")
+        lists = request_lists(request.id, to, request.received_at, request.checked_at, claimed_at, decided_at)
         change = update_of(
-            request_key(request.id), {"state": to, **values, **lists}, "#state = :from", **{"from": request.state}
+            self.table,
+            request_key(request.id),
+            {"state": to, **values, **lists},
+            "#state = :from",
+            {"#state": "state"},
+            **{"from": request.state},
         )
-        change["ExpressionAttributeNames"]["#state"] = "state"
-        return self._commit({"Update": {"TableName": self.table, **change}}, "changed", request.id, to, *also)
+        return self._commit({"Update": change}, "changed", request.id, to, *also)
 
     def events_after(self, seq: int, limit: int = 500) -> list[StoredEvent]:
         items = self._partition("events", "sk > :after", {":after": f"{seq:020d}"}, limit)
-        return [StoredEvent(int(item["seq"]), item["kind"], item["request_id"], item["state"]) for item in items]
+        return [
+            StoredEvent(
+                fields.number(item, "seq"),
+                fields.one_of(item, "kind", CHANGES),
+                fields.text(item, "request_id"),
+                fields.text(item, "state"),
+            )
+            for item in items
+        ]
 
     def event_range(self) -> tuple[int, int]:
         ends = [next(self._partition("events", limit=1, forward=forward), None) for forward in (True, False)]
-        first, last = (int(end["seq"]) if end else 0 for end in ends)
+        first, last = (fields.number(end, "seq") if end else 0 for end in ends)
         return first, last
 
     def forget_events(self, keep: int) -> None:
         _, last = self.event_range()
         old = self._partition("events", "sk <= :upto", {":upto": f"{last - keep:020d}"})
-        self._delete_all([{"pk": item["pk"], "sk": item["sk"]} for item in old])
+        self._delete_all([key_of(item) for item in old])

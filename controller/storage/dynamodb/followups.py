@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from controller.core import states
+from controller.storage import fields
 from controller.storage.dynamodb.items import (
     FOLLOW_UP_ATTRIBUTES,
     LAST,
@@ -13,7 +16,10 @@ from controller.storage.dynamodb.items import (
 )
 from controller.storage.dynamodb.layout import notification_item
 from controller.storage.dynamodb.requests import Requests
-from controller.storage.records import FollowUp, FollowUpKind, KeptNotification, now
+from controller.storage.records import FOLLOW_UP_KINDS, FollowUp, FollowUpKind, KeptNotification, now
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 class FollowUps(Requests):
@@ -24,32 +30,36 @@ class FollowUps(Requests):
         for item in self._list("follow-ups", now() + LAST):
             if len(due) == limit:
                 break
-            request = self._get(request_key(item["request_id"]))
+            request_id = fields.text(item, "request_id")
+            request = self._get(request_key(request_id))
             if request is None or request["state"] != states.DECIDING:  # those being decided must not crowd out
-                due.append(FollowUp(item["request_id"], item["kind"]))
+                due.append(FollowUp(request_id, fields.one_of(item, "kind", FOLLOW_UP_KINDS)))
         return due
 
     def take_follow_up(self, request_id: str, kind: FollowUpKind, notify: bool) -> bool:
         due, taken = FOLLOW_UP_ATTRIBUTES[kind]
         stamp = now()
-        marker = {"Delete": {"TableName": self.table, "Key": wire(follow_up_key(request_id, kind))}}
+        marker_key = wire(follow_up_key(request_id, kind))
         request = self.get_request(request_id)
         if request is None or request.state in states.ENDED:
-            self.dynamodb.delete_item(TableName=self.table, Key=marker["Delete"]["Key"])  # it will never be due
+            self.dynamodb.delete_item(TableName=self.table, Key=marker_key)  # it will never be due
             return False
         if request.state != states.PENDING:
             return False  # being decided: due again if the decision falls through
         change = update_of(
+            self.table,
             request_key(request_id),
             {taken: stamp},
             f"#state = :pending AND attribute_not_exists({taken}) AND {due} <= :now",
+            {"#state": "state"},
             pending=states.PENDING,
             now=stamp,
         )
-        change["ExpressionAttributeNames"]["#state"] = "state"
         notification = notification_item(KeptNotification(request_id, kind, 0, stamp))
-        also = [marker] + ([{"Put": {"TableName": self.table, "Item": wire(notification)}}] if notify else [])
-        update = {"Update": {"TableName": self.table, **change}}
+        also: list[TransactWriteItemTypeDef] = [{"Delete": {"TableName": self.table, "Key": marker_key}}]
+        if notify:
+            also.append({"Put": {"TableName": self.table, "Item": wire(notification)}})
+        update: TransactWriteItemTypeDef = {"Update": change}
         if kind == "escalation":  # more people may decide from now: open pages show it
             return self._commit(update, "changed", request_id, states.PENDING, *also)
         return self._transact(update, *also) is None  # else taken elsewhere, not due, or the request moved on

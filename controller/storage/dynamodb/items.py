@@ -3,13 +3,18 @@ format of their attributes. Items become records through storage/records.py, as 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from controller.core import text
+from controller.storage import fields
 from controller.storage.records import FollowUpKind, NotificationKind
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, UpdateTypeDef
 
 BY_LIST, BY_CHECK = "by_list", "by_check"  # the indexes of stack.json's approvals_table
 LAST = "#\uffff"  # appended to a time, sorts after every "<time>#<id>" of that time
@@ -26,12 +31,18 @@ FOLLOW_UP_ATTRIBUTES: dict[FollowUpKind, tuple[str, str]] = {
 }
 
 
-def wire(values: dict[str, Any]) -> dict[str, Any]:
+def wire(values: Mapping[str, object]) -> dict[str, AttributeValueTypeDef]:
+    """The values in DynamoDB's format (the serializer refuses a type it has none for)."""
     return {key: _serializer.serialize(value) for key, value in values.items()}
 
 
-def plain(item: dict[str, Any]) -> dict[str, Any]:
+def plain(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, object]:
+    """An item's attributes as Python values, to be read through controller.storage.fields."""
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def key_of(item: fields.Fields) -> dict[str, str]:
+    return {"pk": fields.text(item, "pk"), "sk": fields.text(item, "sk")}
 
 
 def request_key(request_id: str) -> dict[str, str]:
@@ -73,17 +84,28 @@ def epoch(timestamp: str) -> int:
 
 
 def update_of(
-    key: dict[str, str], values: dict[str, Any], condition: str | None = None, **condition_values: Any
-) -> dict[str, Any]:
-    """An Update of these attributes (None removes one), under a condition whose :placeholders are given."""
-    names = {f"#{index}": name for index, name in enumerate(values)}
+    table: str,
+    key: Mapping[str, str],
+    values: Mapping[str, object],
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    **condition_values: object,
+) -> UpdateTypeDef:
+    """An Update of these attributes (None removes one), under a condition whose :placeholders are given and
+    whose #names, beyond the attributes', are named."""
+    attributes = {f"#{index}": name for index, name in enumerate(values)}
     sets = [f"#{index} = :{index}" for index, value in enumerate(values.values()) if value is not None]
     removes = [f"#{index}" for index, value in enumerate(values.values()) if value is None]
     expression = " ".join(
         part for part in (sets and "SET " + ", ".join(sets), removes and "REMOVE " + ", ".join(removes)) if part
     )
     placeholders = {f":{index}": value for index, value in enumerate(values.values()) if value is not None}
-    update: dict[str, Any] = {"Key": wire(key), "UpdateExpression": expression, "ExpressionAttributeNames": names}
+    update: UpdateTypeDef = {
+        "TableName": table,
+        "Key": wire(key),
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": attributes | dict(names or {}),
+    }
     placeholders |= {f":{name}": value for name, value in condition_values.items()}
     if placeholders:
         update["ExpressionAttributeValues"] = wire(placeholders)

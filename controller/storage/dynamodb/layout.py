@@ -4,7 +4,6 @@ writes when a record is new, and what copying another store in writes for a reco
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from controller.core import states
 from controller.storage.dynamodb.items import (
@@ -28,7 +27,7 @@ from controller.storage.records import (
 )
 
 
-def _present(item: dict[str, Any]) -> dict[str, Any]:
+def _present(item: dict[str, object]) -> dict[str, object]:
     """The item without the attributes it does not have (DynamoDB keeps no empty attribute)."""
     return {name: value for name, value in item.items() if value is not None}
 
@@ -46,7 +45,7 @@ def request_lists(
     }
 
 
-def request_item(kept: KeptRequest, approval_count: int = 0) -> dict[str, Any]:
+def request_item(kept: KeptRequest, approval_count: int = 0) -> dict[str, object]:
     """The item of a request in any state, with the approvals its rule counted so far."""
     request, decision, final = kept.request, kept.request.decision, kept.request.final_execution
     lists = request_lists(
@@ -88,7 +87,7 @@ def final_execution_json(execution: ExecutionStatus) -> str:
     return json.dumps({"status": execution.status, "error": execution.error, "cause": execution.cause})
 
 
-def approval_item(request_id: str, approval: Approval) -> dict[str, Any]:
+def approval_item(request_id: str, approval: Approval) -> dict[str, object]:
     """One approver's approval of a request under a rule, in the request's partition."""
     return _present(
         {
@@ -100,7 +99,7 @@ def approval_item(request_id: str, approval: Approval) -> dict[str, Any]:
     )
 
 
-def follow_up_item(request_id: str, kind: FollowUpKind, due: str) -> dict[str, Any]:
+def follow_up_item(request_id: str, kind: FollowUpKind, due: str) -> dict[str, object]:
     """The item that lists a request's reminder or escalation under `follow-ups` by its due time, until taken."""
     return {
         **follow_up_key(request_id, kind),
@@ -111,7 +110,7 @@ def follow_up_item(request_id: str, kind: FollowUpKind, due: str) -> dict[str, A
     }
 
 
-def notification_item(notification: KeptNotification) -> dict[str, Any]:
+def notification_item(notification: KeptNotification) -> dict[str, object]:
     """A notification, listed under `notify` by its next attempt while it waits."""
     waiting = notification.delivered_at is None and notification.failed_at is None
     return _present(
@@ -130,7 +129,7 @@ def notification_item(notification: KeptNotification) -> dict[str, Any]:
     )
 
 
-def user_item(user: User, session_epoch: str) -> dict[str, Any]:
+def user_item(user: User, session_epoch: str) -> dict[str, object]:
     """A user under their name's key; a session is valid while the user keeps the epoch it started in."""
     return {
         **user_key(user.name),
@@ -144,17 +143,17 @@ def user_item(user: User, session_epoch: str) -> dict[str, Any]:
     }
 
 
-def sign_in_item(user_count: int, users_since: str) -> dict[str, Any]:
+def sign_in_item(user_count: int, users_since: str) -> dict[str, object]:
     """The sign-in state: there once a user was added (closed to local mode), with how many there are."""
     return {**SIGN_IN, "user_count": user_count, "users_since": users_since}
 
 
-def audit_item(event: AuditEvent) -> dict[str, Any]:
+def audit_item(event: AuditEvent) -> dict[str, object]:
     """A numbered attempt to decide, in its request's audit partition by number."""
     return _present({"pk": f"audit#{event.request_id or ''}", "sk": f"{event.id:020d}", **vars(event)})
 
 
-def set_aside_item(message: SetAsideMessage) -> dict[str, Any]:
+def set_aside_item(message: SetAsideMessage) -> dict[str, object]:
     """A queue message set aside, listed under `invalid` by when it was last seen."""
     return {
         "pk": "invalid",

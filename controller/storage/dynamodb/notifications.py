@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from controller.core import states
+from controller.storage import fields
 from controller.storage.dynamodb.items import LAST, notification_key, request_key, update_of, wire
 from controller.storage.dynamodb.table import Table
-from controller.storage.records import DueNotification, NotificationCounts, NotificationKind, now, request_from
+from controller.storage.records import (
+    NOTIFICATION_KINDS,
+    DueNotification,
+    NotificationCounts,
+    NotificationKind,
+    now,
+    request_from,
+)
 
 
 class Notifications(Table):
@@ -18,15 +26,16 @@ class Notifications(Table):
         for item in self._list("notify", upto=now() + LAST):
             if len(due) == limit:
                 break
-            request, kind = self._get(request_key(item.get("request_id", item["sk"]))), item.get("kind", "new")
+            request = self._get(request_key(fields.optional_text(item, "request_id") or fields.text(item, "sk")))
+            kind = fields.one_of(item, "kind", NOTIFICATION_KINDS, "new")
             # a follow-up of a request being decided waits for the decision, without crowding out the others
             if request is not None and (kind == "new" or request["state"] != states.DECIDING):
-                due.append(DueNotification(request_from(request), int(item["attempts"]), kind))
+                due.append(DueNotification(request_from(request), fields.number(item, "attempts"), kind))
         return due
 
-    def _notification(self, request_id: str, kind: NotificationKind, values: dict[str, Any]) -> None:
-        update = update_of(notification_key(request_id, kind), values, "attribute_exists(pk)")
-        self._conditional(lambda: self.dynamodb.update_item(TableName=self.table, **update))
+    def _notification(self, request_id: str, kind: NotificationKind, values: Mapping[str, object]) -> None:
+        update = update_of(self.table, notification_key(request_id, kind), values, "attribute_exists(pk)")
+        self._conditional(lambda: self.dynamodb.update_item(**update))
 
     def notification_sent(self, request_id: str, kind: NotificationKind = "new") -> None:
         self._notification(request_id, kind, {"delivered_at": now(), "list_key": None, "list_order": None})
@@ -35,7 +44,7 @@ class Notifications(Table):
         self, request_id: str, error: str, retry_in_seconds: float | None, kind: NotificationKind = "new"
     ) -> None:
         found = self._get(notification_key(request_id, kind))
-        attempts = int(found["attempts"]) + 1 if found else 1
+        attempts = fields.number(found, "attempts") + 1 if found else 1
         if retry_in_seconds is None:
             values = {
                 "attempts": attempts,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from controller.core import states
-from controller.storage import matching
+from controller.storage import fields, matching
 from controller.storage.dynamodb.items import ENDED
 from controller.storage.dynamodb.requests import Requests
 from controller.storage.records import (
@@ -53,7 +53,7 @@ class Queries(Requests):
     def ended_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(states.ENDED, 0)
         for item in self._list(ENDED):
-            counts[item["state"]] += 1
+            counts[fields.text(item, "state")] += 1
         return counts
 
     def decision_times(self, bounds: tuple[float, ...]) -> DecisionTimes:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from controller.core import states
+from controller.storage import fields
 from controller.storage.dynamodb.events import Events
 from controller.storage.dynamodb.items import (
     BY_CHECK,
@@ -40,6 +41,9 @@ from controller.storage.records import (
     request_from,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
 
 class Requests(Events):
     """Approval requests: stored, listed, claimed, approved under a rule, finished."""
@@ -64,9 +68,13 @@ class Requests(Events):
             rule=request.rule,
         )
         item = request_item(KeptRequest(stored, request.remind_at, request.escalate_at))
-        put = {"Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+        put: TransactWriteItemTypeDef = {
+            "Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}
+        }
         notification = notification_item(KeptNotification(request.id, "new", 0, stamp))
-        also = [{"Put": {"TableName": self.table, "Item": wire(notification)}}] if notify else []
+        also: list[TransactWriteItemTypeDef] = (
+            [{"Put": {"TableName": self.table, "Item": wire(notification)}}] if notify else []
+        )
         return self._commit(put, "stored", request.id, states.PENDING, *also, *self._follow_up_markers(request))
 
     def get_request(self, request_id: str) -> ApprovalRequest | None:
@@ -107,12 +115,13 @@ class Requests(Events):
     def touch(self, request_id: str) -> None:
         stamp = now()
         update = update_of(
+            self.table,
             request_key(request_id),
             {"checked_at": stamp, "check_order": f"{stamp}#{request_id}"},
             "attribute_exists(pk)",
         )
         try:
-            self.dynamodb.update_item(TableName=self.table, **update)
+            self.dynamodb.update_item(**update)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -121,16 +130,17 @@ class Requests(Events):
         request = self.get_request(request_id)
         if request is None or request.state != states.PENDING:
             return None
+        claimed_at = now()
         values = {
             "decision": decision.action,
             "approver": decision.approver,
             "comment": decision.comment,
             "reason": decision.reason,
-            "claimed_at": now(),
+            "claimed_at": claimed_at,
         }
         if not self._move(request, states.DECIDING, values):
             return None
-        return replace(request, state=states.DECIDING, decision=decision, claimed_at=values["claimed_at"])
+        return replace(request, state=states.DECIDING, decision=decision, claimed_at=claimed_at)
 
     def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
         return [request_from(item) for item in self._list(states.DECIDING, upto=now(-older_than_seconds) + LAST)]
@@ -139,12 +149,12 @@ class Requests(Events):
         request = self.get_request(request_id)
         if request is None or request.state != states.DECIDING:
             return
-        forgotten = dict.fromkeys(("decision", "approver", "comment", "reason"))
+        forgotten: dict[str, object] = dict.fromkeys(("decision", "approver", "comment", "reason"))
         decision = request.decision
         if request.rule is not None and decision is not None and decision.action == "approve" and decision.approver:
             # the approval that claimed it goes too, so that its approver can send it again
             found = self._get(request_key(request.id)) or {}
-            forgotten["approval_count"] = max(int(found.get("approval_count", 1)) - 1, 0)
+            forgotten["approval_count"] = max(fields.number(found, "approval_count", 1) - 1, 0)
             key = wire(approval_key(request.id, decision.approver))
             self._move(request, states.PENDING, forgotten, {"Delete": {"TableName": self.table, "Key": key}})
         else:
@@ -152,23 +162,26 @@ class Requests(Events):
 
     def add_approval(self, request_id: str, approval: Approval, required: int) -> ApprovalOutcome:
         item = approval_item(request_id, approval)
-        put = {"Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+        put: TransactWriteItemTypeDef = {
+            "Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}
+        }
         while True:
             found = self._get(request_key(request_id))
-            counted = int(found.get("approval_count", 0)) if found else 0
+            counted = fields.number(found, "approval_count", 0) if found else 0
             if found is None or found["state"] != states.PENDING or counted >= required:
                 return ApprovalOutcome("not pending")  # or about to be claimed by the approval that made the count
             # the count moves one at a time, so exactly one approval makes it reach `required`
             count = update_of(
+                self.table,
                 request_key(request_id),
                 {"approval_count": counted + 1},
                 "#state = :pending AND (attribute_not_exists(approval_count) OR approval_count = :seen)",
+                {"#state": "state"},
                 pending=states.PENDING,
                 seen=counted,
             )
-            count["ExpressionAttributeNames"]["#state"] = "state"
             try:
-                self.dynamodb.transact_write_items(TransactItems=[{"Update": {"TableName": self.table, **count}}, put])
+                self.dynamodb.transact_write_items(TransactItems=[{"Update": count}, put])
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
@@ -183,7 +196,10 @@ class Requests(Events):
 
     def approvals(self, request_id: str) -> list[Approval]:
         items = self._partition(f"request#{request_id}", "begins_with(sk, :approval)", {":approval": "approval#"})
-        found = [Approval(item["approver"], item["at"], item.get("comment")) for item in items]
+        found = [
+            Approval(fields.text(item, "approver"), fields.text(item, "at"), fields.optional_text(item, "comment"))
+            for item in items
+        ]
         return sorted(found, key=lambda approval: (approval.at, approval.approver))
 
     def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
@@ -195,11 +211,11 @@ class Requests(Events):
 
     def keep_final_execution(self, request_id: str, execution: ExecutionStatus) -> None:
         kept = final_execution_json(execution)
-        self.dynamodb.update_item(TableName=self.table, **update_of(request_key(request_id), {"final_execution": kept}))
+        self.dynamodb.update_item(**update_of(self.table, request_key(request_id), {"final_execution": kept}))
 
-    def _follow_up_markers(self, request: NewRequest) -> list[dict[str, Any]]:
+    def _follow_up_markers(self, request: NewRequest) -> list[TransactWriteItemTypeDef]:
         """Puts of the items that list a new request's reminder and escalation under `follow-ups` by due time."""
-        markers = []
+        markers: list[TransactWriteItemTypeDef] = []
         times: dict[FollowUpKind, str | None] = {"reminder": request.remind_at, "escalation": request.escalate_at}
         for kind, due in times.items():
             if due is not None:

@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, TypedDict
 
 from botocore.exceptions import ClientError
 
 from controller.storage.dynamodb.items import BY_LIST, plain, wire
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        TransactWriteItemTypeDef,
+        WriteRequestUnionTypeDef,
+    )
+    from typing_extensions import Unpack
+
+
+class Query(TypedDict, total=False):
+    """What a Query of the table names besides the table: its index, key condition, order and page."""
+
+    IndexName: str
+    KeyConditionExpression: str
+    ExpressionAttributeValues: Mapping[str, AttributeValueTypeDef]
+    ConsistentRead: bool
+    ScanIndexForward: bool
+    Limit: int
+    ExclusiveStartKey: Mapping[str, AttributeValueTypeDef]
+
+
+class CancellationReason(TypedDict, total=False):
+    """Why a cancelled transaction did not take one of its parts, as TransactionCanceledException says."""
+
+    Code: str
+    Message: str
+    Item: dict[str, AttributeValueTypeDef]  # the item as it was, for a part that asked for it
 
 
 class Health:
@@ -27,15 +56,17 @@ class Table:
     """One approvals table, through a boto3 client that may be shared between threads: the reads and the
     conditional writes every part of the store is made of."""
 
-    def __init__(self, dynamodb: Any, table: str, health: Health | None = None, head: Head | None = None) -> None:
+    def __init__(
+        self, dynamodb: DynamoDBClient, table: str, health: Health | None = None, head: Head | None = None
+    ) -> None:
         self.dynamodb, self.table = dynamodb, table
         self.health, self.head = health or Health(), head or Head()
 
-    def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
+    def _get(self, key: Mapping[str, str]) -> dict[str, object] | None:
         found = self.dynamodb.get_item(TableName=self.table, Key=wire(key), ConsistentRead=True).get("Item")
         return plain(found) if found else None
 
-    def _query(self, limit: int = -1, **query: Any) -> Iterator[dict[str, Any]]:
+    def _query(self, limit: int = -1, **query: Unpack[Query]) -> Iterator[dict[str, object]]:
         """Yield the items of a query, page after page past DynamoDB's 1 MB, at most limit (-1: all)."""
         if limit == 0:
             return
@@ -53,7 +84,7 @@ class Table:
 
     def _list(
         self, name: str, upto: str | None = None, newest_first: bool = False, limit: int = -1
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[dict[str, object]]:
         """Yield the items of a by_list partition in its order, up to a list_order bound."""
         condition, values = "list_key = :key", {":key": name}
         if upto is not None:
@@ -67,18 +98,18 @@ class Table:
         )
 
     def _partition(
-        self, pk: str, sk: str = "", values: dict[str, Any] | None = None, limit: int = -1, forward: bool = True
-    ) -> Iterator[dict[str, Any]]:
+        self, pk: str, sk: str = "", values: Mapping[str, object] | None = None, limit: int = -1, forward: bool = True
+    ) -> Iterator[dict[str, object]]:
         """Yield the items of one partition of the table, by sort key, with a further condition on it."""
         return self._query(
             limit,
             KeyConditionExpression="pk = :pk" + (f" AND {sk}" if sk else ""),
-            ExpressionAttributeValues=wire({":pk": pk} | (values or {})),
+            ExpressionAttributeValues=wire({":pk": pk, **(values or {})}),
             ConsistentRead=True,
             ScanIndexForward=forward,
         )
 
-    def _transact(self, *parts: dict[str, Any]) -> list[dict[str, Any]] | None:
+    def _transact(self, *parts: TransactWriteItemTypeDef) -> list[CancellationReason] | None:
         """Commit the parts as one transaction, again if it only collided with another one in flight; None once
         it went through, else the cancellation reasons (one per part, in order) of a condition that failed."""
         while True:
@@ -88,7 +119,7 @@ class Table:
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
-                reasons: list[dict[str, Any]] = error.response.get("CancellationReasons", [])
+                reasons: list[CancellationReason] = error.response.get("CancellationReasons", [])
                 codes = {reason.get("Code") for reason in reasons}
                 if "ConditionalCheckFailed" in codes:
                     return reasons
@@ -105,10 +136,12 @@ class Table:
             raise
         return True
 
-    def _delete_all(self, keys: list[dict[str, Any]]) -> None:
+    def _delete_all(self, keys: Sequence[Mapping[str, str]]) -> None:
         """Delete these items, 25 (BatchWriteItem's most) at a time, until none is left unprocessed."""
         for start in range(0, len(keys), 25):
-            requests = [{"DeleteRequest": {"Key": wire(key)}} for key in keys[start : start + 25]]
+            requests: Sequence[WriteRequestUnionTypeDef] = [
+                {"DeleteRequest": {"Key": wire(key)}} for key in keys[start : start + 25]
+            ]
             while requests:
                 answer = self.dynamodb.batch_write_item(RequestItems={self.table: requests})
                 requests = answer.get("UnprocessedItems", {}).get(self.table, [])

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
+from controller.storage import fields
 from controller.storage.dynamodb.items import (
     LAST,
     SIGN_IN,
     UNLOCKED,
     attempts_key,
     epoch,
+    key_of,
     plain,
     session_key,
     update_of,
@@ -24,13 +26,16 @@ from controller.storage.dynamodb.layout import user_item
 from controller.storage.dynamodb.table import Table
 from controller.storage.records import User, now, user_from
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
+
 
 class Users(Table):
     """The people who may sign in, their sessions, and the attempts that lock a name or an address out."""
 
     def has_users(self) -> bool:
         state = self._get(SIGN_IN)
-        return state is not None and int(state.get("user_count", 0)) > 0
+        return state is not None and fields.number(state, "user_count", 0) > 0
 
     def had_users(self) -> bool:
         return self._get(SIGN_IN) is not None
@@ -52,7 +57,7 @@ class Users(Table):
         item = self._get(user_key(name))
         return user_from(item) if item else None
 
-    def _count_users(self, by: int) -> dict[str, Any]:
+    def _count_users(self, by: int) -> TransactWriteItemTypeDef:
         """The transaction part that counts users in the sign-in state, which a user's arrival creates."""
         return {
             "Update": {
@@ -65,25 +70,27 @@ class Users(Table):
 
     def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
         item = user_item(User(name, role, password_hash, token_hash, now(), tuple(groups)), uuid.uuid4().hex)
-        put = {"Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+        put: TransactWriteItemTypeDef = {
+            "Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}
+        }
         return self._transact(put, self._count_users(1)) is None
 
-    def _named(self, name: str) -> dict[str, Any]:
-        """The condition that the user item under name's key is of exactly that name."""
-        return {
-            "ConditionExpression": "#name = :name",
-            "ExpressionAttributeNames": {"#name": "name"},
-            "ExpressionAttributeValues": wire({":name": name}),
-        }
-
     def remove_user(self, name: str) -> bool:
-        delete = {"Delete": {"TableName": self.table, "Key": wire(user_key(name)), **self._named(name)}}
+        delete: TransactWriteItemTypeDef = {
+            "Delete": {
+                "TableName": self.table,
+                "Key": wire(user_key(name)),
+                # the user item under name's key must be of exactly that name
+                "ConditionExpression": "#name = :name",
+                "ExpressionAttributeNames": {"#name": "name"},
+                "ExpressionAttributeValues": wire({":name": name}),
+            }
+        }
         return self._transact(delete, self._count_users(-1)) is None  # its sessions lose their user with it
 
-    def _change_user(self, name: str, values: dict[str, Any]) -> bool:
-        update = update_of(user_key(name), values, "#name = :name", name=name)
-        update["ExpressionAttributeNames"]["#name"] = "name"
-        return self._conditional(lambda: self.dynamodb.update_item(TableName=self.table, **update))
+    def _change_user(self, name: str, values: Mapping[str, object]) -> bool:
+        update = update_of(self.table, user_key(name), values, "#name = :name", {"#name": "name"}, name=name)
+        return self._conditional(lambda: self.dynamodb.update_item(**update))
 
     def set_groups(self, name: str, groups: Sequence[str]) -> bool:
         return self._change_user(name, {"groups_json": json.dumps(sorted(set(groups)))})
@@ -98,11 +105,12 @@ class Users(Table):
         user = self._get(user_key(name))
         if user is None or (user["name"], user.get("password_hash")) != (name, password_hash):
             return False
+        session_epoch = fields.text(user, "session_epoch")
         ends = now(lifetime_seconds)
         item = {
             **session_key(secret_hash),
             "name": name,
-            "session_epoch": user["session_epoch"],
+            "session_epoch": session_epoch,
             "created_at": now(),
             "expires_at": ends,
             "expires_at_epoch": epoch(ends),
@@ -110,21 +118,21 @@ class Users(Table):
             "list_order": f"{ends}#{secret_hash}",
         }
         # the user must still be as read: a new password, token or sign-out in between changed its epoch
-        unchanged = {
+        unchanged: TransactWriteItemTypeDef = {
             "ConditionCheck": {
                 "TableName": self.table,
                 "Key": wire(user_key(name)),
                 "ConditionExpression": "session_epoch = :epoch AND password_hash = :hash",
-                "ExpressionAttributeValues": wire({":epoch": user["session_epoch"], ":hash": password_hash}),
+                "ExpressionAttributeValues": wire({":epoch": session_epoch, ":hash": password_hash}),
             }
         }
         return self._transact({"Put": {"TableName": self.table, "Item": wire(item)}}, unchanged) is None
 
     def session_user(self, secret_hash: str) -> User | None:
         session = self._get(session_key(secret_hash))
-        if session is None or session["expires_at"] <= now():
+        if session is None or fields.text(session, "expires_at") <= now():
             return None
-        user = self._get(user_key(session["name"]))
+        user = self._get(user_key(fields.text(session, "name")))
         if user is None or (user["name"], user["session_epoch"]) != (session["name"], session["session_epoch"]):
             return None  # ended: its user was removed, or changed their token or password, or signed out
         return user_from(user)
@@ -132,11 +140,11 @@ class Users(Table):
     def end_sessions(self, name: str) -> None:
         self._change_user(name, {"session_epoch": uuid.uuid4().hex})
         expired = self._list("sessions", upto=now() + LAST)  # everyone's, not left to TTL
-        self._delete_all([{"pk": item["pk"], "sk": item["sk"]} for item in expired])
+        self._delete_all([key_of(item) for item in expired])
 
     def locked_until(self, keys: list[str]) -> str | None:
         stamp = now()
-        ends = [found.get("locked_until") for key in keys if (found := self._get(attempts_key(key)))]
+        ends = [fields.optional_text(found, "locked_until") for key in keys if (found := self._get(attempts_key(key)))]
         running = [end for end in ends if end and end > stamp]
         return max(running) if running else None
 
@@ -154,9 +162,10 @@ class Users(Table):
                 for key, reason in zip(keys, reasons, strict=True)
                 if reason.get("Code") == "ConditionalCheckFailed"
             }
-            running = [seen["locked_until"] for seen in full.values() if seen.get("locked_until", "") > stamp]
+            locked = [fields.optional_text(seen, "locked_until") for seen in full.values()]
+            running = [until for until in locked if until and until > stamp]
             if running:
-                return str(max(running))
+                return max(running)
             # this is the attempt past the limit on the keys that are full: it locks them and counts on the others
             ends = now(lockout_seconds)
             parts = [
@@ -167,7 +176,7 @@ class Users(Table):
                 return ends
             # another attempt counted or locked first: take this one again from what the keys hold now
 
-    def _count_attempt(self, key: str, stamp: str, max_attempts: int) -> dict[str, Any]:
+    def _count_attempt(self, key: str, stamp: str, max_attempts: int) -> TransactWriteItemTypeDef:
         within = "failures < :most" if max_attempts <= 0 else "attribute_not_exists(failures) OR failures < :most"
         update = self._on_attempts(
             key,
@@ -175,27 +184,25 @@ class Users(Table):
             within,
             {":one": 1, ":now": stamp, ":most": max_attempts},
         )
-        update["Update"]["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return update
+        update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return {"Update": update}
 
-    def _lock(self, key: str, seen: dict[str, Any], stamp: str, ends: str) -> dict[str, Any]:
-        values = {":none": 0, ":ends": ends, ":now": stamp}
+    def _lock(self, key: str, seen: fields.Fields, stamp: str, ends: str) -> TransactWriteItemTypeDef:
+        values: dict[str, object] = {":none": 0, ":ends": ends, ":now": stamp}
         unchanged = "attribute_not_exists(failures)"
         if "failures" in seen:
             unchanged, values[":seen"] = "failures = :seen", seen["failures"]
         expression = "SET failures = :none, locked_until = :ends, last_failed_at = :now"
-        return self._on_attempts(key, expression, unchanged, values)
+        return {"Update": self._on_attempts(key, expression, unchanged, values)}
 
-    def _on_attempts(self, key: str, expression: str, condition: str, values: dict[str, Any]) -> dict[str, Any]:
-        """The transaction part that updates a key's attempts while it is not locked and the condition holds."""
+    def _on_attempts(self, key: str, expression: str, condition: str, values: Mapping[str, object]) -> UpdateTypeDef:
+        """The update of a key's attempts while it is not locked and the condition holds."""
         return {
-            "Update": {
-                "TableName": self.table,
-                "Key": wire(attempts_key(key)),
-                "UpdateExpression": expression,
-                "ConditionExpression": f"({UNLOCKED}) AND ({condition})",
-                "ExpressionAttributeValues": wire(values),
-            }
+            "TableName": self.table,
+            "Key": wire(attempts_key(key)),
+            "UpdateExpression": expression,
+            "ConditionExpression": f"({UNLOCKED}) AND ({condition})",
+            "ExpressionAttributeValues": wire(values),
         }
 
     def forgive_attempt(self, name_key: str, address_key: str) -> None:
