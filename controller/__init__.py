@@ -14,8 +14,8 @@ from controller.core.config import DEFAULTS, check
 from controller.core.errors import register_error_handlers
 from controller.core.metrics import Metrics
 from controller.service import aws
+from controller.service.stores import backend_for
 from controller.storage import context
-from controller.storage.backends import backend_for
 from controller.web import api, audit, events, history, insights, metrics, pages, requestlog, security, signin
 
 
@@ -30,10 +30,10 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.config.update(config)
     check(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; keeps field order
-    context.init_app(app, backend_for(app.config))
+    app.extensions["metrics"] = Metrics()
+    context.init_app(app, backend_for(app.config, app.extensions["metrics"]))
     # read and checked once, so a bad file stops the start; requests then carry the rule they got
     app.config["POLICY"] = policy.load(app.config["POLICY_FILE"]) if app.config["POLICY_FILE"] else None
-    app.extensions["metrics"] = Metrics()
     aws.init_app(app)
     app.extensions["dead_letters"] = DeadLetters()
     register_error_handlers(app)

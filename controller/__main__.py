@@ -22,8 +22,8 @@ from controller.access import auth
 from controller.cli import migrate, policy, users
 from controller.core import logs
 from controller.core.config import ConfigurationError, load_config, settings
+from controller.core.errors import StoreUnavailable
 from controller.service.startup import prepare_to_serve, wsgi_server
-from controller.storage import db
 from controller.storage.context import backend_of
 
 
@@ -39,9 +39,11 @@ def configured_app() -> Flask:
         app = create_app(load_config())
         backend_of(app).migrate()  # check_bind asks the store for its users
         auth.check_bind(app)
-        app.extensions["serving"] = db.claim_serving(app.config["DATABASE"])  # held until the process ends
-    except ConfigurationError as error:  # DatabaseTooNew, DatabaseUnusable and AlreadyServed among them
+        app.extensions["serving"] = backend_of(app).claim_serving()  # held until the process ends
+    except ConfigurationError as error:  # DatabaseTooNew, DatabaseUnusable, TableUnusable, AlreadyServed among them
         sys.exit(f"controller: {error}")
+    except StoreUnavailable as error:  # the table was there, and then refused what the start asked of it
+        sys.exit(f"controller: {error.message}")
     return app
 
 
@@ -57,7 +59,7 @@ def run(app: Flask) -> None:
     server = wsgi_server(app)
     print(
         f"controller ready on http://{app.config['HOST']}:{app.config['PORT']} ({app.config['CONFIG_SOURCE']} stack,"
-        f" {auth.mode_description(app)}, {app.config['THREADS']} threads)",
+        f" {backend_of(app).describe()}, {auth.mode_description(app)}, {app.config['THREADS']} threads)",
         flush=True,
     )
     try:

@@ -29,15 +29,16 @@ TEST_PASSWORD = "correct horse battery staple"
 
 
 def add_user(
-    database: Path | str | Backend,
-    name: str,
-    role: str = "approver",
-    password: str = TEST_PASSWORD,
-    groups: tuple[str, ...] = (),
+    database: Path | str, name: str, role: str = "approver", password: str = TEST_PASSWORD, groups: tuple[str, ...] = ()
 ) -> str:
-    """Add a user to a controller's store (a SQLite file's path, or any backend), as `python -m controller users
-    add` does; return their API token."""
-    backend = SqliteBackend(str(database)) if isinstance(database, (Path, str)) else database
+    """Add a user to a controller's SQLite database, as `python -m controller users add` does; return their token."""
+    return add_user_to(SqliteBackend(str(database)), name, role, password, groups)
+
+
+def add_user_to(
+    backend: Backend, name: str, role: str = "approver", password: str = TEST_PASSWORD, groups: tuple[str, ...] = ()
+) -> str:
+    """Add a user to a controller's store, as `python -m controller users add` does; return their API token."""
     backend.migrate()
     token = credentials.new_token()
     hashes = credentials.hash_password(password), credentials.hash_token(token)

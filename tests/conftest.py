@@ -13,13 +13,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from controller import create_app
+from controller.core.config import DEFAULTS
+from controller.service.stores import backend_for
 from controller.storage.context import backend_of
+from controller.storage.interface import Backend
+from controller.storage.sqlite import SqliteBackend
 from harness import browser as chromium
-from harness.controllers import ServedController, add_user, controller_config, offline_config
+from harness.controllers import ServedController, add_user_to, controller_config, offline_config
 from harness.emulator import Emulator, running_emulator
 from harness.events import EventListener
 from harness.processes import ControllerProcess
 from harness.stacks import Stack, make_stack
+from harness.tables import dynamodb_settings
 
 
 @pytest.fixture
@@ -89,12 +94,45 @@ def listen() -> Iterator[Callable[..., EventListener]]:
 
 
 SIGN_IN_MODES = ["open", "signed-in"]
+STORES = ["sqlite", "dynamodb"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Under the both_sign_in_modes marker, run each test that reaches a controller in local mode and signed in."""
+    """Under the both_sign_in_modes marker, run each test that reaches a controller in local mode and signed in;
+    under both_stores, on an SQLite file and on a DynamoDB table."""
     if "auth_mode" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_sign_in_modes"):
         metafunc.parametrize("auth_mode", SIGN_IN_MODES, scope="module")
+    if "store_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("store_kind", STORES)
+
+
+@pytest.fixture
+def store_kind() -> str:
+    """Which store the controllers of a test use: "sqlite" unless the test is marked both_stores."""
+    return "sqlite"
+
+
+@dataclass
+class StoreUnderTest:
+    """The store the controllers of one test share: their config for it, and its users."""
+
+    settings: dict[str, Any]
+    backend: Backend
+
+    def add_user(self, name: str, role: str = "approver", groups: tuple[str, ...] = ()) -> str:
+        """Add a user with the test password; return their API token."""
+        return add_user_to(self.backend, name, role, groups=groups)
+
+
+@pytest.fixture
+def store_under_test(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> StoreUnderTest:
+    """The test's SQLite file (approvals.sqlite3 in tmp_path), or a fresh approvals table of the emulator."""
+    if store_kind == "sqlite":
+        return StoreUnderTest({}, SqliteBackend(str(tmp_path / "approvals.sqlite3")))
+    emulator: Emulator = request.getfixturevalue("emulator")
+    settings = dynamodb_settings(emulator)
+    where = {"AWS_ENDPOINT_URL": emulator.outputs["aws_endpoint_url"], "AWS_REGION": emulator.outputs["aws_region"]}
+    return StoreUnderTest(settings, backend_for({**DEFAULTS, **settings, **where, "CONFIG_SOURCE": "emulator"}))
 
 
 @pytest.fixture(scope="session")
@@ -107,35 +145,38 @@ def auth_mode() -> str:
 
 
 @pytest.fixture(scope="module")
-def sign_in(auth_mode: str) -> Callable[[Path | str], str | None]:
+def sign_in(auth_mode: str) -> Callable[..., str | None]:
     """Return what a client presents to a controller on a database: nothing in local mode; signed in, a token.
 
     Signed in, each database gets one approver, Grace, the first time it is asked for; her token after.
     """
     tokens: dict[str, str] = {}
 
-    def token_for(database: Path | str) -> str | None:
+    def token_for(database: Path | str, backend: Backend | None = None) -> str | None:
         if auth_mode == "open":
             return None
-        if str(database) not in tokens:
-            tokens[str(database)] = add_user(database, "Grace")
-        return tokens[str(database)]
+        store = backend or SqliteBackend(str(database))
+        if store.describe() not in tokens:
+            tokens[store.describe()] = add_user_to(store, "Grace")
+        return tokens[store.describe()]
 
     return token_for
 
 
 @pytest.fixture
 def controller_factory(
-    tmp_path: Path, sign_in: Callable[[Path | str], str | None]
+    tmp_path: Path, sign_in: Callable[..., str | None], store_under_test: StoreUnderTest
 ) -> Iterator[Callable[..., ServedController]]:
-    """Start controllers for a stack in threads, on one SQLite file unless DATABASE says otherwise; stop them after."""
+    """Start controllers for a stack in threads, on the test's store unless DATABASE says otherwise; stop them after."""
     started: list[ServedController] = []
 
     def start(stack: Stack, **overrides: Any) -> ServedController:
         if stack.dead_letter_queue_url:
             overrides = {"DEAD_LETTER_QUEUE_URL": stack.dead_letter_queue_url, **overrides}
-        config = controller_config(stack.emulator, stack.queue_url, tmp_path / "approvals.sqlite3", **overrides)
-        started.append(ServedController(config, sign_in(config["DATABASE"])))
+        settings = {**store_under_test.settings, **overrides}
+        config = controller_config(stack.emulator, stack.queue_url, tmp_path / "approvals.sqlite3", **settings)
+        shared = store_under_test.backend if config.get("STORE") == "dynamodb" else None
+        started.append(ServedController(config, sign_in(config["DATABASE"], shared)))
         return started[-1]
 
     yield start

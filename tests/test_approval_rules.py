@@ -15,7 +15,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.controllers import HTTP_TIMEOUT_SECONDS, ServedController, add_user
+from harness.controllers import HTTP_TIMEOUT_SECONDS, ServedController
 from harness.orders import ORDER
 from harness.policies import LARGE_ORDERS_RULES
 from stack.paths import PROJECT_ROOT
@@ -49,13 +49,13 @@ class Approvers:
 
 
 @pytest.fixture
-def approvers(stack, controller_factory, tmp_path: Path) -> Approvers:
+def approvers(stack, controller_factory, store_under_test, tmp_path: Path) -> Approvers:
     (tmp_path / "policy.yaml").write_text(POLICY)
-    database = tmp_path / "approvals.sqlite3"
-    tokens = {name: add_user(database, name, groups=groups) for name, groups in PEOPLE.items()}
+    tokens = {name: store_under_test.add_user(name, groups=groups) for name, groups in PEOPLE.items()}
     return Approvers(controller_factory(stack, POLICY_FILE=str(tmp_path / "policy.yaml")), tokens)
 
 
+@pytest.mark.both_stores  # the rules hold on either store
 def test_an_order_at_the_threshold_needs_two_distinct_finance_approvers(stack, approvers):
     name = stack.start(order_of(1000))
     listed = approvers.wait_for_pending(name)
@@ -86,6 +86,7 @@ def test_an_order_at_the_threshold_needs_two_distinct_finance_approvers(stack, a
     assert all(set(given) == {"approver", "at", "comment"} for given in approval["approvals"])
 
 
+@pytest.mark.both_stores  # the rules hold on either store
 def test_an_order_just_below_the_threshold_is_decided_by_any_approver_alone(stack, approvers):
     name = stack.start(order_of(999.99))
     listed = approvers.wait_for_pending(name)
@@ -98,6 +99,7 @@ def test_an_order_just_below_the_threshold_is_decided_by_any_approver_alone(stac
     assert (output["rule"], [given["approver"] for given in output["approvals"]]) == ("everything else", ["bob"])
 
 
+@pytest.mark.both_stores  # the rules hold on either store
 def test_one_eligible_rejection_ends_a_request_that_has_approvals(stack, approvers):
     name = stack.start(order_of(5000))
     approvers.wait_for_pending(name)
@@ -117,6 +119,7 @@ def test_one_eligible_rejection_ends_a_request_that_has_approvals(stack, approve
     assert approvers.post("alice", f"/approve/{name}").json()["error"] == "AlreadyApproved"
 
 
+@pytest.mark.both_stores  # the rules hold on either store
 def test_the_last_two_approvals_racing_decide_exactly_once(stack, approvers):
     name = stack.start(order_of(1000))
     approvers.wait_for_pending(name)
@@ -137,6 +140,7 @@ def test_the_last_two_approvals_racing_decide_exactly_once(stack, approvers):
     assert sorted(given["approver"] for given in output["approvals"]) == ["alice", "carol"]
 
 
+@pytest.mark.both_stores  # the rules hold on either store
 def test_an_approval_survives_a_restart_and_the_rule_stays_with_the_request(
     stack, approvers, controller_factory, tmp_path
 ):
@@ -156,6 +160,7 @@ def test_an_approval_survives_a_restart_and_the_rule_stays_with_the_request(
     assert second.json()["state"] == "approved", second.text
 
 
+@pytest.mark.both_stores  # the rules hold on either store
 def test_bulk_decisions_apply_the_rule_to_each_id(stack, approvers):
     large, small = stack.start(order_of(1000)), stack.start(order_of(10))
     approvers.wait_for_pending(large)
@@ -172,6 +177,7 @@ def test_bulk_decisions_apply_the_rule_to_each_id(stack, approvers):
     assert outcomes == ["NotAllowed", "approval 1 of 2", "AlreadyApproved"]
 
 
+@pytest.mark.both_stores  # the rules hold on either store
 def test_the_metrics_count_the_pending_requests_of_each_rule(stack, approvers):
     large, small, other_small = (stack.start(order_of(total)) for total in (1000, 10, 20))
     for name in (large, small, other_small):

@@ -25,6 +25,7 @@ def stored_token(controller) -> str:
     return token
 
 
+@pytest.mark.both_stores
 def test_an_approved_order_succeeds_with_the_approvers_output(stack, controller):
     name = stack.start()
     pending = controller.wait_for_pending(name)
@@ -40,6 +41,7 @@ def test_an_approved_order_succeeds_with_the_approvers_output(stack, controller)
     assert json.loads(execution["output"])["approval"] == {"status": "APPROVED", "approver": "Grace", "comment": "fine"}
 
 
+@pytest.mark.both_stores
 def test_a_rejected_order_fails_with_the_reason_as_its_cause(stack, controller):
     name = stack.start()
     controller.wait_for_pending(name)
@@ -71,6 +73,7 @@ def test_an_order_started_directly_is_still_checked_against_the_schema(stack):
     assert "order.customer is required" in json.loads(execution["cause"])["errorMessage"]
 
 
+@pytest.mark.both_stores
 def test_a_request_past_its_timeout_fails_and_a_late_approve_gets_410(expired_request):
     controller, name, execution = expired_request.controller, expired_request.name, expired_request.execution
 
@@ -94,6 +97,7 @@ def test_a_late_approve_is_refused_even_before_the_controller_notices_the_expiry
     assert response.json()["state"] == "expired"
 
 
+@pytest.mark.both_stores
 def test_a_second_approve_gets_409_saying_what_was_decided(stack, controller):
     name = stack.start()
     controller.wait_for_pending(name)
@@ -120,6 +124,7 @@ def test_concurrent_approves_of_one_request_make_exactly_one_decision(stack, con
     assert len(approvals) == 1
 
 
+@pytest.mark.both_stores
 def test_an_unknown_id_gets_404(controller):
     response = controller.post("/approve/no-such-request")
 
@@ -128,6 +133,7 @@ def test_an_unknown_id_gets_404(controller):
     assert controller.get("/approvals/no-such-request").status_code == 404
 
 
+@pytest.mark.both_stores
 def test_approve_without_an_id_needs_exactly_one_pending_request(stack, controller, auth_mode):
     assert controller.post("/approve").status_code == 404
     first, second = stack.start(), stack.start()
@@ -152,6 +158,7 @@ def test_approve_without_an_id_needs_exactly_one_pending_request(stack, controll
         assert controller.post("/approve").json()["id"] == second
 
 
+@pytest.mark.both_stores
 def test_a_decision_for_another_order_than_the_one_seen_gets_412_and_decides_nothing(stack, controller):
     seen, arrived = stack.start(), stack.start(dict(ORDER, order_id="ORD-LATE"))
     seen_digest = controller.wait_for_pending(seen)["order_digest"]
@@ -250,6 +257,7 @@ def test_a_decision_cut_short_by_a_crash_is_finished_on_restart_exactly_once(
     assert len(approvals) == 1
 
 
+@pytest.mark.both_stores
 def test_a_request_whose_execution_is_gone_is_no_longer_pending(stack, controller_factory):
     # moto's StopExecution leaves a waiting execution RUNNING, so "gone" (as after an emulator
     # restart) is the way an execution stops waiting here without a decision or a timeout
@@ -326,6 +334,7 @@ def test_only_post_changes_state(stack, controller):
     assert stack.describe(name)["status"] == "RUNNING"
 
 
+@pytest.mark.both_stores
 def test_a_decision_whose_answer_was_lost_is_finished_by_a_later_pending(stack, controller, controller_factory):
     name = stack.start()
     controller.wait_for_pending(name)
@@ -348,6 +357,7 @@ def test_a_decision_whose_answer_was_lost_is_finished_by_a_later_pending(stack, 
     assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
 
 
+@pytest.mark.both_stores
 def test_a_liveness_check_never_overwrites_a_decision_made_meanwhile(stack, controller):
     name = stack.start()
     controller.wait_for_pending(name)

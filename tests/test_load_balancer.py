@@ -5,8 +5,6 @@ killed behind it costs no request."""
 from __future__ import annotations
 
 import re
-import secrets
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +14,13 @@ import pytest
 import requests
 
 from controller.storage.dynamodb import DynamoDbBackend
-from emulator.provision.table import create_approvals_table
-from harness.controllers import TEST_PASSWORD, add_user
+from harness.controllers import TEST_PASSWORD, add_user_to
 from harness.emulator import Emulator
 from harness.processes import ControllerProcess
 from harness.proxy import NGINX, Proxy, client_at, running_proxy
 from harness.stacks import Stack
+from harness.tables import SHARED_SECRET, new_approvals_table
 from harness.waiting import wait_for
-from stack.definition import load_stack
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (.ci/run installs it)")
 TIMEOUT = 30
@@ -49,13 +46,12 @@ class Team:
 
 @pytest.fixture
 def team(emulator: Emulator, stack: Stack, tmp_path: Path) -> Iterator[Team]:
-    table = f"team-{uuid.uuid4().hex[:12]}"
-    create_approvals_table(emulator.client("dynamodb"), load_stack()["approvals_table"], table)
-    token = add_user(DynamoDbBackend(emulator.client("dynamodb"), table), "Grace")
+    table = new_approvals_table(emulator)
+    token = add_user_to(DynamoDbBackend(emulator.client("dynamodb"), table), "Grace")
     settings = {
         "STORE": "dynamodb",
         "DYNAMODB_TABLE": table,
-        "SECRET_KEY": secrets.token_urlsafe(48),  # one key for all: a form one serves is posted to another
+        "SECRET_KEY": SHARED_SECRET,  # one key for all: a form one of them serves is posted to another
         "ALLOWED_HOSTS": PUBLIC,
         "TRUSTED_PROXIES": "127.0.0.1",
     }

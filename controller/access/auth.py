@@ -35,11 +35,12 @@ from flask.typing import ResponseReturnValue
 from controller.access import credentials
 from controller.core import text
 from controller.core.config import ConfigurationError
-from controller.core.errors import NotAllowed, SignInRequired, TooManyAttempts
+from controller.core.errors import NotAllowed, SignInRequired, StoreUnavailable, TooManyAttempts
 from controller.storage.context import get_store
 from controller.storage.records import Decision
 
-PUBLIC_ENDPOINTS = {"static", "signin.sign_in_form", "signin.sign_in", "signin.health"}
+HEALTH_ENDPOINT = "signin.health"
+PUBLIC_ENDPOINTS = {"static", "signin.sign_in_form", "signin.sign_in", HEALTH_ENDPOINT}
 PAGE_BLUEPRINTS = ("pages", "history", "insights")  # HTML for people: without sign-in, they get the form
 METRICS_ENDPOINT = "metrics.scrape"  # also open to CONTROLLER_METRICS_TOKEN
 ADD_USER = "python -m controller users add NAME --role approver"
@@ -244,7 +245,12 @@ def metrics_token_matches() -> bool:
 
 def identify() -> ResponseReturnValue | None:
     """Find who is asking before any view runs; without an identity, 401 for the API and the sign-in form for pages."""
-    g.sign_in = get_store().has_users()
+    try:
+        g.sign_in = get_store().has_users()
+    except StoreUnavailable:
+        if request.endpoint != HEALTH_ENDPOINT:
+            raise
+        g.sign_in = None  # not known while the store cannot be read; /health is public and says why
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.endpoint == METRICS_ENDPOINT and metrics_token_matches():

@@ -27,6 +27,7 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 600.0
 TIMEOUT_SECONDS = 10
+CLAIM_SECONDS = 3 * TIMEOUT_SECONDS  # a notification being sent is no other sender's for this long
 BATCH = 20
 HEADLINES: dict[NotificationKind, str] = {"new": "", "reminder": "Reminder: ", "escalation": "Escalated: "}
 SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})  # the only three Slack asks for
@@ -113,13 +114,16 @@ def send_due(store: Store, webhook_url: str, page_url: str) -> int:
     """Send the notifications that are due; return how many were delivered.
 
     Nothing is sent while the store cannot be written (StoreUnavailable): a delivery it could not
-    record would be sent again once it recovers. A reminder or an escalation is sent only if its
-    request, read again right before, still waits: the batch was read before the posts ahead of it,
-    and a decision may have come meanwhile.
+    record would be sent again once it recovers. Each one is claimed before it is sent, so that of
+    several controllers reading one outbox one sends it (again after CLAIM_SECONDS if that one died).
+    A reminder or an escalation is sent only if its request, read again right before, still waits:
+    the batch was read before the posts ahead of it, and a decision may have come meanwhile.
     """
     store.check_writable()
     delivered = 0
     for due in store.due_notifications(BATCH):
+        if not store.claim_notification(due.request.id, due.kind, CLAIM_SECONDS):
+            continue  # another sender has it, or it was delivered or withdrawn since the batch was read
         request = due.request if due.kind == "new" else _still_waiting(store, due)
         if request is not None:
             delivered += _deliver(store, webhook_url, page_url, request, due)

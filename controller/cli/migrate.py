@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from controller.core.config import ConfigurationError, settings
-from controller.storage.backends import backend_for
+from controller.core.config import ConfigurationError, store_config
+from controller.service.stores import backend_for
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,11 +16,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(_args: argparse.Namespace) -> int:
     """Apply the migrations the configured store lacks; return the exit status."""
-    config = settings()
     try:
-        version = backend_for(config).migrate()
-    except ConfigurationError as error:  # DatabaseTooNew among them
+        backend = backend_for(store_config())
+        version = backend.migrate()
+    except ConfigurationError as error:  # DatabaseTooNew and TableUnusable among them
         print(f"controller migrate: {error}", file=sys.stderr)
         return 1
-    print(f"{config['DATABASE']} is at schema version {version}.")
+    print(f"{backend.describe()} is at schema version {version}.")
     return 0

@@ -18,8 +18,9 @@ from contextlib import closing
 from controller.access import credentials
 from controller.approval import policy
 from controller.core import text
-from controller.core.config import ConfigurationError, settings
-from controller.storage.backends import backend_for
+from controller.core.config import ConfigurationError, store_config
+from controller.core.errors import StoreUnavailable
+from controller.service.stores import backend_for
 from controller.storage.interface import Store
 
 ROLES = ("approver", "viewer")
@@ -176,11 +177,11 @@ def _run(store: Store, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run a users subcommand on the configured database; return the exit status."""
     try:
-        backend = backend_for(settings())
+        backend = backend_for(store_config())
         backend.migrate()
         with closing(backend.open()) as store:
             _run(store, args)
-    except ConfigurationError as error:
+    except (ConfigurationError, StoreUnavailable) as error:
         print(f"controller users: {error}", file=sys.stderr)
         return 1
     return 0

@@ -13,8 +13,11 @@ from python_terraform import Terraform
 
 from stack.paths import EMULATOR_OUTPUTS, INSTANCE_DIR, TERRAFORM_DIR
 
-DEFAULTS: dict[str, Any] = {
-    "DATABASE": str(INSTANCE_DIR / "approvals.sqlite3"),
+Setting = str | int | float | bool  # a CONTROLLER_* setting's value, of its default's type
+DEFAULTS: dict[str, Setting] = {
+    "STORE": "sqlite",  # or "dynamodb": the approvals table that any number of controllers share
+    "DATABASE": str(INSTANCE_DIR / "approvals.sqlite3"),  # the SQLite store's file
+    "DYNAMODB_TABLE": "",  # the DynamoDB store's table; empty: the stack's approvals_table_name
     "HOST": "127.0.0.1",
     "PORT": 3000,
     "BACKGROUND": True,  # a worker pulls the queue and checks executions while the server runs
@@ -32,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY_WEBHOOK_URL": "",  # POST each new request here (Slack-compatible JSON); empty: no notifications
     "PUBLIC_URL": "",  # the page's address in notifications; empty: http://HOST:PORT/
     "CLAIM_STALE_SECONDS": 300,  # longer than an AWS call with all its retries can take
+    # on a shared store, how long one controller's round of a kind of background work is its own (docs/shared-store.md)
+    "WORK_LEASE_SECONDS": 60.0,
     "PAGE_REFRESH_SECONDS": 5,
     "SECRET_KEY": "",  # signs the page's session cookie; empty: a random key per process
     "ALLOWED_HOSTS": "",  # names besides 127.0.0.1, localhost and [::1] the controller answers to, comma-separated
@@ -49,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "text",  # or "json": one JSON object per line, for a log collector
     "METRICS_TOKEN": "",  # a bearer token that reads /metrics only (for Prometheus), besides users' tokens
 }
+STORES = ("sqlite", "dynamodb")
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
@@ -56,8 +62,9 @@ class ConfigurationError(RuntimeError):
     """The configuration is missing or wrong: the message says what to set."""
 
 
-def _stack_outputs(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
-    """Return (source, outputs) from the emulator's file, else from `terraform output -json`."""
+def _stack_outputs(environ: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """Return (source, outputs) from the emulator's file, else from `terraform output -json`: the outputs that
+    are text, which are all the controller reads (queues, endpoint, region, table)."""
     outputs_file = Path(environ.get("EMULATOR_OUTPUTS", EMULATOR_OUTPUTS))
     source, raw = "emulator", json.loads(outputs_file.read_text()) if outputs_file.is_file() else None
     if raw is None:
@@ -66,14 +73,14 @@ def _stack_outputs(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
         except OSError:  # terraform is not installed
             raw = None
     if raw:  # both sources have the shape of `terraform output -json`
-        return source, {key: item["value"] for key, item in raw.items()}
+        return source, {key: item["value"] for key, item in raw.items() if isinstance(item["value"], str)}
     raise ConfigurationError(
         "No approval queue configured: set APPROVAL_QUEUE_URL, start the emulator "
         "(python -m emulator), or deploy terraform/ so that `terraform output` has values."
     )
 
 
-def _parsed(key: str, raw: str) -> Any:
+def _parsed(key: str, raw: str) -> Setting:
     """Return CONTROLLER_<key>'s value as the type of its default."""
     default = DEFAULTS[key]
     if isinstance(default, bool):
@@ -110,6 +117,8 @@ def check(config: Mapping[str, Any]) -> None:
     ):
         if config[key] < 1:
             raise ConfigurationError(f"CONTROLLER_{key} must be at least 1.")
+    if config["WORK_LEASE_SECONDS"] <= 0:
+        raise ConfigurationError("CONTROLLER_WORK_LEASE_SECONDS must be more than 0.")
     for key in ("AWS_CONNECT_TIMEOUT_SECONDS", "AWS_READ_TIMEOUT_SECONDS", "IDLE_TIMEOUT_SECONDS"):
         if not 0 < config[key] <= 300:
             raise ConfigurationError(f"CONTROLLER_{key} must be more than 0 and at most 300.")
@@ -117,6 +126,15 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError("CONTROLLER_THREADS must be at least 2: one is always kept for requests without AWS.")
     if config["CONNECTION_LIMIT"] < 10:
         raise ConfigurationError("CONTROLLER_CONNECTION_LIMIT must be at least 10.")
+    if config["STORE"] not in STORES:
+        raise ConfigurationError("CONTROLLER_STORE must be sqlite (one controller) or dynamodb (a shared table).")
+    if config["STORE"] == "dynamodb" and len(config["SECRET_KEY"]) < 32:
+        # each controller's random key would sign sessions that the others refuse
+        raise ConfigurationError(
+            "CONTROLLER_STORE=dynamodb needs CONTROLLER_SECRET_KEY: the same value, at least 32 characters"
+            " (openssl rand -hex 32), on every controller of the table, so that a session started on one is"
+            " valid on the others."
+        )
     if config["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigurationError("CONTROLLER_LOG_FORMAT must be text or json.")
     if config["METRICS_TOKEN"] and len(config["METRICS_TOKEN"]) < 32:
@@ -129,25 +147,67 @@ def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """Return the Flask config: defaults, then stack outputs, then CONTROLLER_*/AWS_* variables."""
     config = settings(environ)
     check(config)
+    config.update(_stack(environ))
+    return _with_table(config)
+
+
+def store_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Return what the commands that only use the store need: the settings, and for DynamoDB where its table is.
+
+    The table and region may come from the environment alone, so that no queue (nor stack) is needed.
+    """
+    config = settings(environ)
+    check(config)
+    if config["STORE"] == "sqlite":
+        return config
+    if config["DYNAMODB_TABLE"] and "APPROVAL_QUEUE_URL" not in environ:
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        if region:
+            return config | {
+                "CONFIG_SOURCE": "environment",
+                "AWS_ENDPOINT_URL": environ.get("AWS_ENDPOINT_URL"),
+                "AWS_REGION": region,
+            }
+    config.update(_stack(environ))
+    return _with_table(config)
+
+
+def _stack(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return where the stack is: its queues, AWS endpoint and region, and its approvals table if it has one."""
     if "APPROVAL_QUEUE_URL" in environ:
-        config.update(
-            CONFIG_SOURCE="environment",
-            APPROVAL_QUEUE_URL=environ["APPROVAL_QUEUE_URL"],
-            DEAD_LETTER_QUEUE_URL=environ.get("DEAD_LETTER_QUEUE_URL"),
-            AWS_ENDPOINT_URL=environ.get("AWS_ENDPOINT_URL"),
-            AWS_REGION=environ.get("AWS_REGION")
+        return {
+            "CONFIG_SOURCE": "environment",
+            "APPROVAL_QUEUE_URL": environ["APPROVAL_QUEUE_URL"],
+            "DEAD_LETTER_QUEUE_URL": environ.get("DEAD_LETTER_QUEUE_URL"),
+            "AWS_ENDPOINT_URL": environ.get("AWS_ENDPOINT_URL"),
+            "AWS_REGION": environ.get("AWS_REGION")
             or environ.get("AWS_DEFAULT_REGION")
             or _region_of(environ["APPROVAL_QUEUE_URL"]),
-        )
-        return config
+            "STACK_TABLE": "",
+        }
     source, outputs = _stack_outputs(environ)
-    config.update(
-        CONFIG_SOURCE=source,
-        APPROVAL_QUEUE_URL=outputs["approval_queue_url"],
-        DEAD_LETTER_QUEUE_URL=environ.get("DEAD_LETTER_QUEUE_URL") or outputs.get("dead_letter_queue_url"),
-        AWS_ENDPOINT_URL=outputs.get("aws_endpoint_url"),
-        AWS_REGION=outputs.get("aws_region") or environ.get("AWS_REGION") or _region_of(outputs["approval_queue_url"]),
-    )
+    return {
+        "CONFIG_SOURCE": source,
+        "APPROVAL_QUEUE_URL": outputs["approval_queue_url"],
+        "DEAD_LETTER_QUEUE_URL": environ.get("DEAD_LETTER_QUEUE_URL") or outputs.get("dead_letter_queue_url"),
+        "AWS_ENDPOINT_URL": outputs.get("aws_endpoint_url"),
+        "AWS_REGION": outputs.get("aws_region")
+        or environ.get("AWS_REGION")
+        or _region_of(outputs["approval_queue_url"]),
+        "STACK_TABLE": outputs.get("approvals_table_name") or "",
+    }
+
+
+def _with_table(config: dict[str, Any]) -> dict[str, Any]:
+    """Name the DynamoDB store's table: CONTROLLER_DYNAMODB_TABLE, else the stack's; an error if neither has one."""
+    stack_table = config.pop("STACK_TABLE")
+    if config["STORE"] == "dynamodb" and not config["DYNAMODB_TABLE"]:
+        if not stack_table:
+            raise ConfigurationError(
+                "CONTROLLER_STORE=dynamodb needs a table: set CONTROLLER_DYNAMODB_TABLE, or use a stack whose"
+                " outputs have approvals_table_name (python -m emulator, or terraform/)."
+            )
+        config["DYNAMODB_TABLE"] = stack_table
     return config
 
 

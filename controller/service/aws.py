@@ -25,6 +25,7 @@ from controller.core.errors import AwsUnavailable
 from controller.core.metrics import Metrics
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -67,8 +68,8 @@ def _service_models(data_path: str | None) -> Loader:
     return create_loader(data_path)
 
 
-def make_clients(config: Mapping[str, Any], metrics: Metrics) -> Clients:
-    """Return the clients for the configured stack, each call counted in metrics (no call is made)."""
+def _session(config: Mapping[str, Any]) -> tuple[botocore.session.Session, dict[str, str | None]]:
+    """Return a botocore session of its own and the arguments every client of the configured stack is made with."""
     client_args: dict[str, str | None] = {
         "region_name": config.get("AWS_REGION"),
         "endpoint_url": config.get("AWS_ENDPOINT_URL"),
@@ -81,6 +82,12 @@ def make_clients(config: Mapping[str, Any], metrics: Metrics) -> Clients:
     if client_args["region_name"] is None and session.get_config_variable("region") is None:
         # botocore would raise NoRegionError, with a traceback, at the first client
         raise ConfigurationError("No AWS region is configured: set AWS_REGION (the queue URL names none).")
+    return session, client_args
+
+
+def make_clients(config: Mapping[str, Any], metrics: Metrics) -> Clients:
+    """Return the clients for the configured stack, each call counted in metrics (no call is made)."""
+    session, client_args = _session(config)
     short = _client_config(config, config["AWS_READ_TIMEOUT_SECONDS"])
     long_poll = _client_config(
         config, config["AWS_READ_TIMEOUT_SECONDS"] + config["PULL_WAIT_SECONDS"] + LONG_POLL_MARGIN_SECONDS
@@ -94,6 +101,17 @@ def make_clients(config: Mapping[str, Any], metrics: Metrics) -> Clients:
     metrics.watch_aws("stepfunctions", clients["stepfunctions"].meta.events)
     metrics.watch_aws("sqs", clients["sqs_long_poll"].meta.events)  # the long poll is SQS too
     return clients
+
+
+def make_dynamodb(config: Mapping[str, Any], metrics: Metrics | None = None) -> DynamoDBClient:
+    """Return the client of the DynamoDB store's table, its calls counted in metrics if given (no call is made)."""
+    session, client_args = _session(config)
+    client: DynamoDBClient = session.create_client(
+        "dynamodb", config=_client_config(config, config["AWS_READ_TIMEOUT_SECONDS"]), **client_args
+    )
+    if metrics is not None:
+        metrics.watch_aws("dynamodb", client.meta.events)
+    return client
 
 
 def clients_of(app: Flask) -> Clients:

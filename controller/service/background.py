@@ -11,17 +11,23 @@
 Each loop has its own store (an SQLite connection), closed when the loop ends, and uses the
 app's boto3 clients (thread-safe), so a fault injected into a client or a crash inside one shows
 as it would in a request.
+
+On a store that several controllers share, each round of a kind of work (WORK: liveness checks,
+stale claims, the rest of the upkeep, notifications) first takes that kind's lease, so that one
+controller at a time does it; each notification is claimed on its own as well (notify.send_due).
+A controller that dies mid-round leaves the lease to end on its own (WORK_LEASE_SECONDS).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 
@@ -34,12 +40,14 @@ from controller.storage.interface import Store
 from controller.storage.records import ApprovalRequest
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 UPKEEP_SECONDS = 1.0
 NOTIFY_SECONDS = 0.5
 RETRY_CAP_SECONDS = 30.0
 LIVENESS_BATCH = 50
 STORE_PROBE_SECONDS = 5.0
 STORE_RETRY_CAP_SECONDS = 5.0
+WORK = ("liveness", "claims", "upkeep", "notify")  # the kinds of work, each leased on its own
 
 
 class Background:
@@ -55,6 +63,7 @@ class Background:
         self.liveness_pool = ThreadPoolExecutor(app.config["LIVENESS_PARALLEL"], thread_name_prefix="liveness")
         self.dead_letters: inbox.DeadLetters = app.extensions["dead_letters"]
         self.next_probe = 0.0
+        self.owner = f"controller-{secrets.token_hex(8)}"  # this controller, as the owner of its leases
 
     def start(self) -> None:
         # a long poll paces itself; without one, a short pause keeps the loop from spinning
@@ -115,22 +124,49 @@ class Background:
             return False
         return True
 
+    def _in_turn(self, store: Store, work: str, step: Callable[[], T]) -> T | None:
+        """Run one round of a kind of work and return what it returns, unless another controller of a shared store
+        holds its lease (None); give the lease back when the round ends, so that the next one may take it at once."""
+        if not self.backend.shared:
+            return step()  # the only controller of its store: a lease would cost a write and always be granted
+        if not store.take_lease(work, self.owner, self.config["WORK_LEASE_SECONDS"]):
+            return None
+        try:
+            return step()
+        finally:
+            store.drop_lease(work, self.owner)
+
     def _upkeep_once(self, store: Store) -> None:
         """Each part on its own: a request AWS cannot answer for must not hold up the others or the rest."""
         if time.monotonic() >= self.next_probe:
             self.next_probe = time.monotonic() + STORE_PROBE_SECONDS
-            store.probe()
+            store.probe()  # each controller's own: whether it can write the store
+        unanswered = self._in_turn(store, "liveness", lambda: self._check_liveness(store))
+        self._in_turn(
+            store,
+            "claims",
+            lambda: decisions.resume_claims(store, self.clients["stepfunctions"], self.config["CLAIM_STALE_SECONDS"]),
+        )
+        self._in_turn(store, "upkeep", lambda: self._keep_up(store))
+        if unanswered:
+            raise AwsUnavailable("no liveness check got an answer")  # back off, as for the other loops
+
+    def _check_liveness(self, store: Store) -> bool:
+        """Check the executions of the requests least recently looked at; True if there were some and AWS answered
+        for none of them."""
         stale = store.stale(self.config["LIVENESS_CHECK_SECONDS"], LIVENESS_BATCH)
         checked = list(self.liveness_pool.map(self._settle, stale))
-        decisions.resume_claims(store, self.clients["stepfunctions"], self.config["CLAIM_STALE_SECONDS"])
+        return bool(stale) and not any(checked)
+
+    def _keep_up(self, store: Store) -> None:
         store.expire_overdue()
         follow_ups.take_due(store, notify=bool(self.config["NOTIFY_WEBHOOK_URL"]))  # after expiry: none for ended ones
         store.forget_events(inbox.EVENTS_KEPT)
-        if stale and not any(checked):
-            raise AwsUnavailable("no liveness check got an answer")  # back off, as for the other loops
 
     def _notify_once(self, store: Store) -> None:
-        notify.send_due(store, self.config["NOTIFY_WEBHOOK_URL"], page_url(self.config))
+        self._in_turn(
+            store, "notify", lambda: notify.send_due(store, self.config["NOTIFY_WEBHOOK_URL"], page_url(self.config))
+        )
 
 
 def page_url(config: Mapping[str, Any]) -> str:

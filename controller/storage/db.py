@@ -17,14 +17,13 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TypeAlias, TypedDict, TypeVar, overload
 
 from controller.core.config import ConfigurationError
 from controller.core.errors import StoreUnavailable
-from controller.storage.records import now
+from controller.storage.records import Health, now
 
 if TYPE_CHECKING:
     from _typeshed import SupportsLenAndGetItem
@@ -67,14 +66,6 @@ def _migration_scripts() -> list[str]:
 
 
 MIGRATIONS = _migration_scripts()
-
-
-@dataclass
-class Health:
-    """Whether the store last failed at the file or disk, and why; None once a write went through again."""
-
-    failure: str | None = None
-    since: str | None = None
 
 
 _health: dict[str, Health] = {}

@@ -24,6 +24,7 @@ from controller.storage.records import (
     ExecutionStatus,
     FollowUp,
     FollowUpKind,
+    Health,
     NewRequest,
     NotificationCounts,
     NotificationKind,
@@ -158,6 +159,12 @@ class NotificationStore(Protocol):
 
     def withdraw_notification(self, request_id: str, kind: NotificationKind) -> None:
         """Forget a notification not delivered yet, whose request ended before it could be sent."""
+        ...
+
+    def claim_notification(self, request_id: str, kind: NotificationKind, seconds: float) -> bool:
+        """Put a due notification's next attempt off by seconds, for the caller to send it meanwhile; True if this
+        call did, False if it is not due (another sender claimed it first, or it was delivered, given up on or
+        withdrawn). A sender that dies before it records the outcome leaves it due again once that time is up."""
         ...
 
 
@@ -373,6 +380,8 @@ class Store(
 class Backend(Protocol):
     """Where the controller's data lives: it brings its schema up to date and opens stores on it."""
 
+    shared: bool  # whether several controllers may use it at once: their background work then takes leases
+
     def migrate(self) -> int:
         """Bring the schema up to date, all or nothing; return its version afterwards."""
         ...
@@ -380,3 +389,21 @@ class Backend(Protocol):
     def open(self) -> Store:
         """Return a store for one unit of work; the caller closes it."""
         ...
+
+    def health(self) -> Health:
+        """Return whether the store last failed, shared by every store this backend opened."""
+        ...
+
+    def claim_serving(self) -> Serving:
+        """Say that this process serves the store: AlreadyServed if it cannot be shared and another one does."""
+        ...
+
+    def describe(self) -> str:
+        """Name the store for a person: which file, or which table."""
+        ...
+
+
+class Serving(Protocol):
+    """Held while a controller serves its store, released by close() (or by the process ending)."""
+
+    def close(self) -> None: ...

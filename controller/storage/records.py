@@ -31,6 +31,15 @@ def now(after_seconds: float = 0) -> str:
     return (datetime.now(timezone.utc) + timedelta(seconds=after_seconds)).isoformat(timespec="milliseconds")
 
 
+@dataclass
+class Health:
+    """Whether the store last failed (its disk, or the table out of reach), why and since when; None once a write
+    went through again. Shared, and updated in place, by every store of one backend in a process."""
+
+    failure: str | None = None
+    since: str | None = None
+
+
 @dataclass(frozen=True)
 class Decision:
     """An approver's decision on one request, before and after it is stored with it."""

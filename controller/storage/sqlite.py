@@ -9,6 +9,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator, Sequence
+from typing import IO
 
 from controller.core import states, text
 from controller.storage import db
@@ -26,6 +27,7 @@ from controller.storage.records import (
     ExecutionStatus,
     FollowUp,
     FollowUpKind,
+    Health,
     NewRequest,
     NotificationCounts,
     NotificationKind,
@@ -355,6 +357,15 @@ class SqliteStore:
             (request_id, kind),
         )
 
+    def claim_notification(self, request_id: str, kind: NotificationKind, seconds: float) -> bool:
+        stamp = now()
+        claimed = self.connection.execute(
+            "UPDATE notifications SET next_attempt_at = ? WHERE request_id = ? AND kind = ?"
+            " AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?",
+            (now(seconds), request_id, kind, stamp),
+        )
+        return claimed.rowcount == 1
+
     # --- users and sign-in failures ------------------------------------------------------------------
 
     def has_users(self) -> bool:
@@ -634,6 +645,8 @@ class SqliteStore:
 class SqliteBackend:
     """An SQLite file: the schema migrated in place, a connection per store."""
 
+    shared = False  # one controller per file (docs/operations.md): its background work needs no leases
+
     def __init__(self, path: str) -> None:
         self.path = path
 
@@ -642,3 +655,12 @@ class SqliteBackend:
 
     def open(self) -> SqliteStore:
         return SqliteStore(db.connect(self.path))
+
+    def health(self) -> Health:
+        return db.health(self.path)
+
+    def claim_serving(self) -> IO[str]:
+        return db.claim_serving(self.path)
+
+    def describe(self) -> str:
+        return f"the SQLite database {self.path}"

@@ -20,9 +20,9 @@ from prometheus_client.registry import Collector
 from controller.access import auth
 from controller.core.errors import NotAllowed
 from controller.core.metrics import Metrics
+from controller.storage.context import backend_of
 from controller.storage.interface import Backend
 from controller.storage.records import PendingSummary
-from controller.storage.sqlite import SqliteBackend
 
 bp = Blueprint("metrics", __name__)
 # from a quick look to a working day and more: approval waits are long
@@ -125,5 +125,5 @@ def scrape() -> Response:
 
 def init_app(app: Flask) -> None:
     """Serve /metrics, with the store's series on the app's registry."""
-    app.extensions["metrics"].registry.register(StoreCollector(SqliteBackend(app.config["DATABASE"])))
+    app.extensions["metrics"].registry.register(StoreCollector(backend_of(app)))
     app.register_blueprint(bp)

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from controller.access import auth
 from controller.core.errors import TooManyAttempts
-from controller.storage import db
+from controller.storage.context import backend_of
 from controller.web.security import csrf_ok
 
 bp = Blueprint("signin", __name__)
@@ -55,13 +55,15 @@ def sign_out() -> ResponseReturnValue:
 
 @bp.get("/health")
 def health() -> ResponseReturnValue:
-    """Say whether the controller answers and its store can be written (no identity needed; nothing about requests)."""
-    noted = db.health(current_app.config["DATABASE"])
+    """Say whether the controller answers and its store can be written (no identity needed; nothing about requests).
+
+    A failing store answers 503 with why and since when; sign_in is null when the store could not be read."""
+    noted = backend_of(current_app).health()
     if noted.failure:
         return {
             "status": "failing",
             "store": noted.failure,
             "since": noted.since,
-            "sign_in": bool(g.get("sign_in")),
+            "sign_in": g.get("sign_in"),  # None when the store could not say
         }, 503
     return {"status": "ok", "sign_in": bool(g.get("sign_in"))}

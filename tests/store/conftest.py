@@ -6,7 +6,6 @@ empty backend of its kind (it may ask `request` for fixtures such as the emulato
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,9 +14,8 @@ import pytest
 from controller.storage.dynamodb import DynamoDbBackend
 from controller.storage.interface import Backend, Store
 from controller.storage.sqlite import SqliteBackend
-from emulator.provision.table import create_approvals_table
 from harness.emulator import Emulator
-from stack.definition import load_stack
+from harness.tables import new_approvals_table
 
 
 def sqlite_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
@@ -27,9 +25,7 @@ def sqlite_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 def dynamodb_backend(request: pytest.FixtureRequest, tmp_path: Path) -> DynamoDbBackend:
     """A new table of the approvals table's layout in the session's emulator."""
     emulator: Emulator = request.getfixturevalue("emulator")
-    dynamodb, name = emulator.client("dynamodb"), f"store-{uuid.uuid4().hex[:12]}"
-    create_approvals_table(dynamodb, load_stack()["approvals_table"], name)
-    return DynamoDbBackend(dynamodb, name)
+    return DynamoDbBackend(emulator.client("dynamodb"), new_approvals_table(emulator))
 
 
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {

@@ -84,7 +84,7 @@ def test_a_table_out_of_reach_is_reported_unavailable_to_every_store_until_a_wri
     shared: DynamoDbBackend, emulator: Emulator
 ) -> None:
     nowhere = emulator.client("dynamodb", endpoint_url=f"http://127.0.0.1:{free_port()}")
-    cut_off = DynamoDbStore(nowhere, shared.table, shared.health)
+    cut_off = DynamoDbStore(nowhere, shared.table, shared.health())
 
     with pytest.raises(StoreUnavailable, match=shared.table):
         cut_off.probe()

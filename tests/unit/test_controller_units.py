@@ -150,3 +150,29 @@ def test_a_csv_text_cell_that_a_spreadsheet_would_run_gets_a_quote_and_nothing_e
     assert history.neutralised(f"ORD{start}17") == f"ORD{start}17"  # only the first character matters
     assert history.neutralised(-17) == -17  # a number is a number: a spreadsheet shows it, runs nothing
     assert history.neutralised(None) is None
+
+
+def test_the_dynamodb_store_takes_the_stacks_table_unless_one_is_named(tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(
+        json.dumps({"approval_queue_url": {"value": "http://x/q"}, "approvals_table_name": {"value": "stack-table"}})
+    )
+    shared = {"EMULATOR_OUTPUTS": str(outputs), "CONTROLLER_STORE": "dynamodb", "CONTROLLER_SECRET_KEY": "k" * 32}
+
+    assert load_config(shared)["DYNAMODB_TABLE"] == "stack-table"
+    assert load_config({**shared, "CONTROLLER_DYNAMODB_TABLE": "named"})["DYNAMODB_TABLE"] == "named"
+    assert load_config({"EMULATOR_OUTPUTS": str(outputs)})["STORE"] == "sqlite"
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"CONTROLLER_STORE": "postgres"}, "CONTROLLER_STORE must be sqlite"),
+        ({"CONTROLLER_STORE": "dynamodb"}, "CONTROLLER_SECRET_KEY"),
+        ({"CONTROLLER_STORE": "dynamodb", "CONTROLLER_SECRET_KEY": "short"}, "at least 32 characters"),
+        ({"CONTROLLER_STORE": "dynamodb", "CONTROLLER_SECRET_KEY": "k" * 32}, "set CONTROLLER_DYNAMODB_TABLE"),
+    ],
+)
+def test_a_store_setting_that_cannot_work_is_refused_saying_what_to_set(settings, named):
+    with pytest.raises(ConfigurationError, match=named):
+        load_config({"APPROVAL_QUEUE_URL": "https://sqs.eu-west-2.amazonaws.com/1/q", **settings})

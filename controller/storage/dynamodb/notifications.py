@@ -69,6 +69,18 @@ class Notifications(Table):
         failed = sum(1 for item in items if item.get("failed_at"))
         return NotificationCounts(delivered, failed, len(items) - delivered - failed)
 
+    def claim_notification(self, request_id: str, kind: NotificationKind, seconds: float) -> bool:
+        stamp, later = now(), now(seconds)
+        update = update_of(
+            self.table,
+            notification_key(request_id, kind),
+            {"next_attempt_at": later, "list_order": f"{later}#{request_id}"},
+            "attribute_exists(pk) AND attribute_not_exists(delivered_at) AND attribute_not_exists(failed_at)"
+            " AND next_attempt_at <= :now",
+            now=stamp,
+        )
+        return self._conditional(lambda: self.dynamodb.update_item(**update))
+
     def withdraw_notification(self, request_id: str, kind: NotificationKind) -> None:
         self._conditional(
             lambda: self.dynamodb.delete_item(

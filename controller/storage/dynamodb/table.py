@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypedDict
 from botocore.exceptions import ClientError
 
 from controller.storage.dynamodb.items import BY_LIST, plain, wire
+from controller.storage.records import Health
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,12 +38,6 @@ class CancellationReason(TypedDict, total=False):
     Code: str
     Message: str
     Item: dict[str, AttributeValueTypeDef]  # the item as it was, for a part that asked for it
-
-
-class Health:
-    """Why the table last failed to take a write, shared by every store of one backend; None once one did."""
-
-    failure: str | None = None
 
 
 class Head:
