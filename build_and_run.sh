@@ -235,6 +235,8 @@ if [[ "$store" == dynamodb ]]; then
     export CONTROLLER_DYNAMODB_TABLE=$table
   fi
   users_add="CONTROLLER_STORE=dynamodb"
+  # the users command checks the store's settings as a controller does, the key among them
+  [[ -n "$key_file" ]] && users_add+=" CONTROLLER_SECRET_KEY=\"\$(cat $(printf %q "$key_file"))\""
   [[ "$outputs" == .emulator/outputs.json ]] || users_add+=" EMULATOR_OUTPUTS=$(printf %q "$outputs")"
   [[ -z "${table:-}" ]] && users_add+=" CONTROLLER_DYNAMODB_TABLE=$(printf %q "$CONTROLLER_DYNAMODB_TABLE")"
   users_add+=" $venv/bin/python -m controller users add NAME --role approver"

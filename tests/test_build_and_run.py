@@ -182,7 +182,7 @@ def test_three_controllers_share_the_emulators_table_and_one_signing_key_kept_ac
     (request,) = wait_for(
         lambda: requests.get(f"{second}/pending", headers=token, timeout=30).json()["pending"], 60, "the order"
     )
-    with requests.Session() as browser:
+    with requests.Session() as browser, requests.Session() as open_tab:
         csrf = form_cookie_and_token(browser, first)
         signed_in = browser.post(
             first + "/signin", data={"csrf_token": csrf, "name": "grace", "password": TEST_PASSWORD}, timeout=30
@@ -190,13 +190,14 @@ def test_three_controllers_share_the_emulators_table_and_one_signing_key_kept_ac
         pages = [browser.get(url + "/", timeout=30) for url in (second, third)]  # the session, on the others
         decided = requests.post(f"{third}/approve/{request['id']}", headers=token, timeout=30)
         seen = requests.get(f"{first}/approvals/{request['id']}", headers=token, timeout=30).json()["request"]
+        form_before = form_cookie_and_token(open_tab, second)
         script.signal_group(signal.SIGINT)
         script.wait()
         left = script.left_behind()
         script.start("--controllers", "3", controllers=3)
         # a form the first run served still posts to the second run's controllers: the same key signed it
-        after_restart = browser.post(
-            third + "/signin", data={"csrf_token": csrf, "name": "x", "password": "y"}, timeout=30
+        after_restart = open_tab.post(
+            third + "/signin", data={"csrf_token": form_before, "name": "x", "password": "y"}, timeout=30
         )
 
     assert (
