@@ -123,6 +123,16 @@ class ScriptRun:
         (pid,) = [pid for pid, command in self.processes().items() if f"-m {module} " in f"{command} "]
         return pid
 
+    def pid_serving(self, port: int) -> int:
+        """The pid of the run's controller on that port."""
+        setting = f"CONTROLLER_PORT={port}".encode()
+        (pid,) = [
+            pid
+            for pid, command in self.processes().items()
+            if "-m controller " in f"{command} " and setting in _environ(pid).split(b"\0")
+        ]
+        return pid
+
     def signal_group(self, signum: int) -> None:
         """Send a signal to the script's process group, as a terminal does on Ctrl-C or when it closes."""
         assert self.process is not None

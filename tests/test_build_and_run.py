@@ -74,6 +74,19 @@ def test_a_child_that_dies_ends_the_script_which_says_which(run: ScriptRun, chil
 
 
 @slow
+def test_one_of_several_controllers_that_dies_ends_the_script_which_says_which(script: ScriptRun) -> None:
+    script.start("--controllers", "2", controllers=2)
+    port = script.ports["controller 2"]
+    pid = script.pid_serving(port)
+
+    os.kill(pid, signal.SIGKILL)
+
+    assert script.wait() != 0
+    assert f"the controller on port {port} (pid {pid}) exited" in script.log
+    assert script.left_behind() == ({}, [])
+
+
+@slow
 def test_a_restart_closes_the_old_pending_requests_and_the_first_printed_curl_still_starts_an_order(
     run: ScriptRun,
 ) -> None:
