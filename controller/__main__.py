@@ -7,6 +7,7 @@ python -m controller users add NAME --role approver --group finance   ... in a g
 python -m controller users groups NAME [GROUP ...]    set a user's groups
 python -m controller users list | remove NAME | token NAME | passwd NAME | local-mode
 python -m controller policy check FILE [--order ORDER.json]   check an approval policy file
+python -m controller copy-to-dynamodb                  copy the SQLite database into the shared table
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flask import Flask
 
 from controller import create_app
 from controller.access import auth
-from controller.cli import migrate, policy, users
+from controller.cli import copy, migrate, policy, users
 from controller.core import logs
 from controller.core.config import ConfigurationError, load_config, settings
 from controller.core.errors import StoreUnavailable
@@ -77,11 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     migrate.add_parser(commands)
     users.add_parser(commands)
     policy.add_parser(commands)
+    copy.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command is None:
         serve()
     else:
-        sys.exit({"migrate": migrate.run, "users": users.run, "policy": policy.run}[args.command](args))
+        sys.exit(
+            {"migrate": migrate.run, "users": users.run, "policy": policy.run, copy.NAME: copy.run}[args.command](args)
+        )
 
 
 if __name__ == "__main__":

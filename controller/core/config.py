@@ -13,7 +13,8 @@ from python_terraform import Terraform
 
 from stack.paths import EMULATOR_OUTPUTS, INSTANCE_DIR, TERRAFORM_DIR
 
-DEFAULTS: dict[str, Any] = {
+Setting = str | int | float | bool  # a CONTROLLER_* setting's value, of its default's type
+DEFAULTS: dict[str, Setting] = {
     "STORE": "sqlite",  # or "dynamodb": the approvals table that any number of controllers share
     "DATABASE": str(INSTANCE_DIR / "approvals.sqlite3"),  # the SQLite store's file
     "DYNAMODB_TABLE": "",  # the DynamoDB store's table; empty: the stack's approvals_table_name
@@ -61,8 +62,9 @@ class ConfigurationError(RuntimeError):
     """The configuration is missing or wrong: the message says what to set."""
 
 
-def _stack_outputs(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
-    """Return (source, outputs) from the emulator's file, else from `terraform output -json`."""
+def _stack_outputs(environ: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """Return (source, outputs) from the emulator's file, else from `terraform output -json`: the outputs that
+    are text, which are all the controller reads (queues, endpoint, region, table)."""
     outputs_file = Path(environ.get("EMULATOR_OUTPUTS", EMULATOR_OUTPUTS))
     source, raw = "emulator", json.loads(outputs_file.read_text()) if outputs_file.is_file() else None
     if raw is None:
@@ -71,14 +73,14 @@ def _stack_outputs(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
         except OSError:  # terraform is not installed
             raw = None
     if raw:  # both sources have the shape of `terraform output -json`
-        return source, {key: item["value"] for key, item in raw.items()}
+        return source, {key: item["value"] for key, item in raw.items() if isinstance(item["value"], str)}
     raise ConfigurationError(
         "No approval queue configured: set APPROVAL_QUEUE_URL, start the emulator "
         "(python -m emulator), or deploy terraform/ so that `terraform output` has values."
     )
 
 
-def _parsed(key: str, raw: str) -> Any:
+def _parsed(key: str, raw: str) -> Setting:
     """Return CONTROLLER_<key>'s value as the type of its default."""
     default = DEFAULTS[key]
     if isinstance(default, bool):

@@ -3,6 +3,7 @@ gives it, a second copy writes nothing, and a table with other data is refused b
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from controller.core import states
+from controller.storage.db import MIGRATIONS
 from controller.storage.dynamodb import DynamoDbBackend
 from controller.storage.dynamodb.copying import CopyRefused, copy_contents
 from controller.storage.interface import Store
@@ -130,3 +132,25 @@ def test_a_missing_database_is_not_made_by_copying_it(tmp_path: Path) -> None:
         pass
 
     assert not (tmp_path / "none.sqlite3").exists()
+
+
+def test_two_users_whose_names_are_one_on_the_table_are_refused_before_any_write(
+    tmp_path: Path, shared: DynamoDbBackend
+) -> None:
+    # a database from before names were folded (migration 0009) could hold both
+    database = tmp_path / "approvals.sqlite3"
+    old = sqlite3.connect(database)
+    for script in MIGRATIONS[:8]:
+        old.executescript(script)
+    old.executescript(
+        "PRAGMA user_version = 8;"
+        "INSERT INTO users VALUES ('Grace', 'approver', 'h1', 't1', '2024-01-01T00:00:00.000+00:00');"
+        "INSERT INTO users VALUES ('grace', 'viewer', 'h2', 't2', '2024-01-02T00:00:00.000+00:00');"
+    )
+    old.close()
+
+    with pytest.raises(CopyRefused, match="user Grace and user grace would be one item"):
+        copied(database, shared)
+
+    with closing(shared.open()) as table:
+        assert (table.users(), table.had_users()) == ([], False)

@@ -10,12 +10,23 @@ business and passes through unchanged.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from controller.core.errors import StoreUnavailable
 from controller.storage.records import Health, now
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 log = logging.getLogger("controller.store")
+
+
+class _Answer(Protocol):
+    """What is read of botocore's HTTP response."""
+
+    status_code: int
+
 
 # the codes of DynamoDB answers that are about reaching the table, not about what was asked of it
 UNREACHABLE = frozenset(
@@ -47,18 +58,19 @@ def _unavailable(table: str, health: Health, reason: str) -> StoreUnavailable:
     )
 
 
-def watch(dynamodb: Any, table: str, health: Health) -> None:
+def watch(dynamodb: DynamoDBClient, table: str, health: Health) -> None:
     """Turn the client's failures to reach the table into StoreUnavailable, noted in health."""
 
     def on_exception(exception: Exception, **_: object) -> None:
         if not isinstance(exception, StoreUnavailable):
             raise _unavailable(table, health, f"{type(exception).__name__}: {exception}") from exception
 
-    def on_answer(http_response: Any, parsed: dict[str, Any], **_: object) -> None:
-        error = parsed.get("Error", {})
-        code = error.get("Code", "")
+    def on_answer(http_response: _Answer, parsed: Mapping[str, object], **_: object) -> None:
+        error = parsed.get("Error")
+        said = error if isinstance(error, dict) else {}
+        code, message = str(said.get("Code", "")), str(said.get("Message", ""))
         if http_response.status_code >= 500 or code in UNREACHABLE:
-            raise _unavailable(table, health, f"{code or http_response.status_code}: {error.get('Message', '')}")
+            raise _unavailable(table, health, f"{code or http_response.status_code}: {message}")
 
     events = dynamodb.meta.events  # last: the metrics' hooks count the call first
     events.register_last("after-call-error", on_exception)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -19,6 +19,9 @@ from controller.storage.dynamodb.queries import Queries
 from controller.storage.dynamodb.table import Head
 from controller.storage.dynamodb.users import Users
 from controller.storage.records import Health, now
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 log = logging.getLogger("controller.store")
 SCHEMA_VERSION = 1  # the item layout of docs/shared-store.md
@@ -66,7 +69,7 @@ class DynamoDbBackend:
 
     shared = True  # any number of controllers: each round of background work takes a lease first
 
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self.dynamodb, self.table = dynamodb, table
         self.state, self.head = Health(), Head()
         failures.watch(dynamodb, table, self.state)
