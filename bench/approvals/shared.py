@@ -5,7 +5,9 @@ announced on another's /events."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 import threading
 import time
 import zlib
@@ -67,23 +69,33 @@ class Progress:
         return self.bar.n >= self.total
 
 
-def _approve_share(url: str, index: int, controllers: int, mode: str, progress: Progress) -> None:
-    """Approve, on this controller, the pending ids whose hash falls to it, so no two clients decide one request."""
-    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
+def _approve_share(url: str, index: int, controllers: int, mode: str, progress: Progress) -> int:
+    """Approve, on this controller, the pending ids whose hash falls to it, so no two clients decide one request.
+
+    Return how many ids /pending listed again after their approval had answered 200: those are not sent
+    twice (the second would be refused with 409), but counted, as the reader should see them.
+    """
+    deadline, approved, relisted = time.monotonic() + PHASE_TIMEOUT_SECONDS, set(), 0
     while not progress.done():
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {progress.bar.n} of {progress.total} requests were approved")
         listed = call("GET", f"{url}/pending?limit=1000")["pending"]
-        ids = [row["id"] for row in listed if zlib.crc32(row["id"].encode()) % controllers == index]
+        mine = [row["id"] for row in listed if zlib.crc32(row["id"].encode()) % controllers == index]
+        ids = [request_id for request_id in mine if request_id not in approved]
+        relisted += len(mine) - len(ids)
         if not ids:
             time.sleep(0.05)  # the others' share, or nothing pulled yet: do not hammer /pending
         elif mode == "bulk":
             for first in range(0, len(ids), BULK_CHUNK):
-                progress.add(call("POST", f"{url}/approve", {"ids": ids[first : first + BULK_CHUNK]})["decided"])
+                chunk = ids[first : first + BULK_CHUNK]
+                progress.add(call("POST", f"{url}/approve", {"ids": chunk})["decided"])
+                approved.update(chunk)
         else:
             for request_id in ids:
                 call("POST", f"{url}/approve/{request_id}")
+                approved.add(request_id)
                 progress.add(1)
+    return relisted
 
 
 def _sums(counters: list[AwsCallCounter]) -> Counter[str]:
@@ -119,8 +131,7 @@ def shared_drain(mode: str, controllers: int, workdir: Path, args: argparse.Name
                 shares = [
                     pool.submit(_approve_share, ctl.url, n, controllers, mode, progress) for n, ctl in enumerate(ctls)
                 ]
-                for share in shares:
-                    share.result(timeout=PHASE_TIMEOUT_SECONDS)
+                relisted = sum(share.result(timeout=PHASE_TIMEOUT_SECONDS) for share in shares)
             progress.bar.close()
             elapsed = time.perf_counter() - began
             table = _sums([ctl.table for ctl in ctls if ctl.table])
@@ -132,6 +143,11 @@ def shared_drain(mode: str, controllers: int, workdir: Path, args: argparse.Name
             "controllers_start_seconds": round(started, 2),
             "table_requests": sum(table.values()),
             "table_requests_by_operation": dict(sorted(table.items())),
+            "table_seconds_by_operation": {
+                operation: round(sum(ctl.table.seconds[operation] for ctl in ctls if ctl.table), 2)
+                for operation in sorted(table)
+            },
+            "relisted_after_approval": relisted,
             "sqs_and_sfn_requests_per_approval": round(sum(aws.values()) / args.orders, 3),
             "emulator_cores_busy": round((_process_cpu_seconds(env.process.pid) - emulator_cpu) / elapsed, 2),
             "machine_cores_busy": round(busy / total * (os.cpu_count() or 1), 2),
@@ -204,7 +220,9 @@ def run_shared(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {f"sqlite_{mode}": drain(mode, workdir / "sqlite", args) for mode in MODES}
     for controllers in args.controllers:
         for mode in MODES:
-            results[f"dynamodb_{mode}_x{controllers}"] = shared_drain(mode, controllers, workdir, args)
+            key = f"dynamodb_{mode}_x{controllers}"
+            results[key] = shared_drain(mode, controllers, workdir, args)
+            print(json.dumps({key: results[key]}), file=sys.stderr)  # kept in the log should a later phase fail
     results["idle"] = idle_polling(workdir, args)
     results["events"] = events_elsewhere(workdir, args)
     return results
@@ -272,6 +290,11 @@ def print_shared(summary: dict[str, Any]) -> None:
     for name, row in summary["rows"].items():
         if "table_requests_by_operation" in row:
             print(f"  {name:20} {row['table_requests_by_operation']}")
+            print(f"  {'':20} seconds: {row['table_seconds_by_operation']}")
+            print(
+                f"  {'':20} controllers' start {row['controllers_start_seconds']} s of {row['seconds']} s;"
+                f" listed again after approval: {row['relisted_after_approval']}"
+            )
     print()
     for key, value in summary.items():
         if key.startswith(("idle_", "start_to_event", "bulk_x")):
