@@ -1,19 +1,51 @@
 #!/usr/bin/env bash
 # Build the Lambda package, then run the approval controller: against the local
 # emulator when no stack is deployed (or with --local), against the stack Terraform
-# deploys into an empty emulator with --terraform, against AWS with --aws.
+# deploys into an empty emulator with --terraform, against AWS with --aws. With --controllers N (or
+# CONTROLLER_STORE=dynamodb), the controllers share the stack's DynamoDB table instead of a SQLite file.
 set -euo pipefail
 
-usage="usage: ./build_and_run.sh [--local | --terraform | --aws]"
+usage="usage: ./build_and_run.sh [--local | --terraform | --aws] [--controllers N]"
 mode=auto
-case "${1:-}" in
-  "") ;;
-  --local) mode=local ;;
-  --terraform) mode=terraform ;;
-  --aws) mode=aws ;;
-  -h|--help) echo "$usage"; exit 0 ;;
-  *) echo "$usage" >&2; exit 2 ;;
-esac
+unset controllers  # how many to start, once --controllers says
+refuse() { echo "build_and_run.sh: $1" >&2; exit 2; }
+while (($#)); do
+  case "$1" in
+    --local | --terraform | --aws)
+      [[ "$mode" == auto ]] || refuse "choose one of --local, --terraform and --aws. $usage"
+      mode=${1#--} ;;
+    --controllers) [[ $# -ge 2 ]] || refuse "--controllers needs a number. $usage"; controllers=$2; shift ;;
+    --controllers=*) controllers=${1#*=} ;;
+    -h|--help) echo "$usage"; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# Checked before anything is built or started: a wrong count starts nothing.
+port="${CONTROLLER_PORT:-3000}"
+store="${CONTROLLER_STORE:-}"
+if [[ -v controllers ]]; then
+  [[ "$controllers" =~ ^[0-9]+$ ]] && ((10#$controllers >= 1)) \
+    || refuse "--controllers takes how many controllers to start, a whole number from 1 (not '$controllers')."
+  [[ "$port" =~ ^[0-9]{1,5}$ ]] && ((10#$port >= 1 && 10#$port <= 65535)) \
+    || refuse "CONTROLLER_PORT must be a port number from 1 to 65535 (not '$port')."
+  port=$((10#$port))
+  room=$((65535 - port + 1))
+  ((${#controllers} <= 5 && 10#$controllers <= room)) \
+    || refuse "--controllers $controllers: from CONTROLLER_PORT=$port to 65535 there are only $room ports."
+  controllers=$((10#$controllers))
+  last=$((port + controllers - 1))
+  for taken in "EMULATOR_PORT=${EMULATOR_PORT:-5000}" "EMULATOR_API_PORT=${EMULATOR_API_PORT:-4000}"; do
+    ((${taken#*=} < port || ${taken#*=} > last)) \
+      || refuse "--controllers $controllers would use ports $port-$last, and $taken is one of them; start fewer or set CONTROLLER_PORT."
+  done
+  [[ -z "$store" || "$store" == dynamodb ]] \
+    || refuse "--controllers runs the controllers on the shared DynamoDB table, not CONTROLLER_STORE=$store (one controller per SQLite file); unset it or set it to dynamodb."
+  store=dynamodb
+fi
+controllers=${controllers:-1}
+last=${last:-$port}
 
 cd "$(dirname "$0")"
 python="${PYTHON:-python3}"
@@ -33,6 +65,15 @@ if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
 fi
 run() { "$venv/bin/python" "$@"; }
 output() { run -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["value"])' "$@"; }
+
+# Controllers on one table must sign sessions with one key: unless CONTROLLER_SECRET_KEY is set, the one
+# kept beside the SQLite database's place (made on the first run, owner-only, reused after).
+key_file=""
+if [[ "$store" == dynamodb && -z "${CONTROLLER_SECRET_KEY:-}" ]]; then
+  key_file="$(dirname "${CONTROLLER_DATABASE:-instance/approvals.sqlite3}")/secret_key"
+  CONTROLLER_SECRET_KEY=$(run -m stack.signing_key "$key_file") || exit 1
+  export CONTROLLER_SECRET_KEY
+fi
 
 echo "==> building lambda/payload.zip"
 run -m stack.lambda_package >/dev/null
@@ -184,6 +225,35 @@ else
   start_order=$(local_order)
 fi
 
+if [[ "$store" == dynamodb ]]; then
+  export CONTROLLER_STORE=dynamodb
+  if [[ -z "${CONTROLLER_DYNAMODB_TABLE:-}" ]]; then
+    # APPROVAL_QUEUE_URL set (--aws) keeps the controller from reading the outputs, so it gets the table here
+    if [[ "$mode" == aws ]]; then table=$(aws_output approvals_table_name 2>/dev/null); else
+      table=$(output "$outputs" approvals_table_name 2>/dev/null); fi \
+      || { echo "The stack's outputs name no approvals_table_name: apply terraform/ again, or set CONTROLLER_DYNAMODB_TABLE." >&2; exit 1; }
+    export CONTROLLER_DYNAMODB_TABLE=$table
+  fi
+  users_add="CONTROLLER_STORE=dynamodb"
+  # the users command checks the store's settings as a controller does, the key among them
+  [[ -n "$key_file" ]] && users_add+=" CONTROLLER_SECRET_KEY=\"\$(cat $(printf %q "$key_file"))\""
+  [[ "$outputs" == .emulator/outputs.json ]] || users_add+=" EMULATOR_OUTPUTS=$(printf %q "$outputs")"
+  [[ -z "${table:-}" ]] && users_add+=" CONTROLLER_DYNAMODB_TABLE=$(printf %q "$CONTROLLER_DYNAMODB_TABLE")"
+  users_add+=" $venv/bin/python -m controller users add NAME --role approver"
+  addresses=$(for ((p = port; p <= last; p++)); do printf ' http://127.0.0.1:%s/' "$p"; done)
+  what="$controllers controllers, ports $port to $last,"
+  ((controllers > 1)) || what="the controller, port $port,"
+  cat <<STARTED
+
+Starting $what on the DynamoDB table $CONTROLLER_DYNAMODB_TABLE (any controller serves every request):
+ $addresses
+  Signing key (CONTROLLER_SECRET_KEY): ${key_file:-as you set it}${key_file:+, made once and kept (mode 0600)}
+  Users, on the table:  $users_add
+  One address in front of them all (nginx): docs/load-balancing.md
+  Stop them all, and the emulator: Ctrl-C here, or kill $$
+STARTED
+fi
+
 oldest="curl -s localhost:$port/pending | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"pending\"][0][\"id\"])'"
 cat <<NEXT
 
@@ -196,5 +266,12 @@ Ready. In another shell, paste these in order (run /pending again until it lists
   # or reject it: curl -X POST localhost:$port/reject/\$id -H 'Content-Type: application/json' -d '{"reason": "..."}'
 
 NEXT
-start controller -m controller
+if ((controllers == 1)); then
+  start controller -m controller
+else
+  for ((p = port; p <= last; p++)); do
+    export CONTROLLER_PORT=$p
+    start "controller on port $p" -m controller
+  done
+fi
 wait_for_any

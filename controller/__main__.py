@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command is None:
         serve()
     else:
+        # a command prints its own one line for a failure; the store's log lines are the server's
+        logging.getLogger("controller.store").setLevel(logging.CRITICAL)
         sys.exit(
             {"migrate": migrate.run, "users": users.run, "policy": policy.run, copy.NAME: copy.run}[args.command](args)
         )

@@ -1,14 +1,15 @@
-"""Debian's nginx as a plain reverse proxy in front of one or more controllers, run as a child process;
+"""Debian's nginx as a reverse proxy in front of one or more controllers, run as a child process;
 and clients as an attacker plays them: from several local addresses, or sending half a request.
 
-Its configuration, logs and temporary files live in a directory of the caller's; it listens on a
-free loopback port and forwards as the operations guide recommends: the public Host, the client's
-address appended to X-Forwarded-For, the scheme in X-Forwarded-Proto, and no buffering (so that
-/events streams). The system's nginx service is never touched.
+nginx runs the configuration docs/load-balancing.md shows, read from that page (one copy: what the
+docs show is what the tests run), with the test's controllers in its `upstream` and a free loopback
+port in its `listen`. Its own files (configuration, logs, temporary files) live in a directory of the
+caller's; the system's nginx service is never touched.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -24,15 +25,14 @@ from requests.adapters import HTTPAdapter
 
 from harness.emulator import stop
 from harness.waiting import free_port, wait_for
+from stack.paths import PROJECT_ROOT
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
 START_SECONDS = 15
-FORWARDING = {
-    "Host": "$http_host",
-    "X-Forwarded-For": "$proxy_add_x_forwarded_for",
-    "X-Forwarded-Proto": "$scheme",
-    "X-Forwarded-Host": "$http_host",
-}
+GUIDE = PROJECT_ROOT / "docs" / "load-balancing.md"
+UPSTREAM_SERVER = re.compile(r"^( +)server [^\s;]+;\n", re.MULTILINE)
+LISTEN = re.compile(r"^( +)listen [^;]+;$", re.MULTILINE)
+SERVER_HEADER = re.compile(r"^    proxy_set_header .*\n", re.MULTILINE)  # the server level's, not a location's
 
 
 @dataclass
@@ -45,10 +45,36 @@ class Proxy:
     error_log: Path
 
 
-def nginx_config(workdir: Path, port: int, upstreams: Sequence[str], headers: Mapping[str, str]) -> str:
-    """Return an nginx.conf that proxies 127.0.0.1:port to the upstreams (host:port), round-robin."""
-    servers = "".join(f"        server {upstream};\n" for upstream in upstreams)
-    sets = "".join(f"            proxy_set_header {name} {value};\n" for name, value in headers.items())
+def documented_site() -> str:
+    """Return the nginx configuration docs/load-balancing.md shows (its one nginx block)."""
+    blocks: list[str] = re.findall(r"```nginx\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.DOTALL)
+    (block,) = blocks
+    return block
+
+
+def _found(pattern: re.Pattern[str], text: str, what: str) -> list[re.Match[str]]:
+    matches = list(pattern.finditer(text))
+    if not matches:
+        raise ValueError(f"the nginx block of {GUIDE.name} has no {what} any more; harness/proxy.py fills those in")
+    return matches
+
+
+def site_config(port: int, upstreams: Sequence[str], headers: Mapping[str, str]) -> str:
+    """Return the documented site with these upstreams (host:port), listening on 127.0.0.1:port, and these
+    request headers set besides the documented ones."""
+    site = documented_site()
+    first = _found(UPSTREAM_SERVER, site, "upstream server line")[0]
+    servers = "".join(f"{first.group(1)}server {upstream};\n" for upstream in upstreams)
+    site = site[: first.start()] + servers + UPSTREAM_SERVER.sub("", site[first.start() :])
+    (listen,) = _found(LISTEN, site, "listen line")
+    site = f"{site[: listen.start()]}{listen.group(1)}listen 127.0.0.1:{port};{site[listen.end() :]}"
+    after = _found(SERVER_HEADER, site, "proxy_set_header at the server level")[-1].end()
+    extra = "".join(f"    proxy_set_header {name} {value};\n" for name, value in headers.items())
+    return site[:after] + extra + site[after:]
+
+
+def nginx_config(workdir: Path, site: Path) -> str:
+    """Return an nginx.conf that runs in the foreground with its files in workdir and includes the site."""
     temp = "".join(
         f"    {kind}_temp_path {workdir / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
@@ -59,18 +85,7 @@ error_log {workdir / "error.log"} info;
 events {{ worker_connections 1024; }}
 http {{
     access_log {workdir / "access.log"};
-{temp}    upstream controllers {{
-{servers}    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://controllers;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-            proxy_read_timeout 120s;
-{sets}        }}
-    }}
+{temp}    include {site};
 }}
 """
 
@@ -81,15 +96,16 @@ def running_proxy(
 ) -> Iterator[Proxy]:
     """Run nginx in front of the upstreams ("127.0.0.1:PORT") until the block ends.
 
-    extra_headers are set on every forwarded request besides the usual forwarding headers (an SSO
+    extra_headers are set on every forwarded request besides the documented ones (an SSO
     proxy's user header, say); a value is an nginx expression, so a literal needs quoting.
     """
     if NGINX is None:
         raise RuntimeError("nginx is not installed (apt-get install nginx; .ci/run does it)")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    config = workdir / "nginx.conf"
-    config.write_text(nginx_config(workdir, port, upstreams, {**FORWARDING, **(extra_headers or {})}))
+    site, config = workdir / "approvals.conf", workdir / "nginx.conf"
+    site.write_text(site_config(port, upstreams, extra_headers or {}))
+    config.write_text(nginx_config(workdir, site))
     with (workdir / "nginx.out").open("w") as log:
         process = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
     proxy = Proxy(f"http://127.0.0.1:{port}", port, process, workdir / "error.log")

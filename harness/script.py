@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.waiting import free_port, wait_for
+from harness.waiting import free_port, free_ports, wait_for
 from stack.paths import PROJECT_ROOT
 
 READY_SECONDS = 180  # a first start builds the Lambda package and may run terraform init
@@ -47,19 +47,37 @@ class ScriptRun:
     default_ports: bool = False  # as a user runs it: ports 3000, 4000 and 5000, state inside the checkout
     ports: dict[str, int] = field(default_factory=dict)
     mark: str = field(default_factory=lambda: uuid.uuid4().hex)
+    environment: dict[str, str] = field(default_factory=dict)  # set for the script besides the ports and paths
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def log(self) -> str:
         return (self.workdir / "script.log").read_text(errors="replace")
 
-    def start(self, *options: str) -> None:
-        """Start the script in a session of its own (as a terminal would run it) and wait for its controller."""
+    def start(self, *options: str, controllers: int = 1) -> None:
+        """Start the script in a session of its own (as a terminal would run it) and wait for its controllers
+        (on consecutive ports from the first one's)."""
+        started = self.log.count(READY) if (self.workdir / "script.log").exists() else 0  # a restart appends
+        process = self._launch(options, controllers)
+        wait_for(
+            lambda: self.log.count(READY) >= started + controllers or process.poll() is not None, READY_SECONDS, "Ready"
+        )
+        assert process.poll() is None, f"the script ended before its controllers were ready:\n{self.log[-3000:]}"
+
+    def run_to_end(self, *options: str) -> int:
+        """Run the script with options it ends on by itself (a refusal); return its exit status."""
+        self._launch(options, 1)
+        return self.wait()
+
+    def _launch(self, options: tuple[str, ...], controllers: int) -> subprocess.Popen[bytes]:
         environ = {**os.environ, MARK: self.mark, "VENV": sys.prefix, "TMPDIR": str(self.workdir)}
         if self.default_ports:
             self.ports = DEFAULT_PORTS
         else:
-            self.ports = self.ports or {"controller": free_port(), "aws": free_port(), "gateway": free_port()}
+            if not self.ports:
+                first = free_ports(controllers)
+                self.ports = {"aws": free_port(), "gateway": free_port()}
+                self.ports |= {controller_name(i): first + i for i in range(controllers)}
             environ |= {
                 "CONTROLLER_PORT": str(self.ports["controller"]),
                 "EMULATOR_PORT": str(self.ports["aws"]),
@@ -67,7 +85,7 @@ class ScriptRun:
                 "EMULATOR_OUTPUTS": str(self.outputs_file),
                 "CONTROLLER_DATABASE": str(self.workdir / "approvals.sqlite3"),
             }
-        started = self.log.count(READY) if (self.workdir / "script.log").exists() else 0  # a restart appends
+        environ |= self.environment
         # The venv running the tests has the project installed; the script must not reinstall it from here.
         (Path(sys.prefix) / ".installed").touch()
         with (self.workdir / "script.log").open("ab") as log:
@@ -80,8 +98,12 @@ class ScriptRun:
                 env=environ,
                 start_new_session=True,
             )
-        wait_for(lambda: self.log.count(READY) > started or process.poll() is not None, READY_SECONDS, "Ready")
-        assert process.poll() is None, f"the script ended before its controller was ready:\n{self.log[-3000:]}"
+        return process
+
+    def controller_urls(self) -> list[str]:
+        """The address of each controller the run serves, first port first."""
+        ports = sorted(port for name, port in self.ports.items() if name.startswith("controller"))
+        return [f"http://127.0.0.1:{port}" for port in ports]
 
     @property
     def outputs_file(self) -> Path:
@@ -99,6 +121,16 @@ class ScriptRun:
 
     def pid_of(self, module: str) -> int:
         (pid,) = [pid for pid, command in self.processes().items() if f"-m {module} " in f"{command} "]
+        return pid
+
+    def pid_serving(self, port: int) -> int:
+        """The pid of the run's controller on that port."""
+        setting = f"CONTROLLER_PORT={port}".encode()
+        (pid,) = [
+            pid
+            for pid, command in self.processes().items()
+            if "-m controller " in f"{command} " and setting in _environ(pid).split(b"\0")
+        ]
         return pid
 
     def signal_group(self, signum: int) -> None:
@@ -128,6 +160,11 @@ class ScriptRun:
                 os.kill(pid, signal.SIGKILL)
         if self.process is not None:
             self.process.wait()
+
+
+def controller_name(index: int) -> str:
+    """The key of the index-th controller's port in ScriptRun.ports: "controller", then "controller 2"..."""
+    return "controller" if index == 0 else f"controller {index + 1}"
 
 
 def copy_of_checkout(destination: Path) -> Path:

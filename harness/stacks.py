@@ -51,6 +51,15 @@ class Stack:
         )
         return description
 
+    def approval_answers(self, name: str) -> list[str]:
+        """Return the types of the history events that answered the execution's approval task, in order:
+        exactly one TaskSucceeded or TaskFailed for a request decided once."""
+        history = self.emulator.client("stepfunctions").get_execution_history(
+            executionArn=self.execution_arn(name), maxResults=1000
+        )["events"]
+        details = {"TaskSucceeded": "taskSucceededEventDetails", "TaskFailed": "taskFailedEventDetails"}
+        return [e["type"] for e in history if e["type"] in details and e[details[e["type"]]]["resourceType"] == "sqs"]
+
     def wait_until_finished(self, name: str, timeout: float = 15) -> dict[str, Any]:
         """Return the execution's description once it is no longer RUNNING."""
         return wait_for(

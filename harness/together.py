@@ -27,3 +27,16 @@ def all_at_once(backend: Backend, work: Callable[[Store, Any], Any], items: list
 
     with ThreadPoolExecutor(len(items)) as pool:
         return list(pool.map(each, items))
+
+
+def at_the_same_moment(*calls: Callable[[], Any]) -> list[Any]:
+    """Make the calls (HTTP requests to several controllers, say) in threads of their own, released together
+    once every thread is ready; return their results in order."""
+    ready = Barrier(len(calls))
+
+    def each(call: Callable[[], Any]) -> Any:
+        ready.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(each, calls))

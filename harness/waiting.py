@@ -19,6 +19,23 @@ def free_port() -> int:
         return port
 
 
+def free_ports(count: int) -> int:
+    """Return the first of `count` consecutive loopback TCP ports that nobody listens on right now."""
+    while True:
+        first = free_port()
+        if first + count - 1 <= 65535 and all(_bindable(port) for port in range(first + 1, first + count)):
+            return first
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
     """Poll check() until it returns something truthy and return that; TimeoutError naming `what` otherwise."""
     deadline = time.monotonic() + timeout

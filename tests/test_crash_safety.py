@@ -2,50 +2,16 @@
 
 from __future__ import annotations
 
-import random
-import threading
-
 import pytest
-import requests
 
 from harness import peek
 from harness.orders import ORDER
-from harness.processes import ControllerProcess
+from harness.soak import drive, random_kills, wanted, wrongly_ended
 from harness.stacks import make_stack
 from harness.waiting import wait_for
 
 ORDERS = 300
 KILLS = 8
-
-
-def wanted(order_index: int) -> str:
-    return "approve" if order_index % 3 else "reject"
-
-
-def drive(
-    controller: ControllerProcess, decisions: dict[str, str], confirmed: dict[str, str], bodies: list[str]
-) -> None:
-    """Pull and decide until every request has the decision it asked for; tolerate the controller dying."""
-    try:
-        listing = requests.get(controller.url + "/pending?limit=1000", headers=controller.headers, timeout=10)
-        bodies.append(listing.text)
-        pending = [request["id"] for request in listing.json()["pending"]]
-        # a decision cut short by a kill may have been settled at restart: look those up instead
-        for name in pending or [name for name in decisions if name not in confirmed]:
-            if name in pending:
-                body = {"reason": "soak"} if decisions[name] == "reject" else None
-                response = requests.post(
-                    f"{controller.url}/{decisions[name]}/{name}", json=body, headers=controller.headers, timeout=10
-                )
-                state = response.json().get("state")
-            else:
-                response = requests.get(f"{controller.url}/approvals/{name}", headers=controller.headers, timeout=10)
-                state = response.json().get("request", {}).get("state") if response.ok else None
-            bodies.append(response.text)
-            if state in ("approved", "rejected"):
-                confirmed[name] = state
-    except (requests.RequestException, ValueError):
-        pass  # killed mid-call; the next round finds the request again
 
 
 @pytest.mark.slow
@@ -56,52 +22,22 @@ def test_no_decision_is_lost_or_made_twice_when_the_controller_is_killed_at_rand
     stack = make_stack(emulator, visibility_timeout_seconds=2)
     controller = controller_process(stack, tmp_path / "approvals.sqlite3")
     token = sign_in(tmp_path / "approvals.sqlite3")
-    kills = 0
     decisions = {stack.start({**ORDER, "order_id": f"ORD-{i}"}): wanted(i) for i in range(ORDERS)}
     confirmed: dict[str, str] = {}
     bodies: list[str] = []
-    stop = threading.Event()
 
-    def killer() -> None:
-        nonlocal kills
-        chaos = random.Random(7)
-        for kill in range(1, KILLS + 1):  # spread over the run, so every kill lands while work remains
-            due = kill * ORDERS // (KILLS + 1)
-            wait_for(
-                lambda due=due: stop.is_set() or (len(confirmed) >= due and controller.ready()),
-                300,
-                "the next moment to kill",
-            )
-            if stop.wait(chaos.uniform(0, 0.2)):  # at a random point of a pull, a store, a delete or a decision
-                return
-            kills += len(confirmed) < ORDERS  # a kill once the work is done tests nothing
-            controller.restart()
-
-    killing = threading.Thread(target=killer, daemon=True)
-    killing.start()
     try:
-        wait_for(
-            lambda: drive(controller, decisions, confirmed, bodies) or len(confirmed) == ORDERS, 300, "every decision"
-        )
+        with random_kills([controller], confirmed, ORDERS, KILLS, seed=7) as kills:
+            wait_for(
+                lambda: drive(controller, decisions, confirmed, bodies) or len(confirmed) == ORDERS,
+                300,
+                "every decision",
+            )
     finally:
-        stop.set()
-        killing.join(timeout=60)
         controller.kill()
 
-    sfn = emulator.client("stepfunctions")
-    for name, decision in decisions.items():
-        execution = stack.wait_until_finished(name)
-        expected = ("SUCCEEDED", None) if decision == "approve" else ("FAILED", "Rejected")
-        assert (execution["status"], execution.get("error")) == expected, name
-        events = sfn.get_execution_history(executionArn=stack.execution_arn(name), maxResults=1000)["events"]
-        answers = [
-            e
-            for e in events
-            if e["type"] in ("TaskSucceeded", "TaskFailed")
-            and (e.get("taskSucceededEventDetails") or e.get("taskFailedEventDetails"))["resourceType"] == "sqs"
-        ]
-        assert len(answers) == 1, name
-    assert kills == KILLS, "some kills came after the work was done"
+    assert not wrongly_ended(stack, decisions)
+    assert kills.made == KILLS, "some kills came after the work was done"
     assert stack.queue_depth() == 0
     rows = peek.query(tmp_path / "approvals.sqlite3", "SELECT id, state, task_token FROM approval_requests")
     assert {row["id"]: row["state"] for row in rows} == {

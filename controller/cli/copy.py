@@ -9,7 +9,6 @@ again writes nothing and reports the same counts; a table that holds other data 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from controller.core.config import ConfigurationError, store_config
@@ -59,7 +58,6 @@ def _copy(config: dict[str, object]) -> tuple[CopyReport, str]:
 
 def run(_args: argparse.Namespace) -> int:
     """Copy the configured database into the configured table; return the exit status."""
-    logging.getLogger("controller.store").setLevel(logging.CRITICAL)  # its failures reach the one line printed here
     try:
         config = store_config()
         report, table = _copy(config)

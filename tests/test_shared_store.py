@@ -1,0 +1,178 @@
+"""Several controllers on one DynamoDB table, over real HTTP: a request decided on two of them at once is
+decided once; each one's /events shows the others' changes, and a stream resumes on any of them; and
+DynamoDB being unreachable refuses decisions with a 503 and loses nothing.
+
+Each test has its own table and its own queue and state machine, in the session's emulator. The crash
+soak with controller processes is tests/test_shared_store_crashes.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from controller.storage.dynamodb import DynamoDbBackend
+from harness.controllers import ServedController, add_user_to, controller_config
+from harness.emulator import Emulator
+from harness.fault_proxy import HANG, REFUSE, FaultProxy
+from harness.orders import ORDER
+from harness.stacks import Stack, make_stack
+from harness.tables import dynamodb_settings
+from harness.together import at_the_same_moment
+from harness.waiting import wait_for
+
+RACES = 20  # requests, each decided on two controllers at the same moment
+OUTAGE_ORDERS = 3  # orders that arrive while DynamoDB cannot be reached
+ANSWER = {"approve": "TaskSucceeded", "reject": "TaskFailed"}
+STATUS = {"approve": "SUCCEEDED", "reject": "FAILED"}
+
+
+@pytest.fixture
+def team(emulator: Emulator, tmp_path: Path) -> Iterator[Callable[..., list[ServedController]]]:
+    """Start `count` controllers in threads for a stack, all on one new table, each calling with the token of
+    Grace, an approver added to that table; stop them after. Overrides go to every controller's config."""
+    started: list[ServedController] = []
+
+    def start(stack: Stack, count: int, **overrides: Any) -> list[ServedController]:
+        settings = dynamodb_settings(emulator)  # a new table
+        token = add_user_to(DynamoDbBackend(emulator.client("dynamodb"), settings["DYNAMODB_TABLE"]), "Grace")
+        for _ in range(count):
+            database = tmp_path / f"controller-{len(started)}.sqlite3"  # each its own, though the table holds all
+            config = controller_config(emulator, stack.queue_url, database, **settings, **overrides)
+            started.append(ServedController(config, token))
+        return started[-count:]
+
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+@pytest.fixture
+def fault_proxy(emulator: Emulator) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(emulator.outputs["aws_endpoint_url"])
+    yield proxy
+    proxy.close()
+
+
+def test_a_request_decided_on_two_controllers_at_once_gets_one_200_and_one_409_every_time(stack, team):
+    first, second = team(stack, 2)
+    names = [stack.start({**ORDER, "order_id": f"ORD-{i}"}) for i in range(RACES)]
+    for name in names:
+        first.wait_for_pending(name)
+        second.wait_for_pending(name)
+    winners = {}
+
+    for index, name in enumerate(names):
+        approving, rejecting = (first, second) if index % 2 else (second, first)  # each side on each controller
+
+        approved, rejected = at_the_same_moment(
+            lambda: approving.post(f"/approve/{name}"),  # noqa: B023 (called before the loop moves on)
+            lambda: rejecting.post(f"/reject/{name}", {"reason": "No."}),  # noqa: B023
+        )
+
+        statuses = {"approve": approved, "reject": rejected}
+        shown = {action: (answer.status_code, answer.text) for action, answer in statuses.items()}
+        assert sorted(answer.status_code for answer in statuses.values()) == [200, 409], shown
+        (winners[name],) = [action for action, answer in statuses.items() if answer.status_code == 200]
+        (refused,) = [answer.json() for answer in statuses.values() if answer.status_code == 409]
+        assert refused["error"] == "AlreadyDecided", shown
+
+    for name, action in winners.items():
+        assert stack.wait_until_finished(name)["status"] == STATUS[action], name
+        assert stack.approval_answers(name) == [ANSWER[action]], name
+
+
+def test_a_decision_on_one_controller_reaches_the_event_stream_of_another(stack, team, listen):
+    watched, deciding = team(stack, 2)
+    stream = listen(watched.url, headers=watched.headers)
+    name = stack.start()
+    wait_for(lambda: stream.seen("stored", name), 15, "the stored event on the watched controller")
+    deciding.wait_for_pending(name)
+
+    assert deciding.post(f"/approve/{name}").status_code == 200
+
+    wait_for(lambda: stream.seen("changed", name, "approved"), 15, "the other controller's approval on the stream")
+    assert [event.data["state"] for event in stream.events] == ["pending", "deciding", "approved"]
+
+
+def test_a_stream_resumed_on_another_controller_with_last_event_id_gets_exactly_the_events_it_missed(
+    emulator, stack, team, listen
+):
+    first, second = team(stack, 2)
+    backend = DynamoDbBackend(emulator.client("dynamodb"), first.app.config["DYNAMODB_TABLE"])
+    with closing(backend.open()) as store:
+        start = str(store.event_range()[1])
+    whole = listen(first.url, start, first.headers)  # open throughout: every event, as the table numbers them
+    left = listen(first.url, start, first.headers)
+    names = [stack.start({**ORDER, "order_id": f"ORD-{i}"}) for i in range(2)]
+    wait_for(lambda: all(left.seen("stored", name) for name in names), 15, "both stored events")
+    last_seen = left.events[-1].id
+    left.close()
+    # missed: changes made on either controller, and a request stored by whichever pulled it
+    for controller in (first, second):
+        controller.wait_for_pending(names[1])
+    assert first.post(f"/approve/{names[0]}").status_code == 200
+    assert second.post(f"/reject/{names[1]}", {"reason": "No."}).status_code == 200
+    later = stack.start()
+    wait_for(lambda: whole.seen("stored", later), 15, "the later request's stored event")
+
+    resumed = listen(second.url, str(last_seen), second.headers)
+
+    missed = [event for event in whole.events if event.id > last_seen]
+    wait_for(lambda: len(resumed.events) >= len(missed), 15, f"the {len(missed)} missed events on the other one")
+    assert resumed.events == missed
+    assert [event.id for event in missed] == list(range(last_seen + 1, last_seen + 1 + len(missed)))
+    assert [(event.kind, event.data["id"], event.data["state"]) for event in missed] == [
+        ("changed", names[0], "deciding"),
+        ("changed", names[0], "approved"),
+        ("changed", names[1], "deciding"),
+        ("changed", names[1], "rejected"),
+        ("stored", later, "pending"),
+    ]
+
+
+@pytest.mark.parametrize("outage", [HANG, REFUSE])
+def test_while_dynamodb_cannot_be_reached_decisions_get_503_and_afterwards_nothing_is_lost(
+    emulator, team, fault_proxy, outage
+):
+    stack = make_stack(emulator, visibility_timeout_seconds=2)  # an order the controller could not store returns soon
+    # every AWS call through the proxy; short timeouts, so that a hung call ends within a request's time
+    (controller,) = team(
+        stack, 1, AWS_ENDPOINT_URL=fault_proxy.url, AWS_READ_TIMEOUT_SECONDS=1, AWS_CONNECT_TIMEOUT_SECONDS=1
+    )
+    before = stack.start()
+    controller.wait_for_pending(before)
+
+    with fault_proxy.outage(outage):
+        during = [stack.start({**ORDER, "order_id": f"ORD-{i}"}) for i in range(OUTAGE_ORDERS)]
+        wait_for(lambda: in_flight(stack) > 0, 15, "the controller to take an order it cannot store")
+        refused = controller.post(f"/approve/{before}")
+        listing = controller.get("/pending")
+        health = requests.get(controller.url + "/health", timeout=30)  # as a load balancer asks, no identity
+
+    assert fault_proxy.cut_off > 0
+    assert (refused.status_code, refused.json()["error"]) in {(503, "StoreUnavailable"), (503, "AwsUnavailable")}
+    assert refused.json()["message"]
+    assert listing.status_code in (200, 503) and (listing.status_code == 200 or listing.json()["error"]), listing.text
+    assert (health.status_code, health.json()["status"]) == (503, "failing"), health.text
+    for name in [before, *during]:
+        controller.wait_for_pending(name, timeout=30)
+    decided = controller.post("/approve", {"ids": [before, *during]}).json()
+    assert decided["decided"] == 1 + OUTAGE_ORDERS, decided
+    for name in [before, *during]:
+        assert stack.wait_until_finished(name)["status"] == "SUCCEEDED", name
+        assert stack.approval_answers(name) == ["TaskSucceeded"], name
+    wait_for(lambda: stack.queue_depth() == 0, 15, "every message deleted from the queue")
+
+
+def in_flight(stack: Stack) -> int:
+    """The approval queue's messages received and not yet deleted."""
+    attributes = stack.emulator.client("sqs").get_queue_attributes(
+        QueueUrl=stack.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
