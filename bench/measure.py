@@ -15,6 +15,8 @@ from typing import Any
 import requests
 
 from controller.service.aws import clients_of
+from controller.storage.context import backend_of
+from controller.storage.dynamodb import DynamoDbBackend
 from harness.controllers import served_controller
 
 HTTP_TIMEOUT_SECONDS = 30
@@ -102,14 +104,18 @@ class AwsCallCounter:
 
 @dataclass
 class Controller:
-    """A controller app served over real HTTP in this process, with its AWS requests counted."""
+    """A controller app served over real HTTP in this process, with its AWS requests counted: SQS and Step
+    Functions in counter, the shared table's in table (None on SQLite)."""
 
     url: str
     counter: AwsCallCounter
+    table: AwsCallCounter | None = None
 
 
 @contextmanager
 def controller(config: dict[str, Any]) -> Iterator[Controller]:
     """Serve a controller (as the tests do) until the block ends, with its AWS requests counted."""
     with served_controller(config) as served:
-        yield Controller(served.url, AwsCallCounter(clients_of(served.app)))
+        backend = backend_of(served.app)
+        table = AwsCallCounter({"dynamodb": backend.dynamodb}) if isinstance(backend, DynamoDbBackend) else None
+        yield Controller(served.url, AwsCallCounter(clients_of(served.app)), table)

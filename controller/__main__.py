@@ -30,7 +30,11 @@ from controller.storage.context import backend_of
 
 def serve() -> None:
     """Start the controller with the production server, or explain what configuration is missing."""
-    run(configured_app())
+    app = configured_app()
+    try:
+        run(app)
+    except (ConfigurationError, StoreUnavailable) as error:  # the start-up work found the store unusable
+        sys.exit(f"controller: {error}")
 
 
 def configured_app() -> Flask:

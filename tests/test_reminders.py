@@ -16,7 +16,7 @@ from controller.approval import notify
 from controller.core import states
 from controller.storage.records import Decision, NotificationCounts
 from controller.storage.sqlite import SqliteBackend
-from harness.controllers import HTTP_TIMEOUT_SECONDS, add_user
+from harness.controllers import HTTP_TIMEOUT_SECONDS
 from harness.orders import ORDER
 from harness.policies import LARGE_ORDERS_RULES
 from harness.stacks import make_stack
@@ -52,10 +52,9 @@ def webhook() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture
-def tokens(tmp_path: Path) -> dict[str, str]:
-    database = tmp_path / "approvals.sqlite3"
+def tokens(tmp_path: Path, store_under_test) -> dict[str, str]:
     (tmp_path / "policy.yaml").write_text(POLICY)
-    return {name: add_user(database, name, groups=groups) for name, groups in PEOPLE.items()}
+    return {name: store_under_test.add_user(name, groups=groups) for name, groups in PEOPLE.items()}
 
 
 class People:
@@ -129,6 +128,7 @@ def short(emulator):
     return make_stack(emulator, approval_timeout_seconds=24)
 
 
+@pytest.mark.both_stores
 def test_one_reminder_and_one_escalation_tell_who_may_still_decide(
     short, controller_factory, tokens, tmp_path, webhook
 ):
@@ -155,6 +155,7 @@ def test_one_reminder_and_one_escalation_tell_who_may_still_decide(
     assert (expired["rule"]["escalated"], counts) == (True, {"delivered": 3, "failed": 0, "waiting": 0})
 
 
+@pytest.mark.both_stores
 def test_an_escalation_group_member_may_decide_only_once_it_escalated_and_none_follows_a_decision(
     short, controller_factory, tokens, tmp_path, webhook
 ):

@@ -20,7 +20,8 @@ from bench.approvals.common import aws_endpoint
 from bench.approvals.drain import drains
 from bench.approvals.flow import steady_flow
 from bench.approvals.probes import idle_pending, lambda_overhead, stored_pending
-from bench.approvals.report import print_table, summarize
+from bench.approvals.report import finished, print_table, summarize
+from bench.approvals.shared import print_shared, run_shared, summarize_shared
 from bench.measure import controller
 from harness.controllers import controller_config
 from harness.emulator import running_emulator
@@ -96,6 +97,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--pending-calls", type=int, default=100, help="timed GET /pending calls on that store (default: 100)"
     )
+    parser.add_argument(
+        "--shared",
+        action="store_true",
+        help="measure the shared DynamoDB table instead: the drains with each --controllers count, SQLite's beside",
+    )
+    parser.add_argument(
+        "--controllers",
+        type=lambda text: [int(count) for count in text.split(",")],
+        default=[1, 2, 4],
+        help="with --shared: the numbers of controllers on one table, comma-separated (default: 1,2,4)",
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=20, help="with --shared: how long idle polling is counted (default: 20)"
+    )
     return parser.parse_args()
 
 
@@ -123,14 +138,18 @@ def main() -> None:
     began = time.perf_counter()
     try:
         with TemporaryDirectory(prefix="bench-approvals-") as workdir:
-            results = run(Path(workdir), args)
+            results = (run_shared if args.shared else run)(Path(workdir), args)
     except KeyboardInterrupt:
         sys.exit("interrupted; the emulator and the controllers are stopped")
-    summary = summarize(args, results, time.perf_counter() - began)
+    if args.shared:
+        summary, show = summarize_shared(args, results), print_shared
+    else:
+        summary, show = summarize(args, results), print_table
+    finished(summary, time.perf_counter() - began)
     if args.json:
         print(json.dumps(summary))
     else:
-        print_table(summary)
+        show(summary)
 
 
 if __name__ == "__main__":

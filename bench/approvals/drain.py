@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,16 @@ def wait_for_queue(env: Emulator, count: int, label: str) -> None:
             )["Attributes"]
             bar.update(int(attributes["ApproximateNumberOfMessages"]) - bar.n)
             time.sleep(0.2)
+
+
+@contextmanager
+def filled_emulator(workdir: Path, label: str, args: argparse.Namespace) -> Iterator[tuple[Emulator, str, float]]:
+    """A fresh emulator whose queue holds --orders approval requests: yield it, the AWS endpoint the
+    controllers use (behind the latency proxy if asked) and the rate the orders started at."""
+    with running_emulator(workdir) as env, aws_endpoint(env, args.aws_latency_ms) as endpoint:
+        start_rate = start_orders(env.outputs, args.orders, args.start_concurrency, label)
+        wait_for_queue(env, args.orders, label)
+        yield env, endpoint, start_rate
 
 
 def _approve_serially(url: str, durations: dict[str, list[float]], bar: tqdm) -> None:
@@ -115,9 +127,7 @@ def drain(mode: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     The controller starts only once the queue is full, so the clock covers its pulling as well as
     its deciding, as the floor's does.
     """
-    with running_emulator(workdir / mode) as env, aws_endpoint(env, args.aws_latency_ms) as endpoint:
-        start_rate = start_orders(env.outputs, args.orders, args.start_concurrency, mode)
-        wait_for_queue(env, args.orders, mode)
+    with filled_emulator(workdir / mode, mode, args) as (env, endpoint, start_rate):
         queue = env.outputs["approval_queue_url"]
         if mode == "floor":
             clients = {service: env.client(service, endpoint) for service in ("sqs", "stepfunctions")}

@@ -35,7 +35,7 @@ def _start_one(outputs: dict[str, str], flow: Flow) -> None:
     flow.started[post_order(outputs)["name"]] = sent
 
 
-def _start_steadily(outputs: dict[str, str], args: argparse.Namespace, flow: Flow) -> None:
+def start_steadily(outputs: dict[str, str], args: argparse.Namespace, flow: Flow) -> None:
     """Send order i at first + i/rate; a pool sends them, so a slow answer does not delay the next start."""
     with thread_pool(args.start_concurrency) as pool:
         first = time.perf_counter()
@@ -62,7 +62,7 @@ def _poll(url: str, orders: int, flow: Flow, pause: float) -> None:
         time.sleep(pause)
 
 
-def _listen(url: str, orders: int, flow: Flow) -> None:
+def listen(url: str, orders: int, flow: Flow) -> None:
     """Read /events (reconnecting as a browser does) and note when each request's `stored` event arrives."""
     deadline, last_id = time.monotonic() + PHASE_TIMEOUT_SECONDS, None
     while len(flow.announced) < orders and time.monotonic() < deadline:
@@ -92,11 +92,11 @@ def steady_flow(env: Emulator, ctl: Controller, args: argparse.Namespace) -> dic
     """Start orders at a steady rate while polling and approving; return latency and end-to-end rate."""
     flow = Flow()
     with tqdm(total=args.steady_orders, desc="steady flow: start, list, approve", unit="order") as bar:
-        listening = in_background(_listen, ctl.url, args.steady_orders, flow)
+        listening = in_background(listen, ctl.url, args.steady_orders, flow)
         time.sleep(0.5)  # the stream is open before the first order starts
         polling = in_background(_poll, ctl.url, args.steady_orders, flow, args.poll_interval_ms / 1000)
         approving = in_background(_approve_seen, ctl.url, args.steady_orders, flow, bar)
-        _start_steadily(env.outputs, args, flow)
+        start_steadily(env.outputs, args, flow)
         polling.result(timeout=PHASE_TIMEOUT_SECONDS)
         approving.result(timeout=PHASE_TIMEOUT_SECONDS)
         listening.result(timeout=PHASE_TIMEOUT_SECONDS)

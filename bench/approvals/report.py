@@ -20,6 +20,11 @@ def targets(summary: dict[str, Any], stored: int) -> list[dict[str, Any]]:
     ]
     if summary["aws_latency_ms"]:  # the floor comparison is meant for a realistic round trip
         wanted.insert(0, ("serial_share_of_floor", ">=", 0.85))
+    return verdicts(summary, wanted)
+
+
+def verdicts(summary: dict[str, Any], wanted: list[tuple[str, str, float]]) -> list[dict[str, Any]]:
+    """Each (metric, comparison, limit) with the measured value and whether it is met."""
     compare = {"<=": float.__le__, ">=": float.__ge__, "<": float.__lt__}
     return [
         {
@@ -32,7 +37,7 @@ def targets(summary: dict[str, Any], stored: int) -> list[dict[str, Any]]:
     ]
 
 
-def summarize(args: argparse.Namespace, results: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
+def summarize(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Flatten the phases into one summary: the serial controller's figures plain, the others prefixed."""
     serial, baseline = results["serial"], results["baseline"]
     summary: dict[str, Any] = {"orders": args.orders, "aws_latency_ms": args.aws_latency_ms, "rounds": args.rounds}
@@ -48,8 +53,14 @@ def summarize(args: argparse.Namespace, results: dict[str, dict[str, Any]], seco
         baseline["controller_requests_per_approval"] / serial["controller_requests_per_approval"], 2
     )
     summary["targets"] = targets(summary, args.stored)
+    return summary
+
+
+def finished(summary: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Add the machine's conditions and the bench's duration to a summary."""
     summary["machine"] = {
         "cpu_count": os.cpu_count(),
+        "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
@@ -87,6 +98,11 @@ def print_table(summary: dict[str, Any]) -> None:
         *(k for k in summary if k.startswith("pending_p") and k.endswith("_stored")),
     ):
         print(f"{key:40} {summary[key]:>30}")
+    print_targets(summary)
+
+
+def print_targets(summary: dict[str, Any]) -> None:
+    """Print the targets' verdicts and the machine's conditions."""
     print("\ntargets:")
     for target in summary["targets"]:
         verdict = "PASS" if target["met"] else "MISS"

@@ -36,7 +36,7 @@ from controller.access import credentials
 from controller.core import text
 from controller.core.config import ConfigurationError
 from controller.core.errors import NotAllowed, SignInRequired, StoreUnavailable, TooManyAttempts
-from controller.storage.context import get_store
+from controller.storage.context import backend_of, get_store
 from controller.storage.records import Decision
 
 HEALTH_ENDPOINT = "signin.health"
@@ -245,12 +245,14 @@ def metrics_token_matches() -> bool:
 
 def identify() -> ResponseReturnValue | None:
     """Find who is asking before any view runs; without an identity, 401 for the API and the sign-in form for pages."""
+    g.sign_in = None  # not known until the store says: neither local mode nor signed in
+    if request.endpoint == HEALTH_ENDPOINT and backend_of(current_app).health().failure:
+        return None  # a failing store is not asked again (it may hang): /health is public and says why
     try:
         g.sign_in = get_store().has_users()
     except StoreUnavailable:
         if request.endpoint != HEALTH_ENDPOINT:
             raise
-        g.sign_in = None  # not known while the store cannot be read; /health is public and says why
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.endpoint == METRICS_ENDPOINT and metrics_token_matches():

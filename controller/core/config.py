@@ -154,21 +154,24 @@ def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
 def store_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """Return what the commands that only use the store need: the settings, and for DynamoDB where its table is.
 
-    The table and region may come from the environment alone, so that no queue (nor stack) is needed.
+    The stack's outputs name the table and endpoint whenever there are outputs, as they do for the controllers;
+    with none, CONTROLLER_DYNAMODB_TABLE and AWS_REGION are enough.
     """
     config = settings(environ)
     check(config)
     if config["STORE"] == "sqlite":
         return config
-    if config["DYNAMODB_TABLE"] and "APPROVAL_QUEUE_URL" not in environ:
+    try:
+        config.update(_stack(environ))  # the stack the controllers serve, whenever there is one
+    except ConfigurationError:
         region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-        if region:
-            return config | {
-                "CONFIG_SOURCE": "environment",
-                "AWS_ENDPOINT_URL": environ.get("AWS_ENDPOINT_URL"),
-                "AWS_REGION": region,
-            }
-    config.update(_stack(environ))
+        if not (config["DYNAMODB_TABLE"] and region):
+            raise
+        return config | {
+            "CONFIG_SOURCE": "environment",
+            "AWS_ENDPOINT_URL": environ.get("AWS_ENDPOINT_URL"),
+            "AWS_REGION": region,
+        }
     return _with_table(config)
 
 

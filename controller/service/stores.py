@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
+
 from controller.core.config import ConfigurationError
 from controller.core.metrics import Metrics
 from controller.service.aws import make_dynamodb
@@ -19,4 +21,8 @@ def backend_for(config: Mapping[str, Any], metrics: Metrics | None = None) -> Ba
         return SqliteBackend(config["DATABASE"])
     if not config.get("DYNAMODB_TABLE"):
         raise ConfigurationError("CONTROLLER_STORE=dynamodb needs a table: set CONTROLLER_DYNAMODB_TABLE.")
-    return DynamoDbBackend(make_dynamodb(config, metrics), config["DYNAMODB_TABLE"])
+    try:
+        client = make_dynamodb(config, metrics)
+    except BotoCoreError as error:  # a region or endpoint botocore cannot use
+        raise ConfigurationError(f"The DynamoDB store cannot be reached as configured: {error}.") from error
+    return DynamoDbBackend(client, config["DYNAMODB_TABLE"])

@@ -64,7 +64,7 @@ def record(response: Response) -> Response:
         return response
     user = auth.current_user()
     actor = user.name if user else None
-    role = user.role if user else ("local" if not g.get("sign_in") else None)
+    role = user.role if user else ("local" if g.get("sign_in") is False else None)
     action = (request.view_args or {}).get("action") or request.form.get("action") or request.endpoint or ""
     each: list[tuple[str | None, int, str]] = g.get("audit_each") or [
         (request_id, response.status_code, _outcome(response)) for request_id in _request_ids(response)

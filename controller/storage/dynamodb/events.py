@@ -35,7 +35,7 @@ class Events(Table):
     ) -> bool:
         """Apply a change of a request (a transaction part conditioned on the state it leaves) with its event and
         any further parts; False if the change's own condition failed, which nothing retries."""
-        seen = self.head.latest
+        seen, tries = self.head.latest, 0
         while True:
             if seen is None:
                 seen = self._latest()
@@ -68,11 +68,9 @@ class Events(Table):
                 self.head.latest = seen + 1
                 return True
             except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons = error.response.get("CancellationReasons") or [{}]
-                if reasons[0].get("Code") == "ConditionalCheckFailed":
+                if self._cancellation(error)[:1] == ["ConditionalCheckFailed"]:
                     return False
+                tries = self._pause(tries, error)
                 seen = None  # another controller committed first: read the head again and retry
 
     def _move(

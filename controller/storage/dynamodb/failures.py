@@ -13,6 +13,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from botocore.exceptions import BotoCoreError
+
 from controller.core.errors import StoreUnavailable
 from controller.storage.records import Health, now
 
@@ -46,7 +48,8 @@ UNREACHABLE = frozenset(
 )
 
 
-def _unavailable(table: str, health: Health, reason: str) -> StoreUnavailable:
+def unavailable(table: str, health: Health, reason: str) -> StoreUnavailable:
+    """Note in health that the table cannot be used, and why; return the error to raise."""
     if health.failure is None:
         health.since = now()
         log.error("the approvals table %s cannot be used: %s", table, reason)
@@ -62,15 +65,15 @@ def watch(dynamodb: DynamoDBClient, table: str, health: Health) -> None:
     """Turn the client's failures to reach the table into StoreUnavailable, noted in health."""
 
     def on_exception(exception: Exception, **_: object) -> None:
-        if not isinstance(exception, StoreUnavailable):
-            raise _unavailable(table, health, f"{type(exception).__name__}: {exception}") from exception
+        if isinstance(exception, BotoCoreError):  # the connection, the credentials: not a bug of the caller's
+            raise unavailable(table, health, f"{type(exception).__name__}: {exception}") from exception
 
     def on_answer(http_response: _Answer, parsed: Mapping[str, object], **_: object) -> None:
         error = parsed.get("Error")
         said = error if isinstance(error, dict) else {}
         code, message = str(said.get("Code", "")), str(said.get("Message", ""))
         if http_response.status_code >= 500 or code in UNREACHABLE:
-            raise _unavailable(table, health, f"{code or http_response.status_code}: {message}")
+            raise unavailable(table, health, f"{code or http_response.status_code}: {message}")
 
     events = dynamodb.meta.events  # last: the metrics' hooks count the call first
     events.register_last("after-call-error", on_exception)

@@ -165,6 +165,7 @@ class Requests(Events):
         put: TransactWriteItemTypeDef = {
             "Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}
         }
+        tries = 0
         while True:
             found = self._get(request_key(request_id))
             counted = fields.number(found, "approval_count", 0) if found else 0
@@ -183,12 +184,10 @@ class Requests(Events):
             try:
                 self.dynamodb.transact_write_items(TransactItems=[{"Update": count}, put])
             except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-                if reasons[1:2] == ["ConditionalCheckFailed"]:
+                if self._cancellation(error)[1:2] == ["ConditionalCheckFailed"]:
                     return ApprovalOutcome("duplicate")
-                continue  # the request moved or another approval counted first: read it again
+                tries = self._pause(tries, error)  # the request moved or another approval counted first: read again
+                continue
             if counted + 1 < required:
                 return ApprovalOutcome("recorded")
             claimed = self.claim(request_id, Decision("approve", approval.approver, approval.comment))

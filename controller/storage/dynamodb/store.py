@@ -82,6 +82,11 @@ class DynamoDbBackend:
                 f"The approvals table {self.table} cannot be used: {error.details['reason']}. Check"
                 " CONTROLLER_DYNAMODB_TABLE, AWS_REGION and the controller's permissions (docs/shared-store.md)."
             ) from error
+        except ClientError as error:  # a table name DynamoDB refuses, an endpoint that is not DynamoDB
+            raise TableUnusable(
+                f"The approvals table {self.table} cannot be used: {error}. Check CONTROLLER_DYNAMODB_TABLE and"
+                " AWS_ENDPOINT_URL (docs/shared-store.md)."
+            ) from error
         keys = {key["AttributeName"]: key["KeyType"] for key in described.get("KeySchema", [])}
         indexes = {index["IndexName"] for index in described.get("GlobalSecondaryIndexes", [])}
         if keys != {"pk": "HASH", "sk": "RANGE"} or not {BY_LIST, BY_CHECK} <= indexes:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypedDict
 
 from botocore.exceptions import ClientError
 
+from controller.storage.dynamodb.failures import unavailable
 from controller.storage.dynamodb.items import BY_LIST, plain, wire
 from controller.storage.records import Health
 
@@ -18,6 +21,14 @@ if TYPE_CHECKING:
         WriteRequestUnionTypeDef,
     )
     from typing_extensions import Unpack
+
+
+# the cancellation reasons a transaction may be tried again after (a failed condition: for parts whose
+# condition guards against another controller's change, such as the events head), and those of throttling
+RETRYABLE = frozenset({"None", "TransactionConflict", "ConditionalCheckFailed"})
+THROTTLED = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
+MAX_TRIES = 25
+MAX_PAUSE_SECONDS = 0.2
 
 
 class Query(TypedDict, total=False):
@@ -107,19 +118,40 @@ class Table:
     def _transact(self, *parts: TransactWriteItemTypeDef) -> list[CancellationReason] | None:
         """Commit the parts as one transaction, again if it only collided with another one in flight; None once
         it went through, else the cancellation reasons (one per part, in order) of a condition that failed."""
+        tries = 0
         while True:
             try:
                 self.dynamodb.transact_write_items(TransactItems=list(parts))
                 return None
             except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons: list[CancellationReason] = error.response.get("CancellationReasons", [])
-                codes = {reason.get("Code") for reason in reasons}
-                if "ConditionalCheckFailed" in codes:
+                if "ConditionalCheckFailed" in self._cancellation(error):
+                    reasons: list[CancellationReason] = error.response.get("CancellationReasons", [])
                     return reasons
-                if not codes <= {"None", "TransactionConflict"}:
-                    raise
+                tries = self._pause(tries, error)
+
+    def _cancellation(self, error: ClientError) -> list[str]:
+        """Return the codes of a cancelled transaction's parts, in order, when another try may go through.
+
+        Raise the error itself when it is no cancellation or one no retry mends (a validation error, an item
+        too large), and StoreUnavailable when DynamoDB throttled it: trying again at once only adds load."""
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise error
+        reasons: list[CancellationReason] = error.response.get("CancellationReasons", [])
+        codes = [reason.get("Code", "None") for reason in reasons]
+        if THROTTLED.intersection(codes):
+            raise unavailable(self.table, self.health, f"throttled ({', '.join(codes)})") from error
+        if not RETRYABLE.issuperset(codes):
+            raise error
+        return codes
+
+    def _pause(self, tries: int, error: ClientError) -> int:
+        """Wait a moment, longer each try, before a cancelled transaction is tried again; return the tries made.
+        StoreUnavailable once it collided too often: the table is too busy with changes of the same items."""
+        if tries >= MAX_TRIES:
+            reason = f"a change collided with others {tries} times in a row"
+            raise unavailable(self.table, self.health, reason) from error
+        time.sleep(random.uniform(0, min(MAX_PAUSE_SECONDS, 0.005 * 2**tries)))
+        return tries + 1
 
     def _conditional(self, write: Callable[[], object]) -> bool:
         """Make a conditional write; False if its condition failed."""
