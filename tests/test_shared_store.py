@@ -17,12 +17,13 @@ import pytest
 import requests
 
 from controller.storage.dynamodb import DynamoDbBackend
+from controller.storage.records import Decision
 from harness.controllers import ServedController, add_user_to, controller_config
 from harness.emulator import Emulator
 from harness.fault_proxy import HANG, REFUSE, FaultProxy
 from harness.orders import ORDER
 from harness.stacks import Stack, make_stack
-from harness.tables import dynamodb_settings
+from harness.tables import SHARED_SECRET, dynamodb_settings
 from harness.together import at_the_same_moment
 from harness.waiting import wait_for
 
@@ -176,3 +177,22 @@ def in_flight(stack: Stack) -> int:
         QueueUrl=stack.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_a_controller_starting_on_the_table_leaves_another_ones_fresh_claim_to_it(stack, team, tmp_path):
+    (first,) = team(stack, 1)
+    name = stack.start()
+    first.wait_for_pending(name)
+    table = first.app.config["DYNAMODB_TABLE"]
+    shared = DynamoDbBackend(stack.emulator.client("dynamodb"), table)
+    with closing(shared.open()) as store:  # as the first controller does, just before it calls Step Functions
+        assert store.claim(name, Decision("approve", "Grace", None)) is not None
+
+    settings = {"STORE": "dynamodb", "DYNAMODB_TABLE": table, "SECRET_KEY": SHARED_SECRET, "BACKGROUND": False}
+    second = ServedController(controller_config(stack.emulator, stack.queue_url, tmp_path / "b.sqlite3", **settings))
+    second.stop()
+
+    with closing(shared.open()) as store:
+        claimed = store.get_request(name)
+    assert claimed is not None and claimed.state == "deciding"
+    assert stack.describe(name)["status"] == "RUNNING"  # not sent by the second controller's start

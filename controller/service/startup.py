@@ -72,7 +72,10 @@ def prepare_to_serve(app: Flask) -> Background | None:
     backend, sfn = backend_of(app), clients_of(app)["stepfunctions"]
     backend.migrate()
     with closing(backend.open()) as store:
-        decisions.resume_claims(store, sfn, older_than_seconds=0)
+        # alone on its store, every claim is one a crash left; on a shared one, another controller may be
+        # sending its decision right now: only claims older than any decision takes are left over
+        left_over = app.config["CLAIM_STALE_SECONDS"] if backend.shared else 0
+        decisions.resume_claims(store, sfn, older_than_seconds=left_over)
     restart.close_gone(backend, sfn, from_emulator=app.config["CONFIG_SOURCE"] == "emulator")
     if not app.config["BACKGROUND"]:
         return None
