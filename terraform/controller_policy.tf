@@ -47,13 +47,14 @@ data "aws_iam_policy_document" "controller" {
     resources = [aws_sfn_state_machine.this.arn]
   }
 
-  # What controller/storage/dynamodb/ calls (TransactWriteItems is authorised by its parts);
-  # never Scan: every read is a key lookup or a query.
+  # What controller/storage/dynamodb/ calls (TransactWriteItems is authorised by its parts; BatchGetItem
+  # is the copy from SQLite's, run with the controllers' settings); never Scan: every read is a key
+  # lookup or a query.
   statement {
     sid = "KeepRequestsInTheApprovalsTable"
     actions = [
-      "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable",
-      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+      "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
+      "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
     ]
     resources = [aws_dynamodb_table.this.arn]
   }
