@@ -25,6 +25,7 @@ from harness.events import EventListener
 from harness.processes import ControllerProcess
 from harness.stacks import Stack, make_stack
 from harness.tables import dynamodb_settings
+from harness.webhooks import WebhookReceiver
 
 
 @pytest.fixture
@@ -230,6 +231,14 @@ def expired_request(emulator: Emulator, controller_factory: Callable[..., Served
     name = stack.start()
     controller.wait_for_pending(name)
     return ExpiredRequest(stack, controller, name, stack.wait_until_finished(name))
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A receiver of the controller's webhook notifications, on a port of its own; stopped after the test."""
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -80,13 +80,6 @@ def counts(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("  ")]
 
 
-@pytest.fixture
-def webhook() -> Any:
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
-
-
 def test_a_served_database_is_copied_whole_once_and_its_requests_are_decided_from_the_table(
     emulator: Emulator, stack: Stack, tmp_path: Path, webhook: WebhookReceiver
 ) -> None:

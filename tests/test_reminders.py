@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -42,13 +41,6 @@ PAGE = "https://approvals.example.com/"
 def order_of(total: float) -> dict[str, Any]:
     """An order whose items add up to total, asked for by dave."""
     return {**ORDER, "items": [{"sku": "GPU-1", "quantity": 1, "unit_price": total}], "requested_by": "dave"}
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

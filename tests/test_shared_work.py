@@ -23,7 +23,6 @@ from harness.emulator import Emulator
 from harness.processes import ControllerProcess
 from harness.stacks import Stack
 from harness.waiting import wait_for
-from harness.webhooks import WebhookReceiver
 from stack.definition import load_stack
 
 CONTROLLERS = 3
@@ -35,13 +34,6 @@ def table(emulator: Emulator) -> str:
     name = f"shared-{uuid.uuid4().hex[:12]}"
     create_approvals_table(emulator.client("dynamodb"), load_stack()["approvals_table"], name)
     return name
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

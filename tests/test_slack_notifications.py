@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
-
-import pytest
 
 from harness.orders import ORDER
 from harness.waiting import wait_for
-from harness.webhooks import WebhookReceiver
 
 PAGE = "http://approvals.example/"
 MARK = "\ufffd"  # what the notification shows where a hidden or line-breaking character was
@@ -29,13 +25,6 @@ PROBES = [
     ("Ada\U000e0041\U000e0042", f"Ada{MARK}{MARK}"),
     ("&lt;!channel&gt;", "&amp;lt;!channel&amp;gt;"),
 ]
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
 
 
 def hidden(line: str) -> list[str]:
