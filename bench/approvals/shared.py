@@ -109,6 +109,9 @@ def shared_drain(mode: str, controllers: int, workdir: Path, args: argparse.Name
         "controllers_cores_busy": round(sum(controller_cores), 2),
         "emulator_cores_busy": cpu.cores_by_process["emulator"],
         "bench_cores_busy": cpu.cores_by_process["bench"],
+        "run_cores_busy": round(sum(cpu.cores_by_process.values()), 2),  # the rest of the machine's is others'
+        # above 1 while the emulator's own cores stay low: requests queue for its DynamoDB lock, or for a core
+        "table_requests_at_emulator_on_average": round(sum(counted.table_seconds.values()) / cpu.wall_seconds, 2),
         "machine_cores_busy": cpu.machine_cores,
     }
 
@@ -188,12 +191,14 @@ def print_shared(summary: dict[str, Any]) -> None:
         ("controllers cores", "controllers_cores_busy"),
         ("emulator cores", "emulator_cores_busy"),
         ("bench cores", "bench_cores_busy"),
+        ("run cores", "run_cores_busy"),
         ("machine cores", "machine_cores_busy"),
+        ("at emulator", "table_requests_at_emulator_on_average"),
     )
     print(f"AWS latency added: {summary['aws_latency_ms']} ms per request; {summary['orders']} orders per drain")
-    print(f"{'':20}" + "".join(f"{title:>21}" for title, _ in columns))
+    print(f"{'':20}" + "".join(f"{title:>{len(title) + 2}}" for title, _ in columns))
     for name, row in summary["rows"].items():
-        print(f"{name:20}" + "".join(f"{row.get(key, '-')!s:>21}" for _, key in columns))
+        print(f"{name:20}" + "".join(f"{row.get(key, '-')!s:>{len(title) + 2}}" for title, key in columns))
     print("\ntable requests by operation, the answers' errors, each process's busy cores:")
     for name, row in summary["rows"].items():
         if "table_requests_by_operation" in row:
