@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from controller.storage.context import backend_of
 from controller.storage.dynamodb import DynamoDbBackend
 from controller.storage.records import Decision
 from harness.controllers import ServedController, add_user_to, controller_config
@@ -195,6 +196,30 @@ def test_once_a_hung_table_is_noted_requests_are_answered_without_waiting_for_it
     wait_for(lambda: controller.post(f"/approve/{name}").status_code == 200, 30, "the approval once the table answers")
     assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
     assert stack.approval_answers(name) == ["TaskSucceeded"]
+
+
+def test_a_request_with_a_valid_token_reads_the_users_once_and_not_the_sign_in_state(stack, team):
+    """A caller whose token matches shows that users exist, so the table is read once for sign-in, not twice;
+    a wrong token is still refused, after asking whether sign-in is on."""
+    (controller,) = team(stack, 1, BACKGROUND=False)
+    reads: list[str] = []
+    events = backend_of(controller.app).dynamodb.meta.events
+    events.register("before-parameter-build.dynamodb", lambda params, model, **_: reads.append(_read(model, params)))
+
+    signed_in = controller.get("/approvals/none-such")  # signed in: found to be no request
+    by_token, reads[:] = list(reads), []
+    refused = requests.get(controller.url + "/approvals/none-such", headers={"Authorization": "Bearer x"}, timeout=30)
+
+    assert (signed_in.status_code, signed_in.json()["error"]) == (404, "RequestNotFound"), signed_in.text
+    assert by_token.count("Query users") == 1 and "GetItem sign-in" not in by_token, by_token
+    assert refused.status_code == 401, refused.text
+    assert "GetItem sign-in" in reads, reads
+
+
+def _read(model: Any, params: dict[str, Any]) -> str:
+    """Name a table call by its operation and the partition it reads, as `GetItem sign-in` or `Query users`."""
+    key = params.get("Key", {}).get("pk") or params.get("ExpressionAttributeValues", {}).get(":pk") or {}
+    return f"{model.name} {key.get('S', '')}".strip()
 
 
 def in_flight(stack: Stack) -> int:

@@ -199,8 +199,13 @@ def end_sessions() -> None:
     session.clear()
 
 
+def _proxy_name() -> str:
+    """Return the user a trusted signing-in proxy names for this request; empty when none does."""
+    return request.headers.get(current_app.config["TRUSTED_PROXY_HEADER"], "").strip() if from_trusted_proxy() else ""
+
+
 def _proxy_user() -> Identity | None:
-    name = request.headers.get(current_app.config["TRUSTED_PROXY_HEADER"], "").strip() if from_trusted_proxy() else ""
+    name = _proxy_name()
     if not name:
         return None
     user = get_store().user(name)
@@ -212,18 +217,36 @@ def _proxy_user() -> Identity | None:
 def _bearer_user() -> Identity | None:
     """Return the token's user. A valid token always works (256 bits: nothing to guess); wrong ones count
     against the caller's address only, and are answered 429 while it is locked out."""
-    header = request.headers.get("Authorization")
-    if header is None:
+    if request.headers.get("Authorization") is None:
         return None
-    scheme, _, token = header.partition(" ")
+    matched = _token_user()
+    if matched is None:
+        _take_attempt([f"address:{client_address()}"])
+        raise SignInRequired("That token is not valid. `python -m controller users token NAME` issues a new one.")
+    return matched
+
+
+def _token_user() -> Identity | None:
+    """Return the user whose token the request carries as its bearer token; None for none or a wrong one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if not token:
+        return None
     matched = None
     for user in get_store().users():  # every hash is compared, whichever matches
         if credentials.token_matches(token.strip(), user.token_hash) and scheme.lower() == "bearer":
             matched = user
-    if matched is None:
-        _take_attempt([f"address:{client_address()}"])
-        raise SignInRequired("That token is not valid. `python -m controller users token NAME` issues a new one.")
-    return Identity(matched.name, matched.role, matched.groups)
+    return Identity(matched.name, matched.role, matched.groups) if matched else None
+
+
+def _shown_by_credentials() -> Identity | None:
+    """Return the caller when a valid token, or a page session without a token, shows who it is, with nothing
+    counted otherwise (a wrong token is counted by identify(), whatever session comes with it).
+
+    Such a caller proves that users exist, so the store need not first be asked whether sign-in is on: one read
+    a request instead of two. A proxy's name comes first whenever one is given, so it is left to identify()."""
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint == METRICS_ENDPOINT or _proxy_name():
+        return None
+    return _token_user() if "Authorization" in request.headers else _session_user()
 
 
 def _session_user() -> Identity | None:
@@ -248,6 +271,10 @@ def identify() -> ResponseReturnValue | None:
     g.sign_in = None  # not known until the store says: neither local mode nor signed in
     if request.endpoint == HEALTH_ENDPOINT and backend_of(current_app).health().failure:
         return None  # a failing store is not asked again (it may hang): /health is public and says why
+    g.user = _shown_by_credentials()
+    if g.user is not None:
+        g.sign_in = True
+        return None
     try:
         g.sign_in = get_store().has_users()
     except StoreUnavailable:
