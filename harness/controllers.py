@@ -134,10 +134,14 @@ class ServedController:
         return requests.post(self.url + path, json=body, headers=self.headers, timeout=HTTP_TIMEOUT_SECONDS)
 
     def wait_for_pending(self, request_id: str, timeout: float = 15) -> dict[str, Any]:
-        """Poll GET /pending until it lists the request; return its entry."""
+        """Poll GET /pending until it lists the request; return its entry. A 503 (the store not yet tried again
+        after an outage) is asked again."""
 
         def listed() -> dict[str, Any] | None:
-            return next((r for r in self.get("/pending").json()["pending"] if r["id"] == request_id), None)
+            answer = self.get("/pending")
+            if answer.status_code == 503:
+                return None
+            return next((r for r in answer.json()["pending"] if r["id"] == request_id), None)
 
         return wait_for(listed, timeout, f"request {request_id} in /pending")
 

@@ -9,6 +9,7 @@ import contextlib
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ class ControllerProcess:
     """`python -m controller` on a free port and a given database; each start appends to one log file.
 
     With a token, every call it makes carries `Authorization: Bearer <token>`. With crash_at, a botocore
-    event name, the process dies (exit 137) when its AWS clients reach that event.
+    event name, the process dies (exit 137) when its AWS clients reach that event. With aws_endpoint_url,
+    its AWS requests go there (a proxy in front of the emulator) instead of to the emulator.
     """
 
     def __init__(
@@ -37,6 +39,7 @@ class ControllerProcess:
         log: Path,
         token: str | None = None,
         crash_at: str | None = None,
+        aws_endpoint_url: str | None = None,
         **settings: str,
     ) -> None:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -45,6 +48,8 @@ class ControllerProcess:
         self.log = log
         self.crash_at = crash_at
         self.environment = controller_environment(emulator, queue_url, database, PORT=str(self.port), **settings)
+        if aws_endpoint_url:
+            self.environment["AWS_ENDPOINT_URL"] = aws_endpoint_url
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -99,3 +104,32 @@ class ControllerProcess:
 
     def post(self, path: str, body: Any = None) -> requests.Response:
         return requests.post(self.url + path, json=body, headers=self.headers, timeout=HTTP_TIMEOUT_SECONDS)
+
+
+@contextlib.contextmanager
+def running_controllers(
+    emulator: Emulator, queue_url: str, workdir: Path, count: int, aws_endpoint_url: str | None = None, **settings: str
+) -> Iterator[list[ControllerProcess]]:
+    """Start `count` controller processes of one queue at once, each with its database and log in workdir,
+    wait until every one serves, and kill them all when the block ends, however it ends."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = [
+        ControllerProcess(
+            emulator,
+            queue_url,
+            workdir / f"controller-{index}.sqlite3",
+            workdir / f"controller-{index}.log",
+            aws_endpoint_url=aws_endpoint_url,
+            **settings,
+        )
+        for index in range(count)
+    ]
+    try:
+        for controller in started:
+            controller.start()
+        for controller in started:
+            controller.wait_until_ready()
+        yield started
+    finally:
+        for controller in started:
+            controller.kill()

@@ -108,6 +108,25 @@ def test_transactional_sequence_bumps_beside_cancelled_ones_give_every_number_on
     assert (final, events) == (len(taken), len(taken))
 
 
+def with_table(backend: DynamoDBBackend) -> DynamoDBBackend:
+    """moto's backend itself, in this process, with a table "t" keyed by pk."""
+    backend.create_table(
+        "t",
+        schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        throughput=None,
+        attr=[{"AttributeName": "pk", "AttributeType": "S"}],
+        global_indexes=None,
+        indexes=None,
+        streams=None,
+        billing_mode="PAY_PER_REQUEST",
+        sse_specification=None,
+        tags=[],
+        deletion_protection_enabled=False,
+        warm_throughput=None,
+    )
+    return backend
+
+
 class _WriterBetweenCopyAndRestore(DynamoDBBackend):
     """moto's backend, with another client's write landing while a transaction is under way."""
 
@@ -127,20 +146,7 @@ def test_canary_dynamodb_serves_one_call_at_a_time() -> None:
     DynamoDB one call at a time: once this fails, moto keeps such a write itself
     and the lock in emulator/patches/dynamodb.py can go."""
     backend = _WriterBetweenCopyAndRestore(lambda: backend.put_item("t", {"pk": {"S": "meanwhile"}}))
-    backend.create_table(
-        "t",
-        schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        throughput=None,
-        attr=[{"AttributeName": "pk", "AttributeType": "S"}],
-        global_indexes=None,
-        indexes=None,
-        streams=None,
-        billing_mode="PAY_PER_REQUEST",
-        sse_specification=None,
-        tags=[],
-        deletion_protection_enabled=False,
-        warm_throughput=None,
-    )
+    with_table(backend)
     check = {"TableName": "t", "Key": {"pk": {"S": "missing"}}, "ConditionExpression": "attribute_exists(pk)"}
 
     with pytest.raises(TransactionCanceledException):
@@ -148,3 +154,71 @@ def test_canary_dynamodb_serves_one_call_at_a_time() -> None:
 
     assert backend.pending_writes == []  # the other write did happen during the transaction
     assert backend.get_item("t", {"pk": {"S": "meanwhile"}}) is None
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(emulator: Emulator, table: str) -> None:
+    dynamodb = emulator.client("dynamodb")
+    kept, changed = {"pk": {"S": "kept"}}, {"pk": {"S": "changed"}}
+    for item in (kept, changed):
+        dynamodb.put_item(TableName=table, Item={**item, "n": {"N": "1"}})
+    before = dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
+
+    with pytest.raises(ClientError) as cancelled:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": changed,
+                        "UpdateExpression": "SET n = n + :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+                {"Delete": {"TableName": table, "Key": {"pk": {"S": "gone"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": kept,
+                        "ConditionExpression": "n = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ]
+        )
+
+    reasons = cancelled.value.response["CancellationReasons"]
+    assert [reason["Code"] for reason in reasons] == ["None", "None", "None", "ConditionalCheckFailed"]
+    assert reasons[3]["Item"] == {**kept, "n": {"N": "1"}}
+    assert sorted(map(str, dynamodb.scan(TableName=table, ConsistentRead=True)["Items"])) == sorted(map(str, before))
+
+
+def test_a_transaction_refused_as_invalid_changes_nothing(emulator: Emulator, table: str) -> None:
+    dynamodb = emulator.client("dynamodb")
+    twice = {"pk": {"S": "twice"}}
+
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "first"}}}},
+                {"Put": {"TableName": table, "Item": twice}},
+                {"Delete": {"TableName": table, "Key": twice}},
+            ]
+        )
+
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert dynamodb.scan(TableName=table, Select="COUNT", ConsistentRead=True)["Count"] == 0
+
+
+def test_canary_dynamodb_transactions_copy_only_their_items() -> None:
+    """moto still puts back a copy of the whole table when a transaction is cancelled, which is why the
+    emulator's transactions keep only the items they change: once this fails, moto copies no table."""
+    backend = with_table(DynamoDBBackend("eu-west-1", "123456789012"))
+    served = backend.tables["t"]
+    check = {"TableName": "t", "Key": {"pk": {"S": "missing"}}, "ConditionExpression": "attribute_exists(pk)"}
+
+    with pytest.raises(TransactionCanceledException):
+        backend.transact_write_items([{"ConditionCheck": check}])
+
+    assert backend.tables["t"] is not served

@@ -29,6 +29,7 @@ from harness.waiting import wait_for
 
 RACES = 20  # requests, each decided on two controllers at the same moment
 OUTAGE_ORDERS = 3  # orders that arrive while DynamoDB cannot be reached
+HUNG_ASKS = 5  # decisions asked for once a hung table is noted
 ANSWER = {"approve": "TaskSucceeded", "reject": "TaskFailed"}
 STATUS = {"approve": "SUCCEEDED", "reject": "FAILED"}
 
@@ -169,6 +170,31 @@ def test_while_dynamodb_cannot_be_reached_decisions_get_503_and_afterwards_nothi
         assert stack.wait_until_finished(name)["status"] == "SUCCEEDED", name
         assert stack.approval_answers(name) == ["TaskSucceeded"], name
     wait_for(lambda: stack.queue_depth() == 0, 15, "every message deleted from the queue")
+
+
+def test_once_a_hung_table_is_noted_requests_are_answered_without_waiting_for_it_until_it_answers_again(
+    emulator, team, fault_proxy
+):
+    """A table that hangs would hold each request thread for the client's attempts times its read timeout; once
+    one call has failed so, the controller sends nothing more until its probe writes the table again."""
+    stack = make_stack(emulator)
+    (controller,) = team(
+        stack, 1, AWS_ENDPOINT_URL=fault_proxy.url, AWS_READ_TIMEOUT_SECONDS=1, AWS_CONNECT_TIMEOUT_SECONDS=1
+    )
+    name = stack.start()
+    controller.wait_for_pending(name)
+
+    with fault_proxy.outage(HANG):
+        first = controller.post(f"/approve/{name}")  # waits out the hung attempts, and notes the failure
+        later = [controller.post(f"/approve/{name}") for _ in range(HUNG_ASKS)]
+
+    assert (first.status_code, first.json()["error"]) == (503, "StoreUnavailable"), first.text
+    for answer in later:
+        assert (answer.status_code, answer.json()["error"]) == (503, "StoreUnavailable"), answer.text
+        assert "Nothing was sent" in answer.json()["message"], answer.text
+    wait_for(lambda: controller.post(f"/approve/{name}").status_code == 200, 30, "the approval once the table answers")
+    assert stack.wait_until_finished(name)["status"] == "SUCCEEDED"
+    assert stack.approval_answers(name) == ["TaskSucceeded"]
 
 
 def in_flight(stack: Stack) -> int:

@@ -53,5 +53,10 @@ def aws_endpoint(env: Emulator, latency_ms: float) -> Iterator[str]:
     if not latency_ms:
         yield env.outputs["aws_endpoint_url"]
         return
-    with LatencyProxy(int(env.outputs["aws_endpoint_url"].rsplit(":", 1)[1]), latency_ms) as proxy:
+    with latency_proxy(env, latency_ms) as proxy:
         yield proxy.url
+
+
+def latency_proxy(env: Emulator, latency_ms: float) -> LatencyProxy:
+    """A proxy in front of the emulator's AWS endpoint that delays each request by latency_ms (0: none)."""
+    return LatencyProxy(int(env.outputs["aws_endpoint_url"].rsplit(":", 1)[1]), latency_ms)

@@ -56,9 +56,15 @@ def filled_emulator(workdir: Path, label: str, args: argparse.Namespace) -> Iter
     """A fresh emulator whose queue holds --orders approval requests: yield it, the AWS endpoint the
     controllers use (behind the latency proxy if asked) and the rate the orders started at."""
     with running_emulator(workdir) as env, aws_endpoint(env, args.aws_latency_ms) as endpoint:
-        start_rate = start_orders(env.outputs, args.orders, args.start_concurrency, label)
-        wait_for_queue(env, args.orders, label)
-        yield env, endpoint, start_rate
+        yield env, endpoint, fill_queue(env, label, args)
+
+
+def fill_queue(env: Emulator, label: str, args: argparse.Namespace) -> float:
+    """Start --orders orders and wait until each one's approval request is in the queue; return the rate
+    they started at."""
+    start_rate = start_orders(env.outputs, args.orders, args.start_concurrency, label)
+    wait_for_queue(env, args.orders, label)
+    return start_rate
 
 
 def _approve_serially(url: str, durations: dict[str, list[float]], bar: tqdm) -> None:

@@ -1,57 +1,31 @@
-"""The shared DynamoDB table: 1, 2, 4... controllers drain one queue onto one table (serial and bulk), the table
-requests each approval costs, what an idle controller polls, and how soon a request one controller stored is
-announced on another's /events."""
+"""The shared DynamoDB table: 1, 2, 4... controller processes drain one queue onto one table (serial and bulk),
+the table requests each approval costs and the cores each process used; with the idle polling and the events
+elsewhere (shared_probes.py), the summary and the targets."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import threading
 import time
 import zlib
-from collections import Counter
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import requests
 from tqdm import tqdm
 
-from bench.approvals.common import PHASE_TIMEOUT_SECONDS, aws_endpoint, thread_pool
-from bench.approvals.drain import BULK_CHUNK, drain, filled_emulator
-from bench.approvals.flow import Flow, listen, start_steadily
+from bench.approvals.common import PHASE_TIMEOUT_SECONDS, thread_pool
+from bench.approvals.counted import Requests, counted_emulator
+from bench.approvals.drain import BULK_CHUNK, drain, fill_queue
 from bench.approvals.report import print_targets, verdicts
-from bench.measure import (
-    HTTP_TIMEOUT_SECONDS,
-    AwsCallCounter,
-    Controller,
-    call,
-    controller,
-    in_background,
-    percentile_ms,
-)
-from harness.controllers import controller_config
-from harness.emulator import running_emulator
+from bench.approvals.shared_probes import events_elsewhere, idle_polling
+from bench.cpu import CpuMeter
+from bench.measure import call
+from harness.processes import running_controllers
 from harness.tables import dynamodb_settings
 
 MODES = ("serial", "bulk")
-IDLE_WARM_UP_SECONDS = 3  # start-up reads and the first rounds of background work are not idle polling
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _process_cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-
-
-def _machine_jiffies() -> tuple[int, int]:
-    """Busy and total CPU time of the whole machine so far, every core and every process (Linux /proc)."""
-    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle and iowait
-    return sum(values) - idle, sum(values)
 
 
 class Progress:
@@ -98,34 +72,17 @@ def _approve_share(url: str, index: int, controllers: int, mode: str, progress: 
     return relisted
 
 
-def _sums(counters: list[AwsCallCounter]) -> Counter[str]:
-    total: Counter[str] = Counter()
-    for counter in counters:
-        total.update(counter.sends)
-    return total
-
-
 def shared_drain(mode: str, controllers: int, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """On a fresh emulator and table: fill the queue, then time N controllers approving it all, each client
-    deciding its share on its own controller. The clock covers the controllers' start, as drain's does."""
-    label = f"dynamodb {mode} x{controllers}"
-    with filled_emulator(workdir / f"{mode}-{controllers}", label, args) as (env, endpoint, _):
-        settings = dynamodb_settings(env)
-        configs = [
-            controller_config(
-                env,
-                env.outputs["approval_queue_url"],
-                workdir / f"{mode}-{controllers}-{index}.sqlite3",
-                AWS_ENDPOINT_URL=endpoint,
-                **settings,
-            )
-            for index in range(controllers)
-        ]
-        emulator_cpu, machine = _process_cpu_seconds(env.process.pid), _machine_jiffies()
-        began = time.perf_counter()
-        with ExitStack() as stack:
-            ctls: list[Controller] = [stack.enter_context(controller(config)) for config in configs]
-            started = time.perf_counter() - began
+    """On a fresh emulator and table: fill the queue, then time N controller processes approving it all, each
+    client deciding its share on its own controller. The clock covers the controllers' start, as drain's does."""
+    label, run_dir = f"dynamodb {mode} x{controllers}", workdir / f"{mode}-{controllers}"
+    with counted_emulator(run_dir, args.aws_latency_ms) as (env, proxy):
+        fill_queue(env, label, args)
+        settings, queue = dynamodb_settings(env), env.outputs["approval_queue_url"]
+        proxy.reset_counts()
+        meter = CpuMeter(env.process.pid)
+        with running_controllers(env, queue, run_dir, controllers, proxy.url, **settings) as ctls:
+            started = time.perf_counter() - meter.began
             progress = Progress(args.orders, f"{label}: pull and approve")
             with thread_pool(controllers) as pool:
                 shares = [
@@ -133,84 +90,29 @@ def shared_drain(mode: str, controllers: int, workdir: Path, args: argparse.Name
                 ]
                 relisted = sum(share.result(timeout=PHASE_TIMEOUT_SECONDS) for share in shares)
             progress.bar.close()
-            elapsed = time.perf_counter() - began
-            table = _sums([ctl.table for ctl in ctls if ctl.table])
-            aws = _sums([ctl.counter for ctl in ctls])
-        busy, total = (now - then for now, then in zip(_machine_jiffies(), machine, strict=True))
-        return {
-            "approvals_per_second": round(args.orders / elapsed, 2),
-            "seconds": round(elapsed, 2),
-            "controllers_start_seconds": round(started, 2),
-            "table_requests": sum(table.values()),
-            "table_requests_by_operation": dict(sorted(table.items())),
-            "table_seconds_by_operation": {
-                operation: round(sum(ctl.table.seconds[operation] for ctl in ctls if ctl.table), 2)
-                for operation in sorted(table)
-            },
-            "relisted_after_approval": relisted,
-            "sqs_and_sfn_requests_per_approval": round(sum(aws.values()) / args.orders, 3),
-            "emulator_cores_busy": round((_process_cpu_seconds(env.process.pid) - emulator_cpu) / elapsed, 2),
-            "machine_cores_busy": round(busy / total * (os.cpu_count() or 1), 2),
-        }
-
-
-def _rates(counter: AwsCallCounter, seconds: float) -> dict[str, float]:
-    return {operation: round(count / seconds, 2) for operation, count in sorted(counter.sends.items())}
-
-
-def idle_polling(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """One controller on an empty table and queue: its requests per second, without and with an /events stream."""
-    with running_emulator(workdir / "idle") as env, aws_endpoint(env, args.aws_latency_ms) as endpoint:
-        config = controller_config(
-            env,
-            env.outputs["approval_queue_url"],
-            workdir / "idle.sqlite3",
-            AWS_ENDPOINT_URL=endpoint,
-            PULL_WAIT_SECONDS=20,
-            **dynamodb_settings(env),
-        )
-        with controller(config) as ctl:
-            assert ctl.table is not None
-            time.sleep(IDLE_WARM_UP_SECONDS)
-            measured: dict[str, Any] = {}
-            for case in ("no_stream", "one_stream"):
-                with ExitStack() as stack:
-                    if case == "one_stream":  # a browser on the page: the events tail reads the table
-                        stack.enter_context(
-                            requests.get(f"{ctl.url}/events", stream=True, timeout=HTTP_TIMEOUT_SECONDS)
-                        )
-                        time.sleep(1)
-                    ctl.table.reset()
-                    ctl.counter.reset()
-                    time.sleep(args.idle_seconds)
-                    table = _rates(ctl.table, args.idle_seconds)
-                    measured[f"idle_table_requests_per_second_{case}"] = round(sum(table.values()), 2)
-                    measured[f"idle_table_requests_by_operation_{case}"] = table
-                    measured[f"idle_sqs_and_sfn_requests_per_second_{case}"] = round(
-                        sum(_rates(ctl.counter, args.idle_seconds).values()), 2
-                    )
-    return measured
-
-
-def events_elsewhere(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Controller A pulls and stores; B (no background work) is only read: start -> `stored` on B's /events."""
-    with running_emulator(workdir / "events") as env, aws_endpoint(env, args.aws_latency_ms) as endpoint:
-        settings = {**dynamodb_settings(env), "AWS_ENDPOINT_URL": endpoint}
-        queue = env.outputs["approval_queue_url"]
-        with (
-            controller(controller_config(env, queue, workdir / "a.sqlite3", **settings)),
-            controller(controller_config(env, queue, workdir / "b.sqlite3", BACKGROUND=False, **settings)) as other,
-        ):
-            flow = Flow()
-            listening = in_background(listen, other.url, args.steady_orders, flow)
-            time.sleep(0.5)  # the stream is open before the first order starts
-            start_steadily(env.outputs, args, flow)
-            listening.result(timeout=PHASE_TIMEOUT_SECONDS)
-    to_event = [flow.announced[name] - sent for name, sent in flow.started.items()]
+            cpu = meter.use({f"controller {n}": ctl.process.pid for n, ctl in enumerate(ctls) if ctl.process})
+        counted = Requests.of(proxy)
+    controller_cores = [cores for name, cores in cpu.cores_by_process.items() if name.startswith("controller")]
     return {
-        "start_to_event_elsewhere_p50_ms": percentile_ms(to_event, 50),
-        "start_to_event_elsewhere_p95_ms": percentile_ms(to_event, 95),
-        "start_to_event_elsewhere_max_ms": round(max(to_event) * 1000, 2),
+        "approvals_per_second": round(args.orders / cpu.wall_seconds, 2),
+        # without the processes' start (interpreter and imports; their pulling begins just before they serve)
+        "approvals_per_second_once_serving": round(args.orders / (cpu.wall_seconds - started), 2),
+        "seconds": cpu.wall_seconds,
+        "controllers_start_seconds": round(started, 2),
+        "table_requests": sum(counted.table.values()),
+        "table_requests_by_operation": counted.table,
+        "table_errors_by_type": counted.errors,
+        "table_seconds_at_emulator_by_operation": counted.table_seconds,
+        "relisted_after_approval": relisted,
+        "sqs_and_sfn_requests_per_approval": round(sum(counted.others.values()) / args.orders, 3),
+        "cores_by_process": cpu.cores_by_process,
+        "controllers_cores_busy": round(sum(controller_cores), 2),
+        "emulator_cores_busy": cpu.cores_by_process["emulator"],
+        "bench_cores_busy": cpu.cores_by_process["bench"],
+        "run_cores_busy": round(sum(cpu.cores_by_process.values()), 2),  # the rest of the machine's is others'
+        # above 1 while the emulator's own cores stay low: requests queue for its DynamoDB lock, or for a core
+        "table_requests_at_emulator_on_average": round(sum(counted.table_seconds.values()) / cpu.wall_seconds, 2),
+        "machine_cores_busy": cpu.machine_cores,
     }
 
 
@@ -229,9 +131,10 @@ def run_shared(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def summarize_shared(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
-    """One row per store, mode and number of controllers; the table's requests per approval net of the idle
-    polling the controllers would have done in the same time; the targets of the shared store."""
+    """One row per store, mode and number of controllers; the table's requests per approval net of what the
+    controllers would have sent idle: each one's start-up and its idle polling in the same time; the targets."""
     idle_rate = results["idle"]["idle_table_requests_per_second_no_stream"]
+    start_up = results["idle"]["start_up_table_requests"]
     rows: dict[str, dict[str, Any]] = {}
     for mode in MODES:
         sqlite = results[f"sqlite_{mode}"]
@@ -241,7 +144,7 @@ def summarize_shared(args: argparse.Namespace, results: dict[str, Any]) -> dict[
         }
         for controllers in args.controllers:
             row = dict(results[f"dynamodb_{mode}_x{controllers}"])
-            polling = idle_rate * controllers * row["seconds"]
+            polling = controllers * (start_up + idle_rate * row["seconds"])
             row["table_requests_per_approval"] = round(row["table_requests"] / args.orders, 2)
             row["table_requests_per_approval_net_of_polling"] = round(
                 (row["table_requests"] - polling) / args.orders, 2
@@ -254,9 +157,14 @@ def summarize_shared(args: argparse.Namespace, results: dict[str, Any]) -> dict[
         "rows": rows,
         **results["idle"],
         **results["events"],
-        f"bulk_x{most}_over_x1": round(
-            rows[f"dynamodb_bulk_x{most}"]["approvals_per_second"] / rows["dynamodb_bulk_x1"]["approvals_per_second"], 2
-        ),
+        **{
+            f"bulk_x{most}_over_x1{suffix}": round(
+                rows[f"dynamodb_bulk_x{most}"][f"approvals_per_second{suffix}"]
+                / rows["dynamodb_bulk_x1"][f"approvals_per_second{suffix}"],
+                2,
+            )
+            for suffix in ("", "_once_serving")
+        },
         "table_requests_per_approval_net_of_polling": max(
             rows[f"dynamodb_{mode}_x1"]["table_requests_per_approval_net_of_polling"] for mode in MODES
         ),
@@ -276,27 +184,34 @@ def print_shared(summary: dict[str, Any]) -> None:
     """Print the rows side by side, then the idle polling, the events elsewhere and the targets."""
     columns = (
         ("approvals/s", "approvals_per_second"),
+        ("once serving", "approvals_per_second_once_serving"),
         ("table req/approval", "table_requests_per_approval"),
         ("net of polling", "table_requests_per_approval_net_of_polling"),
         ("SQS+SFN req/approval", "sqs_and_sfn_requests_per_approval"),
+        ("controllers cores", "controllers_cores_busy"),
         ("emulator cores", "emulator_cores_busy"),
+        ("bench cores", "bench_cores_busy"),
+        ("run cores", "run_cores_busy"),
         ("machine cores", "machine_cores_busy"),
+        ("at emulator", "table_requests_at_emulator_on_average"),
     )
     print(f"AWS latency added: {summary['aws_latency_ms']} ms per request; {summary['orders']} orders per drain")
-    print(f"{'':20}" + "".join(f"{title:>22}" for title, _ in columns))
+    print(f"{'':20}" + "".join(f"{title:>{len(title) + 2}}" for title, _ in columns))
     for name, row in summary["rows"].items():
-        print(f"{name:20}" + "".join(f"{row.get(key, '-')!s:>22}" for _, key in columns))
-    print("\ntable requests by operation:")
+        print(f"{name:20}" + "".join(f"{row.get(key, '-')!s:>{len(title) + 2}}" for title, key in columns))
+    print("\ntable requests by operation, the answers' errors, each process's busy cores:")
     for name, row in summary["rows"].items():
         if "table_requests_by_operation" in row:
             print(f"  {name:20} {row['table_requests_by_operation']}")
-            print(f"  {'':20} seconds: {row['table_seconds_by_operation']}")
+            print(f"  {'':20} errors: {row['table_errors_by_type']}")
+            print(f"  {'':20} seconds at the emulator: {row['table_seconds_at_emulator_by_operation']}")
+            print(f"  {'':20} cores: {row['cores_by_process']}")
             print(
                 f"  {'':20} controllers' start {row['controllers_start_seconds']} s of {row['seconds']} s;"
                 f" listed again after approval: {row['relisted_after_approval']}"
             )
     print()
     for key, value in summary.items():
-        if key.startswith(("idle_", "start_to_event", "bulk_x")):
+        if key.startswith(("idle_", "start_up_", "start_to_event", "bulk_x")):
             print(f"{key:48} {value!s}")
     print_targets(summary)

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from typing import Any
 
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
 from emulator.patches.replacing import Fix, Replacements
+
+TRANSACTION_PARTS = frozenset({"ConditionCheck", "Put", "Delete", "Update"})
 
 
 def _one_call_at_a_time(replacements: Replacements) -> None:
@@ -23,6 +38,95 @@ def _one_call_at_a_time(replacements: Replacements) -> None:
     replacements.attribute(DynamoHandler, "call_action", call_action)
 
 
+class _Undo:
+    """The items a transaction changed, as they were before it, to be put back if it is cancelled."""
+
+    def __init__(self) -> None:
+        self._before: list[tuple[Table, DynamoType, DynamoType | None, Item | None]] = []
+
+    def keep(self, table: Table, key: dict[str, Any]) -> None:
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        self._before.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+
+    def put_back(self) -> None:
+        for table, hash_value, range_value, item in reversed(self._before):
+            if item is None:
+                table.delete_item(hash_value, range_value)
+            elif range_value is not None:
+                table.items[hash_value][range_value] = item
+            else:
+                table.items[hash_value] = item
+
+
+def _key_of(table: Table, kind: str, part: dict[str, Any]) -> dict[str, Any]:
+    if kind != "Put":
+        return dict(part["Key"])
+    names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+    return {name: part["Item"][name] for name in names}
+
+
+def _apply(backend: DynamoDBBackend, kind: str, part: dict[str, Any], key: dict[str, Any]) -> None:
+    """Make one part's change; its condition has been checked already."""
+    names, values = part.get("ExpressionAttributeNames") or {}, part.get("ExpressionAttributeValues") or {}
+    if kind == "Put":
+        backend.put_item(part["TableName"], part["Item"])
+    elif kind == "Delete":
+        backend.delete_item(part["TableName"], key)
+    elif kind == "Update":
+        backend.update_item(part["TableName"], key, part["UpdateExpression"], names, values)
+
+
+def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    """moto's TransactWriteItems, keeping a copy of the items it changes rather than of every table it touches."""
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    undo, targets = _Undo(), set()
+    errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    try:
+        for entry in transact_items:
+            if len(entry) > 1:
+                raise TransactWriteSingleOpException
+            kind, part = next(iter(entry.items()))
+            before: dict[str, Any] | None = None
+            try:
+                if kind not in TRANSACTION_PARTS:
+                    raise ValueError("Unsupported transaction operation")
+                table = self.get_table(part["TableName"])
+                key = _key_of(table, kind, part)
+                target = (table.name, str(sorted(key.items())))
+                if target in targets:
+                    raise MultipleTransactionsException()
+                targets.add(target)
+                current = self.get_item(part["TableName"], key)
+                condition = part.get("ConditionExpression")
+                names, values = part.get("ExpressionAttributeNames"), part.get("ExpressionAttributeValues")
+                if condition is not None and not get_filter_expression(condition, names, values).expr(current):
+                    if part.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        before = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=before)
+                if kind != "ConditionCheck":
+                    undo.keep(table, key)
+                    _apply(self, kind, part, key)
+                errors.append((None, None, None))
+            except MockValidationException:
+                raise
+            except ConditionalCheckFailed as failed:
+                errors.append(("ConditionalCheckFailed", str(failed.message), before))
+            except Exception as error:  # moto reports any other failure as the part's reason
+                errors.append((type(error).__name__, str(error), None))
+    except BaseException:
+        undo.put_back()
+        raise
+    if any(code is not None for code, _, _ in errors):
+        undo.put_back()
+        raise TransactionCanceledException(errors)
+
+
+def _transactions_copy_their_items(replacements: Replacements) -> None:
+    replacements.attribute(DynamoDBBackend, "transact_write_items", transact_write_items)
+
+
 FIXES = (
     Fix(
         "dynamodb_serves_one_call_at_a_time",
@@ -31,5 +135,13 @@ FIXES = (
         aws="an acknowledged write is never lost; each call is isolated from the others",
         canary="tests/test_emulator_dynamodb.py",
         install=_one_call_at_a_time,
+    ),
+    Fix(
+        "dynamodb_transactions_copy_only_their_items",
+        moto="TransactWriteItems deep-copies every table it touches before its first part, so a transaction takes "
+        "time in proportion to the table (about 30 ms at 1,000 items, 150 ms at 5,000) while every other call waits",
+        aws="a transaction's cost depends on its own items, not on the size of the table",
+        canary="tests/test_emulator_dynamodb.py",
+        install=_transactions_copy_their_items,
     ),
 )

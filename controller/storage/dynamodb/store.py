@@ -35,7 +35,8 @@ class DynamoDbStore(Queries, FollowUps, Notifications, Users, Audit, Leases):
 
     def probe(self) -> None:
         try:
-            self.dynamodb.put_item(TableName=self.table, Item=wire({"pk": "health", "sk": "probe", "at": now()}))
+            with failures.trying_again():
+                self.dynamodb.put_item(TableName=self.table, Item=wire({"pk": "health", "sk": "probe", "at": now()}))
         except StoreUnavailable:  # noted in health where the client raised it
             raise
         except (BotoCoreError, ClientError) as error:
