@@ -10,7 +10,7 @@ from flask import Flask
 from controller.access import auth
 from controller.approval import policy
 from controller.approval.inbox import DeadLetters
-from controller.core.config import DEFAULTS, check
+from controller.core.config import DEFAULTS, check_serving
 from controller.core.errors import register_error_handlers
 from controller.core.metrics import Metrics
 from controller.service import aws
@@ -28,7 +28,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(DEFAULTS)
     app.config.update(config)
-    check(app.config)
+    check_serving(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting; keeps field order
     app.extensions["metrics"] = Metrics()
     context.init_app(app, backend_for(app.config, app.extensions["metrics"]))

@@ -70,6 +70,18 @@ def test_without_a_shared_secret_a_controller_on_the_table_does_not_start(stack,
     assert "CONTROLLER_SECRET_KEY" in refused.stderr and "every controller" in refused.stderr
 
 
+def test_the_users_command_needs_no_signing_key_on_the_table(stack, tmp_path):
+    """It signs nothing: only serving controllers must share a key."""
+    environment = _shared(stack, tmp_path, new_approvals_table(stack.emulator))
+    del environment["CONTROLLER_SECRET_KEY"]
+
+    added = _run([*SERVE, "users", "add", "ada", "--role", "approver"], environment, TEST_PASSWORD + "\n")
+    listed = _run([*SERVE, "users", "list"], environment)
+
+    assert (added.returncode, listed.returncode) == (0, 0), added.stderr + listed.stderr
+    assert "ada" in listed.stdout
+
+
 def test_two_controllers_serve_one_table_and_a_user_added_once_signs_in_on_both(stack, tmp_path):
     environment = _shared(stack, tmp_path, new_approvals_table(stack.emulator))
     added = _run([*SERVE, "users", "add", "ada", "--role", "approver"], environment, TEST_PASSWORD + "\n")

@@ -128,13 +128,6 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError("CONTROLLER_CONNECTION_LIMIT must be at least 10.")
     if config["STORE"] not in STORES:
         raise ConfigurationError("CONTROLLER_STORE must be sqlite (one controller) or dynamodb (a shared table).")
-    if config["STORE"] == "dynamodb" and len(config["SECRET_KEY"]) < 32:
-        # each controller's random key would sign sessions that the others refuse
-        raise ConfigurationError(
-            "CONTROLLER_STORE=dynamodb needs CONTROLLER_SECRET_KEY: the same value, at least 32 characters"
-            " (openssl rand -hex 32), on every controller of the table, so that a session started on one is"
-            " valid on the others."
-        )
     if config["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigurationError("CONTROLLER_LOG_FORMAT must be text or json.")
     if config["METRICS_TOKEN"] and len(config["METRICS_TOKEN"]) < 32:
@@ -143,10 +136,23 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigurationError("CONTROLLER_MAX_BODY_BYTES must be at least 1024.")
 
 
+def check_serving(config: Mapping[str, Any]) -> None:
+    """Raise ConfigurationError for settings a serving controller cannot use; the commands that only use the
+    store (users, migrate, copy) sign nothing, so they need no signing key."""
+    check(config)
+    if config["STORE"] == "dynamodb" and len(config["SECRET_KEY"]) < 32:
+        # each controller's random key would sign sessions that the others refuse
+        raise ConfigurationError(
+            "CONTROLLER_STORE=dynamodb needs CONTROLLER_SECRET_KEY: the same value, at least 32 characters"
+            " (openssl rand -hex 32), on every controller of the table, so that a session started on one is"
+            " valid on the others."
+        )
+
+
 def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """Return the Flask config: defaults, then stack outputs, then CONTROLLER_*/AWS_* variables."""
     config = settings(environ)
-    check(config)
+    check_serving(config)
     config.update(_stack(environ))
     return _with_table(config)
 
