@@ -139,14 +139,16 @@ def _conclude(store: Store, sfn: SFNClient, request: ApprovalRequest) -> bool:
         except AwsUnavailable:
             return False
         if execution is None or execution.status != "RUNNING":
-            store.finish(request.id, *executions.outcome_of(request, execution), from_state=states.DECIDING)
+            outcome = executions.outcome_of(request, execution)
+            store.finish(request.id, *outcome, from_state=states.DECIDING, read=request)
             return True
         time.sleep(SETTLE_POLL_SECONDS)
     return False
 
 
-def _deliver(store: Store, sfn: SFNClient, request: ApprovalRequest) -> None:
-    """Send a claimed decision and record what happened; the request stays claimed while the outcome is unknown."""
+def _deliver(store: Store, sfn: SFNClient, request: ApprovalRequest) -> ApprovalRequest | None:
+    """Send a claimed decision and record what happened; the request stays claimed while the outcome is unknown.
+    Return the request as this call ended it; None when the execution told the outcome, or another call did."""
     unknown = f"The outcome of request {request.id} is not known yet; GET /approvals/{request.id} will show it."
     if request.decision is None:  # a claim always carries its decision; this one is not a claim
         raise ValueError(f"request {request.id} is not claimed for a decision")
@@ -161,14 +163,15 @@ def _deliver(store: Store, sfn: SFNClient, request: ApprovalRequest) -> None:
         # the token is spent, perhaps by an earlier attempt of this very decision: the execution tells
         if not _conclude(store, sfn, request):
             raise AwsUnavailable(unknown) from error
-        return
+        return None
     except NOT_SENT as error:
         store.release(request.id)
         raise AwsUnavailable(f"Step Functions could not be reached; try again. ({type(error).__name__})") from error
     except BotoCoreError as error:  # the answer was lost: the decision may have been taken
         raise AwsUnavailable(unknown) from error
     try:
-        store.finish(request.id, states.DECIDED_BY[request.decision.action], None, from_state=states.DECIDING)
+        decided = states.DECIDED_BY[request.decision.action]
+        return store.finish(request.id, decided, None, from_state=states.DECIDING, read=request)
     except StoreUnavailable as error:  # the claim stays; resume_claims records the outcome once the store is back
         raise StoreUnavailable(
             f"Step Functions took the decision on request {request.id}, but the store could not record it"
@@ -194,7 +197,7 @@ def _claim(
     """
     rule = quorum.rule_of(request)
     if rule is None:
-        claimed = store.claim(request.id, decision)
+        claimed = store.claim(request.id, decision, request)
     else:
         refused = quorum.refusal(store, request, rule, decision, groups)
         if refused is not None:
@@ -208,7 +211,7 @@ def _claim(
                 raise quorum.already_approved(store, request.id, rule, decision.approver or "")
             claimed = outcome.claimed
         else:
-            claimed = store.claim(request.id, decision)
+            claimed = store.claim(request.id, decision, request)
     if claimed is None:
         _refuse_closed(_stored(store, request.id))
     return claimed
@@ -236,8 +239,7 @@ def decide(
     claimed = _claim(store, request, decision, groups)
     if claimed is None:
         return quorum.shown(store, _stored(store, request_id))
-    _deliver(store, sfn, claimed)
-    settled = _stored(store, request_id)
+    settled = _deliver(store, sfn, claimed) or _stored(store, request_id)
     if settled.state != states.DECIDED_BY[decision.action]:
         _refuse_closed(settled)
     return quorum.shown(store, settled)

@@ -75,8 +75,11 @@ class RequestStore(Protocol):
         """Note that the request's execution was just looked at."""
         ...
 
-    def claim(self, request_id: str, decision: Decision) -> ApprovalRequest | None:
-        """Reserve a pending request for one decision and return it claimed; None if it is not pending."""
+    def claim(self, request_id: str, decision: Decision, read: ApprovalRequest | None = None) -> ApprovalRequest | None:
+        """Reserve a pending request for one decision and return it claimed; None if it is not pending.
+
+        `read` is the request as the caller just read it: a store that builds the change from the request's
+        times then need not read it again, and still claims it only if it is pending."""
         ...
 
     def add_approval(self, request_id: str, approval: Approval, required: int) -> ApprovalOutcome:
@@ -98,8 +101,16 @@ class RequestStore(Protocol):
         approval that claimed it (add_approval) is taken back too, so that its approver can send it again."""
         ...
 
-    def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
-        """Record the end of a request (approved, rejected, expired, closed) if it is still in from_state."""
+    def finish(
+        self,
+        request_id: str,
+        state: str,
+        closed_reason: str | None,
+        from_state: str,
+        read: ApprovalRequest | None = None,
+    ) -> ApprovalRequest | None:
+        """Record the end of a request (approved, rejected, expired, closed) if it is still in from_state, and
+        return it as ended; None if it was not. `read` is the request as the caller holds it, as for claim."""
         ...
 
     def keep_final_execution(self, request_id: str, execution: ExecutionStatus) -> None:

@@ -187,7 +187,7 @@ class SqliteStore:
     def touch(self, request_id: str) -> None:
         self.connection.execute("UPDATE approval_requests SET checked_at = ? WHERE id = ?", (now(), request_id))
 
-    def claim(self, request_id: str, decision: Decision) -> ApprovalRequest | None:
+    def claim(self, request_id: str, decision: Decision, read: ApprovalRequest | None = None) -> ApprovalRequest | None:
         row = self.connection.execute(
             "UPDATE approval_requests SET state = :deciding, decision = :action, approver = :approver,"
             " comment = :comment, reason = :reason, claimed_at = :claimed_at WHERE id = :id AND state = :pending"
@@ -249,13 +249,21 @@ class SqliteStore:
                 (states.PENDING, request_id, states.DECIDING),
             )
 
-    def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
+    def finish(
+        self,
+        request_id: str,
+        state: str,
+        closed_reason: str | None,
+        from_state: str,
+        read: ApprovalRequest | None = None,
+    ) -> ApprovalRequest | None:
         decided_at = now() if state in states.DECIDED else None
-        cursor = self.connection.execute(
-            "UPDATE approval_requests SET state = ?, decided_at = ?, closed_reason = ? WHERE id = ? AND state = ?",
+        row = self.connection.execute(
+            "UPDATE approval_requests SET state = ?, decided_at = ?, closed_reason = ? WHERE id = ? AND state = ?"
+            " RETURNING *",
             (state, decided_at, closed_reason, request_id, from_state),
-        )
-        return cursor.rowcount == 1
+        ).fetchone()
+        return _request(row) if row else None
 
     def keep_final_execution(self, request_id: str, execution: ExecutionStatus) -> None:
         kept = json.dumps({"status": execution.status, "error": execution.error, "cause": execution.cause})

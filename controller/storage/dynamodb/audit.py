@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from controller.storage import fields
-from controller.storage.dynamodb.items import AUDIT_COUNTER, plain, wire
+from controller.storage.dynamodb.items import wire
 from controller.storage.dynamodb.layout import audit_item
 from controller.storage.dynamodb.table import Table
 from controller.storage.records import AuditAttempt, AuditEvent, SetAsideMessage, audit_event_from, now
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 class Audit(Table):
     """Attempts to decide, numbered per table, and messages that are not approval requests."""
 
     def record_attempt(self, attempt: AuditAttempt) -> None:
-        numbered = self.dynamodb.update_item(
-            TableName=self.table,
-            Key=wire(AUDIT_COUNTER),
-            UpdateExpression="ADD latest :one",
-            ExpressionAttributeValues=wire({":one": 1}),
-            ReturnValues="UPDATED_NEW",
-        )
-        number = fields.number(plain(numbered["Attributes"]), "latest")
-        item = audit_item(AuditEvent(number, now(), **vars(attempt)))
-        self.dynamodb.put_item(TableName=self.table, Item=wire(item))
+        def numbered(number: int) -> list[TransactWriteItemTypeDef]:
+            item = audit_item(AuditEvent(number, now(), **vars(attempt)))
+            return [{"Put": {"TableName": self.table, "Item": wire(item)}}]
+
+        self._numbered(self.heads.audit, numbered)
 
     def audit_trail(self, request_id: str) -> list[AuditEvent]:
         return [audit_event_from(item) for item in self._partition(f"audit#{request_id}")]

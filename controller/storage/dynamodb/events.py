@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from controller.storage import fields
-from controller.storage.dynamodb.items import HEAD, key_of, request_key, update_of, wire
+from controller.storage.dynamodb.items import key_of, request_key, update_of, wire
 from controller.storage.dynamodb.layout import request_lists
 from controller.storage.dynamodb.table import Table
 from controller.storage.records import CHANGES, ApprovalRequest, Change, StoredEvent
@@ -21,10 +19,6 @@ if TYPE_CHECKING:
 class Events(Table):
     """The event log, and the request changes that commit with their event."""
 
-    def _latest(self) -> int:
-        head = self._get(HEAD)
-        return fields.number(head, "latest") if head else 0
-
     def _commit(
         self,
         change: TransactWriteItemTypeDef,
@@ -35,43 +29,17 @@ class Events(Table):
     ) -> bool:
         """Apply a change of a request (a transaction part conditioned on the state it leaves) with its event and
         any further parts; False if the change's own condition failed, which nothing retries."""
-        seen, tries = self.head.latest, 0
-        while True:
-            if seen is None:
-                seen = self._latest()
-            event = {
-                "pk": "events",
-                "sk": f"{seen + 1:020d}",
-                "seq": seen + 1,
-                "kind": kind,
-                "request_id": request_id,
-                "state": state,
-            }
-            moved = update_of(
-                self.table, HEAD, {"latest": seen + 1}, "attribute_not_exists(latest) OR latest = :seen", seen=seen
-            )
-            try:
-                self.dynamodb.transact_write_items(
-                    TransactItems=[
-                        change,
-                        *also,
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": wire(event),
-                                "ConditionExpression": "attribute_not_exists(pk)",
-                            }
-                        },
-                        {"Update": moved},
-                    ]
-                )
-                self.head.latest = seen + 1
-                return True
-            except ClientError as error:
-                if self._cancellation(error)[:1] == ["ConditionalCheckFailed"]:
-                    return False
-                tries = self._pause(tries, error)
-                seen = None  # another controller committed first: read the head again and retry
+
+        def numbered(seq: int) -> list[TransactWriteItemTypeDef]:
+            event = {"pk": "events", "sk": f"{seq:020d}", "seq": seq, "kind": kind, "request_id": request_id}
+            item = wire({**event, "state": state})
+            return [
+                change,
+                *also,
+                {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+            ]
+
+        return self._numbered(self.heads.events, numbered)
 
     def _move(
         self, request: ApprovalRequest, to: str, values: Mapping[str, object], *also: TransactWriteItemTypeDef

@@ -15,6 +15,7 @@ from controller.storage.dynamodb.items import (
     ENDED,
     LAST,
     approval_key,
+    plain,
     request_key,
     update_of,
     wire,
@@ -126,8 +127,8 @@ class Requests(Events):
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def claim(self, request_id: str, decision: Decision) -> ApprovalRequest | None:
-        request = self.get_request(request_id)
+    def claim(self, request_id: str, decision: Decision, read: ApprovalRequest | None = None) -> ApprovalRequest | None:
+        request = read or self.get_request(request_id)
         if request is None or request.state != states.PENDING:
             return None
         claimed_at = now()
@@ -146,14 +147,14 @@ class Requests(Events):
         return [request_from(item) for item in self._list(states.DECIDING, upto=now(-older_than_seconds) + LAST)]
 
     def release(self, request_id: str) -> None:
-        request = self.get_request(request_id)
+        found = self._get(request_key(request_id)) or {}
+        request = request_from(found) if found else None
         if request is None or request.state != states.DECIDING:
             return
         forgotten: dict[str, object] = dict.fromkeys(("decision", "approver", "comment", "reason"))
         decision = request.decision
         if request.rule is not None and decision is not None and decision.action == "approve" and decision.approver:
             # the approval that claimed it goes too, so that its approver can send it again
-            found = self._get(request_key(request.id)) or {}
             forgotten["approval_count"] = max(fields.number(found, "approval_count", 1) - 1, 0)
             key = wire(approval_key(request.id, decision.approver))
             self._move(request, states.PENDING, forgotten, {"Delete": {"TableName": self.table, "Key": key}})
@@ -165,9 +166,8 @@ class Requests(Events):
         put: TransactWriteItemTypeDef = {
             "Put": {"TableName": self.table, "Item": wire(item), "ConditionExpression": "attribute_not_exists(pk)"}
         }
-        tries = 0
+        found, tries = self._get(request_key(request_id)), 0
         while True:
-            found = self._get(request_key(request_id))
             counted = fields.number(found, "approval_count", 0) if found else 0
             if found is None or found["state"] != states.PENDING or counted >= required:
                 return ApprovalOutcome("not pending")  # or about to be claimed by the approval that made the count
@@ -181,17 +181,19 @@ class Requests(Events):
                 pending=states.PENDING,
                 seen=counted,
             )
-            try:
-                self.dynamodb.transact_write_items(TransactItems=[{"Update": count}, put])
-            except ClientError as error:
-                if self._cancellation(error)[1:2] == ["ConditionalCheckFailed"]:
-                    return ApprovalOutcome("duplicate")
-                tries = self._pause(tries, error)  # the request moved or another approval counted first: read again
-                continue
-            if counted + 1 < required:
-                return ApprovalOutcome("recorded")
-            claimed = self.claim(request_id, Decision("approve", approval.approver, approval.comment))
-            return ApprovalOutcome("claimed", claimed) if claimed else ApprovalOutcome("not pending")
+            count["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+            reasons = self._transact({"Update": count}, put)
+            if reasons is None:
+                if counted + 1 < required:
+                    return ApprovalOutcome("recorded")
+                decision = Decision("approve", approval.approver, approval.comment)
+                claimed = self.claim(request_id, decision, request_from(found))
+                return ApprovalOutcome("claimed", claimed) if claimed else ApprovalOutcome("not pending")
+            if reasons[1].get("Code") == "ConditionalCheckFailed":
+                return ApprovalOutcome("duplicate")
+            # the request moved or another approval counted first: go on from the request as it is now
+            moved = reasons[0].get("Item")
+            found, tries = plain(moved) if moved else None, self._pause(tries)
 
     def approvals(self, request_id: str) -> list[Approval]:
         items = self._partition(f"request#{request_id}", "begins_with(sk, :approval)", {":approval": "approval#"})
@@ -201,12 +203,21 @@ class Requests(Events):
         ]
         return sorted(found, key=lambda approval: (approval.at, approval.approver))
 
-    def finish(self, request_id: str, state: str, closed_reason: str | None, from_state: str) -> bool:
-        request = self.get_request(request_id)
+    def finish(
+        self,
+        request_id: str,
+        state: str,
+        closed_reason: str | None,
+        from_state: str,
+        read: ApprovalRequest | None = None,
+    ) -> ApprovalRequest | None:
+        request = read or self.get_request(request_id)
         if request is None or request.state != from_state:
-            return False
+            return None
         decided_at = now() if state in states.DECIDED else None
-        return self._move(request, state, {"decided_at": decided_at, "closed_reason": closed_reason})
+        if not self._move(request, state, {"decided_at": decided_at, "closed_reason": closed_reason}):
+            return None
+        return replace(request, state=state, decided_at=decided_at, closed_reason=closed_reason)
 
     def keep_final_execution(self, request_id: str, execution: ExecutionStatus) -> None:
         kept = final_execution_json(execution)

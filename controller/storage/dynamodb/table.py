@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict
 
 from botocore.exceptions import ClientError
 
+from controller.storage import fields
 from controller.storage.dynamodb.failures import unavailable
-from controller.storage.dynamodb.items import BY_LIST, plain, wire
+from controller.storage.dynamodb.items import AUDIT_COUNTER, BY_LIST, HEAD, plain, update_of, wire
 from controller.storage.records import Health
 
 if TYPE_CHECKING:
@@ -52,10 +55,21 @@ class CancellationReason(TypedDict, total=False):
 
 
 class Head:
-    """The latest event number this process saw committed, shared by every store of one backend: a change is
-    first tried against it, and the head is read from the table only when another controller moved it."""
+    """One numbering item of the table as this process last saw it commit, shared by every store of one
+    backend: the next number is first tried against `latest`, and a transaction cancelled because another
+    controller moved the item on brings the item back with it. This process's writers take turns under the
+    lock, so they never cancel one another; only other controllers' writes collide."""
 
-    latest: int | None = None
+    def __init__(self, key: Mapping[str, str]) -> None:
+        self.key, self.latest, self.lock = key, 0, threading.Lock()
+
+
+@dataclass(frozen=True)
+class Heads:
+    """The table's numberings: the event log's (every change of a request) and the audit trail's."""
+
+    events: Head = field(default_factory=lambda: Head(HEAD))
+    audit: Head = field(default_factory=lambda: Head(AUDIT_COUNTER))
 
 
 class Table:
@@ -63,10 +77,10 @@ class Table:
     conditional writes every part of the store is made of."""
 
     def __init__(
-        self, dynamodb: DynamoDBClient, table: str, health: Health | None = None, head: Head | None = None
+        self, dynamodb: DynamoDBClient, table: str, health: Health | None = None, heads: Heads | None = None
     ) -> None:
         self.dynamodb, self.table = dynamodb, table
-        self.health, self.head = health or Health(), head or Head()
+        self.health, self.heads = health or Health(), heads or Heads()
 
     def _get(self, key: Mapping[str, str]) -> dict[str, object] | None:
         found = self.dynamodb.get_item(TableName=self.table, Key=wire(key), ConsistentRead=True).get("Item")
@@ -127,7 +141,37 @@ class Table:
                 if "ConditionalCheckFailed" in self._cancellation(error):
                     reasons: list[CancellationReason] = error.response.get("CancellationReasons", [])
                     return reasons
-                tries = self._pause(tries, error)
+                tries = self._pause(tries)
+
+    def _numbered(self, head: Head, parts: Callable[[int], Sequence[TransactWriteItemTypeDef]]) -> bool:
+        """Commit the parts made for the next number of a numbering with the item moved on to it; False if the
+        first part's own condition failed (that change no longer applies), which nothing retries.
+
+        The first try of a process takes the number after 0: the item, if it is further, comes back with the
+        cancellation, as it does whenever another controller numbered in between."""
+        with head.lock:
+            tries = 0
+            while True:
+                moved = update_of(
+                    self.table,
+                    head.key,
+                    {"latest": head.latest + 1},
+                    "attribute_not_exists(latest) OR latest = :seen",
+                    seen=head.latest,
+                )
+                moved["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+                reasons = self._transact(*parts(head.latest + 1), {"Update": moved})
+                if reasons is None:
+                    head.latest += 1
+                    return True
+                moved_on = reasons[-1].get("Item")  # the item as another controller left it, if it moved on
+                if moved_on:
+                    head.latest = fields.number(plain(moved_on), "latest")
+                if reasons[0].get("Code") == "ConditionalCheckFailed":
+                    return False
+                if not moved_on:  # a part after the first failed, the item did not say why: read it
+                    head.latest = fields.number(self._get(head.key) or {}, "latest", 0)
+                tries = self._pause(tries)
 
     def _cancellation(self, error: ClientError) -> list[str]:
         """Return the codes of a cancelled transaction's parts, in order, when another try may go through.
@@ -144,12 +188,12 @@ class Table:
             raise error
         return codes
 
-    def _pause(self, tries: int, error: ClientError) -> int:
+    def _pause(self, tries: int) -> int:
         """Wait a moment, longer each try, before a cancelled transaction is tried again; return the tries made.
         StoreUnavailable once it collided too often: the table is too busy with changes of the same items."""
         if tries >= MAX_TRIES:
             reason = f"a change collided with others {tries} times in a row"
-            raise unavailable(self.table, self.health, reason) from error
+            raise unavailable(self.table, self.health, reason)
         time.sleep(random.uniform(0, min(MAX_PAUSE_SECONDS, 0.005 * 2**tries)))
         return tries + 1
 
