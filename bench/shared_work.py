@@ -1,7 +1,8 @@
 """Measure what several controllers on one DynamoDB table spend on background work, with the leases that make them
 take turns and, for comparison, without them (`Backend.shared` turned off, as if each were alone):
 
-1. idle: DynamoDB requests a second per controller, by operation, with a webhook configured;
+1. idle: DynamoDB requests a second per controller, by operation, with a webhook configured: the mean of the
+   controllers, and the busiest one's (the one holding the leases does the rounds for all);
 2. liveness: DescribeExecution calls of all controllers for --pending requests whose checks are due every 2 s.
 
 Counted from each controller's own metrics (controller_aws_calls), in the emulator.
@@ -39,6 +40,10 @@ def calls(controller: ServedController, service: str) -> Counter[str]:
     return counted
 
 
+def per_second(counted: Counter[str], seconds: float) -> dict[str, float]:
+    return {operation: round(count / seconds, 2) for operation, count in sorted(counted.items())}
+
+
 def run(
     emulator: Emulator, workdir: Path, controllers: int, seconds: float, pending: int, leases: bool
 ) -> dict[str, object]:
@@ -55,7 +60,8 @@ def run(
         time.sleep(3)  # past the start-up work
         before = [calls(controller, "dynamodb") for controller in started]
         time.sleep(seconds)
-        idle = sum((calls(c, "dynamodb") - b for c, b in zip(started, before, strict=True)), Counter())
+        each = [calls(c, "dynamodb") - b for c, b in zip(started, before, strict=True)]
+        idle = sum(each, Counter())
         for name in [stack.start() for _ in range(pending)]:
             started[0].wait_for_pending(name, timeout=60)
         before = [calls(controller, "stepfunctions") for controller in started]
@@ -68,11 +74,13 @@ def run(
         for controller in started:
             controller.stop()
         webhook.stop()
-    per_second = {operation: round(count / seconds / controllers, 2) for operation, count in sorted(idle.items())}
+    busiest = max(each, key=lambda counted: sum(counted.values()))
     return {
         "leases": leases,
         "idle_dynamodb_requests_per_second_per_controller": round(sum(idle.values()) / seconds / controllers, 2),
-        "idle_by_operation": per_second,
+        "idle_by_operation": per_second(idle, seconds * controllers),
+        "idle_busiest_controller_requests_per_second": round(sum(busiest.values()) / seconds, 2),
+        "idle_busiest_by_operation": per_second(busiest, seconds),
         "describe_execution_calls": checks,
         "checks_if_each_request_once_per_interval": pending * int(seconds / CHECK_EVERY_SECONDS),
     }

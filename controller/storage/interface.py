@@ -25,6 +25,7 @@ from controller.storage.records import (
     FollowUp,
     FollowUpKind,
     Health,
+    Lease,
     NewRequest,
     NotificationCounts,
     NotificationKind,
@@ -340,9 +341,10 @@ class LeaseStore(Protocol):
     delivery), so that one controller does each at a time: a lease has an owner and an end, and a lease that
     ended (its owner died or took too long) can be taken over by another owner."""
 
-    def take_lease(self, work: str, owner: str, seconds: float) -> bool:
-        """Hold the lease on a piece of work for owner until seconds from now: True if it was free, had ended or
-        was owner's already (then it is extended), False while another owner holds it."""
+    def take_lease(self, work: str, owner: str, seconds: float) -> Lease:
+        """Hold the lease on a piece of work for owner until seconds from now, if it was free, had ended or was
+        owner's already (then it is extended). Return the lease as it now is: owner's, or that of the other owner
+        who holds it, with its end, before which asking again would be refused."""
         ...
 
     def drop_lease(self, work: str, owner: str) -> None:

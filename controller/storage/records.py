@@ -75,6 +75,18 @@ class NewRequest:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """Who holds the lease on a piece of work, as a request to take it found, and until when: wall-clock time, as
+    written in the store, so that any controller can tell when it ends (the store compares it with the taker's now)."""
+
+    owner: str
+    expires_at: str
+
+    def held_by(self, owner: str) -> bool:
+        return self.owner == owner
+
+
+@dataclass(frozen=True)
 class FollowUp:
     """A reminder or an escalation whose time has come for a request, not taken yet."""
 

@@ -28,6 +28,7 @@ from controller.storage.records import (
     FollowUp,
     FollowUpKind,
     Health,
+    Lease,
     NewRequest,
     NotificationCounts,
     NotificationKind,
@@ -621,14 +622,18 @@ class SqliteStore:
 
     # --- leases on work ----------------------------------------------------------------------------
 
-    def take_lease(self, work: str, owner: str, seconds: float) -> bool:
-        stamp = now()
-        taken = self.connection.execute(
-            "INSERT INTO leases (work, owner, expires_at) VALUES (:work, :owner, :ends) ON CONFLICT (work)"
-            " DO UPDATE SET owner = :owner, expires_at = :ends WHERE owner = :owner OR expires_at <= :now",
-            {"work": work, "owner": owner, "ends": now(seconds), "now": stamp},
-        )
-        return taken.rowcount == 1
+    def take_lease(self, work: str, owner: str, seconds: float) -> Lease:
+        # one statement, so that the row it returns is the one its condition was decided on: a refused owner's
+        # update sets each column to what it was, and RETURNING gives the holder's row
+        taken = "owner = :owner OR expires_at <= :now"
+        ((holder, expires_at),) = self.connection.execute(
+            "INSERT INTO leases (work, owner, expires_at) VALUES (:work, :owner, :ends) ON CONFLICT (work) DO UPDATE"
+            f" SET owner = CASE WHEN {taken} THEN :owner ELSE owner END,"
+            f" expires_at = CASE WHEN {taken} THEN :ends ELSE expires_at END"
+            " RETURNING owner, expires_at",
+            {"work": work, "owner": owner, "ends": now(seconds), "now": now()},
+        ).fetchall()
+        return Lease(holder, expires_at)
 
     def drop_lease(self, work: str, owner: str) -> None:
         self.connection.execute("DELETE FROM leases WHERE work = ? AND owner = ?", (work, owner))
