@@ -158,7 +158,7 @@ class SqliteStore:
         return _requests(
             self.connection.execute(
                 f"SELECT * FROM approval_requests WHERE state IN ({marks})"
-                " ORDER BY COALESCE(decided_at, checked_at) DESC, id LIMIT ?",
+                " ORDER BY COALESCE(decided_at, checked_at) DESC, id DESC LIMIT ?",  # the table's order: time#id
                 (*states.ENDED, limit),
             ).fetchall()
         )
