@@ -37,7 +37,7 @@ from controller.core import text
 from controller.core.config import ConfigurationError
 from controller.core.errors import NotAllowed, SignInRequired, StoreUnavailable, TooManyAttempts
 from controller.storage.context import backend_of, get_store
-from controller.storage.records import Decision
+from controller.storage.records import Decision, SignInState
 
 HEALTH_ENDPOINT = "signin.health"
 PUBLIC_ENDPOINTS = {"static", "signin.sign_in_form", "signin.sign_in", HEALTH_ENDPOINT}
@@ -141,9 +141,10 @@ def _forwarding_header() -> str | None:
     )
 
 
-def refuse_without_users() -> None:
-    """Raise SignInRequired unless this request may be served in local mode (no users exist)."""
-    if get_store().had_users():
+def refuse_without_users(closed: bool) -> None:
+    """Raise SignInRequired unless this request may be served in local mode: no user exists and the store is not
+    closed (a user was added since it was new or reopened)."""
+    if closed:
         raise SignInRequired(
             "This controller has had users, so it stays closed now that none is left. Add one: "
             f"{ADD_USER}; or, to serve without sign-in on this machine only, on purpose: {LOCAL_MODE}."
@@ -275,18 +276,20 @@ def identify() -> ResponseReturnValue | None:
     if g.user is not None:
         g.sign_in = True
         return None
+    state: SignInState | None = None
     try:
-        g.sign_in = get_store().has_users()
+        state = get_store().sign_in_state()
     except StoreUnavailable:
         if request.endpoint != HEALTH_ENDPOINT:
             raise
+    g.sign_in = None if state is None else state == "on"
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.endpoint == METRICS_ENDPOINT and metrics_token_matches():
         g.metrics_token = True
         return None
     if not g.sign_in:
-        refuse_without_users()
+        refuse_without_users(closed=state == "closed")
         return None
     g.user = _proxy_user() or _bearer_user() or _session_user()
     if g.user is not None:

@@ -32,6 +32,7 @@ from controller.storage.records import (
     PendingSummary,
     RequestQuery,
     SetAsideMessage,
+    SignInState,
     StoredEvent,
     User,
 )
@@ -191,9 +192,9 @@ class UserStore(Protocol):
         """Return whether any user exists, which switches sign-in on."""
         ...
 
-    def had_users(self) -> bool:
-        """Return whether a user was ever added since the store was new or reopened: then it stays closed to
-        local mode even with no user left."""
+    def sign_in_state(self) -> SignInState:
+        """Return whether sign-in is on, closed with no user left, or open to local mode, in one read (every
+        request without credentials asks)."""
         ...
 
     def reopen(self) -> bool:
@@ -210,7 +211,7 @@ class UserStore(Protocol):
         ...
 
     def add_user(self, name: str, role: str, password_hash: str, token_hash: str, groups: Sequence[str] = ()) -> bool:
-        """Add a user, in these groups, which closes the store to local mode (see had_users); False if the name
+        """Add a user, in these groups, which closes the store to local mode (see sign_in_state); False if the name
         is taken in any case or form."""
         ...
 

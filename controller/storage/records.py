@@ -19,6 +19,9 @@ Change = Literal["stored", "changed"]  # what happened to a request, as /events 
 Sort = Literal["waiting", "newest", "expiry", "total", "ended"]  # the orders a request list can come in
 FollowUpKind = Literal["reminder", "escalation"]  # what the upkeep sends about a request still waiting
 NotificationKind = Literal["new", "reminder", "escalation"]  # a new request's notification, or a follow-up's
+# whether sign-in is on: "on" while a user exists; "closed" when none is left but one was added since the store was
+# new or reopened (it stays closed to local mode); "open" for local mode
+SignInState = Literal["on", "closed", "open"]
 # each Literal's values, for checking what a store gives back
 ACTIONS: tuple[Action, ...] = get_args(Action)
 CHANGES: tuple[Change, ...] = get_args(Change)

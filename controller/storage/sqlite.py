@@ -35,6 +35,7 @@ from controller.storage.records import (
     PendingSummary,
     RequestQuery,
     SetAsideMessage,
+    SignInState,
     StoredEvent,
     User,
     audit_event_from,
@@ -381,9 +382,11 @@ class SqliteStore:
         exists: int = self.connection.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0]
         return exists == 1
 
-    def had_users(self) -> bool:
-        exists: int = self.connection.execute("SELECT EXISTS (SELECT 1 FROM sign_in_state)").fetchone()[0]
-        return exists == 1
+    def sign_in_state(self) -> SignInState:
+        users, had = self.connection.execute(
+            "SELECT EXISTS (SELECT 1 FROM users), EXISTS (SELECT 1 FROM sign_in_state)"
+        ).fetchone()
+        return "on" if users else "closed" if had else "open"
 
     def reopen(self) -> bool:
         with db.transaction(self.connection):

@@ -85,7 +85,7 @@ def test_every_record_comes_out_of_the_table_as_the_database_gives_it(tmp_path: 
         assert table.due_notifications(10) == kept.due_notifications(10)
         assert table.notification_counts() == kept.notification_counts()
         assert table.users() == kept.users()
-        assert (table.has_users(), table.had_users()) == (True, True)
+        assert table.sign_in_state() == "on"
         assert table.invalid_messages(10) == kept.invalid_messages(10)
         assert table.ended_counts() == kept.ended_counts()
         assert table.event_range() == (0, 0)  # no event is copied: a page that comes over reloads (reset)
@@ -153,4 +153,4 @@ def test_two_users_whose_names_are_one_on_the_table_are_refused_before_any_write
         copied(database, shared)
 
     with closing(shared.open()) as table:
-        assert (table.users(), table.had_users()) == ([], False)
+        assert (table.users(), table.sign_in_state()) == ([], "open")

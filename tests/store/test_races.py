@@ -53,8 +53,8 @@ def test_users_added_and_removed_at_once_leave_the_store_closed_and_empty(backen
 
     assert removed.count(True) == len(names)
     store = backend.open()
-    assert not store.has_users() and store.had_users()
-    assert store.reopen() and not store.had_users()
+    assert not store.has_users() and store.sign_in_state() == "closed"
+    assert store.reopen() and store.sign_in_state() == "open"
     store.close()
 
 
@@ -68,7 +68,7 @@ def test_reopening_while_a_user_is_added_never_leaves_a_user_in_local_mode(backe
         all_at_once(backend, reopen_or_add, [("reopen", name), ("add", name)])
 
         store = backend.open()
-        assert store.has_users() and store.had_users()
+        assert store.sign_in_state() == "on"
         assert store.remove_user(name) and store.reopen()
         store.close()
 

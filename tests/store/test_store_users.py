@@ -55,14 +55,15 @@ def test_names_are_one_name_whatever_their_case_or_unicode_form(store):
 
 
 def test_once_a_user_existed_the_store_stays_closed_until_reopened_on_purpose(store):
-    assert not store.had_users()
+    assert store.sign_in_state() == "open"
     store.add_user("grace", "approver", "p", "t")
+    assert store.sign_in_state() == "on"
     store.remove_user("grace")
 
-    assert not store.has_users() and store.had_users()
-    assert store.reopen() and not store.had_users()
+    assert not store.has_users() and store.sign_in_state() == "closed"
+    assert store.reopen() and store.sign_in_state() == "open"
     store.add_user("ada", "approver", "p", "t")
-    assert not store.reopen() and store.had_users()  # not while a user exists
+    assert not store.reopen() and store.sign_in_state() == "on"  # not while a user exists
 
 
 def test_a_session_lasts_until_its_user_changes_or_it_ends_and_others_are_untouched(store):

@@ -24,7 +24,7 @@ from controller.storage.dynamodb.items import (
 )
 from controller.storage.dynamodb.layout import user_item
 from controller.storage.dynamodb.table import Table
-from controller.storage.records import User, now, user_from
+from controller.storage.records import SignInState, User, now, user_from
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
@@ -37,8 +37,11 @@ class Users(Table):
         state = self._get(SIGN_IN)
         return state is not None and fields.number(state, "user_count", 0) > 0
 
-    def had_users(self) -> bool:
-        return self._get(SIGN_IN) is not None
+    def sign_in_state(self) -> SignInState:
+        state = self._get(SIGN_IN)
+        if state is None:
+            return "open"
+        return "on" if fields.number(state, "user_count", 0) > 0 else "closed"
 
     def reopen(self) -> bool:
         return self._conditional(
