@@ -6,15 +6,17 @@ where the client raises them, so every caller gets the 503 and the background's 
 SQLite disk gets, and /health says why. A failed condition or a cancelled transaction is the store's own
 business and passes through unchanged.
 
-Once a failure is noted, no call is sent until the store's probe (`trying_again`) writes the table again: a
-table that hangs would otherwise hold every request thread for the client's attempts times its timeouts, and
-the controller would stop answering anything, its sign-in and /health included.
+Once a failure is noted, one call at a time, at most one a second, tries the table again, and the others are
+refused unsent, until a call or the store's probe (`trying_again`) goes through: a table that hangs would
+otherwise hold every request thread for the client's attempts times its timeouts, and the controller would stop
+answering anything, its sign-in and /health included.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
@@ -29,6 +31,42 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("controller.store")
 _probing = threading.local()  # set while this thread's probe tries the table again after a failure
+TRIAL = "store_trial"  # marks, in a call's botocore context, the one call trying a failing table again
+TRIAL_SPACING_SECONDS = 1.0  # the least time between a failed call and the next call that tries the table
+
+
+class _Trials:
+    """While a failure is noted: which call may try the table again. One at a time, so a hung table holds one
+    request thread, not all; not sooner than a moment after the last failure; and a trial that never reported
+    back (its thread gone) is given up once it has had the longest time a call can take."""
+
+    def __init__(self, longest_seconds: float) -> None:
+        self.lock = threading.Lock()
+        self.longest = longest_seconds
+        self.started: float | None = None
+        self.next = 0.0
+
+    def take(self) -> bool:
+        with self.lock:
+            moment = time.monotonic()
+            busy = self.started is not None and moment - self.started < self.longest
+            if busy or moment < self.next:
+                return False
+            self.started = moment
+            return True
+
+    def ended(self, trial: bool, failed: bool) -> None:
+        with self.lock:
+            if trial:
+                self.started = None
+            if failed:
+                self.next = time.monotonic() + TRIAL_SPACING_SECONDS
+
+
+def _longest_call_seconds(dynamodb: DynamoDBClient) -> float:
+    config = dynamodb.meta.config
+    attempts = int((config.retries or {}).get("total_max_attempts", 3))
+    return attempts * (float(config.connect_timeout) + float(config.read_timeout))
 
 
 class _Answer(Protocol):
@@ -79,27 +117,41 @@ def trying_again() -> Iterator[None]:
 
 
 def watch(dynamodb: DynamoDBClient, table: str, health: Health) -> None:
-    """Turn the client's failures to reach the table into StoreUnavailable, noted in health, and send no call
-    while one is noted, but the probe's."""
+    """Turn the client's failures to reach the table into StoreUnavailable, noted in health; while one is noted,
+    refuse each call unsent unless it is the probe's or the one trying the table again (_Trials)."""
+    trials = _Trials(_longest_call_seconds(dynamodb))
 
-    def before_sending(**_: object) -> None:
-        if health.failure is not None and not getattr(_probing, "active", False):
-            raise StoreUnavailable(
-                f"The approvals table {table} cannot be used: {health.failure}. Nothing was sent or changed; the"
-                " controller tries the table again every few seconds. Try again shortly.",
-                reason=health.failure,
-            )
+    def before_sending(context: dict[str, object], **_: object) -> None:
+        if health.failure is None or getattr(_probing, "active", False):
+            return
+        if trials.take():
+            context[TRIAL] = True
+            return
+        raise StoreUnavailable(
+            f"The approvals table {table} cannot be used: {health.failure}. Nothing was sent or changed; the"
+            " controller tries the table again every second or so. Try again shortly.",
+            reason=health.failure,
+        )
 
-    def on_exception(exception: Exception, **_: object) -> None:
-        if isinstance(exception, BotoCoreError):  # the connection, the credentials: not a bug of the caller's
+    def on_exception(exception: Exception, context: dict[str, object], **_: object) -> None:
+        unreachable = isinstance(exception, BotoCoreError)  # the connection, the credentials: not the caller's bug
+        trials.ended(bool(context.pop(TRIAL, False)), failed=unreachable)
+        if unreachable:
             raise unavailable(table, health, f"{type(exception).__name__}: {exception}") from exception
 
-    def on_answer(http_response: _Answer, parsed: Mapping[str, object], **_: object) -> None:
+    def on_answer(
+        http_response: _Answer, parsed: Mapping[str, object], context: dict[str, object], **_: object
+    ) -> None:
         error = parsed.get("Error")
         said = error if isinstance(error, dict) else {}
         code, message = str(said.get("Code", "")), str(said.get("Message", ""))
-        if http_response.status_code >= 500 or code in UNREACHABLE:
+        unreachable = http_response.status_code >= 500 or code in UNREACHABLE
+        trials.ended(bool(context.pop(TRIAL, False)), failed=unreachable)
+        if unreachable:
             raise unavailable(table, health, f"{code or http_response.status_code}: {message}")
+        if health.failure is not None:  # the table answered: reached again
+            log.warning("the approvals table %s answers again; it failed from %s", table, health.since)
+            health.failure = health.since = None
 
     events = dynamodb.meta.events  # last: the metrics' hooks count the call first
     events.register_first("before-parameter-build", before_sending)
