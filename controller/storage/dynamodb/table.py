@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 RETRYABLE = frozenset({"None", "TransactionConflict", "ConditionalCheckFailed"})
 THROTTLED = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 MAX_TRIES = 25
+MAX_FRESH_TRIES = 200  # retries of a numbering at once, after another controller's number came back
 MAX_PAUSE_SECONDS = 0.2
 
 
@@ -150,7 +151,7 @@ class Table:
         The first try of a process takes the number after 0: the item, if it is further, comes back with the
         cancellation, as it does whenever another controller numbered in between."""
         with head.lock:
-            tries = 0
+            tries = fresh = 0
             while True:
                 moved = update_of(
                     self.table,
@@ -169,6 +170,11 @@ class Table:
                     head.latest = fields.number(plain(moved_on), "latest")
                 if reasons[0].get("Code") == "ConditionalCheckFailed":
                     return False
+                if moved_on and fresh < MAX_FRESH_TRIES:
+                    # another controller numbered in between and the item says where it is now: each such
+                    # collision is someone's progress, and pausing here would hold this process's writers up too
+                    fresh += 1
+                    continue
                 if not moved_on:  # a part after the first failed, the item did not say why: read it
                     head.latest = fields.number(self._get(head.key) or {}, "latest", 0)
                 tries = self._pause(tries)
