@@ -198,6 +198,25 @@ def test_once_a_hung_table_is_noted_requests_are_answered_without_waiting_for_it
     assert stack.approval_answers(name) == ["TaskSucceeded"]
 
 
+def test_health_alone_finds_the_table_again_without_the_background(emulator, team, fault_proxy):
+    """A load balancer that took a failing controller out of rotation sends it nothing but /health: that must
+    be enough to see the table answer again, even with no background probe (CONTROLLER_BACKGROUND=false)."""
+    stack = make_stack(emulator)
+    (controller,) = team(
+        stack,
+        1,
+        BACKGROUND=False,
+        AWS_ENDPOINT_URL=fault_proxy.url,
+        AWS_READ_TIMEOUT_SECONDS=1,
+        AWS_CONNECT_TIMEOUT_SECONDS=1,
+    )
+    with fault_proxy.outage(REFUSE):
+        during = requests.get(controller.url + "/health", timeout=30)
+
+    assert (during.status_code, during.json()["status"]) == (503, "failing"), during.text
+    wait_for(lambda: requests.get(controller.url + "/health", timeout=30).status_code == 200, 15, "/health to pass")
+
+
 def test_a_request_with_a_valid_token_reads_the_users_once_and_not_the_sign_in_state(stack, team):
     """A caller whose token matches shows that users exist, so the table is read once for sign-in, not twice;
     a wrong token is still refused, after asking whether sign-in is on."""

@@ -36,7 +36,7 @@ from controller.access import credentials
 from controller.core import text
 from controller.core.config import ConfigurationError
 from controller.core.errors import NotAllowed, SignInRequired, StoreUnavailable, TooManyAttempts
-from controller.storage.context import backend_of, get_store
+from controller.storage.context import get_store
 from controller.storage.records import Decision, SignInState
 
 HEALTH_ENDPOINT = "signin.health"
@@ -270,8 +270,6 @@ def metrics_token_matches() -> bool:
 def identify() -> ResponseReturnValue | None:
     """Find who is asking before any view runs; without an identity, 401 for the API and the sign-in form for pages."""
     g.sign_in = None  # not known until the store says: neither local mode nor signed in
-    if request.endpoint == HEALTH_ENDPOINT and backend_of(current_app).health().failure:
-        return None  # a failing store is not asked again (it may hang): /health is public and says why
     g.user = _shown_by_credentials()
     if g.user is not None:
         g.sign_in = True

@@ -173,8 +173,8 @@ class Background:
 
     def _in_turn(self, store: Store, work: str, step: Callable[[], T]) -> T | None:
         """Run one round of a kind of work and return what it returns, unless another controller of a shared store
-        holds its lease (None). A round that fails gives the lease back: another controller, whose AWS or store may
-        answer, can then take the work at once."""
+        holds its lease (None). A round that fails gives the lease back: a controller that was not refused it may
+        then take the work at once; one that was waits for the lease's end it was told."""
         if not self.backend.shared:
             return step()  # the only controller of its store: a lease would cost a write and always be granted
         if not self.turns.ours(store, work):

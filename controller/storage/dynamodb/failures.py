@@ -84,13 +84,30 @@ UNREACHABLE = frozenset(
         "InvalidSignatureException",
         "ExpiredTokenException",
         "MissingAuthenticationTokenException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "ThrottlingException",
         "InternalServerError",
         "ServiceUnavailable",
     }
 )
+# the codes of a table too busy for this call (after botocore's own retries): load, not a table out of reach, so
+# the call gets its 503 and nothing else is held back
+THROTTLING = frozenset({"ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException"})
+
+
+def refused(table: str, failure: str) -> StoreUnavailable:
+    """Return the error for a call not sent because a failure of the table is noted."""
+    return StoreUnavailable(
+        f"The approvals table {table} cannot be used: {failure}. Nothing was sent or changed; the controller"
+        " tries the table again every second or so. Try again shortly.",
+        reason=failure,
+    )
+
+
+def busy(table: str, reason: str) -> StoreUnavailable:
+    """Return the error for a call the table was too busy to take: 503, with no failure noted."""
+    return StoreUnavailable(
+        f"The approvals table {table} is too busy to take this now: {reason}. Nothing was changed; try again shortly.",
+        reason=reason,
+    )
 
 
 def unavailable(table: str, health: Health, reason: str) -> StoreUnavailable:
@@ -127,11 +144,7 @@ def watch(dynamodb: DynamoDBClient, table: str, health: Health) -> None:
         if trials.take():
             context[TRIAL] = True
             return
-        raise StoreUnavailable(
-            f"The approvals table {table} cannot be used: {health.failure}. Nothing was sent or changed; the"
-            " controller tries the table again every second or so. Try again shortly.",
-            reason=health.failure,
-        )
+        raise refused(table, health.failure)
 
     def on_exception(exception: Exception, context: dict[str, object], **_: object) -> None:
         unreachable = isinstance(exception, BotoCoreError)  # the connection, the credentials: not the caller's bug
@@ -149,11 +162,14 @@ def watch(dynamodb: DynamoDBClient, table: str, health: Health) -> None:
         trials.ended(bool(context.pop(TRIAL, False)), failed=unreachable)
         if unreachable:
             raise unavailable(table, health, f"{code or http_response.status_code}: {message}")
+        if code in THROTTLING:
+            raise busy(table, f"{code}: {message}")
         if health.failure is not None:  # the table answered: reached again
             log.warning("the approvals table %s answers again; it failed from %s", table, health.since)
             health.failure = health.since = None
 
     events = dynamodb.meta.events  # last: the metrics' hooks count the call first
-    events.register_first("before-parameter-build", before_sending)
+    # just before sending, after botocore checked the parameters: a call refused for them never holds a trial
+    events.register_first("before-call", before_sending)
     events.register_last("after-call-error", on_exception)
     events.register_last("after-call", on_answer)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypedDict
 from botocore.exceptions import ClientError
 
 from controller.storage import fields
-from controller.storage.dynamodb.failures import unavailable
+from controller.storage.dynamodb.failures import busy, refused, unavailable
 from controller.storage.dynamodb.items import AUDIT_COUNTER, BY_LIST, HEAD, plain, update_of, wire
 from controller.storage.records import Health
 
@@ -150,7 +150,9 @@ class Table:
 
         The first try of a process takes the number after 0: the item, if it is further, comes back with the
         cancellation, as it does whenever another controller numbered in between."""
+        self._refuse_while_failing()  # before the lock: a trial hanging under it would hold every writer up
         with head.lock:
+            self._refuse_while_failing()
             tries = fresh = 0
             while True:
                 moved = update_of(
@@ -179,6 +181,12 @@ class Table:
                     head.latest = fields.number(self._get(head.key) or {}, "latest", 0)
                 tries = self._pause(tries)
 
+    def _refuse_while_failing(self) -> None:
+        """StoreUnavailable, unsent, while a failure of the table is noted: a numbering's calls are never the one
+        that tries the table again, since the writers waiting on its lock would wait out that call's hang too."""
+        if self.health.failure is not None:
+            raise refused(self.table, self.health.failure)
+
     def _cancellation(self, error: ClientError) -> list[str]:
         """Return the codes of a cancelled transaction's parts, in order, when another try may go through.
 
@@ -189,7 +197,7 @@ class Table:
         reasons: list[CancellationReason] = error.response.get("CancellationReasons", [])
         codes = [reason.get("Code", "None") for reason in reasons]
         if THROTTLED.intersection(codes):
-            raise unavailable(self.table, self.health, f"throttled ({', '.join(codes)})") from error
+            raise busy(self.table, f"throttled ({', '.join(codes)})") from error
         if not RETRYABLE.issuperset(codes):
             raise error
         return codes
