@@ -244,7 +244,7 @@ def _shown_by_credentials() -> Identity | None:
     counted otherwise (a wrong token is counted by identify(), whatever session comes with it).
 
     Such a caller proves that users exist, so the store need not first be asked whether sign-in is on: one read
-    a request instead of two. A proxy's name comes first whenever one is given, so it is left to identify()."""
+    fewer a request. A proxy's name comes first whenever one is given, so it is left to identify()."""
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint == METRICS_ENDPOINT or _proxy_name():
         return None
     return _token_user() if "Authorization" in request.headers else _session_user()
