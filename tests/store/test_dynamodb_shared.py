@@ -3,7 +3,6 @@ one DynamoDB table at once, and lists longer than one of DynamoDB's 1 MB pages."
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -79,23 +78,6 @@ def test_attempts_audited_by_several_controllers_at_once_are_numbered_densely_ea
     trails = [shared.open().audit_trail(f"req-{n}") for n in range(3)]
     assert all([event.id for event in trail] == sorted(event.id for event in trail) for trail in trails)
     assert sorted(event.id for trail in trails for event in trail) == list(range(1, len(attempts) + 1))
-
-
-def test_one_controller_numbers_its_changes_in_turn_and_learns_the_head_from_a_cancelled_one(
-    shared: DynamoDbBackend, emulator: Emulator
-) -> None:
-    for _ in range(3):
-        shared.open().save_request(new_request())  # another controller moved the head to 3
-    client, sent = emulator.client("dynamodb"), Counter[str]()
-    client.meta.events.register("before-send", lambda event_name, **_: sent.update([event_name.rsplit(".")[-1]]))
-    one = DynamoDbBackend(client, shared.table)
-
-    with ThreadPoolExecutor(8) as pool:  # eight threads of one controller change requests at once
-        assert all(pool.map(lambda _: one.open().save_request(new_request()), range(8)))
-
-    # the first try took number 1 and came back cancelled with the head; the others went through in turn
-    assert sent == {"TransactWriteItems": 8 + 1}
-    assert [event.seq for event in shared.open().events_after(0)] == list(range(1, 12))
 
 
 def test_lists_longer_than_one_page_of_dynamodb_are_read_whole(shared: DynamoDbBackend) -> None:

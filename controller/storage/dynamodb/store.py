@@ -15,8 +15,8 @@ from controller.storage.dynamodb.followups import FollowUps
 from controller.storage.dynamodb.items import BY_CHECK, BY_LIST, wire
 from controller.storage.dynamodb.leases import Leases
 from controller.storage.dynamodb.notifications import Notifications
+from controller.storage.dynamodb.numbering import Heads
 from controller.storage.dynamodb.queries import Queries
-from controller.storage.dynamodb.table import Heads
 from controller.storage.dynamodb.users import Users
 from controller.storage.records import Health, now
 

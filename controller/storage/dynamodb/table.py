@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict
 
 from botocore.exceptions import ClientError
 
+from controller.core.errors import StoreUnavailable
 from controller.storage import fields
 from controller.storage.dynamodb.failures import busy, refused, unavailable
-from controller.storage.dynamodb.items import AUDIT_COUNTER, BY_LIST, HEAD, plain, update_of, wire
+from controller.storage.dynamodb.items import BY_LIST, plain, update_of, wire
+from controller.storage.dynamodb.numbering import Batch, Head, Heads, Parts, Waiting, take
 from controller.storage.records import Health
 
 if TYPE_CHECKING:
@@ -53,24 +53,6 @@ class CancellationReason(TypedDict, total=False):
     Code: str
     Message: str
     Item: dict[str, AttributeValueTypeDef]  # the item as it was, for a part that asked for it
-
-
-class Head:
-    """One numbering item of the table as this process last saw it commit, shared by every store of one
-    backend: the next number is first tried against `latest`, and a transaction cancelled because another
-    controller moved the item on brings the item back with it. This process's writers take turns under the
-    lock, so they never cancel one another; only other controllers' writes collide."""
-
-    def __init__(self, key: Mapping[str, str]) -> None:
-        self.key, self.latest, self.lock = key, 0, threading.Lock()
-
-
-@dataclass(frozen=True)
-class Heads:
-    """The table's numberings: the event log's (every change of a request) and the audit trail's."""
-
-    events: Head = field(default_factory=lambda: Head(HEAD))
-    audit: Head = field(default_factory=lambda: Head(AUDIT_COUNTER))
 
 
 class Table:
@@ -144,46 +126,101 @@ class Table:
                     return reasons
                 tries = self._pause(tries)
 
-    def _numbered(self, head: Head, parts: Callable[[int], Sequence[TransactWriteItemTypeDef]]) -> bool:
+    def _numbered(self, head: Head, parts: Parts) -> bool:
         """Commit the parts made for the next number of a numbering with the item moved on to it; False if the
         first part's own condition failed (that change no longer applies), which nothing retries.
 
-        The first try of a process takes the number after 0: the item, if it is further, comes back with the
-        cancellation, as it does whenever another controller numbered in between."""
-        self._refuse_while_failing()  # before the lock: a trial hanging under it would hold every writer up
-        with head.lock:
-            self._refuse_while_failing()
-            tries = fresh = 0
-            while True:
-                moved = update_of(
-                    self.table,
-                    head.key,
-                    {"latest": head.latest + 1},
-                    "attribute_not_exists(latest) OR latest = :seen",
-                    seen=head.latest,
-                )
-                moved["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-                reasons = self._transact(*parts(head.latest + 1), {"Update": moved})
-                if reasons is None:
-                    head.latest += 1
-                    return True
-                moved_on = reasons[-1].get("Item")  # the item as another controller left it, if it moved on
-                if moved_on:
-                    head.latest = fields.number(plain(moved_on), "latest")
-                if reasons[0].get("Code") == "ConditionalCheckFailed":
-                    return False
-                if moved_on and fresh < MAX_FRESH_TRIES:
-                    # another controller numbered in between and the item says where it is now: each such
-                    # collision is someone's progress, and pausing here would hold this process's writers up too
-                    fresh += 1
-                    continue
-                if not moved_on:  # a part after the first failed, the item did not say why: read it
-                    head.latest = fields.number(self._get(head.key) or {}, "latest", 0)
-                tries = self._pause(tries)
+        The change waits for the item with this process's others: one thread at a time leads, and commits
+        every change waiting that fits one transaction (numbering.take), so a caller may find its change
+        committed by another's transaction, or lead the next one. The first try of a process takes the number
+        after 0: the item, if it is further, comes back with the cancellation, as it does whenever another
+        controller numbered in between."""
+        self._refuse_while_failing()  # before waiting: a trial hanging under the lead would hold every writer up
+        change = Waiting(parts)
+        with head.turn:
+            head.waiting.append(change)
+            while head.leading and not change.done:
+                head.turn.wait()
+            if change.done:
+                return change.result()
+            head.leading = True
+        try:
+            self._lead(head, change)
+        finally:
+            with head.turn:
+                head.leading = False
+                head.turn.notify_all()
+        return change.result()
+
+    def _lead(self, head: Head, own: Waiting) -> None:
+        """Commit batches of the changes waiting for the item, oldest first, until this thread's own is answered.
+        A failure of the table's is every change's of the batch; any other error only the faulty change's."""
+        tries = fresh = 0
+        while not own.done:
+            with head.turn:
+                waiting = list(head.waiting)
+            try:
+                self._refuse_while_failing()
+            except StoreUnavailable as error:
+                head.settle(waiting, error)
+                return
+            batch, unmade = take(waiting, head.latest)
+            for change, why in unmade:
+                head.settle([change], why)
+            try:
+                tries, fresh = self._commit_batch(head, batch, tries, fresh)
+            except StoreUnavailable as error:
+                head.settle(batch.changes, error)
+            except Exception as error:
+                self._fail_alone(head, batch, error)
+
+    def _commit_batch(self, head: Head, batch: Batch, tries: int, fresh: int) -> tuple[int, int]:
+        """Commit a batch with the item moved on past it, settle the changes it answered for, and return the
+        cancelled tries so far: those paused after and those tried again at once (MAX_FRESH_TRIES)."""
+        if not batch.changes:
+            return tries, fresh
+        last = batch.after + len(batch.changes)
+        moved = update_of(
+            self.table,
+            head.key,
+            {"latest": last},
+            "attribute_not_exists(latest) OR latest = :seen",
+            seen=batch.after,
+        )
+        moved["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        reasons = self._transact(*batch.parts, {"Update": moved})
+        if reasons is None:
+            head.latest = last
+            head.settle(batch.changes, True)
+            return 0, 0
+        moved_on = reasons[-1].get("Item")  # the item as another controller left it, if it moved on
+        if moved_on:
+            head.latest = fields.number(plain(moved_on), "latest")
+        failed = [change for change, start in zip(batch.changes, batch.starts, strict=True) if _failed(reasons[start])]
+        if failed:  # those no longer apply; the others are tried again at once, numbered anew
+            head.settle(failed, False)
+            return tries, fresh
+        if moved_on and fresh < MAX_FRESH_TRIES:
+            # another controller numbered in between and the item says where it is now: each such
+            # collision is someone's progress, and pausing here would hold this process's writers up too
+            return tries, fresh + 1
+        if not moved_on:  # a part after a change's first failed, the item did not say why: read it
+            head.latest = fields.number(self._get(head.key) or {}, "latest", 0)
+        return self._pause(tries), fresh
+
+    def _fail_alone(self, head: Head, batch: Batch, error: Exception) -> None:
+        """A batch refused for its content (a validation error, an item too large): the error of its change if
+        it was alone, else each of its changes is tried alone, so that the faulty one alone gets it."""
+        if len(batch.changes) == 1:
+            head.settle(batch.changes, error)
+            return
+        for change in batch.changes:
+            change.alone = True
 
     def _refuse_while_failing(self) -> None:
         """StoreUnavailable, unsent, while a failure of the table is noted: a numbering's calls are never the one
-        that tries the table again, since the writers waiting on its lock would wait out that call's hang too."""
+        that tries the table again, since the writers waiting for its leader would wait out that call's hang too.
+        Checked again before each batch: the changes waiting then are refused with it."""
         if self.health.failure is not None:
             raise refused(self.table, self.health.failure)
 
@@ -230,3 +267,7 @@ class Table:
             while requests:
                 answer = self.dynamodb.batch_write_item(RequestItems={self.table: requests})
                 requests = answer.get("UnprocessedItems", {}).get(self.table, [])
+
+
+def _failed(reason: CancellationReason) -> bool:
+    return reason.get("Code") == "ConditionalCheckFailed"
