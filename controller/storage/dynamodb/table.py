@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from controller.storage import fields
 from controller.storage.dynamodb.failures import busy, refused, unavailable
 from controller.storage.dynamodb.items import AUDIT_COUNTER, BY_LIST, HEAD, plain, update_of, wire
+from controller.storage.dynamodb.seen import SeenRequests
 from controller.storage.records import Health
 
 if TYPE_CHECKING:
@@ -78,10 +79,15 @@ class Table:
     conditional writes every part of the store is made of."""
 
     def __init__(
-        self, dynamodb: DynamoDBClient, table: str, health: Health | None = None, heads: Heads | None = None
+        self,
+        dynamodb: DynamoDBClient,
+        table: str,
+        health: Health | None = None,
+        heads: Heads | None = None,
+        seen: SeenRequests | None = None,
     ) -> None:
         self.dynamodb, self.table = dynamodb, table
-        self.health, self.heads = health or Health(), heads or Heads()
+        self.health, self.heads, self.seen = health or Health(), heads or Heads(), seen or SeenRequests()
 
     def _get(self, key: Mapping[str, str]) -> dict[str, object] | None:
         found = self.dynamodb.get_item(TableName=self.table, Key=wire(key), ConsistentRead=True).get("Item")
