@@ -18,7 +18,7 @@ import requests
 
 from controller.storage.context import backend_of
 from controller.storage.dynamodb import DynamoDbBackend
-from controller.storage.records import Decision
+from controller.storage.records import Decision, now
 from harness.controllers import ServedController, add_user_to, controller_config
 from harness.emulator import Emulator
 from harness.fault_proxy import HANG, REFUSE, FaultProxy
@@ -233,6 +233,58 @@ def test_a_request_with_a_valid_token_reads_the_users_once_and_not_the_sign_in_s
     assert by_token.count("Query users") == 1 and "GetItem sign-in" not in by_token, by_token
     assert refused.status_code == 401, refused.text
     assert "GetItem sign-in" in reads, reads
+
+
+def test_a_request_listed_moments_before_is_decided_without_reading_it_again(stack, team):
+    """The list read each request whole: the decision's claim starts from that record, checked by its condition."""
+    (controller,) = team(stack, 1, BACKGROUND=False)
+    name = stack.start()
+    controller.wait_for_pending(name)
+    reads: list[str] = []
+    events = backend_of(controller.app).dynamodb.meta.events
+    events.register("before-parameter-build.dynamodb", lambda params, model, **_: reads.append(_read(model, params)))
+
+    approved = controller.post(f"/approve/{name}")
+
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["state"] == "approved"
+    assert not [read for read in reads if read.startswith("GetItem request#")], reads
+    assert stack.approval_answers(name) == ["TaskSucceeded"]
+
+
+def test_a_request_another_controller_decided_since_it_was_listed_is_refused_from_the_table(stack, team):
+    listing, deciding = team(stack, 2, BACKGROUND=False)
+    name = stack.start()
+    listing.wait_for_pending(name)  # listed as pending here
+    assert deciding.post(f"/reject/{name}", {"reason": "No."}).status_code == 200
+
+    late = listing.post(f"/approve/{name}")
+
+    assert late.status_code == 409, late.text
+    assert (late.json()["error"], late.json()["state"]) == ("AlreadyDecided", "rejected")
+    assert stack.wait_until_finished(name)["status"] == "FAILED"
+    assert stack.approval_answers(name) == ["TaskFailed"]
+
+
+def test_a_request_checked_since_it_was_listed_is_still_decided_and_its_claim_is_exact(stack, team):
+    """A liveness check moves the request's check time after the list read it: the claim, conditioned on that
+    time too, reads the request afresh and goes through, so nothing it writes comes from an old record."""
+    listing, checking = team(stack, 2, BACKGROUND=False)
+    name = stack.start()
+    listing.wait_for_pending(name)
+    with closing(backend_of(checking.app).open()) as store:
+        listed = store.get_request(name)
+        wait_for(lambda: now() > listed.checked_at, 5, "a later time")
+        store.touch(name)
+        checked_at = store.get_request(name).checked_at
+
+    approved = listing.post(f"/approve/{name}")
+
+    assert approved.status_code == 200, approved.text
+    assert stack.approval_answers(name) == ["TaskSucceeded"]
+    with closing(backend_of(checking.app).open()) as store:
+        decided = store.get_request(name)
+    assert (decided.state, decided.checked_at) == ("approved", checked_at)
 
 
 def _read(model: Any, params: dict[str, Any]) -> str:

@@ -180,8 +180,9 @@ def _deliver(store: Store, sfn: SFNClient, request: ApprovalRequest) -> Approval
         ) from error
 
 
-def _stored(store: Store, request_id: str) -> ApprovalRequest:
-    request = store.get_request(request_id)
+def _stored(store: Store, request_id: str, as_seen: bool = False) -> ApprovalRequest:
+    """The request as stored; as_seen: or as this process listed it moments ago (the claim checks its state)."""
+    request = store.request_as_seen(request_id) if as_seen else store.get_request(request_id)
     if request is None:
         raise RequestNotFound(f"No approval request with id {request_id}. GET /pending lists the open ones.")
     return request
@@ -231,7 +232,7 @@ def decide(
     `groups` are the signed-in decider's (None in local mode), for requests under an approval rule; an
     approval that leaves such a request short of its count is recorded and the request stays pending.
     """
-    request = _stored(store, request_id)
+    request = _stored(store, request_id, as_seen=True)
     check_digest(request, expected)
     if request.state == states.PENDING and request.expires_at <= now():
         store.expire_overdue(request_id)  # a late decision must not reach a token whose time is up

@@ -52,6 +52,11 @@ class RequestStore(Protocol):
         """Return the stored request with this id, or None."""
         ...
 
+    def request_as_seen(self, request_id: str) -> ApprovalRequest | None:
+        """Return the request as this process read it moments ago, if it did and it was pending then, else as
+        stored; or None. For a change whose own condition checks the request's state: the record may be old."""
+        ...
+
     def pending(self, limit: int = -1) -> list[ApprovalRequest]:
         """Return pending requests, oldest arrival first; limit -1 means all."""
         ...

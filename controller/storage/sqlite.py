@@ -141,6 +141,9 @@ class SqliteStore:
         row = self.connection.execute("SELECT * FROM approval_requests WHERE id = ?", (request_id,)).fetchone()
         return _request(row) if row else None
 
+    def request_as_seen(self, request_id: str) -> ApprovalRequest | None:
+        return self.get_request(request_id)  # a read of the local file costs no more than keeping a record
+
     def pending(self, limit: int = -1) -> list[ApprovalRequest]:
         return _requests(
             self.connection.execute(

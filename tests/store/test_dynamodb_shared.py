@@ -3,6 +3,8 @@ one DynamoDB table at once, and lists longer than one of DynamoDB's 1 MB pages."
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 from controller.core import states
 from controller.core.errors import StoreUnavailable
 from controller.storage.dynamodb import DynamoDbBackend, DynamoDbStore
+from controller.storage.dynamodb.seen import SeenRequests
 from controller.storage.interface import Store
 from controller.storage.records import AuditAttempt, Decision
 from harness.emulator import Emulator
@@ -104,3 +107,27 @@ def test_a_table_out_of_reach_is_reported_unavailable_to_every_store_until_a_wri
     assert shared.open().failure() == cut_off.failure() is not None
     shared.open().check_writable()  # this one reaches the table
     assert cut_off.failure() is None
+
+
+def test_what_a_controller_lists_is_kept_for_one_decision_each_within_its_bounds(shared: DynamoDbBackend) -> None:
+    """A list keeps its pending records for the decisions that follow it, each taken once, the newest while
+    their orders fit the bound, none past its time; a record not kept is read from the table."""
+    arrived = [new_request(note="x" * 1000) for _ in range(3)]
+    for request in arrived:
+        shared.open().save_request(request)  # stored by this controller: kept as stored
+    reads = Counter[str]()
+    client = shared.dynamodb
+    client.meta.events.register("before-send.dynamodb.GetItem", lambda **_: reads.update(["GetItem"]))
+    order_characters = len(json.dumps(arrived[0].order))
+    bounded = DynamoDbStore(client, shared.table, seen=SeenRequests(most_characters=2 * order_characters + 10))
+    timed_out = DynamoDbStore(client, shared.table, seen=SeenRequests(seconds=0))
+
+    listed = bounded.pending()
+    timed_out.pending()
+    as_seen = [bounded.request_as_seen(request.id) for request in arrived]
+
+    assert reads["GetItem"] == 1  # the oldest left no room; the two newest came from the list
+    assert as_seen == listed
+    assert bounded.request_as_seen(arrived[2].id) == listed[2] and reads["GetItem"] == 2  # taken once only
+    assert timed_out.request_as_seen(arrived[0].id) == listed[0] and reads["GetItem"] == 3
+    assert bounded.request_as_seen("no-such-request") is None

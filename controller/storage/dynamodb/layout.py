@@ -41,7 +41,7 @@ def request_lists(
         "list_key": state if state in (states.PENDING, states.DECIDING) else ENDED,
         "list_order": f"{order}#{request_id}",
         "check_key": states.PENDING if state == states.PENDING else None,
-        "check_order": f"{checked_at}#{request_id}",
+        "check_order": f"{checked_at}#{request_id}" if state == states.PENDING else None,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,8 @@ from controller.storage.records import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
+MAX_CLAIM_TRIES = 3  # a claim whose record was out of date is tried again from the request read afresh
+
 
 class Requests(Events):
     """Approval requests: stored, listed, claimed, approved under a rule, finished."""
@@ -76,16 +79,27 @@ class Requests(Events):
         also: list[TransactWriteItemTypeDef] = (
             [{"Put": {"TableName": self.table, "Item": wire(notification)}}] if notify else []
         )
-        return self._commit(put, "stored", request.id, states.PENDING, *also, *self._follow_up_markers(request))
+        stored_now = self._commit(put, "stored", request.id, states.PENDING, *also, *self._follow_up_markers(request))
+        if stored_now:
+            self.seen.keep([(stored, len(fields.text(item, "order_json")))])
+        return stored_now
 
     def get_request(self, request_id: str) -> ApprovalRequest | None:
         item = self._get(request_key(request_id))
         return request_from(item) if item else None
 
+    def request_as_seen(self, request_id: str) -> ApprovalRequest | None:
+        return self.seen.take(request_id) or self.get_request(request_id)
+
     def pending(self, limit: int = -1) -> list[ApprovalRequest]:
-        return [
-            request_from(item) for item in self._list(states.PENDING, limit=limit) if item["state"] == states.PENDING
-        ]
+        listed = self._requests(self._list(states.PENDING, limit=limit))
+        return [request for request in listed if request.state == states.PENDING]
+
+    def _requests(self, items: Iterable[dict[str, object]]) -> list[ApprovalRequest]:
+        """The requests of these items, the pending ones kept for a decision to start from."""
+        read = [(request_from(item), len(fields.text(item, "order_json"))) for item in items]
+        self.seen.keep(read)
+        return [request for request, _ in read]
 
     def count_pending(self) -> int:
         return sum(1 for _ in self._list(states.PENDING))
@@ -129,19 +143,24 @@ class Requests(Events):
 
     def claim(self, request_id: str, decision: Decision, read: ApprovalRequest | None = None) -> ApprovalRequest | None:
         request = read or self.get_request(request_id)
-        if request is None or request.state != states.PENDING:
-            return None
-        claimed_at = now()
-        values = {
-            "decision": decision.action,
-            "approver": decision.approver,
-            "comment": decision.comment,
-            "reason": decision.reason,
-            "claimed_at": claimed_at,
-        }
-        if not self._move(request, states.DECIDING, values):
-            return None
-        return replace(request, state=states.DECIDING, decision=decision, claimed_at=claimed_at)
+        for _ in range(MAX_CLAIM_TRIES):
+            if request is None or request.state != states.PENDING:
+                return None
+            claimed_at = now()
+            values = {
+                "decision": decision.action,
+                "approver": decision.approver,
+                "comment": decision.comment,
+                "reason": decision.reason,
+                "claimed_at": claimed_at,
+            }
+            if self._move(request, states.DECIDING, values, as_checked=True):
+                return replace(request, state=states.DECIDING, decision=decision, claimed_at=claimed_at)
+            # the record was out of date (a list's, or a liveness check came between): go on from the request as
+            # it is now, if it is pending still or again
+            fresh = self.get_request(request_id)
+            request = fresh if fresh != request else None
+        return None
 
     def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
         return [request_from(item) for item in self._list(states.DECIDING, upto=now(-older_than_seconds) + LAST)]

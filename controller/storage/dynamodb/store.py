@@ -17,6 +17,7 @@ from controller.storage.dynamodb.leases import Leases
 from controller.storage.dynamodb.notifications import Notifications
 from controller.storage.dynamodb.numbering import Heads
 from controller.storage.dynamodb.queries import Queries
+from controller.storage.dynamodb.seen import SeenRequests
 from controller.storage.dynamodb.users import Users
 from controller.storage.records import Health, now
 
@@ -72,7 +73,7 @@ class DynamoDbBackend:
 
     def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self.dynamodb, self.table = dynamodb, table
-        self.state, self.heads = Health(), Heads()
+        self.state, self.heads, self.seen = Health(), Heads(), SeenRequests()
         failures.watch(dynamodb, table, self.state)
 
     def migrate(self) -> int:
@@ -98,7 +99,7 @@ class DynamoDbBackend:
         return SCHEMA_VERSION
 
     def open(self) -> DynamoDbStore:
-        return DynamoDbStore(self.dynamodb, self.table, self.state, self.heads)
+        return DynamoDbStore(self.dynamodb, self.table, self.state, self.heads, self.seen)
 
     def health(self) -> Health:
         return self.state

@@ -14,6 +14,7 @@ from controller.storage import fields
 from controller.storage.dynamodb.failures import busy, refused, unavailable
 from controller.storage.dynamodb.items import BY_LIST, plain, update_of, wire
 from controller.storage.dynamodb.numbering import Batch, Head, Heads, Parts, Waiting, take
+from controller.storage.dynamodb.seen import SeenRequests
 from controller.storage.records import Health
 
 if TYPE_CHECKING:
@@ -60,10 +61,15 @@ class Table:
     conditional writes every part of the store is made of."""
 
     def __init__(
-        self, dynamodb: DynamoDBClient, table: str, health: Health | None = None, heads: Heads | None = None
+        self,
+        dynamodb: DynamoDBClient,
+        table: str,
+        health: Health | None = None,
+        heads: Heads | None = None,
+        seen: SeenRequests | None = None,
     ) -> None:
         self.dynamodb, self.table = dynamodb, table
-        self.health, self.heads = health or Health(), heads or Heads()
+        self.health, self.heads, self.seen = health or Health(), heads or Heads(), seen or SeenRequests()
 
     def _get(self, key: Mapping[str, str]) -> dict[str, object] | None:
         found = self.dynamodb.get_item(TableName=self.table, Key=wire(key), ConsistentRead=True).get("Item")
