@@ -117,3 +117,21 @@ def test_every_benchmark_runs_as_a_module_without_touching_sys_path() -> None:
         if re.search(r"sys\.path\.(insert|append)", path.read_text(encoding="utf-8"))
     ]
     assert not hacks, f"run these as `python -m bench.<name>` instead of changing sys.path: {hacks}"
+
+
+MERGE_MARKER = re.compile(r"^(<{7} |>{7} |={7}$)", re.MULTILINE)
+SOURCE_SUFFIXES = {".md", ".py", ".tf", ".tpl", ".json", ".yaml", ".toml", ".sh", ".html", ".js", ".css"}
+
+
+def test_no_file_keeps_the_conflict_markers_of_a_merge() -> None:
+    """A merge resolved in haste leaves both sides and its markers behind, in prose where no tool notices."""
+    files = [
+        path
+        for path in ROOT.rglob("*")
+        if path.suffix in SOURCE_SUFFIXES
+        and path.is_file()
+        and not any(part.startswith(".") or part == "node_modules" for part in path.relative_to(ROOT).parts)
+    ]
+    marked = [str(path.relative_to(ROOT)) for path in files if MERGE_MARKER.search(path.read_text(errors="replace"))]
+
+    assert len(files) > 100 and not marked, marked
