@@ -266,9 +266,9 @@ def test_a_request_another_controller_decided_since_it_was_listed_is_refused_fro
     assert stack.approval_answers(name) == ["TaskFailed"]
 
 
-def test_a_request_checked_since_it_was_listed_is_still_decided_and_its_claim_is_exact(stack, team):
-    """A liveness check moves the request's check time after the list read it: the claim, conditioned on that
-    time too, reads the request afresh and goes through, so nothing it writes comes from an old record."""
+def test_a_request_checked_since_it_was_listed_is_still_decided_and_keeps_its_newer_check_time(stack, team):
+    """A liveness check moves the request's check time after the list read it: the claim, conditioned on the state
+    the list saw, goes through, and writes nothing of the list's older check time."""
     listing, checking = team(stack, 2, BACKGROUND=False)
     name = stack.start()
     listing.wait_for_pending(name)

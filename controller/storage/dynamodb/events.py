@@ -42,26 +42,18 @@ class Events(Table):
         return self._numbered(self.heads.events, numbered)
 
     def _move(
-        self,
-        request: ApprovalRequest,
-        to: str,
-        values: Mapping[str, object],
-        *also: TransactWriteItemTypeDef,
-        as_checked: bool = False,
+        self, request: ApprovalRequest, to: str, values: Mapping[str, object], *also: TransactWriteItemTypeDef
     ) -> bool:
-        """Move a request from the state it was read in to another, with its lists and its event; as_checked: only
-        if its check time is still the one read too (a record read a while ago leaves nothing out of date)."""
+        """Move a request from the state it was read in to another, with its lists and its event."""
         claimed_at, decided_at = fields.optional_text(values, "claimed_at"), fields.optional_text(values, "decided_at")
         lists = request_lists(request.id, to, request.received_at, request.checked_at, claimed_at, decided_at)
-        condition, checked = "#state = :from", {"checked": request.checked_at} if as_checked else {}
         change = update_of(
             self.table,
             request_key(request.id),
             {"state": to, **values, **lists},
-            condition + (" AND checked_at = :checked" if as_checked else ""),
+            "#state = :from",
             {"#state": "state"},
             **{"from": request.state},
-            **checked,
         )
         return self._commit({"Update": change}, "changed", request.id, to, *also)
 

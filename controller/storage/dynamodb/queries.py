@@ -14,14 +14,18 @@ from controller.storage.records import (
     DecisionTimes,
     PendingSummary,
     RequestQuery,
+    request_from,
 )
 
 
 class Queries(Requests):
     """The page's search, filters and sorts, and the insights, over the lists of requests."""
 
-    def _all(self, name: str) -> list[ApprovalRequest]:
-        return self._requests(self._list(name))
+    def _all(self, name: str) -> Iterator[ApprovalRequest] | list[ApprovalRequest]:
+        """The requests of a list: the pending ones kept for the decisions that follow, the others one at a time."""
+        if name == states.PENDING:
+            return self._requests(self._list(name))
+        return (request_from(item) for item in self._list(name))
 
     def _matching(self, query: RequestQuery) -> list[ApprovalRequest]:
         lists = ([states.PENDING] if states.PENDING in query.states else []) + (

@@ -46,8 +46,6 @@ from controller.storage.records import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-MAX_CLAIM_TRIES = 3  # a claim whose record was out of date is tried again from the request read afresh
-
 
 class Requests(Events):
     """Approval requests: stored, listed, claimed, approved under a rule, finished."""
@@ -142,25 +140,22 @@ class Requests(Events):
                 raise
 
     def claim(self, request_id: str, decision: Decision, read: ApprovalRequest | None = None) -> ApprovalRequest | None:
+        # a record read a while ago (a list's) may be out of date in its state, which the move's condition checks,
+        # and in its check time, which a claim does not write: a request being decided is listed by its claim time
         request = read or self.get_request(request_id)
-        for _ in range(MAX_CLAIM_TRIES):
-            if request is None or request.state != states.PENDING:
-                return None
-            claimed_at = now()
-            values = {
-                "decision": decision.action,
-                "approver": decision.approver,
-                "comment": decision.comment,
-                "reason": decision.reason,
-                "claimed_at": claimed_at,
-            }
-            if self._move(request, states.DECIDING, values, as_checked=True):
-                return replace(request, state=states.DECIDING, decision=decision, claimed_at=claimed_at)
-            # the record was out of date (a list's, or a liveness check came between): go on from the request as
-            # it is now, if it is pending still or again
-            fresh = self.get_request(request_id)
-            request = fresh if fresh != request else None
-        return None
+        if request is None or request.state != states.PENDING:
+            return None
+        claimed_at = now()
+        values = {
+            "decision": decision.action,
+            "approver": decision.approver,
+            "comment": decision.comment,
+            "reason": decision.reason,
+            "claimed_at": claimed_at,
+        }
+        if not self._move(request, states.DECIDING, values):
+            return None
+        return replace(request, state=states.DECIDING, decision=decision, claimed_at=claimed_at)
 
     def stale_claims(self, older_than_seconds: float) -> list[ApprovalRequest]:
         return [request_from(item) for item in self._list(states.DECIDING, upto=now(-older_than_seconds) + LAST)]

@@ -5,6 +5,7 @@ before the claim costs a request per decision and tells nothing new. A record ke
 (another controller decided it, the upkeep expired it); that is safe because what a decision takes from it
 either never changes once stored (the task token, the order, its digest, the rule, the timeout) or is
 checked again by the claim's condition (the state). A claim that finds the request moved on reads it then.
+Its check time may be older than the table's (the upkeep touched it since); no claim writes it.
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ class SeenRequests:
         self.lock = threading.Lock()
 
     def keep(self, seen: Iterable[tuple[ApprovalRequest, int]]) -> None:
-        """Keep the pending ones of these requests, each read with an order of so many characters."""
+        """Keep the pending ones of these requests, each read with an order of so many characters; forget the
+        others, read since they were kept."""
         at = time.monotonic()
         with self.lock:
             for request, characters in seen:
+                self._drop(request.id)
                 if request.state != states.PENDING or characters > self.most_characters:
                     continue
-                self._drop(request.id)
                 self.kept[request.id] = (at, characters, request)
                 self.characters += characters
             while self.characters > self.most_characters or (self.kept and self._too_old(at)):
