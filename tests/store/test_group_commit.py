@@ -18,7 +18,8 @@ from botocore.exceptions import ClientError
 from controller.core.errors import StoreUnavailable
 from controller.storage.dynamodb import DynamoDbBackend
 from controller.storage.dynamodb.numbering import MAX_CHANGES, Head
-from controller.storage.records import AuditAttempt, Decision
+from controller.storage.interface import Store
+from controller.storage.records import ApprovalRequest, AuditAttempt, Decision, NewRequest
 from harness.emulator import Emulator
 from harness.store_records import new_request
 from harness.waiting import wait_for
@@ -103,14 +104,20 @@ def test_no_transaction_takes_more_changes_than_the_most_of_a_batch(shared: Dyna
     assert [event.seq for event in shared.open().events_after(0)] == list(range(1, MAX_CHANGES + 3))
 
 
+def claimed_by_grace(store: Store) -> tuple[NewRequest, ApprovalRequest | None]:
+    """A request stored and then claimed for Grace's approval, and the record of it read while it was pending."""
+    request = new_request()
+    store.save_request(request)
+    pending = store.get_request(request.id)
+    assert store.claim(request.id, Decision("approve", "Grace")) is not None
+    return request, pending
+
+
 def test_a_change_whose_condition_fails_in_a_batch_is_refused_alone_and_the_others_commit(
     shared: DynamoDbBackend, one: Watched
 ) -> None:
     store = one.backend.open()
-    decided = new_request()
-    store.save_request(decided)
-    stale = store.get_request(decided.id)
-    assert store.claim(decided.id, Decision("approve", "Grace")) is not None
+    decided, stale = claimed_by_grace(store)
     arrived = [new_request() for _ in range(3)]
 
     with ThreadPoolExecutor(4) as pool:
@@ -134,10 +141,7 @@ def test_two_changes_of_one_request_waiting_together_commit_one_after_the_other(
     shared: DynamoDbBackend, one: Watched
 ) -> None:
     store = one.backend.open()
-    request = new_request()
-    store.save_request(request)
-    pending = store.get_request(request.id)
-    assert store.claim(request.id, Decision("approve", "Grace")) is not None
+    request, pending = claimed_by_grace(store)
 
     with ThreadPoolExecutor(4) as pool:
         with holding_the_first(one, pool, lambda: store.save_request(new_request())):
