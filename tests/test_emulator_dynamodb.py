@@ -211,6 +211,33 @@ def test_a_transaction_refused_as_invalid_changes_nothing(emulator: Emulator, ta
     assert dynamodb.scan(TableName=table, Select="COUNT", ConsistentRead=True)["Count"] == 0
 
 
+def test_a_transaction_whose_change_fails_after_its_conditions_hold_changes_nothing(
+    emulator: Emulator, table: str
+) -> None:
+    dynamodb = emulator.client("dynamodb")
+    text = {"pk": {"S": "text"}}
+    dynamodb.put_item(TableName=table, Item={**text, "n": {"S": "one"}})
+
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "first"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": text,
+                        "UpdateExpression": "SET n = n + :one",  # a string plus a number: refused when made
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert dynamodb.scan(TableName=table, ConsistentRead=True)["Items"] == [{**text, "n": {"S": "one"}}]
+
+
 def test_canary_dynamodb_transactions_copy_only_their_items() -> None:
     """moto still puts back a copy of the whole table when a transaction is cancelled, which is why the
     emulator's transactions keep only the items they change: once this fails, moto copies no table."""

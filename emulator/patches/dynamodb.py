@@ -77,50 +77,83 @@ def _apply(backend: DynamoDBBackend, kind: str, part: dict[str, Any], key: dict[
         backend.update_item(part["TableName"], key, part["UpdateExpression"], names, values)
 
 
+def _checked_part(
+    backend: DynamoDBBackend, entry: dict[str, Any], targets: set[tuple[str, str]]
+) -> tuple[str, dict[str, Any], Table, dict[str, Any]]:
+    """One part's kind, fields, table and key, once its condition holds on the item as it is now.
+
+    Raises what DynamoDB refuses the whole call for (two operations in one part, one item twice), and
+    otherwise what becomes this part's cancellation reason.
+    """
+    if len(entry) > 1:
+        raise TransactWriteSingleOpException
+    kind, part = next(iter(entry.items()))
+    if kind not in TRANSACTION_PARTS:
+        raise ValueError("Unsupported transaction operation")
+    table = backend.get_table(part["TableName"])
+    key = _key_of(table, kind, part)
+    target = (table.name, str(sorted(key.items())))
+    if target in targets:
+        raise MultipleTransactionsException()
+    targets.add(target)
+    current = backend.get_item(part["TableName"], key)
+    condition = part.get("ConditionExpression")
+    names, values = part.get("ExpressionAttributeNames"), part.get("ExpressionAttributeValues")
+    if condition is not None and not get_filter_expression(condition, names, values).expr(current):
+        wanted = part.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+        raise _ConditionFailed(current.to_json()["Attributes"] if wanted and current is not None else None)
+    return kind, part, table, key
+
+
+class _ConditionFailed(ConditionalCheckFailed):
+    """A part's failed condition, with the item it was checked on when the part asked for it back."""
+
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__(item=item)
+        self.item = item
+
+
+def _reason(error: Exception) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    if isinstance(error, _ConditionFailed):
+        return "ConditionalCheckFailed", str(error.message), error.item
+    return type(error).__name__, str(error), None  # moto reports any other failure as the part's reason
+
+
 def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-    """moto's TransactWriteItems, keeping a copy of the items it changes rather than of every table it touches."""
+    """moto's TransactWriteItems, keeping a copy of the items it changes rather than of every table it touches.
+
+    Every condition is checked before any part is made, as DynamoDB checks them all on the items as they were:
+    a transaction cancelled by a condition (the usual case where writers race for one item) changes nothing,
+    so it costs no update and no undo while every other table call waits for it.
+    """
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
-    undo, targets = _Undo(), set()
-    errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
-    try:
-        for entry in transact_items:
-            if len(entry) > 1:
-                raise TransactWriteSingleOpException
-            kind, part = next(iter(entry.items()))
-            before: dict[str, Any] | None = None
-            try:
-                if kind not in TRANSACTION_PARTS:
-                    raise ValueError("Unsupported transaction operation")
-                table = self.get_table(part["TableName"])
-                key = _key_of(table, kind, part)
-                target = (table.name, str(sorted(key.items())))
-                if target in targets:
-                    raise MultipleTransactionsException()
-                targets.add(target)
-                current = self.get_item(part["TableName"], key)
-                condition = part.get("ConditionExpression")
-                names, values = part.get("ExpressionAttributeNames"), part.get("ExpressionAttributeValues")
-                if condition is not None and not get_filter_expression(condition, names, values).expr(current):
-                    if part.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
-                        before = current.to_json()["Attributes"]
-                    raise ConditionalCheckFailed(item=before)
-                if kind != "ConditionCheck":
-                    undo.keep(table, key)
-                    _apply(self, kind, part, key)
-                errors.append((None, None, None))
-            except MockValidationException:
+    targets: set[tuple[str, str]] = set()
+    checked: list[tuple[str, dict[str, Any], Table, dict[str, Any]]] = []
+    reasons: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    for entry in transact_items:
+        try:
+            checked.append(_checked_part(self, entry, targets))
+            reasons.append((None, None, None))
+        except MockValidationException:
+            raise
+        except Exception as error:
+            reasons.append(_reason(error))
+    if any(code is not None for code, _, _ in reasons):
+        raise TransactionCanceledException(reasons)
+    undo = _Undo()
+    for number, (kind, part, table, key) in enumerate(checked):
+        try:
+            if kind != "ConditionCheck":
+                undo.keep(table, key)
+                _apply(self, kind, part, key)
+        except BaseException as error:
+            undo.put_back()
+            if isinstance(error, MockValidationException) or not isinstance(error, Exception):
                 raise
-            except ConditionalCheckFailed as failed:
-                errors.append(("ConditionalCheckFailed", str(failed.message), before))
-            except Exception as error:  # moto reports any other failure as the part's reason
-                errors.append((type(error).__name__, str(error), None))
-    except BaseException:
-        undo.put_back()
-        raise
-    if any(code is not None for code, _, _ in errors):
-        undo.put_back()
-        raise TransactionCanceledException(errors)
+            failed = [(None, None, None)] * len(checked)
+            failed[number] = _reason(error)
+            raise TransactionCanceledException(failed) from error
 
 
 def _transactions_copy_their_items(replacements: Replacements) -> None:
