@@ -173,7 +173,8 @@ FIXES = (
         "dynamodb_transactions_copy_only_their_items",
         moto="TransactWriteItems deep-copies every table it touches before its first part, so a transaction takes "
         "time in proportion to the table (about 30 ms at 1,000 items, 150 ms at 5,000) while every other call waits",
-        aws="a transaction's cost depends on its own items, not on the size of the table",
+        aws="a transaction's cost depends on its own items, not on the size of the table; every condition is "
+        "checked before any part is made, so a cancelled transaction makes nothing",
         canary="tests/test_emulator_dynamodb.py",
         install=_transactions_copy_their_items,
     ),
