@@ -238,6 +238,32 @@ def test_a_transaction_whose_change_fails_after_its_conditions_hold_changes_noth
     assert dynamodb.scan(TableName=table, ConsistentRead=True)["Items"] == [{**text, "n": {"S": "one"}}]
 
 
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"Put": {"Item": {"pk": {"N": "1"}}}},  # the key's type is S
+        {"Put": {"Item": {"pk": {"S": "large"}, "text": {"S": "x" * 410_000}}}},  # over DynamoDB's 400 KB
+        {"Put": {"Item": {"text": {"S": "no key"}}}},
+        {"Update": {"Key": {"pk": {"S": "any"}}, "UpdateExpression": "SET c = :undefined"}},
+    ],
+    ids=["key of the wrong type", "item too large", "no key", "value not defined"],
+)
+def test_a_part_wrong_whatever_the_items_hold_refuses_the_call_even_beside_a_failed_condition(
+    emulator: Emulator, table: str, wrong: dict[str, dict[str, Any]]
+) -> None:
+    dynamodb = emulator.client("dynamodb")
+    (kind, fields), missing = next(iter(wrong.items())), {"pk": {"S": "missing"}}
+    failing = {"TableName": table, "Key": missing, "ConditionExpression": "attribute_exists(pk)"}
+
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(
+            TransactItems=[{"ConditionCheck": failing}, {kind: {"TableName": table, **fields}}]
+        )
+
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert dynamodb.scan(TableName=table, Select="COUNT", ConsistentRead=True)["Count"] == 0
+
+
 def test_canary_dynamodb_transactions_copy_only_their_items() -> None:
     """moto still puts back a copy of the whole table when a transaction is cancelled, which is why the
     emulator's transactions keep only the items they change: once this fails, moto copies no table."""

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import threading
 from typing import Any
 
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
+    ExpressionAttributeValueNotDefined,
+    InvalidAttributeTypeError,
     MockValidationException,
     MultipleTransactionsException,
+    ResourceNotFoundException,
     TooManyTransactionsException,
     TransactionCanceledException,
     TransactWriteSingleOpException,
@@ -119,6 +123,35 @@ def _reason(error: Exception) -> tuple[str | None, str | None, dict[str, Any] | 
     return type(error).__name__, str(error), None  # moto reports any other failure as the part's reason
 
 
+def _refuse_if_invalid(backend: DynamoDBBackend, entry: dict[str, Any]) -> None:
+    """Raise the ValidationException DynamoDB refuses a whole transaction with for a part that is wrong whatever
+    the items hold: a transaction about to be cancelled by a condition has not made its parts, and making them is
+    where moto finds these (a key missing or of the wrong type, an item over 400 KB, a value left undefined)."""
+    kind, part = next(iter(entry.items()))
+    try:
+        table = backend.get_table(part["TableName"])
+    except ResourceNotFoundException:
+        return  # already this part's cancellation reason
+    if kind == "Put":
+        item = part["Item"]
+        for name, wanted in ((table.hash_key_attr, table.hash_key_type), (table.range_key_attr, table.range_key_type)):
+            if name is None:
+                continue
+            if name not in item:
+                raise MockValidationException(
+                    f"One or more parameter values were invalid: Missing the key {name} in the item"
+                )
+            if DynamoType(item[name]).type != wanted:
+                raise InvalidAttributeTypeError(name, expected_type=wanted, actual_type=DynamoType(item[name]).type)
+        table._validate_item_types(item)
+        table._validate_key_sizes(item)
+        Item(DynamoType(item[table.hash_key_attr]), None, item)  # moto's item refuses a size over DynamoDB's limit
+    values = part.get("ExpressionAttributeValues") or {}
+    for value in re.findall(r":\w+", part.get("UpdateExpression") or ""):
+        if value not in values:
+            raise ExpressionAttributeValueNotDefined(value)
+
+
 def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     """moto's TransactWriteItems, keeping a copy of the items it changes rather than of every table it touches.
 
@@ -140,6 +173,8 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
         except Exception as error:
             reasons.append(_reason(error))
     if any(code is not None for code, _, _ in reasons):
+        for entry in transact_items:
+            _refuse_if_invalid(self, entry)
         raise TransactionCanceledException(reasons)
     undo = _Undo()
     for number, (kind, part, table, key) in enumerate(checked):
