@@ -68,12 +68,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_emulator(workdir: Path, *options: str) -> Iterator[Emulator]:
+def running_emulator(workdir: Path, *options: str, module: str = "emulator") -> Iterator[Emulator]:
     """Run the emulator (with options such as --empty) until the block ends, however it ends; its log and
-    unpacked Lambda code stay in workdir."""
+    unpacked Lambda code stay in workdir. `module` is what `python -m` runs: another for a variant of it."""
     workdir.mkdir(parents=True, exist_ok=True)
     outputs_file, log_file = workdir / "outputs.json", workdir / "emulator.log"
-    command = [sys.executable, "-m", "emulator", "--port", str(free_port()), "--api-port", str(free_port()), *options]
+    command = [sys.executable, "-m", module, "--port", str(free_port()), "--api-port", str(free_port()), *options]
     with log_file.open("w") as log:
         # a session of its own: Ctrl-C reaches only the caller, whose `finally` stops the emulator in order
         process = subprocess.Popen(

@@ -5,10 +5,17 @@ One module per service, each with its FIXES; `apply()` installs them all once, `
 
 from __future__ import annotations
 
-from emulator.patches import awslambda, dynamodb, options, sqs, stepfunctions
+from emulator.patches import awslambda, dynamodb, dynamodb_answers, options, sqs, stepfunctions
 from emulator.patches.replacing import Fix, Replacements
 
-FIXES: tuple[Fix, ...] = (*options.FIXES, *stepfunctions.FIXES, *sqs.FIXES, *awslambda.FIXES, *dynamodb.FIXES)
+FIXES: tuple[Fix, ...] = (
+    *options.FIXES,
+    *stepfunctions.FIXES,
+    *sqs.FIXES,
+    *awslambda.FIXES,
+    *dynamodb.FIXES,
+    *dynamodb_answers.FIXES,
+)
 
 _installed: list[Replacements] = []  # empty while moto is as shipped
 

@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
-from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.sqs.models import Message, Queue, SQSBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from emulator import patches
 
-PATCHED = (StepFunctionResponse, Queue, Message, SQSBackend, LambdaFunction, DynamoHandler)
+PATCHED = (StepFunctionResponse, Queue, Message, SQSBackend, LambdaFunction, DynamoHandler, DynamoResult)
 
 
 def moto_as_it_is() -> list[dict[str, Any]]:
