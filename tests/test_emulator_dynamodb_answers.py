@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import binascii
+import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +13,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.core.responses import get_service_model
+from moto.core.responses import ActionContext, get_service_model
 from moto.core.serialize import AttributePickerContext, JSONSerializer, XFormedAttributePicker
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
 from emulator import patches
 from harness.emulator import Emulator
@@ -323,3 +326,45 @@ def test_canary_dynamodb_writes_items_directly() -> None:
     JSONSerializer(operation, value_picker=Counting()).serialize({"Item": {"a": {"S": "x"}, "b": {"N": "1"}}})
 
     assert [looked_up.count(member) for member in ("S", "N", "B", "L", "M", "BOOL")] == [2] * 6
+
+
+def answer_body(item: dict[str, Any]) -> str:
+    """The body of a GetItem answer holding item, written as the DynamoDB responses of this process write it."""
+    model = get_service_model("dynamodb")
+    context = ActionContext(model, model.operation_model("GetItem"), JSONSerializer, DynamoHandler())
+    return str(DynamoResult({"Item": item}).execute_result(context)[2])
+
+
+@pytest.fixture
+def fixed() -> Iterator[None]:
+    """The emulator's fixes installed in this process, for one test."""
+    patches.apply()
+    yield
+    patches.undo()
+
+
+def test_the_fix_writes_an_answer_s_values_without_looking_up_their_members(
+    fixed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[str] = []
+    pick = XFormedAttributePicker.__call__
+
+    def counting(self: XFormedAttributePicker, context: AttributePickerContext) -> Any:
+        looked_up.append(context.key)
+        return pick(self, context)
+
+    monkeypatch.setattr(XFormedAttributePicker, "__call__", counting)
+
+    body = answer_body({"a": {"S": "x"}, "b": {"N": "1"}, "c": {"M": {"d": {"BOOL": True}}}})
+
+    assert json.loads(body) == {"Item": {"a": {"S": "x"}, "b": {"N": "1"}, "c": {"M": {"d": {"BOOL": True}}}}}
+    assert looked_up and not {"S", "N", "M", "BOOL"} & set(looked_up)  # the answer's own members only
+
+
+def test_a_value_named_by_an_empty_name_is_left_to_moto_s_own_writing(fixed: None) -> None:
+    # moto writes the members of a value named "" into the map holding it; the emulator keeps moto's bytes
+    item = {"odd": {"M": {"": {"S": "y"}, "S": {"N": "1"}}}, "plain": {"S": "x"}}
+    with_the_fix = answer_body(item)
+    patches.undo()
+
+    assert with_the_fix == answer_body(item)
