@@ -74,6 +74,7 @@ def test_ended_requests_filter_by_outcome_approver_customer_and_request_time(sto
     ada, grace, alan = orders
     store.claim(ada.id, Decision("approve", approver="Grace Hopper"))
     store.finish(ada.id, states.APPROVED, None, from_state=states.DECIDING)
+    tick()  # decided a millisecond apart, else the tie is broken by id and ada comes first
     store.claim(alan.id, Decision("reject", approver="Edsger", reason="no"))
     store.finish(alan.id, states.REJECTED, None, from_state=states.DECIDING)
     ended = RequestQuery(states=states.ENDED, sort="ended")
