@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from controller.core.errors import StoreUnavailable
 from controller.storage.dynamodb import DynamoDbBackend
-from controller.storage.dynamodb.numbering import MAX_CHANGES, Head
+from controller.storage.dynamodb.numbering import MAX_BYTES, MAX_CHANGES, Head
 from controller.storage.interface import Store
 from controller.storage.records import ApprovalRequest, AuditAttempt, Decision, NewRequest
 from harness.emulator import Emulator
@@ -102,6 +102,30 @@ def test_no_transaction_takes_more_changes_than_the_most_of_a_batch(shared: Dyna
 
     assert one.sent == {"TransactWriteItems": 3}  # the held one, a full batch, and the one left over
     assert [event.seq for event in shared.open().events_after(0)] == list(range(1, MAX_CHANGES + 3))
+
+
+def test_changes_together_larger_than_the_most_of_a_batch_commit_in_several_transactions(
+    shared: DynamoDbBackend, one: Watched
+) -> None:
+    # orders the API's schema takes stay under 13 kB, MAX_CHANGES of them far under MAX_BYTES; one sent to the
+    # state machine otherwise may be as large as its 256 kB payload: an item (400 KB at most) each, and three
+    # of them fit a batch but not four
+    large = [new_request(note="x" * (MAX_BYTES // 4)) for _ in range(6)]
+
+    with ThreadPoolExecutor(len(large) + 1) as pool:
+        with holding_the_first(one, pool, lambda: one.backend.open().save_request(new_request())):
+            saved = []
+            for waiting, request in enumerate(large, start=2):  # one after the other: the order they wait in
+                saved.append(pool.submit(one.backend.open().save_request, request))
+                one.queued(one.backend.heads.events, waiting)
+        assert all(each.result() for each in saved)
+
+    # the held one, then three large changes in each of two (the emulator, unlike DynamoDB, takes even a
+    # transaction over 4 MB: only the count shows the split)
+    assert one.sent == {"TransactWriteItems": 3}
+    events = shared.open().events_after(0)
+    assert [event.seq for event in events] == list(range(1, len(large) + 2))
+    assert [event.request_id for event in events[1:]] == [request.id for request in large]
 
 
 def claimed_by_grace(store: Store) -> tuple[NewRequest, ApprovalRequest | None]:
