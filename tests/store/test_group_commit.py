@@ -4,6 +4,7 @@ thread keeps the lead) while the others queue up, so that the test knows which c
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ClientError
 
 from controller.core.errors import StoreUnavailable
@@ -223,11 +225,52 @@ def test_changes_waiting_while_a_failure_of_the_table_is_noted_are_refused_unsen
             others = [pool.submit(one.backend.open().save_request, new_request()) for _ in range(3)]
             one.queued(one.backend.heads.events, 4)
         assert first.result()
+        refusals = []
         for other in others:
-            with pytest.raises(StoreUnavailable, match="Nothing was sent"):
+            with pytest.raises(StoreUnavailable, match="Nothing was sent") as refused:
                 other.result()
+            refusals.append(refused.value)
 
+    assert len({id(refusal) for refusal in refusals}) == len(others)  # one refusal, a copy raised by each caller
     assert one.sent == {"TransactWriteItems": 1}
+    assert [event.seq for event in shared.open().events_after(0)] == [1]
+
+
+class DeniedBody:
+    """The raw body of DynamoDB's answer to a client its policy no longer lets in, as botocore reads it."""
+
+    def stream(self, **_: object) -> Iterator[bytes]:
+        yield json.dumps({"__type": "AccessDeniedException", "message": "not authorized"}).encode()
+
+
+def test_callers_of_a_batch_the_table_failed_each_raise_an_error_of_their_own(
+    shared: DynamoDbBackend, one: Watched
+) -> None:
+    def denied_after_the_first(event_name: str, request: AWSPreparedRequest, **_: object) -> AWSResponse | None:
+        # after Watched.count, on the same event: the held transaction is the first counted
+        if not event_name.endswith("TransactWriteItems") or one.sent["TransactWriteItems"] == 1:
+            return None
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, DeniedBody())
+
+    one.backend.dynamodb.meta.events.register("before-send", denied_after_the_first)
+    with ThreadPoolExecutor(3) as pool:
+        with holding_the_first(one, pool, lambda: one.backend.open().save_request(new_request())) as first:
+            others = [pool.submit(one.backend.open().save_request, new_request()) for _ in range(2)]
+            one.queued(one.backend.heads.events, 3)
+        assert first.result()
+        failures = []
+        for other in others:
+            with pytest.raises(StoreUnavailable, match="AccessDeniedException") as failed:
+                other.result()
+            failures.append(failed.value)
+
+    assert one.sent == {"TransactWriteItems": 2}  # the held one, then the batch of both others, denied
+    one_failure, other_failure = failures
+    cause = one_failure.__cause__
+    assert one_failure is not other_failure and isinstance(cause, StoreUnavailable)
+    assert other_failure.__cause__ is cause  # the batch's one failure, each caller's copy raised from it
+    assert one_failure.as_dict() == other_failure.as_dict() == cause.as_dict()  # its code, message and reason
+    assert cause.details["reason"]
     assert [event.seq for event in shared.open().events_after(0)] == [1]
 
 

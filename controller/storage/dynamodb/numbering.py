@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from controller.core.errors import StoreUnavailable
 from controller.storage.dynamodb.items import AUDIT_COUNTER, HEAD
 
 if TYPE_CHECKING:
@@ -34,6 +35,10 @@ class Waiting:
 
     def result(self) -> bool:
         """True if it committed, False if its first part's condition failed; its own error raised."""
+        if isinstance(self.error, StoreUnavailable):
+            # a failure of the table answers every change of the batch with one instance: raised by their callers
+            # in several threads at once, its traceback would mix their frames, so each raises a copy of its own
+            raise type(self.error)(self.error.message, **self.error.details) from self.error
         if self.error is not None:
             raise self.error
         return self.committed
